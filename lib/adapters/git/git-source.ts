@@ -1,0 +1,105 @@
+/**
+ * ConfigSource for a Git repository at a ref (isomorphic-git: pure JavaScript, so the same code runs in
+ * Lambda). `dir` is a local clone; for an https URL the repository is cloned (shallow, one branch) into a
+ * cache directory first. The commit id becomes part of the build.
+ */
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join, posix } from 'node:path';
+import git from 'isomorphic-git';
+import { UsageError } from '../../core/errors.ts';
+import type { Problem } from '../../core/errors.ts';
+import type { RepoFile } from '../../core/model.ts';
+import type { ConfigSource } from '../../ports.ts';
+
+export function isGitUrl(location: string): boolean {
+  return /^(https?:\/\/|git@|ssh:\/\/)/.test(location);
+}
+
+export class GitSource implements ConfigSource {
+  readonly description: string;
+  private readonly location: string;
+  private readonly ref: string;
+  private readonly cacheDir: string;
+  constructor(location: string, ref: string, options: { cacheDir?: string } = {}) {
+    this.location = location;
+    this.ref = ref;
+    this.description = `${location}@${ref}`;
+    this.cacheDir = options.cacheDir ?? join(homedir(), '.cache', 'karma', 'git');
+  }
+
+  private async localDir(): Promise<string> {
+    if (!isGitUrl(this.location)) return this.location;
+    if (!/^https?:\/\//.test(this.location)) {
+      throw new UsageError(`--config ${this.location}: only https Git URLs can be fetched; clone it yourself and pass the directory`);
+    }
+    const http = (await import('isomorphic-git/http/node')).default;
+    const dir = join(this.cacheDir, createHash('sha256').update(this.location).digest('hex').slice(0, 16));
+    fs.mkdirSync(dir, { recursive: true });
+    if (!fs.existsSync(join(dir, '.git'))) {
+      await git.clone({ fs, http, dir, url: this.location, noCheckout: true, singleBranch: false, depth: 50 });
+    } else {
+      await git.fetch({ fs, http, dir, url: this.location, depth: 50, tags: true });
+    }
+    return dir;
+  }
+
+  async load(): Promise<{ files: RepoFile[]; problems: Problem[]; commit: string }> {
+    const dir = await this.localDir();
+    let commit: string;
+    try {
+      commit = await resolveCommit(dir, this.ref);
+    } catch (error) {
+      throw new UsageError(`--ref ${this.ref}: not a branch, tag or commit of ${this.location} (${(error as Error).message})`, { cause: error });
+    }
+    const files: RepoFile[] = [];
+    const problems: Problem[] = [];
+    const links: { path: string; target: string }[] = [];
+    await git.walk({
+      fs,
+      dir,
+      trees: [git.TREE({ ref: commit })],
+      map: async (path, [entry]) => {
+        if (!entry || path === '.') return true;
+        const type = await entry.type();
+        const base = posix.basename(path);
+        if (type === 'tree') return !(base.startsWith('.') || base === 'node_modules') ? true : null;
+        if (type !== 'blob') return null;
+        const mode = await entry.mode();
+        const content = (await entry.content()) ?? new Uint8Array();
+        if (mode === 0o120000) links.push({ path, target: new TextDecoder().decode(content) });
+        else files.push({ path, bytes: content });
+        return true;
+      },
+    });
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    for (const link of links) {
+      const resolved = posix.normalize(posix.join(posix.dirname(link.path), link.target));
+      if (link.target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
+        problems.push({ file: link.path, message: `symlink to ${link.target} leaves the repository; commit the file itself instead` });
+        continue;
+      }
+      const target = byPath.get(resolved);
+      if (target) files.push({ path: link.path, bytes: target.bytes });
+      else problems.push({ file: link.path, message: `symlink to ${link.target} points at nothing in the repository` });
+    }
+    files.sort((a, b) => (a.path < b.path ? -1 : 1));
+    return { files, problems, commit };
+  }
+}
+
+/** A branch, tag, full or abbreviated commit id → the full commit id. */
+export async function resolveCommit(dir: string, ref: string): Promise<string> {
+  if (/^[0-9a-f]{4,40}$/.test(ref)) {
+    try {
+      return await git.expandOid({ fs, dir, oid: ref });
+    } catch {
+      // not an abbreviated id: try it as a ref name below
+    }
+  }
+  const oid = await git.resolveRef({ fs, dir, ref });
+  const { type, object } = await git.readObject({ fs, dir, oid });
+  if (type === 'tag') return (object as { object: string }).object;
+  return oid;
+}

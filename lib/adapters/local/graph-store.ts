@@ -1,0 +1,138 @@
+/**
+ * GraphStore on SQLite. A write reads ids and hashes, upserts only new or changed elements and deletes the
+ * vanished ones, in one transaction. Build history keeps each build's snapshot gzipped, newest `keepBuilds`.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { filterEnv, planWrite, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
+import type { BuildRecord, GraphStore } from '../../ports.ts';
+import { transaction } from './database.ts';
+
+interface ElementRow {
+  id: string;
+  label: string;
+  from_id?: string;
+  to_id?: string;
+  props: string;
+  hash: string;
+}
+
+interface BuildRow {
+  id: number;
+  built_at: string;
+  commit_id: string | null;
+  source: string;
+  vertices: number;
+  edges: number;
+  stats: string | null;
+  meta: string;
+}
+
+const toRecord = (r: BuildRow): BuildRecord => ({
+  id: String(r.id),
+  builtAt: r.built_at,
+  ...(r.commit_id ? { commit: r.commit_id } : {}),
+  source: r.source,
+  vertices: Number(r.vertices),
+  edges: Number(r.edges),
+  ...(r.stats ? { stats: JSON.parse(r.stats) as WriteStats } : {}),
+});
+
+export class LocalGraphStore implements GraphStore {
+  private readonly db: DatabaseSync;
+  private readonly keepBuilds: number;
+  constructor(db: DatabaseSync, options: { keepBuilds?: number } = {}) {
+    this.db = db;
+    this.keepBuilds = options.keepBuilds ?? 50;
+  }
+
+  async write(snapshot: GraphSnapshot): Promise<WriteStats> {
+    const started = performance.now();
+    return transaction(this.db, () => {
+      const stored = {
+        vertices: new Map((this.db.prepare('SELECT id, hash FROM vertices').all() as unknown as ElementRow[]).map((r) => [r.id, r.hash])),
+        edges: new Map((this.db.prepare('SELECT id, hash FROM edges').all() as unknown as ElementRow[]).map((r) => [r.id, r.hash])),
+      };
+      let requests = 2;
+      const plan = planWrite(stored, snapshot);
+      const upsertV = this.db.prepare(
+        'INSERT INTO vertices (id, label, props, hash) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET label = excluded.label, props = excluded.props, hash = excluded.hash',
+      );
+      const upsertE = this.db.prepare(
+        'INSERT INTO edges (id, label, from_id, to_id, props, hash) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET label = excluded.label, from_id = excluded.from_id, to_id = excluded.to_id, props = excluded.props, hash = excluded.hash',
+      );
+      const deleteV = this.db.prepare('DELETE FROM vertices WHERE id = ?');
+      const deleteE = this.db.prepare('DELETE FROM edges WHERE id = ?');
+      const deleteIncident = this.db.prepare('DELETE FROM edges WHERE from_id = ? OR to_id = ?');
+      for (const id of plan.deleteEdges) (deleteE.run(id), requests++);
+      for (const id of plan.deleteVertices) (deleteIncident.run(id, id), deleteV.run(id), (requests += 2));
+      for (const v of plan.upsertVertices) (upsertV.run(v.id, v.label, JSON.stringify(v.props), v.hash), requests++);
+      for (const e of plan.upsertEdges) (upsertE.run(e.id, e.label, e.from!, e.to!, JSON.stringify(e.props), e.hash), requests++);
+      const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
+      return {
+        added,
+        updated: plan.upsertVertices.length + plan.upsertEdges.length - added,
+        deleted: plan.deleteVertices.length + plan.deleteEdges.length,
+        unchanged: plan.unchanged,
+        requests,
+        millis: Math.round(performance.now() - started),
+      };
+    });
+  }
+
+  async read(options: { env?: string } = {}): Promise<GraphSnapshot | undefined> {
+    const latest = this.db.prepare('SELECT id, built_at, commit_id, source, vertices, edges, stats, meta FROM builds ORDER BY id DESC LIMIT 1').get() as unknown as BuildRow | undefined;
+    if (!latest) return undefined;
+    const vertices = (this.db.prepare('SELECT id, label, props, hash FROM vertices ORDER BY id').all() as unknown as ElementRow[]).map(toElement);
+    const edges = (this.db.prepare('SELECT id, label, from_id, to_id, props, hash FROM edges ORDER BY id').all() as unknown as ElementRow[]).map(toElement);
+    const snapshot: GraphSnapshot = { meta: JSON.parse(latest.meta) as GraphSnapshot['meta'], vertices, edges };
+    return options.env === undefined ? snapshot : filterEnv(snapshot, options.env);
+  }
+
+  async recordBuild(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord> {
+    const blob = gzipSync(JSON.stringify(snapshot), { level: 6 });
+    return transaction(this.db, () => {
+      const row = this.db
+        .prepare('INSERT INTO builds (built_at, commit_id, source, vertices, edges, stats, meta, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id')
+        .get(snapshot.meta.builtAt, snapshot.meta.commit ?? null, snapshot.meta.source, snapshot.vertices.length, snapshot.edges.length, JSON.stringify(stats), JSON.stringify(snapshot.meta), blob) as { id: number };
+      this.db.prepare('DELETE FROM builds WHERE id <= ?').run(Number(row.id) - this.keepBuilds);
+      return {
+        id: String(row.id),
+        builtAt: snapshot.meta.builtAt,
+        ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
+        source: snapshot.meta.source,
+        vertices: snapshot.vertices.length,
+        edges: snapshot.edges.length,
+        stats,
+      };
+    });
+  }
+
+  async listBuilds(limit = 20): Promise<BuildRecord[]> {
+    const rows = this.db
+      .prepare('SELECT id, built_at, commit_id, source, vertices, edges, stats FROM builds ORDER BY id DESC LIMIT ?')
+      .all(limit) as unknown as BuildRow[];
+    return rows.map(toRecord);
+  }
+
+  async readBuild(id: string): Promise<GraphSnapshot | undefined> {
+    const row = this.db.prepare('SELECT snapshot FROM builds WHERE id = ?').get(Number(id)) as { snapshot: Uint8Array } | undefined;
+    if (!row) return undefined;
+    return JSON.parse(gunzipSync(row.snapshot).toString('utf8')) as GraphSnapshot;
+  }
+
+  async close(): Promise<void> {
+    // Shared database: LocalBackend closes it.
+  }
+}
+
+function toElement(r: ElementRow): GraphElement {
+  return {
+    id: r.id,
+    label: r.label,
+    ...(r.from_id ? { from: r.from_id, to: r.to_id! } : {}),
+    props: JSON.parse(r.props) as GraphElement['props'],
+    hash: r.hash,
+  };
+}
+

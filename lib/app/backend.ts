@@ -1,0 +1,63 @@
+/**
+ * Backend selection: which RuntimeStore and GraphStore a command uses. `local` is the embedded SQLite
+ * database; `aws` is SSM Parameter Store + Neptune (lib/adapters/ssm, lib/adapters/neptune).
+ */
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { DatabaseSync } from 'node:sqlite';
+import { UsageError } from '../core/errors.ts';
+import type { Config } from '../core/model.ts';
+import type { Clock, GraphStore, RuntimeStore } from '../ports.ts';
+import { DATABASE_FILE, openDatabase } from '../adapters/local/database.ts';
+import { LocalRuntimeStore } from '../adapters/local/runtime-store.ts';
+import { LocalGraphStore } from '../adapters/local/graph-store.ts';
+
+export type BackendType = 'local' | 'aws';
+
+export interface Backend {
+  readonly type: BackendType;
+  readonly description: string;
+  readonly runtime: RuntimeStore;
+  readonly graph: GraphStore;
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  /** --backend: overrides karma.yaml. */
+  readonly type?: BackendType;
+  /** Directory the local store path is relative to (the config repo directory). */
+  readonly baseDir: string;
+  /** --store: overrides the local store folder. */
+  readonly localPath?: string;
+  readonly clock?: Clock;
+  /** Create the store when it does not exist (writes do; reads do not). */
+  readonly create?: boolean;
+}
+
+export function localDatabasePath(config: Config | undefined, options: BackendOptions): string {
+  const configured = config?.project.backend.type === 'local' ? config.project.backend.path : '.karma';
+  return join(resolve(options.baseDir, options.localPath ?? configured), DATABASE_FILE);
+}
+
+export function openLocalBackend(file: string, options: { create: boolean; clock?: Clock }): Backend {
+  if (!options.create && !existsSync(file)) {
+    throw new UsageError(`no local store at ${file}: run \`karma graph build\` first (or pass --store)`);
+  }
+  const db: DatabaseSync = openDatabase(file, { create: options.create });
+  return {
+    type: 'local',
+    description: `local store ${file}`,
+    runtime: new LocalRuntimeStore(db, options.clock),
+    graph: new LocalGraphStore(db),
+    close: async () => db.close(),
+  };
+}
+
+export async function openBackend(config: Config | undefined, options: BackendOptions): Promise<Backend> {
+  const type = options.type ?? config?.project.backend.type ?? 'local';
+  if (type === 'local') {
+    return openLocalBackend(localDatabasePath(config, options), { create: options.create ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+  }
+  const { openAwsBackend } = await import('./aws-backend.ts');
+  return openAwsBackend(config, options);
+}

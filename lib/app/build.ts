@@ -1,0 +1,81 @@
+/**
+ * The main job: config + runtime → graph → store. Used by the CLI, the Lambda steps and the service alike.
+ */
+import { parseConfig } from '../core/config.ts';
+import type { Config } from '../core/model.ts';
+import { envParamPath } from '../core/model.ts';
+import { buildGraph, toSnapshot, type Build } from '../core/graph.ts';
+import type { Parameter, RuntimeSnapshot } from '../core/runtime.ts';
+import type { GraphSnapshot, WriteStats } from '../core/snapshot.ts';
+import type { BuildRecord, Clock, ConfigSource, GraphStore, Progress, RuntimeStore } from '../ports.ts';
+import { silentProgress, systemClock } from '../ports.ts';
+
+export async function loadConfig(source: ConfigSource): Promise<Config> {
+  const { files, problems, commit } = await source.load();
+  return parseConfig(files, { source: source.description, ...(commit ? { commit } : {}) }, problems);
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * Everything the build needs from the runtime store: each environment's subtree under the prefix (read in
+ * parallel, bounded), plus external `${ssm:...}` parameters by name, plus environments only referenced
+ * across (their outputs live under their own subtree, read the same way).
+ */
+export async function readRuntime(config: Config, runtime: RuntimeStore, options: { concurrency?: number } = {}): Promise<RuntimeSnapshot> {
+  const prefix = config.project.parameterPrefix;
+  const envs = [...config.project.environments.keys()];
+  const external = [...new Set(config.deployments.flatMap((d) => d.references.flatMap((r) => (r.kind === 'ssm' ? [r.path] : []))))].sort();
+  const perEnv = await mapLimit(envs, options.concurrency ?? 4, (env) => runtime.readPath(envParamPath(prefix, env)));
+  const named = external.length > 0 ? await runtime.readNames(external) : [];
+  const snapshot = new Map<string, Parameter>();
+  for (const list of perEnv) for (const p of list) snapshot.set(p.name, p);
+  for (const p of named) snapshot.set(p.name, p);
+  return snapshot;
+}
+
+export interface BuildResult {
+  readonly build: Build;
+  readonly snapshot: GraphSnapshot;
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+/** Load, read runtime, build, validate, compute statuses. Writes nothing. */
+export async function buildFromSources(
+  source: ConfigSource,
+  runtime: RuntimeStore | undefined,
+  options: { clock?: Clock; progress?: Progress } = {},
+): Promise<BuildResult> {
+  const progress = options.progress ?? silentProgress;
+  const clock = options.clock ?? systemClock;
+  const t0 = performance.now();
+  progress.step(`reading config from ${source.description}`);
+  const config = await loadConfig(source);
+  const t1 = performance.now();
+  progress.step(`reading runtime state (${config.project.environments.size} environments)`);
+  const params = runtime ? await readRuntime(config, runtime) : new Map<string, Parameter>();
+  const t2 = performance.now();
+  const build = buildGraph(config, params, { builtAt: clock.now().toISOString() });
+  const snapshot = toSnapshot(build);
+  const t3 = performance.now();
+  return { build, snapshot, timings: { configMs: t1 - t0, runtimeMs: t2 - t1, graphMs: t3 - t2 } };
+}
+
+/** Writes the snapshot (diff-based) and records it in the build history. */
+export async function storeBuild(graph: GraphStore, snapshot: GraphSnapshot): Promise<{ stats: WriteStats; record: BuildRecord }> {
+  const stats = await graph.write(snapshot);
+  const record = await graph.recordBuild(snapshot, stats);
+  return { stats, record };
+}

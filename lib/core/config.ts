@@ -1,0 +1,437 @@
+/**
+ * The config repo → Config. Pure: it receives the repo's files as bytes (a ConfigSource reads them from a
+ * directory or a Git commit) and either returns a Config or throws one ConfigError listing every problem,
+ * each as `file:line: message`.
+ *
+ * Layout (docs/config.md is the user's contract):
+ *   karma.yaml                          project, parameterPrefix, environments, backend, terraform
+ *   components/<name>/component.yaml    description, terraform, dependsOn, inputs (JSON Schema), outputs
+ *   environments/<env>/<name>.json      inputs of <name> in <env> (.yaml/.yml too); presence = deployed
+ */
+import { posix } from 'node:path';
+import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { z } from 'zod';
+import { ConfigError, type Problem } from './errors.ts';
+import { canonicalJson, contentHash, sha256 } from './hash.ts';
+import {
+  decodeConfigText,
+  displayPath,
+  parseConfigDocument,
+  pointerToPath,
+  type ParsedDocument,
+  type PathSegment,
+} from './documents.ts';
+import type { BackendConfig, ComponentDef, Config, Deployment, EnvironmentDef, ProjectConfig, Reference, RepoFile } from './model.ts';
+import { NAME_PATTERN, findReferences } from './references.ts';
+import { findCycles } from './cycles.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const name = z.string().regex(NAME_PATTERN, 'must be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
+
+const KarmaYaml = z
+  .object({
+    project: z.string().min(1, 'must not be empty'),
+    parameterPrefix: z
+      .string()
+      .regex(/^\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be an SSM path like /karma (leading /, no trailing /)')
+      .default('/karma'),
+    environments: z.record(
+      name,
+      z
+        .object({
+          region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like eu-west-1').optional(),
+          account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id, quoted').optional(),
+        })
+        .strict()
+        .nullable()
+        .default({}),
+    ),
+    backend: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('local'), path: z.string().min(1).default('.karma') }).strict(),
+        z
+          .object({
+            type: z.literal('aws'),
+            region: z.string().optional(),
+            endpoint: z.url().optional(),
+            neptune: z
+              .object({ endpoint: z.string().min(1), port: z.number().int().positive().optional(), iamAuth: z.boolean().optional(), tls: z.boolean().optional() })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+      ])
+      .default({ type: 'local', path: '.karma' }),
+    terraform: z.object({ binary: z.string().min(1).optional() }).strict().default({}),
+  })
+  .strict();
+
+const ComponentYaml = z
+  .object({
+    description: z.string().default(''),
+    terraform: z.string().min(1).default('.'),
+    dependsOn: z.array(name).default([]),
+    inputs: z.record(z.string(), z.unknown()).optional(),
+    outputs: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'must be a Terraform output name')).default([]),
+    sensitiveOutputs: z.array(z.string()).default([]),
+  })
+  .strict();
+
+const COMPONENT_FILE = /^components\/([^/]+)\/component\.ya?ml$/;
+const ENV_FILE = /^environments\/([^/]+)\/([^/]+)\.(json|ya?ml)$/;
+/** Files that never count as module content: Terraform's own working files and Karma's generated var file. */
+const MODULE_IGNORED = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate|karma\.auto\.tfvars\.json$)/;
+
+function zodProblems(doc: ParsedDocument, error: z.ZodError, hint?: (path: PathSegment[]) => string | undefined): Problem[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
+    const field = displayPath(path);
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} (see docs/config.md)`;
+      return { file: doc.file, line: doc.lineOf([...path, issue.keys[0] ?? '']), message: field ? `${field}: ${message}` : message };
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'is required';
+    const extra = hint?.(path);
+    return { file: doc.file, line: doc.lineOf(path), message: `${field || '(document)'}: ${message}${extra ? `; ${extra}` : ''}` };
+  });
+}
+
+interface LoadedFile {
+  readonly doc?: ParsedDocument;
+  readonly problem?: Problem;
+}
+
+function load(file: RepoFile): LoadedFile {
+  const text = decodeConfigText(file.path, file.bytes);
+  if (typeof text !== 'string') return { problem: text };
+  const doc = parseConfigDocument(file.path, text);
+  return 'data' in doc ? { doc } : { problem: doc };
+}
+
+/** The validator cache: components often share input schemas; compiling is the slow part of ajv. */
+class SchemaCache {
+  private readonly ajv: Ajv;
+  private readonly cache = new Map<string, ValidateFunction | string>();
+  constructor() {
+    this.ajv = new Ajv({ allErrors: true, strict: false, validateSchema: true });
+    addFormats(this.ajv);
+  }
+  compile(schema: Record<string, unknown>): ValidateFunction | string {
+    const key = canonicalJson(schema);
+    let hit = this.cache.get(key);
+    if (hit === undefined) {
+      try {
+        hit = this.ajv.compile(schema);
+      } catch (error) {
+        hit = (error as Error).message;
+      }
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+}
+
+function ajvMessage(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') return `unknown input "${String(e.params['additionalProperty'])}"`;
+  if (e.keyword === 'required') return `missing required input "${String(e.params['missingProperty'])}"`;
+  if (e.keyword === 'enum') return `${e.message ?? 'invalid'}: ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return e.message ?? 'is invalid';
+}
+
+/** Index: directory → the files below it (any depth). Lets module hashing avoid scanning all files per module. */
+function filesByDirectory(files: readonly RepoFile[]): Map<string, RepoFile[]> {
+  const index = new Map<string, RepoFile[]>();
+  for (const file of files) {
+    let dir = posix.dirname(file.path);
+    for (;;) {
+      let list = index.get(dir);
+      if (!list) index.set(dir, (list = []));
+      list.push(file);
+      if (dir === '.') break;
+      dir = posix.dirname(dir);
+    }
+  }
+  return index;
+}
+
+export interface ParseOptions {
+  readonly commit?: string;
+  readonly source: string;
+}
+
+/** Parses and validates the whole repo. Throws ConfigError with every problem found. */
+export function parseConfig(files: readonly RepoFile[], options: ParseOptions, extraProblems: readonly Problem[] = []): Config {
+  const problems: Problem[] = [...extraProblems];
+  const byPath = new Map(files.map((f) => [f.path, f]));
+
+  // karma.yaml
+  const karmaFile = byPath.get('karma.yaml') ?? byPath.get('karma.yml');
+  if (!karmaFile) {
+    throw new ConfigError([...problems, { file: 'karma.yaml', message: `not found in ${options.source}: a config repo has karma.yaml at its root (see docs/config.md)` }]);
+  }
+  const karma = load(karmaFile);
+  if (!karma.doc) throw new ConfigError([...problems, karma.problem!]);
+  const parsedKarma = KarmaYaml.safeParse(karma.doc.data ?? {});
+  if (!parsedKarma.success) throw new ConfigError([...problems, ...zodProblems(karma.doc, parsedKarma.error)]);
+  const k = parsedKarma.data;
+  const environments = new Map<string, EnvironmentDef>(
+    Object.keys(k.environments)
+      .sort()
+      .map((env) => [env, { name: env, ...(k.environments[env] ?? {}) }]),
+  );
+  const project: ProjectConfig = {
+    project: k.project,
+    parameterPrefix: k.parameterPrefix,
+    environments,
+    backend: k.backend as BackendConfig,
+    terraform: k.terraform,
+  };
+
+  // components/<name>/component.yaml
+  const components = new Map<string, ComponentDef>();
+  const componentDocs = new Map<string, ParsedDocument>();
+  const schemas = new SchemaCache();
+  const validators = new Map<string, ValidateFunction | undefined>();
+  const dirIndex = filesByDirectory(files);
+  const moduleHashes = new Map<string, string>();
+  const fileHashes = new Map<string, string>();
+
+  const moduleHash = (dir: string): string | undefined => {
+    let hash = moduleHashes.get(dir);
+    if (hash === undefined) {
+      const moduleFiles = (dirIndex.get(dir) ?? []).filter((f) => !MODULE_IGNORED.test(f.path));
+      if (!moduleFiles.some((f) => f.path.endsWith('.tf') || f.path.endsWith('.tf.json'))) return undefined;
+      const parts = moduleFiles
+        .map((f) => {
+          let h = fileHashes.get(f.path);
+          if (h === undefined) fileHashes.set(f.path, (h = sha256(f.bytes)));
+          return `${posix.relative(dir, f.path)}\0${h}`;
+        })
+        .sort();
+      hash = sha256(parts.join('\n'));
+      moduleHashes.set(dir, hash);
+    }
+    return hash;
+  };
+
+  for (const file of files) {
+    const m = COMPONENT_FILE.exec(file.path);
+    if (!m) continue;
+    const componentName = m[1]!;
+    if (!NAME_PATTERN.test(componentName)) {
+      problems.push({ file: file.path, message: `component name "${componentName}" is invalid: use lowercase letters, digits, - or _ (rename the folder)` });
+      continue;
+    }
+    if (componentDocs.has(componentName)) {
+      problems.push({ file: file.path, message: `duplicate component "${componentName}": also defined by ${componentDocs.get(componentName)!.file}; keep one of them` });
+      continue;
+    }
+    const loaded = load(file);
+    if (!loaded.doc) {
+      problems.push(loaded.problem!);
+      continue;
+    }
+    componentDocs.set(componentName, loaded.doc);
+    const parsed = ComponentYaml.safeParse(loaded.doc.data ?? {});
+    if (!parsed.success) {
+      problems.push(...zodProblems(loaded.doc, parsed.error));
+      continue;
+    }
+    const c = parsed.data;
+    const componentDir = posix.dirname(file.path);
+    const terraformDir = posix.normalize(posix.join(componentDir, c.terraform));
+    if (posix.isAbsolute(c.terraform) || terraformDir === '..' || terraformDir.startsWith('../')) {
+      problems.push({
+        file: file.path,
+        line: loaded.doc.lineOf(['terraform']),
+        message: `terraform: "${c.terraform}" leaves the config repository; module directories must be inside it (e.g. ../../modules/${componentName})`,
+      });
+      continue;
+    }
+    if (moduleHash(terraformDir) === undefined) {
+      problems.push({
+        file: file.path,
+        line: loaded.doc.lineOf(['terraform']),
+        message: `terraform: module directory "${terraformDir}" has no .tf files; point terraform at the component's module`,
+      });
+      continue;
+    }
+    for (const s of c.sensitiveOutputs) {
+      if (!c.outputs.includes(s)) {
+        problems.push({ file: file.path, line: loaded.doc.lineOf(['sensitiveOutputs']), message: `sensitiveOutputs: "${s}" is not one of the outputs (${c.outputs.join(', ') || 'none'})` });
+      }
+    }
+    if (c.dependsOn.includes(componentName)) {
+      problems.push({ file: file.path, line: loaded.doc.lineOf(['dependsOn']), message: `dependsOn: "${componentName}" depends on itself; remove it` });
+    }
+    let validator: ValidateFunction | undefined;
+    if (c.inputs) {
+      const compiled = schemas.compile(c.inputs);
+      if (typeof compiled === 'string') {
+        problems.push({ file: file.path, line: loaded.doc.lineOf(['inputs']), message: `inputs: not a valid JSON Schema: ${compiled}` });
+        continue;
+      }
+      validator = compiled;
+    }
+    validators.set(componentName, validator);
+    components.set(componentName, {
+      name: componentName,
+      file: file.path,
+      description: c.description,
+      terraform: terraformDir,
+      dependsOn: [...c.dependsOn].sort(),
+      inputsSchema: c.inputs,
+      outputs: c.outputs,
+      sensitiveOutputs: c.sensitiveOutputs,
+      definition: c,
+    });
+  }
+
+  // environments/<env>/<component>.json|yaml
+  const envFiles = new Map<string, { file: RepoFile; env: string; component: string }>();
+  for (const file of files) {
+    if (!file.path.startsWith('environments/')) continue;
+    const m = ENV_FILE.exec(file.path);
+    if (!m) continue;
+    const [, env, componentName] = m as unknown as [string, string, string];
+    if (!environments.has(env)) {
+      problems.push({ file: file.path, message: `environment "${env}" is not declared in karma.yaml; add it under environments: or move the file` });
+      continue;
+    }
+    if (!componentDocs.has(componentName)) {
+      problems.push({ file: file.path, message: `unknown component "${componentName}": there is no components/${componentName}/component.yaml` });
+      continue;
+    }
+    const key = `${env}/${componentName}`;
+    const twin = envFiles.get(key);
+    if (twin) {
+      problems.push({ file: file.path, message: `duplicate inputs for ${componentName} in ${env}: also in ${twin.file.path}; keep one of them` });
+      continue;
+    }
+    envFiles.set(key, { file, env, component: componentName });
+  }
+
+  const deployed = new Set(envFiles.keys());
+  const deployments: Deployment[] = [];
+  const declaredAt = new Map<string, string>(); // "dependent->dependency" (env/name) → "file:line" that declares it
+  for (const { file, env, component } of [...envFiles.values()].sort((a, b) => a.file.path.localeCompare(b.file.path))) {
+    const def = components.get(component);
+    const loaded = load(file);
+    if (!loaded.doc) {
+      problems.push(loaded.problem!);
+      continue;
+    }
+    if (!def) continue; // its component.yaml is invalid; already reported
+    const doc = loaded.doc;
+    const inputs = doc.data;
+    if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) {
+      problems.push({ file: file.path, line: 1, message: 'inputs must be an object of input names to values' });
+      continue;
+    }
+    const before = problems.length;
+    const { references, problems: refProblems } = findReferences(inputs, env);
+    for (const p of refProblems) problems.push({ file: file.path, line: doc.lineOf(atToPath(p.at)), message: `${p.at}: ${p.message}` });
+
+    const validator = validators.get(component);
+    if (validator && !validator(inputs)) {
+      const wholeRefs = new Set(references.filter((r) => isWholeReference(inputs, r)).map((r) => r.at));
+      for (const e of validator.errors ?? []) {
+        const path = pointerToPath(e.instancePath);
+        if (wholeRefs.has(displayPath(path))) continue; // the value arrives at apply time; Terraform checks its type
+        const field = displayPath(path);
+        problems.push({ file: file.path, line: doc.lineOf(path), message: `${field ? `${field}: ` : ''}${ajvMessage(e)} (schema in ${def.file})` });
+      }
+    }
+    for (const ref of references) {
+      if (ref.kind !== 'output') continue;
+      const line = doc.lineOf(atToPath(ref.at));
+      const where = ref.env === env ? '' : ` in ${ref.env}`;
+      if (!environments.has(ref.env)) {
+        problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} names environment "${ref.env}", which karma.yaml does not declare` });
+      } else if (ref.env === env && ref.component === component) {
+        problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} refers to ${component} itself; a component cannot consume its own outputs` });
+      } else if (!componentDocs.has(ref.component)) {
+        problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} refers to unknown component "${ref.component}"` });
+      } else if (!deployed.has(`${ref.env}/${ref.component}`)) {
+        problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} refers to ${ref.component}, which is not deployed${where || ` in ${env}`} (no environments/${ref.env}/${ref.component}.json)` });
+      } else {
+        const target = components.get(ref.component);
+        if (target && !target.outputs.includes(ref.output)) {
+          problems.push({
+            file: file.path,
+            line,
+            message: `${ref.at}: ${ref.text} refers to unknown output "${ref.output}" of ${ref.component}; it declares ${target.outputs.join(', ') || 'no outputs'}`,
+          });
+        } else {
+          const edge = `${env}/${component}->${ref.env}/${ref.component}`;
+          if (!declaredAt.has(edge)) declaredAt.set(edge, `${file.path}:${line}`);
+        }
+      }
+    }
+    for (const dep of def.dependsOn) {
+      if (!deployed.has(`${env}/${dep}`)) {
+        const componentDoc = componentDocs.get(component)!;
+        problems.push({
+          file: file.path,
+          message: `${component} depends on ${dep} (${componentDoc.file}:${componentDoc.lineOf(['dependsOn'])}), which is not deployed in ${env}; add environments/${env}/${dep}.json or remove the dependency`,
+        });
+      } else {
+        const edge = `${env}/${component}->${env}/${dep}`;
+        if (!declaredAt.has(edge)) declaredAt.set(edge, `${def.file}:${componentDocs.get(component)!.lineOf(['dependsOn'])}`);
+      }
+    }
+    if (problems.length > before) continue;
+    const configHash = sha256(
+      canonicalJson({ component: def.definition, inputs, module: moduleHash(def.terraform) }),
+    );
+    deployments.push({
+      env,
+      component,
+      file: file.path,
+      inputs: inputs as Record<string, unknown>,
+      references,
+      dependsOn: def.dependsOn,
+      configHash,
+    });
+  }
+
+  // Cycles, across environments too (a cross-env reference is an edge like any other).
+  if (problems.length === 0) {
+    for (const cycle of findCycles(deployments)) {
+      const sameEnv = cycle.every((n) => n.split('/')[0] === cycle[0]!.split('/')[0]);
+      const label = (n: string): string => (sameEnv ? n.split('/')[1]! : n);
+      const edges = cycle.slice(0, -1).map((from, i) => `${label(from)} -> ${label(cycle[i + 1]!)} (${declaredAt.get(`${from}->${cycle[i + 1]}`) ?? '?'})`);
+      const first = declaredAt.get(`${cycle[0]}->${cycle[1]}`) ?? '';
+      const [file, line] = first.split(/:(?=\d+$)/);
+      problems.push({
+        file: file ?? 'environments',
+        ...(line ? { line: Number(line) } : {}),
+        message: `dependency cycle${sameEnv ? ` in ${cycle[0]!.split('/')[0]}` : ''}: ${cycle.map(label).join(' -> ')}; declared by ${edges.join(', ')}. Remove one of these dependencies`,
+      });
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  deployments.sort((a, b) => (a.env === b.env ? a.component.localeCompare(b.component) : a.env.localeCompare(b.env)));
+  return { project, components, deployments, ...(options.commit ? { commit: options.commit } : {}), source: options.source };
+}
+
+function atToPath(at: string): PathSegment[] {
+  const path: PathSegment[] = [];
+  for (const m of at.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) path.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return path;
+}
+
+function isWholeReference(inputs: unknown, ref: Reference): boolean {
+  let v: unknown = inputs;
+  for (const s of atToPath(ref.at)) v = (v as Record<string | number, unknown> | undefined)?.[s];
+  return v === ref.text;
+}
+
+/** A stable id for a config: the hash of all config hashes. */
+export function configFingerprint(config: Config): string {
+  return contentHash(config.deployments.map((d) => [d.env, d.component, d.configHash]));
+}

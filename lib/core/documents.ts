@@ -1,0 +1,105 @@
+/**
+ * Parsing one config file (YAML or JSON) into data, with a way back from a data path to a line number so every
+ * problem can be reported as `file:line: message`.
+ */
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
+import type { Problem } from './errors.ts';
+
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+export type PathSegment = string | number;
+
+export interface ParsedDocument {
+  readonly file: string;
+  readonly data: unknown;
+  /** The line (1-based) where the value at `path` starts; the nearest existing ancestor when it is absent. */
+  lineOf(path: readonly PathSegment[]): number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes → text, or a problem when the file is oversized or not UTF-8. */
+export function decodeConfigText(file: string, bytes: Uint8Array): string | Problem {
+  if (bytes.byteLength > MAX_CONFIG_FILE_BYTES) {
+    return { file, message: `file is ${bytes.byteLength} bytes, over the ${MAX_CONFIG_FILE_BYTES}-byte limit for config files; split it or move data out of the config repo` };
+  }
+  try {
+    const text = utf8.decode(bytes);
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } catch {
+    return { file, message: 'file is not valid UTF-8; save it as UTF-8' };
+  }
+}
+
+function yamlLineFinder(text: string): (path: readonly PathSegment[]) => number {
+  let cached: { doc: ReturnType<typeof parseDocument>; lines: LineCounter } | undefined;
+  return (path) => {
+    if (!cached) {
+      const lines = new LineCounter();
+      cached = { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines };
+    }
+    const { doc, lines } = cached;
+    let node: unknown = doc.contents;
+    let line = 1;
+    const lineOfNode = (n: unknown): number | undefined => {
+      const range = (n as YamlNode | undefined)?.range;
+      return range ? lines.linePos(range[0]).line : undefined;
+    };
+    line = lineOfNode(node) ?? line;
+    for (const segment of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        if (!pair) break;
+        line = lineOfNode(pair.key) ?? line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        node = node.items[segment];
+        line = lineOfNode(node) ?? line;
+      } else {
+        break;
+      }
+    }
+    return line;
+  };
+}
+
+/** Parses YAML (`.yaml`, `.yml`) or JSON (`.json`) text. Returns a problem with the line on a syntax error. */
+export function parseConfigDocument(file: string, text: string): ParsedDocument | Problem {
+  if (file.endsWith('.json')) {
+    try {
+      const data: unknown = JSON.parse(text);
+      return { file, data, lineOf: yamlLineFinder(text) };
+    } catch (error) {
+      const message = (error as Error).message;
+      const lineCol = /line (\d+) column (\d+)/.exec(message);
+      const position = /position (\d+)/.exec(message);
+      const line = lineCol ? Number(lineCol[1]) : position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
+      const reason = message.replace(/\s*\(line \d+ column \d+\)/, '').replace(/ in JSON at position \d+/, '');
+      return { file, ...(line === undefined ? {} : { line }), message: `invalid JSON: ${reason}` };
+    }
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) {
+    const line = lines.linePos(first.pos[0]).line;
+    const reason = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? first.message;
+    return { file, line, message: `invalid YAML: ${reason}` };
+  }
+  return { file, data: doc.toJS({ maxAliasCount: 100 }), lineOf: yamlLineFinder(text) };
+}
+
+/** `/a/b/0` (a JSON pointer, as ajv reports) → ['a', 'b', 0]. */
+export function pointerToPath(pointer: string): PathSegment[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** ['vpc', 'subnets', 0] → `vpc.subnets[0]` */
+export function displayPath(path: readonly PathSegment[]): string {
+  return path.reduce<string>((acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc === '' ? s : `${acc}.${s}`), '');
+}

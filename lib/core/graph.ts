@@ -1,0 +1,157 @@
+/**
+ * Config + runtime → the live dependency graph (graphology), in the schema every store shares:
+ *
+ *   vertices  env:<env>                         Environment
+ *             component:<env>:<name>            Component  (status, reason, hashes, last apply)
+ *             output:<env>:<component>:<name>   Output     (version, value hash; the value only if not secret)
+ *             param:<path>                      Parameter  (external ${ssm:...}: version and hash, never the value)
+ *   edges     IN_ENV      component → env
+ *             DEPENDS_ON  component → component it depends on (dependsOn and/or output references)
+ *             PRODUCES    component → output
+ *             CONSUMES    component → output | param
+ *
+ * Edge ids are `<LABEL>:<from>-><to>`. Every element carries a content hash of its label, ends and props.
+ */
+import { DirectedGraph } from 'graphology';
+import { configFingerprint } from './config.ts';
+import { contentHash, sha256 } from './hash.ts';
+import { outputParamPath, type Config, type Deployment } from './model.ts';
+import type { RuntimeSnapshot } from './runtime.ts';
+import type { BuildMeta, GraphElement, GraphSnapshot, PropValue } from './snapshot.ts';
+import { computeStatuses, type ComponentStatus } from './status.ts';
+
+export type VertexAttributes = { label: string; props: Record<string, PropValue> };
+export type EdgeAttributes = { label: string; props: Record<string, PropValue> };
+export type KarmaGraph = DirectedGraph<VertexAttributes, EdgeAttributes>;
+
+export const envId = (env: string): string => `env:${env}`;
+export const componentId = (env: string, name: string): string => `component:${env}:${name}`;
+export const outputId = (env: string, component: string, name: string): string => `output:${env}:${component}:${name}`;
+export const paramId = (path: string): string => `param:${path}`;
+export const edgeId = (label: string, from: string, to: string): string => `${label}:${from}->${to}`;
+
+export interface Build {
+  readonly config: Config;
+  readonly graph: KarmaGraph;
+  /** By `env/component`. */
+  readonly statuses: ReadonlyMap<string, ComponentStatus>;
+  readonly meta: BuildMeta;
+}
+
+function addEdge(graph: KarmaGraph, label: string, from: string, to: string, props: Record<string, PropValue>): void {
+  const id = edgeId(label, from, to);
+  if (graph.hasEdge(id)) {
+    const attrs = graph.getEdgeAttributes(id);
+    for (const [k, v] of Object.entries(props)) {
+      const prev = attrs.props[k];
+      attrs.props[k] = prev === undefined || prev === v ? v : [...new Set([...String(prev).split(','), ...String(v).split(',')])].sort().join(',');
+    }
+    return;
+  }
+  graph.addDirectedEdgeWithKey(id, from, to, { label, props });
+}
+
+export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { builtAt: string }): Build {
+  const prefix = config.project.parameterPrefix;
+  const statuses = computeStatuses(config, runtime);
+  const graph: KarmaGraph = new DirectedGraph({ allowSelfLoops: false });
+
+  for (const env of config.project.environments.values()) {
+    const props: Record<string, PropValue> = { name: env.name };
+    if (env.region) props['region'] = env.region;
+    if (env.account) props['account'] = env.account;
+    graph.addNode(envId(env.name), { label: 'Environment', props });
+  }
+
+  const addComponent = (d: Deployment): void => {
+    const def = config.components.get(d.component)!;
+    const status = statuses.get(`${d.env}/${d.component}`)!;
+    const props: Record<string, PropValue> = {
+      name: d.component,
+      env: d.env,
+      status: status.status,
+      reason: status.reason,
+      configHash: d.configHash,
+      file: d.file,
+      module: def.terraform,
+    };
+    if (def.description) props['description'] = def.description;
+    if (status.state) {
+      props['appliedConfigHash'] = status.state.configHash;
+      props['appliedAt'] = status.state.appliedAt;
+      props['result'] = status.state.result;
+      if (status.state.commit) props['appliedCommit'] = status.state.commit;
+    }
+    const id = componentId(d.env, d.component);
+    graph.addNode(id, { label: 'Component', props });
+    addEdge(graph, 'IN_ENV', id, envId(d.env), {});
+    for (const output of def.outputs) {
+      const path = outputParamPath(prefix, d.env, d.component, output);
+      const param = runtime.get(path);
+      const oprops: Record<string, PropValue> = { name: output, env: d.env, component: d.component, path, present: param !== undefined };
+      if (param) {
+        oprops['version'] = param.version;
+        oprops['type'] = param.type;
+        oprops['valueHash'] = sha256(param.value).slice(0, 32);
+        if (param.type !== 'SecureString' && !def.sensitiveOutputs.includes(output)) oprops['value'] = param.value;
+      }
+      const oid = outputId(d.env, d.component, output);
+      graph.addNode(oid, { label: 'Output', props: oprops });
+      addEdge(graph, 'PRODUCES', id, oid, {});
+    }
+  };
+  for (const d of config.deployments) addComponent(d);
+
+  for (const d of config.deployments) {
+    const id = componentId(d.env, d.component);
+    const consumed = statuses.get(`${d.env}/${d.component}`)?.state?.consumed ?? {};
+    for (const dep of d.dependsOn) addEdge(graph, 'DEPENDS_ON', id, componentId(d.env, dep), { via: 'dependsOn' });
+    for (const ref of d.references) {
+      if (ref.kind === 'ssm') {
+        const pid = paramId(ref.path);
+        if (!graph.hasNode(pid)) {
+          const param = runtime.get(ref.path);
+          const props: Record<string, PropValue> = { path: ref.path, present: param !== undefined };
+          if (param) {
+            props['version'] = param.version;
+            props['type'] = param.type;
+            props['valueHash'] = sha256(param.value).slice(0, 32);
+          }
+          graph.addNode(pid, { label: 'Parameter', props });
+        }
+        const eprops: Record<string, PropValue> = { inputs: ref.at };
+        if (consumed[ref.path] !== undefined) eprops['appliedVersion'] = consumed[ref.path]!;
+        addEdge(graph, 'CONSUMES', id, pid, eprops);
+        continue;
+      }
+      const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
+      const eprops: Record<string, PropValue> = { inputs: ref.at };
+      if (consumed[path] !== undefined) eprops['appliedVersion'] = consumed[path]!;
+      addEdge(graph, 'CONSUMES', id, outputId(ref.env, ref.component, ref.output), eprops);
+      addEdge(graph, 'DEPENDS_ON', id, componentId(ref.env, ref.component), { via: 'output' });
+    }
+  }
+
+  const meta: BuildMeta = {
+    project: config.project.project,
+    builtAt: options.builtAt,
+    source: config.source,
+    ...(config.commit ? { commit: config.commit } : {}),
+    configFingerprint: configFingerprint(config),
+  };
+  return { config, graph, statuses, meta };
+}
+
+/** The graph as a flat, sorted, hashed element list: what stores write. */
+export function toSnapshot(build: Build): GraphSnapshot {
+  const vertices: GraphElement[] = [];
+  const edges: GraphElement[] = [];
+  build.graph.forEachNode((id, a) => {
+    vertices.push({ id, label: a.label, props: a.props, hash: contentHash([a.label, a.props]) });
+  });
+  build.graph.forEachEdge((id, a, from, to) => {
+    edges.push({ id, label: a.label, from, to, props: a.props, hash: contentHash([a.label, from, to, a.props]) });
+  });
+  const byId = (x: GraphElement, y: GraphElement): number => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+  return { meta: build.meta, vertices: vertices.sort(byId), edges: edges.sort(byId) };
+}

@@ -1,0 +1,98 @@
+/**
+ * The config model: what the Git repo says. Produced by config.ts from the repo's files; consumed by the
+ * graph builder, planner and the adapters that apply components.
+ */
+
+/** A file of the config repo as a ConfigSource hands it over: repo-relative POSIX path and raw bytes. */
+export interface RepoFile {
+  readonly path: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface EnvironmentDef {
+  readonly name: string;
+  readonly region?: string;
+  readonly account?: string;
+}
+
+export type BackendConfig =
+  | { readonly type: 'local'; readonly path: string }
+  | {
+      readonly type: 'aws';
+      readonly region?: string;
+      readonly endpoint?: string;
+      readonly neptune?: { readonly endpoint: string; readonly port?: number; readonly iamAuth?: boolean; readonly tls?: boolean };
+    };
+
+export interface ProjectConfig {
+  readonly project: string;
+  readonly parameterPrefix: string;
+  readonly environments: ReadonlyMap<string, EnvironmentDef>;
+  readonly backend: BackendConfig;
+  readonly terraform: { readonly binary?: string };
+}
+
+export interface ComponentDef {
+  readonly name: string;
+  /** components/<name>/component.yaml */
+  readonly file: string;
+  readonly description: string;
+  /** Repo-relative module directory ('.' is the repo root). */
+  readonly terraform: string;
+  readonly dependsOn: readonly string[];
+  readonly inputsSchema: Record<string, unknown> | undefined;
+  readonly outputs: readonly string[];
+  /** Which outputs Terraform marks sensitive: stored as SecureString. */
+  readonly sensitiveOutputs: readonly string[];
+  /** Normalised component.yaml content: part of the config hash. */
+  readonly definition: unknown;
+}
+
+/** What a reference points at. */
+export type ReferenceTarget =
+  | { readonly kind: 'output'; readonly env: string; readonly component: string; readonly output: string }
+  | { readonly kind: 'ssm'; readonly path: string };
+
+/** A reference found in an input value: its target, the JSON path of the input that holds it (`vpc.id`,
+ * `subnets[0]`) and the reference text as written. */
+export type Reference = ReferenceTarget & { readonly at: string; readonly text: string };
+
+/** A component deployed in an environment: environments/<env>/<component>.json|yaml */
+export interface Deployment {
+  readonly env: string;
+  readonly component: string;
+  readonly file: string;
+  /** The inputs as written, references unresolved. */
+  readonly inputs: Record<string, unknown>;
+  readonly references: readonly Reference[];
+  /** Explicit ordering-only dependencies (component.yaml dependsOn), same env. */
+  readonly dependsOn: readonly string[];
+  /** sha256 of normalised inputs + component.yaml + module files. */
+  readonly configHash: string;
+}
+
+export interface Config {
+  readonly project: ProjectConfig;
+  readonly components: ReadonlyMap<string, ComponentDef>;
+  /** Sorted by env, then component. */
+  readonly deployments: readonly Deployment[];
+  /** The commit the config was read at, when it came from Git. */
+  readonly commit?: string;
+  /** Where it came from (a directory or a Git URL), for messages. */
+  readonly source: string;
+}
+
+export function deploymentKey(env: string, component: string): string {
+  return `${env}/${component}`;
+}
+
+/** SSM path helpers: the runtime layout under the parameter prefix. */
+export function outputParamPath(prefix: string, env: string, component: string, output: string): string {
+  return `${prefix}/${env}/${component}/outputs/${output}`;
+}
+export function stateParamPath(prefix: string, env: string, component: string): string {
+  return `${prefix}/${env}/${component}/state`;
+}
+export function envParamPath(prefix: string, env: string): string {
+  return `${prefix}/${env}`;
+}

@@ -1,0 +1,217 @@
+/**
+ * Ordering: which components to apply, and in which waves.
+ *
+ * A wave is a set of components that can be applied in parallel. Waves are topological generations of the
+ * environment's dependency graph, restricted to the selected components, with one twist: a selected component
+ * also waits for selected components it depends on THROUGH unselected ones. If a → b → c and only a and c are
+ * selected, c goes after a: applying a may change b's inputs, b is then re-planned, and c must come after b —
+ * otherwise c would be applied twice in one run. Formally, with deps(n) the components n depends on:
+ *
+ *   level(n) = max over p in deps(n) of level(p) + (p selected ? 1 : 0)      (0 for a component without deps)
+ *
+ * and a selected component goes into wave level(n). Within a wave, components are sorted by name, so the
+ * same graph always gives the same waves (Terragrunt's queue and Terramate's DAG make the same choice).
+ * Destroy order is the reverse of the full order.
+ */
+import type { Build } from './graph.ts';
+import { UsageError } from './errors.ts';
+import type { Config, Deployment } from './model.ts';
+import { dependencyEdges } from './cycles.ts';
+import { needsApply, type ComponentStatus } from './status.ts';
+
+export type Waves = string[][];
+
+function envDeployments(config: Config, env: string): Map<string, Deployment> {
+  if (!config.project.environments.has(env)) {
+    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ') || 'none'}`);
+  }
+  return new Map(config.deployments.filter((d) => d.env === env).map((d) => [d.component, d]));
+}
+
+/** Same-environment dependencies of each deployment in `env`, by component name. */
+function envDeps(deployments: ReadonlyMap<string, Deployment>, env: string): Map<string, string[]> {
+  const deps = new Map<string, string[]>();
+  for (const [name, d] of deployments) {
+    deps.set(
+      name,
+      dependencyEdges(d)
+        .filter((k) => k.startsWith(`${env}/`))
+        .map((k) => k.slice(env.length + 1))
+        .filter((n) => deployments.has(n)),
+    );
+  }
+  return deps;
+}
+
+/** Waves for `selected` within the dependency graph `deps` (which must be acyclic). */
+export function layeredWaves(deps: ReadonlyMap<string, readonly string[]>, selected: ReadonlySet<string>): Waves {
+  const level = new Map<string, number>();
+  const visiting = new Set<string>();
+  const levelOf = (n: string): number => {
+    const known = level.get(n);
+    if (known !== undefined) return known;
+    // Iterative post-order: deep chains must not overflow the stack.
+    const stack: string[] = [n];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (level.has(top)) {
+        stack.pop();
+        continue;
+      }
+      const pending = (deps.get(top) ?? []).filter((p) => !level.has(p));
+      if (pending.length > 0 && !visiting.has(top)) {
+        visiting.add(top);
+        stack.push(...pending);
+        continue;
+      }
+      visiting.delete(top);
+      let l = 0;
+      for (const p of deps.get(top) ?? []) l = Math.max(l, level.get(p)! + (selected.has(p) ? 1 : 0));
+      level.set(top, l);
+      stack.pop();
+    }
+    return level.get(n)!;
+  };
+  const waves: Waves = [];
+  for (const n of selected) {
+    const l = levelOf(n);
+    while (waves.length <= l) waves.push([]);
+    waves[l]!.push(n);
+  }
+  return waves.filter((w) => w.length > 0).map((w) => w.sort());
+}
+
+export interface Skipped {
+  readonly component: string;
+  readonly status: string;
+  readonly reason: string;
+}
+
+export interface EnvOrder {
+  readonly env: string;
+  readonly waves: Waves;
+  /** Components that need work but cannot be applied in this run, with why. */
+  readonly skipped: readonly Skipped[];
+}
+
+/** Every component of the environment, in dependency order. */
+export function orderAll(build: Build, env: string): EnvOrder {
+  const deployments = envDeployments(build.config, env);
+  return { env, waves: layeredWaves(envDeps(deployments, env), new Set(deployments.keys())), skipped: [] };
+}
+
+/** Reverse of orderAll: dependents first. */
+export function destroyOrder(build: Build, env: string): EnvOrder {
+  const all = orderAll(build, env);
+  return { env, waves: [...all.waves].reverse(), skipped: [] };
+}
+
+/**
+ * What needs an apply in `env`, in waves: never-applied, pending, stale-inputs, drifted and failed
+ * components, plus blocked ones whose every blocker is itself planned in this environment. `exclude` removes
+ * components (the pipeline passes those already applied in this execution: each applies at most once).
+ */
+export function planEnv(build: Build, env: string, options: { exclude?: ReadonlySet<string> } = {}): EnvOrder {
+  const deployments = envDeployments(build.config, env);
+  const exclude = options.exclude ?? new Set<string>();
+  const status = (name: string): ComponentStatus => build.statuses.get(`${env}/${name}`)!;
+  const planned = new Set<string>();
+  for (const name of deployments.keys()) {
+    if (!exclude.has(name) && needsApply(status(name).status)) planned.add(name);
+  }
+  // Blocked components join when all their blockers are planned here; repeat until nothing changes.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const name of deployments.keys()) {
+      const s = status(name);
+      if (planned.has(name) || exclude.has(name) || s.status !== 'blocked') continue;
+      const resolvable = s.blockers.every(
+        (b) => b.kind !== 'missing-parameter' && b.env === env && planned.has(b.component),
+      );
+      if (resolvable) {
+        planned.add(name);
+        changed = true;
+      }
+    }
+  }
+  const skipped: Skipped[] = [];
+  for (const name of [...deployments.keys()].sort()) {
+    const s = status(name);
+    if (!planned.has(name) && !exclude.has(name) && s.status !== 'in-sync') skipped.push({ component: name, status: s.status, reason: s.reason });
+  }
+  return { env, waves: layeredWaves(envDeps(deployments, env), planned), skipped };
+}
+
+export interface Impact {
+  readonly env: string;
+  readonly component: string;
+  readonly output?: string;
+  /** Waves in the component's own environment. */
+  readonly waves: Waves;
+  /** Dependents in other environments (through ${env:...} references), per environment. */
+  readonly otherEnvironments: readonly { readonly env: string; readonly waves: Waves }[];
+}
+
+/**
+ * The downstream closure of a component (or of one of its outputs): everything that would need to follow
+ * if it changed, as waves. With `output`, the closure starts at the components that consume that output
+ * and the component itself is not included.
+ */
+export function impact(build: Build, env: string, component: string, output?: string): Impact {
+  const { config } = build;
+  const deployments = envDeployments(config, env);
+  const target = deployments.get(component);
+  if (!target) {
+    throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${[...deployments.keys()].sort().join(', ') || 'none'}`);
+  }
+  const def = config.components.get(component)!;
+  if (output !== undefined && !def.outputs.includes(output)) {
+    throw new UsageError(`${component} has no output "${output}"; it declares ${def.outputs.join(', ') || 'no outputs'}`);
+  }
+  const dependents = new Map<string, string[]>();
+  for (const d of config.deployments) {
+    for (const dep of dependencyEdges(d)) {
+      let list = dependents.get(dep);
+      if (!list) dependents.set(dep, (list = []));
+      list.push(`${d.env}/${d.component}`);
+    }
+  }
+  const start = `${env}/${component}`;
+  const closure = new Set<string>();
+  const queue: string[] = [];
+  if (output === undefined) {
+    closure.add(start);
+    queue.push(start);
+  } else {
+    for (const d of config.deployments) {
+      if (d.references.some((r) => r.kind === 'output' && r.env === env && r.component === component && r.output === output)) {
+        const key = `${d.env}/${d.component}`;
+        if (!closure.has(key)) {
+          closure.add(key);
+          queue.push(key);
+        }
+      }
+    }
+  }
+  while (queue.length > 0) {
+    for (const next of dependents.get(queue.shift()!) ?? []) {
+      if (!closure.has(next)) {
+        closure.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  const wavesIn = (e: string): Waves => {
+    const inEnv = envDeployments(config, e);
+    const selected = new Set([...closure].filter((k) => k.startsWith(`${e}/`)).map((k) => k.slice(e.length + 1)));
+    return layeredWaves(envDeps(inEnv, e), selected);
+  };
+  const others = [...new Set([...closure].map((k) => k.split('/')[0]!))].filter((e) => e !== env).sort();
+  return {
+    env,
+    component,
+    ...(output === undefined ? {} : { output }),
+    waves: wavesIn(env),
+    otherEnvironments: others.map((e) => ({ env: e, waves: wavesIn(e) })),
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * Statuses. Every component in every environment gets exactly one, always with a reason.
+ *
+ * Own status (the component alone, first match wins):
+ *   never-applied  no state parameter
+ *   failed         the last apply failed, or its state parameter is unreadable
+ *   pending        its config hash (inputs as written + component.yaml + module files) differs from the applied one
+ *   stale-inputs   an output or parameter it consumes has a newer version than the one it was applied with
+ *   drifted        the last drift check found changes
+ *   in-sync        none of the above
+ *
+ * Effective status: `blocked` replaces an own status that needs an apply (never-applied, pending,
+ * stale-inputs, drifted) when an upstream it depends on is failed, never-applied or blocked; and replaces any
+ * status but failed when a value it consumes is missing (an upstream output not in the runtime store, an
+ * external parameter that does not exist), since it could not be applied at all. An in-sync component with a
+ * failed upstream stays in-sync: it is running what it was applied with. docs/statuses.md explains why.
+ */
+import type { Config, Deployment } from './model.ts';
+import { outputParamPath, stateParamPath } from './model.ts';
+import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
+import { dependencyEdges } from './cycles.ts';
+
+export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export type Blocker =
+  | { readonly kind: 'upstream'; readonly env: string; readonly component: string; readonly status: Status }
+  | { readonly kind: 'missing-output'; readonly env: string; readonly component: string; readonly output: string; readonly path: string }
+  | { readonly kind: 'missing-parameter'; readonly path: string };
+
+export interface ComponentStatus {
+  readonly env: string;
+  readonly component: string;
+  readonly status: Status;
+  readonly reason: string;
+  /** The status it would have without its upstreams. */
+  readonly own: Status;
+  readonly ownReason: string;
+  readonly blockers: readonly Blocker[];
+  readonly state?: ComponentState;
+}
+
+const NEEDS_APPLY: ReadonlySet<Status> = new Set(['never-applied', 'pending', 'stale-inputs', 'drifted']);
+
+export function needsApply(status: Status): boolean {
+  return NEEDS_APPLY.has(status) || status === 'failed';
+}
+
+function since(state: ComponentState): string {
+  return `${state.appliedAt}${state.commit ? ` (commit ${state.commit.slice(0, 7)})` : ''}`;
+}
+
+function ownStatus(d: Deployment, prefix: string, runtime: RuntimeSnapshot): { status: Status; reason: string; state?: ComponentState } {
+  const read = parseState(runtime.get(stateParamPath(prefix, d.env, d.component)));
+  if (read.kind === 'absent') return { status: 'never-applied', reason: `never applied in ${d.env}` };
+  if (read.kind === 'unreadable') return { status: 'failed', reason: `state unreadable: ${read.reason}; re-apply to rewrite it` };
+  const state = read.state;
+  if (state.result === 'failed') {
+    return { status: 'failed', reason: `apply failed at ${since(state)}${state.error ? `: ${state.error}` : ''}`, state };
+  }
+  if (state.configHash !== d.configHash) {
+    return { status: 'pending', reason: `config changed since the apply at ${since(state)}`, state };
+  }
+  for (const ref of d.references) {
+    const path = ref.kind === 'ssm' ? ref.path : outputParamPath(prefix, ref.env, ref.component, ref.output);
+    const applied = state.consumed[path];
+    const current = runtime.get(path);
+    if (applied !== undefined && current && current.version > applied) {
+      const what = ref.kind === 'ssm' ? path : `${ref.env === d.env ? '' : `${ref.env}/`}${ref.component}.${ref.output}`;
+      return { status: 'stale-inputs', reason: `${what} is at version ${current.version}, applied with version ${applied}`, state };
+    }
+  }
+  if (state.drift?.drifted) {
+    return { status: 'drifted', reason: `drift check at ${state.drift.checkedAt} found changes${state.drift.summary ? `: ${state.drift.summary}` : ''}`, state };
+  }
+  return { status: 'in-sync', reason: `applied at ${since(state)}; config and inputs unchanged`, state };
+}
+
+function describeBlocker(b: Blocker, env: string): string {
+  switch (b.kind) {
+    case 'upstream':
+      return `${b.env === env ? '' : `${b.env}/`}${b.component} is ${b.status}`;
+    case 'missing-output':
+      return `${b.env === env ? '' : `${b.env}/`}${b.component} has no output ${b.output} (${b.path})`;
+    case 'missing-parameter':
+      return `parameter ${b.path} does not exist`;
+  }
+}
+
+/** Statuses of every deployment, computed upstream-first (the config has no cycles: parseConfig checked). */
+export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<string, ComponentStatus> {
+  const prefix = config.project.parameterPrefix;
+  const byKey = new Map(config.deployments.map((d) => [`${d.env}/${d.component}`, d]));
+  const result = new Map<string, ComponentStatus>();
+
+  // Kahn's order over dependency edges (dependencies first).
+  const pendingDeps = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const [key, d] of byKey) {
+    const deps = dependencyEdges(d).filter((k) => byKey.has(k));
+    pendingDeps.set(key, deps.length);
+    for (const dep of deps) {
+      let list = dependents.get(dep);
+      if (!list) dependents.set(dep, (list = []));
+      list.push(key);
+    }
+  }
+  const queue = [...byKey.keys()].filter((k) => pendingDeps.get(k) === 0);
+  for (let i = 0; i < queue.length; i++) {
+    const key = queue[i]!;
+    const d = byKey.get(key)!;
+    const own = ownStatus(d, prefix, runtime);
+    const blockers: Blocker[] = [];
+    for (const dep of dependencyEdges(d)) {
+      const upstream = result.get(dep);
+      if (upstream && (upstream.status === 'failed' || upstream.status === 'never-applied' || upstream.status === 'blocked')) {
+        const [env, component] = dep.split('/') as [string, string];
+        blockers.push({ kind: 'upstream', env, component, status: upstream.status });
+      }
+    }
+    let missing = false;
+    for (const ref of d.references) {
+      if (ref.kind === 'ssm') {
+        if (!runtime.has(ref.path)) {
+          blockers.push({ kind: 'missing-parameter', path: ref.path });
+          missing = true;
+        }
+        continue;
+      }
+      const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
+      const upstream = result.get(`${ref.env}/${ref.component}`);
+      const upstreamApplied = upstream && upstream.own !== 'never-applied';
+      if (!runtime.has(path) && upstreamApplied && !blockers.some((b) => b.kind === 'missing-output' && b.path === path)) {
+        blockers.push({ kind: 'missing-output', env: ref.env, component: ref.component, output: ref.output, path });
+        missing = true;
+      }
+    }
+    const blocked = blockers.length > 0 && own.status !== 'failed' && (missing || NEEDS_APPLY.has(own.status));
+    result.set(key, {
+      env: d.env,
+      component: d.component,
+      status: blocked ? 'blocked' : own.status,
+      reason: blocked ? `blocked: ${blockers.map((b) => describeBlocker(b, d.env)).join('; ')}` : own.status === 'in-sync' ? own.reason : `${own.status}: ${own.reason}`,
+      own: own.status,
+      ownReason: own.reason,
+      blockers,
+      ...(own.state ? { state: own.state } : {}),
+    });
+    for (const next of dependents.get(key) ?? []) {
+      const left = pendingDeps.get(next)! - 1;
+      pendingDeps.set(next, left);
+      if (left === 0) queue.push(next);
+    }
+  }
+  return result;
+}
+
+/**
+ * The chain of reasons behind a status, upstream-first links followed to the root cause:
+ * ["app is blocked: database is failed", "database is failed: apply failed at ...: timeout"].
+ */
+export function explainStatus(statuses: ReadonlyMap<string, ComponentStatus>, env: string, component: string): string[] {
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  const walk = (key: string, depth: number): void => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    const s = statuses.get(key);
+    if (!s) return;
+    const name = s.env === env ? s.component : `${s.env}/${s.component}`;
+    const reason = s.reason.startsWith(`${s.status}: `) ? s.reason.slice(s.status.length + 2) : s.reason;
+    lines.push(`${'  '.repeat(depth)}${name} is ${s.status}: ${reason}`);
+    if (s.status === 'blocked') {
+      for (const b of s.blockers) if (b.kind === 'upstream') walk(`${b.env}/${b.component}`, depth + 1);
+      if (s.own !== 'in-sync') lines.push(`${'  '.repeat(depth + 1)}once unblocked, ${name} is ${s.own}: ${s.ownReason}`);
+    }
+  };
+  walk(`${env}/${component}`, 0);
+  return lines;
+}

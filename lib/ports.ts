@@ -1,0 +1,75 @@
+/**
+ * The interfaces core's callers need from the outside world. Adapters (lib/adapters/*) implement them;
+ * lib/app wires them together. Core itself takes plain values and never sees a port.
+ */
+import type { Problem } from './core/errors.ts';
+import type { RepoFile } from './core/model.ts';
+import type { Parameter, ParameterType } from './core/runtime.ts';
+import type { GraphSnapshot, WriteStats } from './core/snapshot.ts';
+
+/** Where the config repo comes from: a directory, or a Git repository at a ref. */
+export interface ConfigSource {
+  /** Human-readable location, for messages. */
+  readonly description: string;
+  /**
+   * Every file of the repo (Karma's own state folder, .git and Terraform working dirs excluded). Problems the
+   * source itself finds (a symlink leaving the repo, an unreadable file) come back beside the files.
+   */
+  load(): Promise<{ files: RepoFile[]; problems: Problem[]; commit?: string }>;
+}
+
+export interface PutOptions {
+  readonly type?: ParameterType;
+  /** Refuse to replace an existing value when false (SSM's Overwrite). Default true. */
+  readonly overwrite?: boolean;
+}
+
+/** SSM Parameter Store, or a local stand-in with the same semantics (versions increase on every put). */
+export interface RuntimeStore {
+  /** Every parameter under `path` (recursive), with versions. Values of SecureStrings are decrypted. */
+  readPath(path: string): Promise<Parameter[]>;
+  /** The named parameters that exist; missing names are simply absent from the result. */
+  readNames(names: readonly string[]): Promise<Parameter[]>;
+  put(name: string, value: string, options?: PutOptions): Promise<{ version: number }>;
+  /** Every version of one parameter, oldest first. */
+  history(name: string): Promise<Parameter[]>;
+  close(): Promise<void>;
+}
+
+export interface BuildRecord {
+  readonly id: string;
+  readonly builtAt: string;
+  readonly commit?: string;
+  readonly source: string;
+  readonly vertices: number;
+  readonly edges: number;
+  readonly stats?: WriteStats;
+}
+
+/**
+ * The graph store: Neptune in AWS, SQLite locally. Writes are idempotent and diff-based: the store compares
+ * ids and hashes and sends only what changed, then deletes what vanished. It also keeps a history of builds
+ * so any two can be compared.
+ */
+export interface GraphStore {
+  write(snapshot: GraphSnapshot): Promise<WriteStats>;
+  /** The current graph; with `env`, only that environment's elements (and the edges among them). */
+  read(options?: { env?: string }): Promise<GraphSnapshot | undefined>;
+  recordBuild(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord>;
+  listBuilds(limit?: number): Promise<BuildRecord[]>;
+  readBuild(id: string): Promise<GraphSnapshot | undefined>;
+  close(): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Progress for long work: goes to stderr in the CLI, to the structured logger in Lambda. */
+export interface Progress {
+  step(message: string): void;
+}
+
+export const silentProgress: Progress = { step: () => undefined };
