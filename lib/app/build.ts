@@ -52,17 +52,10 @@ export interface BuildResult {
   readonly timings: Readonly<Record<string, number>>;
 }
 
-/** Load, read runtime, build, validate, compute statuses. Writes nothing. */
-export async function buildFromSources(
-  source: ConfigSource,
-  runtime: RuntimeStore | undefined,
-  options: { clock?: Clock; progress?: Progress } = {},
-): Promise<BuildResult> {
+/** Reads the runtime the config needs and builds the graph with statuses. Writes nothing. */
+export async function buildFromConfig(config: Config, runtime: RuntimeStore | undefined, options: { clock?: Clock; progress?: Progress } = {}): Promise<BuildResult> {
   const progress = options.progress ?? silentProgress;
   const clock = options.clock ?? systemClock;
-  const t0 = performance.now();
-  progress.step(`reading config from ${source.description}`);
-  const config = await loadConfig(source);
   const t1 = performance.now();
   progress.step(`reading runtime state (${config.project.environments.size} environments)`);
   const params = runtime ? await readRuntime(config, runtime) : new Map<string, Parameter>();
@@ -70,7 +63,21 @@ export async function buildFromSources(
   const build = buildGraph(config, params, { builtAt: clock.now().toISOString() });
   const snapshot = toSnapshot(build);
   const t3 = performance.now();
-  return { build, snapshot, timings: { configMs: t1 - t0, runtimeMs: t2 - t1, graphMs: t3 - t2 } };
+  return { build, snapshot, timings: { runtimeMs: t2 - t1, graphMs: t3 - t2 } };
+}
+
+/** Load, read runtime, build, validate, compute statuses. Writes nothing. */
+export async function buildFromSources(
+  source: ConfigSource,
+  runtime: RuntimeStore | undefined,
+  options: { clock?: Clock; progress?: Progress } = {},
+): Promise<BuildResult> {
+  const t0 = performance.now();
+  (options.progress ?? silentProgress).step(`reading config from ${source.description}`);
+  const config = await loadConfig(source);
+  const configMs = performance.now() - t0;
+  const result = await buildFromConfig(config, runtime, options);
+  return { ...result, timings: { configMs, ...result.timings } };
 }
 
 /** Writes the snapshot (diff-based) and records it in the build history. */

@@ -287,6 +287,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       outputs: c.outputs,
       sensitiveOutputs: c.sensitiveOutputs,
       definition: c,
+      moduleHash: moduleHash(terraformDir)!,
     });
   }
 
@@ -384,9 +385,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       }
     }
     if (problems.length > before) continue;
-    const configHash = sha256(
-      canonicalJson({ component: def.definition, inputs, module: moduleHash(def.terraform) }),
-    );
+    const configHash = computeConfigHash(def, inputs);
     deployments.push({
       env,
       component,
@@ -429,6 +428,11 @@ function isWholeReference(inputs: unknown, ref: Reference): boolean {
   let v: unknown = inputs;
   for (const s of atToPath(ref.at)) v = (v as Record<string | number, unknown> | undefined)?.[s];
   return v === ref.text;
+}
+
+/** The config hash of a component with given inputs (as written, references unresolved). */
+export function computeConfigHash(def: ComponentDef, inputs: unknown): string {
+  return sha256(canonicalJson({ component: def.definition, inputs, module: def.moduleHash }));
 }
 
 /** A stable id for a config: the hash of all config hashes. */

@@ -46,6 +46,8 @@ export interface ComponentDef {
   readonly sensitiveOutputs: readonly string[];
   /** Normalised component.yaml content: part of the config hash. */
   readonly definition: unknown;
+  /** sha256 over the module directory's files (path and content): part of the config hash. */
+  readonly moduleHash: string;
 }
 
 /** What a reference points at. */

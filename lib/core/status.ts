@@ -32,6 +32,7 @@ export interface ComponentStatus {
   readonly env: string;
   readonly component: string;
   readonly status: Status;
+  /** Why, without the status word: "cache is failed", "config changed since the apply at ...". */
   readonly reason: string;
   /** The status it would have without its upstreams. */
   readonly own: Status;
@@ -130,7 +131,10 @@ export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<s
       const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
       const upstream = result.get(`${ref.env}/${ref.component}`);
       const upstreamApplied = upstream && upstream.own !== 'never-applied';
-      if (!runtime.has(path) && upstreamApplied && !blockers.some((b) => b.kind === 'missing-output' && b.path === path)) {
+      const alreadyBlocking = blockers.some(
+        (b) => (b.kind === 'missing-output' && b.path === path) || (b.kind === 'upstream' && b.env === ref.env && b.component === ref.component),
+      );
+      if (!runtime.has(path) && upstreamApplied && !alreadyBlocking) {
         blockers.push({ kind: 'missing-output', env: ref.env, component: ref.component, output: ref.output, path });
         missing = true;
       }
@@ -140,7 +144,7 @@ export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<s
       env: d.env,
       component: d.component,
       status: blocked ? 'blocked' : own.status,
-      reason: blocked ? `blocked: ${blockers.map((b) => describeBlocker(b, d.env)).join('; ')}` : own.status === 'in-sync' ? own.reason : `${own.status}: ${own.reason}`,
+      reason: blocked ? blockers.map((b) => describeBlocker(b, d.env)).join('; ') : own.reason,
       own: own.status,
       ownReason: own.reason,
       blockers,
@@ -168,8 +172,7 @@ export function explainStatus(statuses: ReadonlyMap<string, ComponentStatus>, en
     const s = statuses.get(key);
     if (!s) return;
     const name = s.env === env ? s.component : `${s.env}/${s.component}`;
-    const reason = s.reason.startsWith(`${s.status}: `) ? s.reason.slice(s.status.length + 2) : s.reason;
-    lines.push(`${'  '.repeat(depth)}${name} is ${s.status}: ${reason}`);
+    lines.push(`${'  '.repeat(depth)}${name} is ${s.status}: ${s.reason}`);
     if (s.status === 'blocked') {
       for (const b of s.blockers) if (b.kind === 'upstream') walk(`${b.env}/${b.component}`, depth + 1);
       if (s.own !== 'in-sync') lines.push(`${'  '.repeat(depth + 1)}once unblocked, ${name} is ${s.own}: ${s.ownReason}`);

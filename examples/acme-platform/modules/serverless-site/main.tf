@@ -1,0 +1,33 @@
+variable "api_url" {
+  type    = string
+}
+
+variable "zone_id" {
+  type    = string
+}
+
+variable "hostname" {
+  type    = string
+}
+
+variable "price_class" {
+  type    = string
+  default = null
+}
+
+locals {
+  settings = { api_url = var.api_url, zone_id = var.zone_id, hostname = var.hostname, price_class = var.price_class }
+  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
+}
+
+resource "terraform_data" "serverless_site" {
+  input = local.settings
+}
+
+output "site_url" {
+  value = "https://site.example.com/${local.id}"
+}
+
+output "distribution_id" {
+  value = "distribution-id-${local.id}"
+}

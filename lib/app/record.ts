@@ -1,0 +1,88 @@
+/**
+ * Recording the result of an apply in the runtime store: outputs first (each written only when its value
+ * changed, so an unchanged output keeps its version and its consumers stay in-sync), then the state record
+ * with the config hash and the version of every parameter the apply consumed. The pipeline's apply step and
+ * `karma runtime record` (adopting applies made outside Karma) both go through here.
+ */
+import { computeConfigHash } from '../core/config.ts';
+import { UsageError } from '../core/errors.ts';
+import { findReferences } from '../core/references.ts';
+import { outputParamPath, stateParamPath, type Config, type Deployment } from '../core/model.ts';
+import type { ComponentState } from '../core/runtime.ts';
+import type { Clock, RuntimeStore } from '../ports.ts';
+import { systemClock } from '../ports.ts';
+
+export interface ApplyRecord {
+  readonly env: string;
+  readonly component: string;
+  readonly result: 'success' | 'failed';
+  /** Terraform's outputs (decoded values). Ignored for a failed apply. */
+  readonly outputs?: Readonly<Record<string, unknown>>;
+  readonly error?: string;
+  readonly commit?: string;
+  readonly appliedAt?: string;
+  /** The inputs the apply used, when not the current ones (adopting an older apply). */
+  readonly inputs?: Record<string, unknown>;
+  readonly drift?: { readonly drifted: boolean; readonly summary?: string; readonly checkedAt?: string };
+}
+
+export function findDeployment(config: Config, env: string, component: string): Deployment {
+  if (!config.project.environments.has(env)) {
+    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
+  }
+  const d = config.deployments.find((x) => x.env === env && x.component === component);
+  if (!d) {
+    const here = config.deployments.filter((x) => x.env === env).map((x) => x.component);
+    throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${here.join(', ') || 'none'}`);
+  }
+  return d;
+}
+
+export async function recordApply(config: Config, runtime: RuntimeStore, record: ApplyRecord, clock: Clock = systemClock): Promise<ComponentState> {
+  const d = findDeployment(config, record.env, record.component);
+  const def = config.components.get(d.component)!;
+  const prefix = config.project.parameterPrefix;
+  const inputs = record.inputs ?? d.inputs;
+  const references = record.inputs ? findReferences(record.inputs, d.env).references : d.references;
+  const appliedAt = record.appliedAt ?? clock.now().toISOString();
+
+  const encodings: Record<string, 'string' | 'json'> = {};
+  if (record.result === 'success') {
+    const given = record.outputs ?? {};
+    for (const name of Object.keys(given)) {
+      if (!def.outputs.includes(name)) {
+        throw new UsageError(`${d.component} has no output "${name}" in ${def.file}; it declares ${def.outputs.join(', ') || 'no outputs'}`);
+      }
+    }
+    const path = (name: string): string => outputParamPath(prefix, d.env, d.component, name);
+    const current = new Map((await runtime.readNames(def.outputs.map(path))).map((p) => [p.name, p]));
+    for (const name of def.outputs) {
+      if (!(name in given)) continue;
+      const value = given[name];
+      const encoding = typeof value === 'string' ? 'string' : 'json';
+      encodings[name] = encoding;
+      const text = encoding === 'string' ? (value as string) : JSON.stringify(value);
+      const type = def.sensitiveOutputs.includes(name) ? 'SecureString' : 'String';
+      const before = current.get(path(name));
+      if (before && before.value === text && before.type === type) continue;
+      await runtime.put(path(name), text, { type, overwrite: true });
+    }
+  }
+
+  const consumedPaths = references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
+  const consumed: Record<string, number> = {};
+  for (const p of await runtime.readNames([...new Set(consumedPaths)])) consumed[p.name] = p.version;
+
+  const state: ComponentState = {
+    configHash: computeConfigHash(def, inputs),
+    consumed,
+    ...(record.commit ? { commit: record.commit } : config.commit ? { commit: config.commit } : {}),
+    appliedAt,
+    result: record.result,
+    ...(record.error ? { error: record.error } : {}),
+    outputs: encodings,
+    ...(record.drift ? { drift: { checkedAt: record.drift.checkedAt ?? appliedAt, drifted: record.drift.drifted, ...(record.drift.summary ? { summary: record.drift.summary } : {}) } } : {}),
+  };
+  await runtime.put(stateParamPath(prefix, d.env, d.component), JSON.stringify(state), { type: 'String', overwrite: true });
+  return state;
+}

@@ -1,0 +1,248 @@
+/**
+ * `karma graph ...`: build, validate, order, impact, show, diff, why. Each is a plain async function
+ * (options, io) → exit code; lib/cli/main.ts only parses arguments.
+ */
+import { UsageError } from '../../core/errors.ts';
+import type { Build } from '../../core/graph.ts';
+import { destroyOrder, impact, orderAll, planEnv, type EnvOrder } from '../../core/order.ts';
+import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
+import { STATUSES, explainStatus, type Status } from '../../core/status.ts';
+import { buildFromConfig, storeBuild } from '../../app/build.ts';
+import { findDeployment } from '../../app/record.ts';
+import { formatWaves, statusPaint, table, toDot, toMermaid } from '../format.ts';
+import { palette, type IO } from '../io.ts';
+import { liveBuild, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
+
+function statusRows(build: Build, env?: string): { env: string; component: string; status: Status; reason: string }[] {
+  return [...build.statuses.values()]
+    .filter((s) => env === undefined || s.env === env)
+    .map((s) => ({ env: s.env, component: s.component, status: s.status, reason: s.reason }));
+}
+
+function counts(build: Build): Record<Status, number> {
+  const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+  for (const s of build.statuses.values()) byStatus[s.status]++;
+  return byStatus;
+}
+
+function printEnvironment(io: IO, build: Build, env: string, plan: EnvOrder): void {
+  const p = palette(io);
+  const rows = statusRows(build, env).map((r) => [r.component, statusPaint(r.status, p)(r.status), r.reason]);
+  io.out(`\n${p.bold(env)}`);
+  if (rows.length === 0) {
+    io.out('  (no components deployed)');
+    return;
+  }
+  io.out(
+    table(['COMPONENT', 'STATUS', 'REASON'], rows, { header: p.dim })
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
+  io.out(`  ${p.bold('to apply')} (waves):`);
+  io.out(formatWaves(plan.waves).replace(/^/gm, '  '));
+  for (const s of plan.skipped) io.out(`  ${p.dim(`not applicable now: ${s.component} (${s.reason})`)}`);
+}
+
+export async function graphBuild(options: CommonOptions, io: IO): Promise<number> {
+  const progress = progressFor(io, options);
+  progress.step(`reading config from ${options.config ?? '.'}`);
+  const config = await withConfig(options);
+  const backend = await openBackendFor(config, options, true);
+  try {
+    const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress });
+    progress.step(`writing ${snapshot.vertices.length} vertices and ${snapshot.edges.length} edges to the ${backend.description}`);
+    const { stats, record } = await storeBuild(backend.graph, snapshot);
+    const envs = [...config.project.environments.keys()];
+    const plans = envs.map((env) => planEnv(build, env));
+    if (options.json) {
+      io.out(
+        JSON.stringify({
+          build: { id: record.id, builtAt: record.builtAt, commit: record.commit ?? null, source: record.source },
+          counts: {
+            environments: envs.length,
+            components: config.components.size,
+            deployments: config.deployments.length,
+            vertices: snapshot.vertices.length,
+            edges: snapshot.edges.length,
+            statuses: counts(build),
+          },
+          store: stats,
+          statuses: statusRows(build),
+          waves: Object.fromEntries(plans.map((pl) => [pl.env, pl.waves])),
+          skipped: Object.fromEntries(plans.map((pl) => [pl.env, pl.skipped])),
+          timings,
+        }),
+      );
+      return 0;
+    }
+    const p = palette(io);
+    io.out(`${p.bold(`karma graph build`)} — ${config.project.project} (${config.source}${record.commit ? ` @ ${record.commit.slice(0, 7)}` : ''})`);
+    io.out(
+      `  ${envs.length} environments, ${config.components.size} components, ${config.deployments.length} deployments → ${snapshot.vertices.length} vertices, ${snapshot.edges.length} edges`,
+    );
+    const c = counts(build);
+    io.out(`  statuses: ${STATUSES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
+    io.out(`  store: build #${record.id}: ${stats.added} added, ${stats.updated} updated, ${stats.deleted} deleted, ${stats.unchanged} unchanged (${backend.description})`);
+    envs.forEach((env, i) => printEnvironment(io, build, env, plans[i]!));
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+export async function graphValidate(options: CommonOptions, io: IO): Promise<number> {
+  const config = await withConfig(options);
+  if (options.json) {
+    io.out(JSON.stringify({ valid: true, environments: config.project.environments.size, components: config.components.size, deployments: config.deployments.length }));
+  } else {
+    io.out(`valid: ${config.project.environments.size} environments, ${config.components.size} components, ${config.deployments.length} deployments`);
+  }
+  return 0;
+}
+
+export async function graphOrder(options: CommonOptions & { env: string; all?: boolean; destroy?: boolean }, io: IO): Promise<number> {
+  const { result } = await liveBuild(options, io);
+  const order = options.destroy ? destroyOrder(result.build, options.env) : options.all ? orderAll(result.build, options.env) : planEnv(result.build, options.env);
+  if (options.json) {
+    io.out(JSON.stringify({ env: order.env, waves: order.waves, ...(options.all || options.destroy ? {} : { skipped: order.skipped }) }));
+    return 0;
+  }
+  const what = options.destroy ? 'destroy order' : options.all ? 'apply order (all components)' : 'to apply';
+  io.out(`${order.env}: ${what}`);
+  io.out(formatWaves(order.waves));
+  for (const s of order.skipped) io.out(`  not applicable now: ${s.component} (${s.reason})`);
+  return 0;
+}
+
+export async function graphImpact(options: CommonOptions & { component: string; env: string; output?: string }, io: IO): Promise<number> {
+  const { result } = await liveBuild(options, io);
+  const im = impact(result.build, options.env, options.component, options.output);
+  if (options.json) {
+    io.out(JSON.stringify(im));
+    return 0;
+  }
+  const subject = options.output ? `${options.component}.${options.output}` : options.component;
+  io.out(`${options.env}: impact of ${subject}`);
+  io.out(formatWaves(im.waves));
+  for (const other of im.otherEnvironments) {
+    io.out(`${other.env} (through cross-environment references):`);
+    io.out(formatWaves(other.waves));
+  }
+  return 0;
+}
+
+export async function graphWhy(options: CommonOptions & { component: string; env: string }, io: IO): Promise<number> {
+  const { config, result } = await liveBuild(options, io);
+  findDeployment(config, options.env, options.component);
+  const lines = explainStatus(result.build.statuses, options.env, options.component);
+  const s = result.build.statuses.get(`${options.env}/${options.component}`)!;
+  if (options.json) {
+    io.out(JSON.stringify({ env: s.env, component: s.component, status: s.status, reason: s.reason, chain: lines.map((l) => l.trim()) }));
+    return 0;
+  }
+  io.out(lines.join('\n'));
+  return 0;
+}
+
+export type ShowFormat = 'table' | 'json' | 'dot' | 'mermaid';
+
+export async function graphShow(options: CommonOptions & { env?: string; format?: ShowFormat }, io: IO): Promise<number> {
+  const format = options.format ?? (options.json ? 'json' : 'table');
+  const { config, result } = await liveBuild(options, io);
+  if (options.env !== undefined && !config.project.environments.has(options.env)) {
+    throw new UsageError(`unknown environment "${options.env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
+  }
+  const snapshot = options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env);
+  switch (format) {
+    case 'json':
+      io.out(JSON.stringify(snapshot));
+      return 0;
+    case 'dot':
+      io.out(toDot(snapshot));
+      return 0;
+    case 'mermaid':
+      io.out(toMermaid(snapshot));
+      return 0;
+    case 'table': {
+      const p = palette(io);
+      const rows = statusRows(result.build, options.env).map((r) => {
+        const deps = result.build.graph
+          .outEdges(`component:${r.env}:${r.component}`)
+          .filter((e) => result.build.graph.getEdgeAttribute(e, 'label') === 'DEPENDS_ON')
+          .map((e) => {
+            const target = result.build.graph.target(e).split(':');
+            return target[1] === r.env ? target[2]! : `${target[1]}/${target[2]}`;
+          })
+          .sort();
+        return [r.env, r.component, statusPaint(r.status, p)(r.status), deps.join(', ') || '-', r.reason];
+      });
+      io.out(table(['ENV', 'COMPONENT', 'STATUS', 'DEPENDS ON', 'REASON'], rows, { header: p.dim }));
+      return 0;
+    }
+    default:
+      throw new UsageError(`--format ${String(format)}: use table, json, dot or mermaid`);
+  }
+}
+
+export async function graphDiff(options: CommonOptions & { from?: string; to?: string }, io: IO): Promise<number> {
+  const config = await withConfig(options);
+  const backend = await openBackendFor(config, options, false);
+  try {
+    const builds = await backend.graph.listBuilds(2);
+    const toId = options.to ?? builds[0]?.id;
+    const fromId = options.from ?? (options.to === undefined ? builds[1]?.id : undefined);
+    if (!toId || !fromId) {
+      throw new UsageError('graph diff needs two builds: run `karma graph build` twice, or name them (`karma graph diff 3 5`; see `karma graph history`)');
+    }
+    const load = async (id: string): Promise<GraphSnapshot> => {
+      const s = await backend.graph.readBuild(id);
+      if (!s) throw new UsageError(`no build #${id} in the ${backend.description}; list them with \`karma graph history\``);
+      return s;
+    };
+    const diff = diffSnapshots(await load(fromId), await load(toId));
+    if (options.json) {
+      io.out(JSON.stringify({ from: fromId, to: toId, added: diff.added.map((e) => e.id), removed: diff.removed.map((e) => e.id), changed: diff.changed, unchanged: diff.unchanged }));
+      return 0;
+    }
+    const p = palette(io);
+    io.out(`build #${fromId} → #${toId}: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed, ${diff.unchanged} unchanged`);
+    for (const e of diff.added) io.out(p.green(`+ ${e.id}`));
+    for (const e of diff.removed) io.out(p.red(`- ${e.id}`));
+    for (const c of diff.changed) {
+      io.out(p.yellow(`~ ${c.id}`));
+      for (const [k, v] of Object.entries(c.changed)) io.out(`    ${k}: ${JSON.stringify(v.before) ?? '(none)'} → ${JSON.stringify(v.after) ?? '(none)'}`);
+    }
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+export async function graphHistory(options: CommonOptions & { limit?: number }, io: IO): Promise<number> {
+  const config = await withConfig(options);
+  const backend = await openBackendFor(config, options, false);
+  try {
+    const builds = await backend.graph.listBuilds(options.limit ?? 20);
+    if (options.json) {
+      io.out(JSON.stringify({ builds }));
+      return 0;
+    }
+    io.out(
+      table(
+        ['BUILD', 'BUILT AT', 'COMMIT', 'VERTICES', 'EDGES', 'CHANGES'],
+        builds.map((b) => [
+          `#${b.id}`,
+          b.builtAt,
+          b.commit?.slice(0, 7) ?? '-',
+          String(b.vertices),
+          String(b.edges),
+          b.stats ? `+${b.stats.added} ~${b.stats.updated} -${b.stats.deleted}` : '-',
+        ]),
+      ),
+    );
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * `karma runtime ...`: look at and adopt runtime state.
+ *
+ *   record FILE   record applies made outside Karma (adopting existing stacks, seeding a demo): for each entry,
+ *                 outputs and a state record exactly as Karma's own apply step writes them
+ *   put NAME VAL  set a parameter (e.g. an external ${ssm:...} one), as a change made outside Karma would
+ *   list          parameters under the prefix, with versions (SecureString values never printed)
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
+import { decodeConfigText, displayPath, parseConfigDocument } from '../../core/documents.ts';
+import type { ParameterType } from '../../core/runtime.ts';
+import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
+import { table } from '../format.ts';
+import type { IO } from '../io.ts';
+import { openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+
+const RecordFile = z
+  .object({
+    parameters: z
+      .array(z.object({ name: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, 'must be an SSM path'), value: z.string(), type: z.enum(['String', 'StringList', 'SecureString']).default('String') }).strict())
+      .default([]),
+    applies: z
+      .array(
+        z
+          .object({
+            env: z.string(),
+            component: z.string(),
+            result: z.enum(['success', 'failed']).default('success'),
+            outputs: z.record(z.string(), z.unknown()).optional(),
+            error: z.string().optional(),
+            at: z.string().datetime({ offset: true }).optional(),
+            commit: z.string().optional(),
+            inputs: z.record(z.string(), z.unknown()).optional(),
+            drift: z.object({ drifted: z.boolean(), summary: z.string().optional(), checkedAt: z.string().optional() }).strict().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export async function runtimeRecord(options: CommonOptions & { file: string }, io: IO): Promise<number> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(options.file);
+  } catch (error) {
+    throw new UsageError(`${options.file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const text = decodeConfigText(options.file, bytes);
+  if (typeof text !== 'string') throw new ConfigError([text]);
+  const doc = parseConfigDocument(options.file, text);
+  if (!('data' in doc)) throw new ConfigError([doc]);
+  const parsed = RecordFile.safeParse(doc.data);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i): Problem => {
+        const path = i.path.filter((s): s is string | number => typeof s !== 'symbol');
+        return { file: options.file, line: doc.lineOf(path), message: `${displayPath(path) || '(document)'}: ${i.message}` };
+      }),
+    );
+  }
+  const config = await withConfig(options);
+  // Check every entry before writing anything.
+  const problems: Problem[] = [];
+  parsed.data.applies.forEach((a, i) => {
+    try {
+      const d = findDeployment(config, a.env, a.component);
+      const def = config.components.get(d.component)!;
+      for (const name of Object.keys(a.outputs ?? {})) {
+        if (!def.outputs.includes(name)) throw new UsageError(`${a.component} has no output "${name}"; it declares ${def.outputs.join(', ') || 'none'}`);
+      }
+    } catch (error) {
+      problems.push({ file: options.file, line: doc.lineOf(['applies', i]), message: `applies[${i}]: ${(error as Error).message}` });
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const backend = await openBackendFor(config, options, true);
+  try {
+    for (const p of parsed.data.parameters) await backend.runtime.put(p.name, p.value, { type: p.type as ParameterType, overwrite: true });
+    for (const a of parsed.data.applies) {
+      const record: ApplyRecord = {
+        env: a.env,
+        component: a.component,
+        result: a.result,
+        ...(a.outputs ? { outputs: a.outputs } : {}),
+        ...(a.error ? { error: a.error } : {}),
+        ...(a.at ? { appliedAt: a.at } : {}),
+        ...(a.commit ? { commit: a.commit } : {}),
+        ...(a.inputs ? { inputs: a.inputs } : {}),
+        ...(a.drift ? { drift: a.drift } : {}),
+      };
+      await recordApply(config, backend.runtime, record);
+    }
+  } finally {
+    await backend.close();
+  }
+  const summary = { parameters: parsed.data.parameters.length, applies: parsed.data.applies.length };
+  io.out(options.json ? JSON.stringify({ recorded: summary }) : `recorded ${summary.applies} applies and ${summary.parameters} parameters`);
+  return 0;
+}
+
+export async function runtimePut(options: CommonOptions & { name: string; value: string; type?: ParameterType }, io: IO): Promise<number> {
+  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(options.name)) throw new UsageError(`parameter name "${options.name}" is not an SSM path (it must start with /)`);
+  const config = await withConfig(options);
+  const backend = await openBackendFor(config, options, true);
+  try {
+    const { version } = await backend.runtime.put(options.name, options.value, { type: options.type ?? 'String', overwrite: true });
+    io.out(options.json ? JSON.stringify({ name: options.name, version }) : `${options.name} is now at version ${version}`);
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+export async function runtimeList(options: CommonOptions & { env?: string }, io: IO): Promise<number> {
+  const config = await withConfig(options);
+  const backend = await openBackendFor(config, options, false);
+  try {
+    const path = options.env ? `${config.project.parameterPrefix}/${options.env}` : config.project.parameterPrefix;
+    const params = await backend.runtime.readPath(path);
+    const shown = params.map((p) => ({ name: p.name, version: p.version, type: p.type, lastModified: p.lastModified, value: p.type === 'SecureString' ? '(secure)' : p.value }));
+    if (options.json) io.out(JSON.stringify({ parameters: shown }));
+    else io.out(table(['NAME', 'VERSION', 'TYPE', 'VALUE'], shown.map((p) => [p.name, String(p.version), p.type, p.value.length > 80 ? `${p.value.slice(0, 77)}...` : p.value])));
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Shared plumbing of the commands: where the config comes from, which backend, and the live build.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError } from '../core/errors.ts';
+import type { Config } from '../core/model.ts';
+import type { ConfigSource, Progress } from '../ports.ts';
+import { DirectorySource } from '../adapters/fs/directory-source.ts';
+import { GitSource, isGitUrl } from '../adapters/git/git-source.ts';
+import { loadConfig, buildFromConfig, type BuildResult } from '../app/build.ts';
+import { localDatabasePath, openBackend, type Backend, type BackendType } from '../app/backend.ts';
+import type { IO } from './io.ts';
+
+export interface SourceOptions {
+  /** A directory or a Git URL. Default: $KARMA_CONFIG, else the current directory. */
+  readonly config?: string;
+  /** A branch, tag or commit: read the config from Git at that ref instead of the working tree. */
+  readonly ref?: string;
+}
+
+export interface BackendFlags {
+  readonly backend?: BackendType;
+  /** Local store folder (default: karma.yaml backend.path, else .karma in the config repo). */
+  readonly store?: string;
+}
+
+export interface CommonOptions extends SourceOptions, BackendFlags {
+  readonly json?: boolean;
+}
+
+export function configLocation(options: SourceOptions): string {
+  return options.config ?? process.env['KARMA_CONFIG'] ?? '.';
+}
+
+export function makeSource(options: SourceOptions): ConfigSource {
+  const location = configLocation(options);
+  if (isGitUrl(location)) return new GitSource(location, options.ref ?? 'HEAD');
+  if (!existsSync(location) || !statSync(location).isDirectory()) {
+    throw new UsageError(`--config ${location}: not a directory or a Git URL; point it at a config repo (the folder with karma.yaml)`);
+  }
+  if (options.ref) return new GitSource(resolve(location), options.ref);
+  return new DirectorySource(location);
+}
+
+/** The directory the local store is relative to: the config directory, or the current one for a URL. */
+export function baseDir(options: SourceOptions): string {
+  const location = configLocation(options);
+  return isGitUrl(location) ? process.cwd() : resolve(location);
+}
+
+export function progressFor(io: IO, options: { json?: boolean }): Progress {
+  return { step: (m) => (options.json ? undefined : io.err(`… ${m}`)) };
+}
+
+export async function withConfig(options: SourceOptions): Promise<Config> {
+  return loadConfig(makeSource(options));
+}
+
+/**
+ * The live build, computed from config + runtime, without writing. A missing local store is an empty
+ * runtime (everything never-applied), not an error: reading must not create files.
+ */
+export async function liveBuild(options: CommonOptions, io: IO): Promise<{ config: Config; result: BuildResult }> {
+  const config = await withConfig(options);
+  const type = options.backend ?? config.project.backend.type;
+  if (type === 'local') {
+    const file = localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) });
+    if (!existsSync(file)) {
+      if (!options.json) io.err(`… no local store at ${file} yet: every component shows as never-applied`);
+      return { config, result: await buildFromConfig(config, undefined) };
+    }
+  }
+  const backend = await openBackendFor(config, options, false);
+  try {
+    return { config, result: await buildFromConfig(config, backend.runtime) };
+  } finally {
+    await backend.close();
+  }
+}
+
+export async function openBackendFor(config: Config | undefined, options: CommonOptions, create: boolean): Promise<Backend> {
+  return openBackend(config, {
+    baseDir: baseDir(options),
+    create,
+    ...(options.backend ? { type: options.backend } : {}),
+    ...(options.store ? { localPath: options.store } : {}),
+  });
+}

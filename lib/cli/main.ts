@@ -1,0 +1,125 @@
+/**
+ * The `karma` command line: argument parsing only. Commands live in lib/cli/commands as plain functions.
+ * One error boundary maps every error to the documented exit code (docs/cli.md):
+ *   0 success · 1 operational failure · 2 invalid input or usage
+ * With --json, stdout carries only JSON: the result, or {"error":{"name","message",...}}.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
+import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
+import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
+import { processIO, type IO } from './io.ts';
+
+export function reportError(error: unknown, io: IO, json: boolean): number {
+  if (error instanceof KarmaError) {
+    if (json) io.out(JSON.stringify({ error: { name: error.name, message: error.message, exitCode: error.exitCode, ...error.details() } }));
+    else io.err(`karma: ${error.message.split('\n').join('\nkarma: ')}`);
+    return error.exitCode;
+  }
+  const e = error as Error;
+  // Not one of ours: an unexpected failure. One line, never a stack trace (KARMA_DEBUG=1 shows it).
+  const message = `unexpected ${e?.name ?? 'error'}: ${e?.message ?? String(error)}`;
+  if (json) io.out(JSON.stringify({ error: { name: 'UnexpectedError', message, exitCode: EXIT_OPERATIONAL } }));
+  else io.err(`karma: ${message}${process.env['KARMA_DEBUG'] ? `\n${e?.stack ?? ''}` : ' (set KARMA_DEBUG=1 for details)'}`);
+  return EXIT_OPERATIONAL;
+}
+
+type Action = (opts: Record<string, unknown>, io: IO) => Promise<number>;
+
+export async function main(argv: readonly string[], io: IO = processIO()): Promise<number> {
+  let exitCode = 0;
+  const json = argv.includes('--json');
+  const run = (action: Action) => async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const opts = { ...command.optsWithGlobals() };
+    try {
+      exitCode = await action(opts, io);
+    } catch (error) {
+      exitCode = reportError(error, io, json);
+    }
+  };
+  const withCommon = (c: Command): Command =>
+    c
+      .option('-c, --config <dir|url>', 'config repo: a directory or a Git URL (default: $KARMA_CONFIG or .)')
+      .option('--ref <ref>', 'read the config from Git at this branch, tag or commit')
+      .addOption(new Option('--backend <type>', 'runtime and graph backend (default: karma.yaml backend.type)').choices(['local', 'aws']))
+      .option('--store <dir>', 'local store folder (default: karma.yaml backend.path, else .karma in the config repo)')
+      .option('--json', 'print only JSON on stdout');
+
+  const program = new Command('karma')
+    .description('A live dependency graph of Terraform components across environments, with ordered applies.')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => (json ? undefined : io.err(s.trimEnd())),
+      outputError: (s, write) => (json ? io.out(JSON.stringify({ error: { name: 'UsageError', message: s.replace(/^error: /, '').trim(), exitCode: EXIT_INVALID } })) : write(s)),
+    });
+
+  const graph = program.command('graph').description('build, inspect and order the dependency graph');
+  withCommon(graph.command('build').description('build the graph from config + runtime, write it to the store, print statuses and waves')).action(
+    run((o, io) => graphBuild(o, io)),
+  );
+  withCommon(graph.command('validate').description('check the config repo; exit 2 with one line per problem')).action(run((o, io) => graphValidate(o, io)));
+  withCommon(
+    graph
+      .command('order')
+      .description('apply waves for an environment (by default only what needs an apply)')
+      .requiredOption('-e, --env <env>', 'environment')
+      .option('--all', 'every component, not only those that need an apply')
+      .option('--destroy', 'reverse order, for destroying'),
+  ).action(run((o, io) => graphOrder(o as never, io)));
+  withCommon(
+    graph
+      .command('impact')
+      .description('what follows if COMPONENT (or one of its outputs) changes: the downstream closure as waves')
+      .argument('<component>')
+      .argument('<env>')
+      .option('-o, --output <name>', 'start from the consumers of this output'),
+  ).action(async (component: string, env: string, ...rest: unknown[]) => run((o, io) => graphImpact({ ...o, component, env } as never, io))(...rest));
+  withCommon(
+    graph
+      .command('show')
+      .description('the live graph')
+      .option('-e, --env <env>', 'only this environment')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'dot', 'mermaid'])),
+  ).action(run((o, io) => graphShow(o as never, io)));
+  withCommon(graph.command('diff').description('what changed between two stored builds (default: the last two)').argument('[build-a]').argument('[build-b]')).action(
+    async (from: string | undefined, to: string | undefined, ...rest: unknown[]) =>
+      run((o, io) => graphDiff({ ...o, ...(from ? { from } : {}), ...(to ? { to } : {}) }, io))(...rest),
+  );
+  withCommon(graph.command('history').description('stored builds, newest first').option('-n, --limit <n>', 'how many', (v) => Number.parseInt(v, 10))).action(
+    run((o, io) => graphHistory(o, io)),
+  );
+  withCommon(graph.command('why').description('the chain of reasons behind a status').argument('<component>').argument('<env>')).action(
+    async (component: string, env: string, ...rest: unknown[]) => run((o, io) => graphWhy({ ...o, component, env } as never, io))(...rest),
+  );
+
+  const runtime = program.command('runtime').description('inspect and adopt runtime state (outputs, apply records, parameters)');
+  withCommon(runtime.command('record').description('record applies made outside Karma (adoption, demos) from a JSON/YAML file').argument('<file>')).action(
+    async (file: string, ...rest: unknown[]) => run((o, io) => runtimeRecord({ ...o, file }, io))(...rest),
+  );
+  withCommon(
+    runtime
+      .command('put')
+      .description('set a parameter, as a change made outside Karma')
+      .argument('<name>')
+      .argument('<value>')
+      .addOption(new Option('-t, --type <type>', 'parameter type').choices(['String', 'StringList', 'SecureString'])),
+  ).action(async (name: string, value: string, ...rest: unknown[]) => run((o, io) => runtimePut({ ...o, name, value } as never, io))(...rest));
+  withCommon(runtime.command('list').description('parameters under the prefix, with versions').option('-e, --env <env>', 'only this environment')).action(
+    run((o, io) => runtimeList(o, io)),
+  );
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return EXIT_INVALID;
+    }
+    return reportError(error, io, json);
+  }
+  return exitCode;
+}
