@@ -64,10 +64,14 @@ export class LocalGraphStore implements GraphStore {
       const deleteV = this.db.prepare('DELETE FROM vertices WHERE id = ?');
       const deleteE = this.db.prepare('DELETE FROM edges WHERE id = ?');
       const deleteIncident = this.db.prepare('DELETE FROM edges WHERE from_id = ? OR to_id = ?');
-      for (const id of plan.deleteEdges) (deleteE.run(id), requests++);
-      for (const id of plan.deleteVertices) (deleteIncident.run(id, id), deleteV.run(id), (requests += 2));
-      for (const v of plan.upsertVertices) (upsertV.run(v.id, v.label, JSON.stringify(v.props), v.hash), requests++);
-      for (const e of plan.upsertEdges) (upsertE.run(e.id, e.label, e.from!, e.to!, JSON.stringify(e.props), e.hash), requests++);
+      for (const id of plan.deleteEdges) deleteE.run(id);
+      for (const id of plan.deleteVertices) {
+        deleteIncident.run(id, id);
+        deleteV.run(id);
+      }
+      for (const v of plan.upsertVertices) upsertV.run(v.id, v.label, JSON.stringify(v.props), v.hash);
+      for (const e of plan.upsertEdges) upsertE.run(e.id, e.label, e.from!, e.to!, JSON.stringify(e.props), e.hash);
+      requests += plan.deleteEdges.length + 2 * plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
       const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
       return {
         added,
