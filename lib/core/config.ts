@@ -81,8 +81,11 @@ const ComponentYaml = z
 
 const COMPONENT_FILE = /^components\/([^/]+)\/component\.ya?ml$/;
 const ENV_FILE = /^environments\/([^/]+)\/([^/]+)\.(json|ya?ml)$/;
-/** Files that never count as module content: Terraform's own working files and Karma's generated var file. */
-const MODULE_IGNORED = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate|karma\.auto\.tfvars\.json$)/;
+/**
+ * Files that never count as module content: Terraform's own working files, Karma's generated var file, and
+ * component.yaml (hashed in normalised form on its own, so a comment there changes nothing).
+ */
+const MODULE_IGNORED = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate|karma\.auto\.tfvars\.json$|component\.ya?ml$)/;
 
 function zodProblems(doc: ParsedDocument, error: z.ZodError, hint?: (path: PathSegment[]) => string | undefined): Problem[] {
   return error.issues.map((issue) => {
