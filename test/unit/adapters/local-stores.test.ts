@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openLocalBackend } from '../../../lib/app/backend.ts';
+import { ParameterExistsError } from '../../../lib/adapters/local/runtime-store.ts';
+import type { GraphSnapshot } from '../../../lib/core/snapshot.ts';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const backend = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'karma-store-'));
+  dirs.push(dir);
+  return openLocalBackend(join(dir, '.karma', 'karma.db'), { create: true });
+};
+
+const v = (id: string, props: Record<string, string | number | boolean>, hash = id) => ({ id, label: 'Component', props, hash });
+const e = (id: string, from: string, to: string, hash = id) => ({ id, label: 'DEPENDS_ON', from, to, props: {}, hash });
+const snap = (vertices: GraphSnapshot['vertices'], edges: GraphSnapshot['edges']): GraphSnapshot => ({
+  meta: { project: 'p', builtAt: '2026-11-28T00:00:00Z', source: 't', configFingerprint: 'f' },
+  vertices,
+  edges,
+});
+
+describe('local runtime store (SSM semantics)', () => {
+  it('versions increase on every put, history keeps each, paths read recursively and exactly', async () => {
+    // Prepare
+    const b = backend();
+    // Act
+    await b.runtime.put('/karma/dev/net/outputs/id', 'a');
+    await b.runtime.put('/karma/dev/net/outputs/id', 'a');
+    await b.runtime.put('/karma/dev/net/outputs/id', 'b', { type: 'SecureString' });
+    await b.runtime.put('/karma/dev-2/x', 'no');
+    await b.runtime.put('/karma/dev', 'not under, the path itself');
+    // Assess
+    expect((await b.runtime.readPath('/karma/dev')).map((p) => [p.name, p.version, p.type])).toEqual([['/karma/dev/net/outputs/id', 3, 'SecureString']]);
+    expect((await b.runtime.history('/karma/dev/net/outputs/id')).map((p) => p.value)).toEqual(['a', 'a', 'b']);
+    expect((await b.runtime.readNames(['/missing', '/karma/dev-2/x'])).map((p) => p.name)).toEqual(['/karma/dev-2/x']);
+    await expect(b.runtime.put('/karma/dev-2/x', 'again', { overwrite: false })).rejects.toBeInstanceOf(ParameterExistsError);
+    await b.close();
+  });
+});
+
+describe('local graph store', () => {
+  it('writes only what changed, deletes what vanished, and keeps build history', async () => {
+    const b = backend();
+    const first = snap([v('a', { n: 1 }), v('b', { n: 2 })], [e('DEPENDS_ON:b->a', 'b', 'a')]);
+    const s1 = await b.graph.write(first);
+    await b.graph.recordBuild(first, s1);
+    expect([s1.added, s1.updated, s1.deleted, s1.unchanged]).toEqual([3, 0, 0, 0]);
+
+    const again = await b.graph.write(first);
+    expect([again.added, again.updated, again.deleted, again.unchanged]).toEqual([0, 0, 0, 3]);
+
+    const second = snap([v('a', { n: 9 }, 'a2'), v('c', { n: 3 })], []);
+    const s2 = await b.graph.write(second);
+    await b.graph.recordBuild(second, s2);
+    expect([s2.added, s2.updated, s2.deleted, s2.unchanged]).toEqual([1, 1, 2, 0]);
+
+    const read = await b.graph.read();
+    expect(read?.vertices.map((x) => [x.id, x.props['n']])).toEqual([['a', 9], ['c', 3]]);
+    expect(read?.edges).toEqual([]);
+    const builds = await b.graph.listBuilds();
+    expect(builds.map((x) => x.id)).toEqual(['2', '1']);
+    expect((await b.graph.readBuild('1'))?.vertices.map((x) => x.id)).toEqual(['a', 'b']);
+    await b.close();
+  });
+});
