@@ -1,7 +1,6 @@
 /** In-memory config repos for core tests: no disk, no network. */
 import { parseConfig } from '../../../lib/core/config.ts';
 import type { Config, RepoFile } from '../../../lib/core/model.ts';
-import type { Parameter, ParameterType } from '../../../lib/core/runtime.ts';
 
 export function files(map: Record<string, string | Uint8Array>): RepoFile[] {
   return Object.entries(map).map(([path, content]) => ({ path, bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content }));
@@ -34,15 +33,4 @@ export function repoFiles(envs: readonly string[], components: Record<string, Co
 
 export function config(envs: readonly string[], components: Record<string, ComponentSpec>, extra: Record<string, string> = {}): Config {
   return parseConfig(repoFiles(envs, components, extra), { source: 'test' });
-}
-
-/** A runtime snapshot builder with SSM-like versions. */
-export class Runtime extends Map<string, Parameter> {
-  set(name: string, value: Parameter): this {
-    return super.set(name, value);
-  }
-  put(name: string, value: string, type: ParameterType = 'String'): this {
-    const version = (this.get(name)?.version ?? 0) + 1;
-    return super.set(name, { name, value, version, type, lastModified: '2026-11-28T00:00:00Z' });
-  }
 }
