@@ -62,7 +62,7 @@ describe('statuses', () => {
     await apply(cfg, runtime, 'dev', 'network', { vpc_id: 'vpc-1' });
     await apply(cfg, runtime, 'dev', 'database', { endpoint: 'db:5432' });
     await apply(cfg, runtime, 'dev', 'app', { url: 'https://app' });
-    await runtime.put('/ext/key', 'rotated', 'SecureString');
+    await runtime.put('/ext/key', 'rotated', { type: 'SecureString' });
     expect(status(await build(cfg, runtime), 'dev', 'app')).toEqual(['stale-inputs', '/ext/key is at version 2, applied with version 1']);
 
     const fresh = memoryRuntime();
