@@ -42,7 +42,10 @@ const KarmaYaml = z
       z
         .object({
           region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region like eu-west-1').optional(),
-          account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id, quoted').optional(),
+          account: z
+            .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")') })
+            .regex(/^\d{12}$/, 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")')
+            .optional(),
         })
         .strict()
         .nullable()
@@ -97,6 +100,7 @@ function zodProblems(doc: ParsedDocument, error: z.ZodError, hint?: (path: PathS
       return { file: doc.file, line: doc.lineOf([...path, issue.keys[0] ?? '']), message: field ? `${field}: ${message}` : message };
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'is required';
+    if (issue.code === 'invalid_key') message = `invalid name "${String(path[path.length - 1])}": ${issue.issues[0]?.message ?? 'not allowed'}`;
     const extra = hint?.(path);
     return { file: doc.file, line: doc.lineOf(path), message: `${field || '(document)'}: ${message}${extra ? `; ${extra}` : ''}` };
   });
@@ -115,26 +119,48 @@ function load(file: RepoFile): LoadedFile {
 }
 
 /** The validator cache: components often share input schemas; compiling is the slow part of ajv. */
+/** Why an `inputs` schema is not a valid JSON Schema: one entry per offending place in it. */
+interface SchemaProblem {
+  readonly path: PathSegment[];
+  readonly message: string;
+}
+
 class SchemaCache {
   private readonly ajv: Ajv;
-  private readonly cache = new Map<string, ValidateFunction | string>();
+  private readonly cache = new Map<string, ValidateFunction | SchemaProblem[]>();
   constructor() {
     this.ajv = new Ajv({ allErrors: true, strict: false, validateSchema: true });
     addFormats(this.ajv);
   }
-  compile(schema: Record<string, unknown>): ValidateFunction | string {
+  compile(schema: Record<string, unknown>): ValidateFunction | SchemaProblem[] {
     const key = canonicalJson(schema);
     let hit = this.cache.get(key);
     if (hit === undefined) {
-      try {
-        hit = this.ajv.compile(schema);
-      } catch (error) {
-        hit = (error as Error).message;
+      if (!this.ajv.validateSchema(schema)) {
+        // The meta-schema reports several errors for one bad value (enum, then each anyOf branch): keep the first per place.
+        const seen = new Set<string>();
+        hit = [];
+        for (const e of this.ajv.errors ?? []) {
+          if (seen.has(e.instancePath)) continue;
+          seen.add(e.instancePath);
+          hit.push({ path: pointerToPath(e.instancePath), message: ajvSchemaMessage(e) });
+        }
+      } else {
+        try {
+          hit = this.ajv.compile(schema);
+        } catch (error) {
+          hit = [{ path: [], message: (error as Error).message }];
+        }
       }
       this.cache.set(key, hit);
     }
     return hit;
   }
+}
+
+function ajvSchemaMessage(e: ErrorObject): string {
+  if (e.keyword === 'enum') return `${e.message ?? 'invalid'}: ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return e.message ?? 'is invalid';
 }
 
 function ajvMessage(e: ErrorObject): string {
@@ -196,6 +222,14 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
   // components/<name>/component.yaml
   const components = new Map<string, ComponentDef>();
   const componentDocs = new Map<string, ParsedDocument>();
+  /** Every component that has a component.yaml, valid or not (name → file): a broken one is reported once, not again by each user. */
+  const componentFiles = new Map<string, string>();
+  /** Files the source could not read (a symlink leaving the repo...): already reported, so they count as present. */
+  const unreadable = new Set(extraProblems.map((p) => p.file));
+  for (const path of unreadable) {
+    const m = COMPONENT_FILE.exec(path);
+    if (m && NAME_PATTERN.test(m[1]!) && !componentFiles.has(m[1]!)) componentFiles.set(m[1]!, path);
+  }
   const schemas = new SchemaCache();
   const validators = new Map<string, ValidateFunction | undefined>();
   const dirIndex = filesByDirectory(files);
@@ -228,10 +262,11 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       problems.push({ file: file.path, message: `component name "${componentName}" is invalid: use lowercase letters, digits, - or _ (rename the folder)` });
       continue;
     }
-    if (componentDocs.has(componentName)) {
-      problems.push({ file: file.path, message: `duplicate component "${componentName}": also defined by ${componentDocs.get(componentName)!.file}; keep one of them` });
+    if (componentFiles.has(componentName)) {
+      problems.push({ file: file.path, message: `duplicate component "${componentName}": also defined by ${componentFiles.get(componentName)!}; keep one of them` });
       continue;
     }
+    componentFiles.set(componentName, file.path);
     const loaded = load(file);
     if (!loaded.doc) {
       problems.push(loaded.problem!);
@@ -273,8 +308,11 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     let validator: ValidateFunction | undefined;
     if (c.inputs) {
       const compiled = schemas.compile(c.inputs);
-      if (typeof compiled === 'string') {
-        problems.push({ file: file.path, line: loaded.doc.lineOf(['inputs']), message: `inputs: not a valid JSON Schema: ${compiled}` });
+      if (Array.isArray(compiled)) {
+        for (const p of compiled) {
+          const at = ['inputs', ...p.path];
+          problems.push({ file: file.path, line: loaded.doc.lineOf(at), message: `${displayPath(at)}: not a valid JSON Schema: ${p.message}` });
+        }
         continue;
       }
       validator = compiled;
@@ -296,6 +334,11 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
 
   // environments/<env>/<component>.json|yaml
   const envFiles = new Map<string, { file: RepoFile; env: string; component: string }>();
+  const unreadableDeployments = new Set<string>();
+  for (const path of unreadable) {
+    const m = ENV_FILE.exec(path);
+    if (m && environments.has(m[1]!) && componentFiles.has(m[2]!)) unreadableDeployments.add(`${m[1]}/${m[2]}`);
+  }
   for (const file of files) {
     if (!file.path.startsWith('environments/')) continue;
     const m = ENV_FILE.exec(file.path);
@@ -305,7 +348,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       problems.push({ file: file.path, message: `environment "${env}" is not declared in karma.yaml; add it under environments: or move the file` });
       continue;
     }
-    if (!componentDocs.has(componentName)) {
+    if (!componentFiles.has(componentName)) {
       problems.push({ file: file.path, message: `unknown component "${componentName}": there is no components/${componentName}/component.yaml` });
       continue;
     }
@@ -318,7 +361,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     envFiles.set(key, { file, env, component: componentName });
   }
 
-  const deployed = new Set(envFiles.keys());
+  const deployed = new Set([...envFiles.keys(), ...unreadableDeployments]);
   const deployments: Deployment[] = [];
   const declaredAt = new Map<string, string>(); // "dependent->dependency" (env/name) → "file:line" that declares it
   for (const { file, env, component } of [...envFiles.values()].sort((a, b) => a.file.path.localeCompare(b.file.path))) {
@@ -346,7 +389,8 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
         const path = pointerToPath(e.instancePath);
         if (wholeRefs.has(displayPath(path))) continue; // the value arrives at apply time; Terraform checks its type
         const field = displayPath(path);
-        problems.push({ file: file.path, line: doc.lineOf(path), message: `${field ? `${field}: ` : ''}${ajvMessage(e)} (schema in ${def.file})` });
+        const extra = e.keyword === 'additionalProperties' ? [String(e.params['additionalProperty'])] : [];
+        problems.push({ file: file.path, line: doc.lineOf([...path, ...extra]), message: `${field ? `${field}: ` : ''}${ajvMessage(e)} (schema in ${def.file})` });
       }
     }
     for (const ref of references) {
@@ -357,7 +401,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
         problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} names environment "${ref.env}", which karma.yaml does not declare` });
       } else if (ref.env === env && ref.component === component) {
         problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} refers to ${component} itself; a component cannot consume its own outputs` });
-      } else if (!componentDocs.has(ref.component)) {
+      } else if (!componentFiles.has(ref.component)) {
         problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} refers to unknown component "${ref.component}"` });
       } else if (!deployed.has(`${ref.env}/${ref.component}`)) {
         problems.push({ file: file.path, line, message: `${ref.at}: ${ref.text} refers to ${ref.component}, which is not deployed${where || ` in ${env}`} (no environments/${ref.env}/${ref.component}.json)` });

@@ -83,10 +83,21 @@ export function parseConfigDocument(file: string, text: string): ParsedDocument 
   const first = doc.errors[0];
   if (first) {
     const line = lines.linePos(first.pos[0]).line;
-    const reason = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? first.message;
+    const reason =
+      first.code === 'MULTIPLE_DOCS'
+        ? 'a config file holds one document; remove the "---" separator and what follows it, or split it into files'
+        : (first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? first.message);
     return { file, line, message: `invalid YAML: ${reason}` };
   }
-  return { file, data: doc.toJS({ maxAliasCount: 100 }), lineOf: yamlLineFinder(text) };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // The yaml library refuses alias expansions that explode ("billion laughs"): invalid input, not a crash.
+    const reason = /alias/i.test((error as Error).message) ? 'too many alias expansions (over 100); write the values out' : (error as Error).message;
+    return { file, line: 1, message: `invalid YAML: ${reason}` };
+  }
+  return { file, data, lineOf: yamlLineFinder(text) };
 }
 
 /** `/a/b/0` (a JSON pointer, as ajv reports) → ['a', 'b', 0]. */
