@@ -11,6 +11,7 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          globalSetup: ['test/integration/setup/servers.ts'],
         },
       },
     ],

@@ -81,6 +81,10 @@ async function waitUntil(what: string, child: ChildProcess, output: () => string
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new ServerSetupError(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output().split('\n').slice(-20).join('\n')}`);
     }
+    if (/could not be instantiated|Address already in use/.test(output())) {
+      child.kill('SIGKILL');
+      throw new ServerSetupError(`${what} failed to start:\n${output().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-20).join('\n')}`);
+    }
     if (await ready()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -210,7 +214,7 @@ export async function startGremlinServer(options: GremlinServerOptions = {}): Pr
     // Required: with the default (LONG) every mergeV with a string T.id fails on its vertex properties.
     'gremlin.tinkergraph.vertexPropertyIdManager=UUID',
     'gremlin.tinkergraph.defaultVertexPropertyCardinality=set',
-    ...(options.dataFile ? [`gremlin.tinkergraph.graphLocation=${options.dataFile}`, 'gremlin.tinkergraph.graphFormat=gryo'] : []),
+    ...(options.dataFile ? [`gremlin.tinkergraph.graphLocation=${options.dataFile}`, 'gremlin.tinkergraph.graphFormat=graphson'] : []),
   ];
   writeFileSync(join(conf, 'tinkergraph.properties'), props.join('\n') + '\n');
   writeFileSync(join(conf, 'init.groovy'), INIT_SCRIPT);

@@ -5,11 +5,11 @@
  * docs/backends.md says so.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { StoreError } from '../../core/errors.ts';
 import type { Parameter, ParameterType } from '../../core/runtime.ts';
 import type { Clock, PutOptions, RuntimeStore } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import { transaction } from './database.ts';
+import { ParameterExistsError } from '../errors.ts';
 
 interface Row {
   name: string;
@@ -27,7 +27,7 @@ const toParameter = (r: Row): Parameter => ({
   lastModified: r.last_modified,
 });
 
-export class ParameterExistsError extends StoreError {}
+export { ParameterExistsError };
 
 export class LocalRuntimeStore implements RuntimeStore {
   private readonly db: DatabaseSync;
