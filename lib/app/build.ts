@@ -2,7 +2,7 @@
  * The main job: config + runtime → graph → store. Used by the CLI, the Lambda steps and the service alike.
  */
 import { parseConfig } from '../core/config.ts';
-import type { Config } from '../core/model.ts';
+import type { Config, RepoFile } from '../core/model.ts';
 import { envParamPath } from '../core/model.ts';
 import { buildGraph, toSnapshot, type Build } from '../core/graph.ts';
 import type { Parameter, RuntimeSnapshot } from '../core/runtime.ts';
@@ -11,8 +11,13 @@ import type { BuildRecord, Clock, ConfigSource, GraphStore, Progress, RuntimeSto
 import { silentProgress, systemClock } from '../ports.ts';
 
 export async function loadConfig(source: ConfigSource): Promise<Config> {
+  return (await loadConfigAndFiles(source)).config;
+}
+
+/** The config and the repo's files (an apply copies the module from them). */
+export async function loadConfigAndFiles(source: ConfigSource): Promise<{ config: Config; files: RepoFile[] }> {
   const { files, problems, commit } = await source.load();
-  return parseConfig(files, { source: source.description, ...(commit ? { commit } : {}) }, problems);
+  return { config: parseConfig(files, { source: source.description, ...(commit ? { commit } : {}) }, problems), files };
 }
 
 /** Runs `fn` over items with at most `limit` in flight. */

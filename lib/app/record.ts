@@ -8,7 +8,7 @@ import { computeConfigHash } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
 import { findReferences } from '../core/references.ts';
 import { outputParamPath, stateParamPath, type Config, type Deployment } from '../core/model.ts';
-import type { ComponentState } from '../core/runtime.ts';
+import { parseState, type ComponentState } from '../core/runtime.ts';
 import type { Clock, RuntimeStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 
@@ -47,6 +47,12 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
   const appliedAt = record.appliedAt ?? clock.now().toISOString();
 
   const encodings: Record<string, 'string' | 'json'> = {};
+  if (record.result === 'failed') {
+    // A failed apply leaves the outputs as they were: keep how they are encoded.
+    const [previous] = await runtime.readNames([stateParamPath(prefix, d.env, d.component)]);
+    const read = parseState(previous);
+    if (read.kind === 'ok') Object.assign(encodings, read.state.outputs);
+  }
   if (record.result === 'success') {
     const given = record.outputs ?? {};
     for (const name of Object.keys(given)) {
@@ -85,4 +91,21 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
   };
   await runtime.put(stateParamPath(prefix, d.env, d.component), JSON.stringify(state), { type: 'String', overwrite: true });
   return state;
+}
+
+/** Records a drift check's result in the component's state, leaving everything else as it was. */
+export async function recordDrift(
+  config: Config,
+  runtime: RuntimeStore,
+  target: { env: string; component: string },
+  drift: { drifted: boolean; summary?: string },
+  clock: Clock = systemClock,
+): Promise<void> {
+  const d = findDeployment(config, target.env, target.component);
+  const path = stateParamPath(config.project.parameterPrefix, d.env, d.component);
+  const [param] = await runtime.readNames([path]);
+  const read = parseState(param);
+  if (read.kind !== 'ok') throw new UsageError(`${d.component} in ${d.env} has no readable state to record a drift check in; apply it first`);
+  const state: ComponentState = { ...read.state, drift: { checkedAt: clock.now().toISOString(), drifted: drift.drifted, ...(drift.summary ? { summary: drift.summary } : {}) } };
+  await runtime.put(path, JSON.stringify(state), { type: 'String', overwrite: true });
 }

@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
 import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
 import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
+import { componentRun } from './commands/component.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -22,6 +23,15 @@ export function reportError(error: unknown, io: IO, json: boolean): number {
   if (json) io.out(JSON.stringify({ error: { name: 'UnexpectedError', message, exitCode: EXIT_OPERATIONAL } }));
   else io.err(`karma: ${message}${process.env['KARMA_DEBUG'] ? `\n${e?.stack ?? ''}` : ' (set KARMA_DEBUG=1 for details)'}`);
   return EXIT_OPERATIONAL;
+}
+
+/** Commander's `error: unknown command 'x'\n(Did you mean y?)` → one line: `unknown command 'x' (did you mean y?)`. */
+function usageMessage(s: string): string {
+  return s
+    .replace(/^error: /, '')
+    .trim()
+    .replace(/\s*\n\s*\(Did you mean (.+)\?\)$/, ' (did you mean $1?)')
+    .replace(/\s*\n\s*/g, ' ');
 }
 
 type Action = (opts: Record<string, unknown>, io: IO) => Promise<number>;
@@ -54,7 +64,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
       writeErr: (s) => (json ? undefined : io.err(s.trimEnd())),
-      outputError: (s, write) => (json ? io.out(JSON.stringify({ error: { name: 'UsageError', message: s.replace(/^error: /, '').trim(), exitCode: EXIT_INVALID } })) : write(s)),
+      outputError: (s, write) => (json ? io.out(JSON.stringify({ error: { name: 'UsageError', message: usageMessage(s), exitCode: EXIT_INVALID } })) : write(`karma: ${usageMessage(s)}\n`)),
     });
 
   const graph = program.command('graph').description('build, inspect and order the dependency graph');
@@ -112,11 +122,29 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     run((o, io) => runtimeList(o, io)),
   );
 
+  const component = program.command('component').description('the Terraform work of one component (what CodeBuild runs)');
+  for (const mode of ['apply', 'plan', 'drift'] as const) {
+    const what = { apply: 'terraform apply, then record outputs and state', plan: 'terraform plan (records nothing)', drift: 'drift check: terraform plan -detailed-exitcode, recorded in the state' }[mode];
+    withCommon(
+      component
+        .command(mode)
+        .description(what)
+        .argument('<component>')
+        .argument('<env>')
+        .option('--commit <sha>', 'the config commit being applied (recorded in the state)')
+        .option('--work-dir <dir>', 'Terraform working directories (default: <store>/work)')
+        .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
+        .option('-v, --verbose', "stream Terraform's output to stderr"),
+    ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => componentRun({ ...o, component: name, env, mode } as never, io))(...rest));
+  }
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      // `karma graph` without a subcommand: the help goes to stderr and it is a usage error, not a success.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : EXIT_INVALID;
       return EXIT_INVALID;
     }
     return reportError(error, io, json);
