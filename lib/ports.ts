@@ -61,6 +61,23 @@ export interface GraphStore {
   close(): Promise<void>;
 }
 
+/**
+ * Mutual exclusion per environment: one pipeline execution applies to an environment at a time. A lock has an
+ * owner (the execution id) and expires, so a crashed execution cannot hold an environment forever.
+ */
+export interface LockStore {
+  /** Takes every named lock, or none; returns the holder of the first one that is taken by someone else. */
+  acquire(names: readonly string[], owner: string, ttlSeconds: number): Promise<{ acquired: boolean; heldBy?: string }>;
+  /** Releases the named locks this owner holds (others' locks are left alone). */
+  release(names: readonly string[], owner: string): Promise<void>;
+}
+
+/** Graph snapshots by reference (S3 in AWS, a directory locally): the state machine passes keys, not graphs. */
+export interface SnapshotStore {
+  put(key: string, snapshot: GraphSnapshot): Promise<string>;
+  get(ref: string): Promise<GraphSnapshot>;
+}
+
 export interface Clock {
   now(): Date;
 }

@@ -1,10 +1,84 @@
 /**
- * The AWS backend (SSM Parameter Store + Neptune). Implemented in lib/adapters/ssm and lib/adapters/neptune.
+ * The AWS backend: SSM Parameter Store (runtime) + Neptune (graph), with the build history in a directory.
+ *
+ * From karma.yaml `backend: {type: aws, region?, endpoint?, neptune?: {endpoint, port?, iamAuth?, tls?}}` and
+ * the environment (the environment wins):
+ *
+ *   AWS_REGION, AWS_PROFILE, ...   the standard AWS SDK chain (region and credentials)
+ *   AWS_ENDPOINT_URL               endpoint override for SSM (e.g. a local moto server); also backend.endpoint
+ *   KARMA_NEPTUNE_ENDPOINT         the Gremlin endpoint as a URL, e.g. ws://127.0.0.1:8182/gremlin
+ *   KARMA_NEPTUNE_IAM_AUTH         true|false: sign the WebSocket handshake with SigV4 (neptune-db)
+ *   KARMA_HISTORY_DIR              where build history is kept (default: <config repo>/.karma/history)
+ *
+ * A Neptune endpoint given as a host name becomes wss://HOST:PORT/gremlin (port 8182, TLS unless tls: false).
  */
+import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
+import { SsmRuntimeStore } from '../adapters/ssm/runtime-store.ts';
+import { SsmLockStore } from '../adapters/ssm/lock-store.ts';
+import { NeptuneGraphStore } from '../adapters/neptune/graph-store.ts';
+import { DirectoryBuildHistory } from '../adapters/neptune/history.ts';
 import type { Backend, BackendOptions } from './backend.ts';
 
-export async function openAwsBackend(_config: Config | undefined, _options: BackendOptions): Promise<Backend> {
-  throw new UsageError('the aws backend is not part of this build yet; use --backend local');
+export interface AwsBackendSettings {
+  readonly region?: string;
+  readonly ssmEndpoint?: string;
+  readonly neptuneUrl: string;
+  readonly iamAuth: boolean;
+  readonly historyDir: string;
+}
+
+/** Resolves where everything lives; throws a UsageError saying what to set when Neptune's endpoint is missing. */
+export function awsBackendSettings(config: Config | undefined, options: BackendOptions, env: NodeJS.ProcessEnv = process.env): AwsBackendSettings {
+  const backend = config?.project.backend.type === 'aws' ? config.project.backend : undefined;
+  const neptune = backend?.neptune;
+  let neptuneUrl = env['KARMA_NEPTUNE_ENDPOINT'];
+  if (!neptuneUrl && neptune) {
+    neptuneUrl = neptune.endpoint.includes('://')
+      ? neptune.endpoint
+      : `${neptune.tls === false ? 'ws' : 'wss'}://${neptune.endpoint}:${neptune.port ?? 8182}/gremlin`;
+  }
+  if (!neptuneUrl) {
+    throw new UsageError(
+      'the aws backend needs a Neptune endpoint: set backend.neptune.endpoint in karma.yaml (the cluster endpoint host) or KARMA_NEPTUNE_ENDPOINT (e.g. ws://127.0.0.1:8182/gremlin for a local Gremlin Server)',
+    );
+  }
+  if (!/^wss?:\/\//.test(neptuneUrl)) {
+    throw new UsageError(`the Neptune endpoint must be a ws:// or wss:// URL, got "${neptuneUrl}"`);
+  }
+  const iamEnv = env['KARMA_NEPTUNE_IAM_AUTH'];
+  if (iamEnv !== undefined && iamEnv !== 'true' && iamEnv !== 'false') {
+    throw new UsageError(`KARMA_NEPTUNE_IAM_AUTH must be true or false, got "${iamEnv}"`);
+  }
+  const region = env['AWS_REGION'] ?? backend?.region ?? env['AWS_DEFAULT_REGION'];
+  const ssmEndpoint = env['AWS_ENDPOINT_URL_SSM'] ?? env['AWS_ENDPOINT_URL'] ?? backend?.endpoint;
+  return {
+    ...(region ? { region } : {}),
+    ...(ssmEndpoint ? { ssmEndpoint } : {}),
+    neptuneUrl,
+    iamAuth: iamEnv !== undefined ? iamEnv === 'true' : (neptune?.iamAuth ?? false),
+    historyDir: env['KARMA_HISTORY_DIR'] ? resolve(env['KARMA_HISTORY_DIR']) : join(resolve(options.baseDir), '.karma', 'history'),
+  };
+}
+
+export async function openAwsBackend(config: Config | undefined, options: BackendOptions): Promise<Backend> {
+  const s = awsBackendSettings(config, options);
+  const runtime = new SsmRuntimeStore({ ...(s.region ? { region: s.region } : {}), ...(s.ssmEndpoint ? { endpoint: s.ssmEndpoint } : {}) });
+  const graph = new NeptuneGraphStore({
+    endpoint: s.neptuneUrl,
+    iamAuth: s.iamAuth,
+    ...(s.region ? { region: s.region } : {}),
+    history: new DirectoryBuildHistory(s.historyDir),
+  });
+  return {
+    type: 'aws',
+    description: `SSM Parameter Store${s.ssmEndpoint ? ` at ${s.ssmEndpoint}` : s.region ? ` in ${s.region}` : ''} + Neptune at ${s.neptuneUrl}`,
+    runtime,
+    graph,
+    locks: new SsmLockStore(runtime.client, `${config?.project.parameterPrefix ?? '/karma'}-locks`),
+    close: async () => {
+      await Promise.all([runtime.close(), graph.close()]);
+    },
+  };
 }

@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
-import type { Clock, GraphStore, RuntimeStore } from '../ports.ts';
+import type { Clock, GraphStore, LockStore, RuntimeStore } from '../ports.ts';
 import { DATABASE_FILE, openDatabase } from '../adapters/local/database.ts';
 import { LocalRuntimeStore } from '../adapters/local/runtime-store.ts';
 import { LocalGraphStore } from '../adapters/local/graph-store.ts';
+import { LocalLockStore } from '../adapters/local/lock-store.ts';
 
 export type BackendType = 'local' | 'aws';
 
@@ -19,6 +20,7 @@ export interface Backend {
   readonly description: string;
   readonly runtime: RuntimeStore;
   readonly graph: GraphStore;
+  readonly locks: LockStore;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export function openLocalBackend(file: string, options: { create: boolean; clock
     description: `local store ${file}`,
     runtime: new LocalRuntimeStore(db, options.clock),
     graph: new LocalGraphStore(db),
+    locks: new LocalLockStore(db, options.clock),
     close: async () => db.close(),
   };
 }

@@ -92,8 +92,12 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
       if (param) {
         oprops['version'] = param.version;
         oprops['type'] = param.type;
-        oprops['valueHash'] = sha256(param.value).slice(0, 32);
-        if (param.type !== 'SecureString' && !def.sensitiveOutputs.includes(output)) oprops['value'] = param.value;
+        // A secret gets neither its value nor a hash of it (an unsalted hash lets anyone test guesses offline):
+        // its version says when it changed.
+        if (param.type !== 'SecureString' && !def.sensitiveOutputs.includes(output)) {
+          oprops['valueHash'] = sha256(param.value).slice(0, 32);
+          oprops['value'] = param.value;
+        }
       }
       const oid = outputId(d.env, d.component, output);
       graph.addNode(oid, { label: 'Output', props: oprops });
@@ -115,7 +119,7 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
           if (param) {
             props['version'] = param.version;
             props['type'] = param.type;
-            props['valueHash'] = sha256(param.value).slice(0, 32);
+            if (param.type !== 'SecureString') props['valueHash'] = sha256(param.value).slice(0, 32);
           }
           graph.addNode(pid, { label: 'Parameter', props });
         }
