@@ -5,21 +5,7 @@ import type { Status } from '../core/status.ts';
 import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { Waves } from '../core/order.ts';
 import type { Paint } from './io.ts';
-
-/** A fixed-width text table; the last column is not padded. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[], paint?: { header?: Paint }): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visible(c).length))).join('  ').trimEnd();
-  const head = line(headers);
-  return [paint?.header ? paint.header(head) : head, ...rows.map(line)].join('\n');
-}
-
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;]*m/g;
-function visible(s: string): string {
-  return s.replace(ANSI, '');
-}
+export { table } from '../core/table.ts';
 
 export function statusPaint(status: Status, p: Record<'red' | 'green' | 'yellow' | 'cyan' | 'magenta' | 'dim', Paint>): Paint {
   switch (status) {

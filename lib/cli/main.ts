@@ -9,6 +9,7 @@ import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
 import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
 import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
 import { componentRun } from './commands/component.ts';
+import { pipelineRun } from './commands/pipeline.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -137,6 +138,28 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('-v, --verbose', "stream Terraform's output to stderr"),
     ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => componentRun({ ...o, component: name, env, mode } as never, io))(...rest));
   }
+
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+  const pipelineOptions = (c: Command): Command =>
+    withCommon(
+      c
+        .option('-e, --env <env>', 'one environment (default: every environment, shared ones first)')
+        .option('--component <name>', 'only this component (repeatable)', collect)
+        .option('--commit <sha>', 'the config commit to apply (default: --ref, else the working tree)')
+        .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
+        .option('--terraform <binary>', 'terraform, tofu or a path'),
+    );
+  const pipeline = program.command('pipeline').description('the orchestration pipeline (statemachines/pipeline.asl.json)');
+  pipelineOptions(
+    pipeline
+      .command('run')
+      .description('execute the pipeline locally from the same ASL file: build, plan, apply wave by wave, re-planning after each')
+      .addOption(new Option('--trigger <trigger>', 'what started it').choices(['manual', 'ssm-change', 'git-push', 'schedule']))
+      .addOption(new Option('--mode <mode>', 'apply (default), plan, or drift').choices(['apply', 'plan', 'drift'])),
+  ).action(run((o, io) => pipelineRun(o, io)));
+  pipelineOptions(program.command('drift').description('run the pipeline in drift mode: terraform plan for in-sync components, drifted ones flagged')).action(
+    run((o, io) => pipelineRun({ ...o, mode: 'drift' }, io)),
+  );
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -109,10 +109,13 @@ export function destroyOrder(build: Build, env: string): EnvOrder {
 /**
  * What needs an apply in `env`, in waves: never-applied, pending, stale-inputs, drifted and failed
  * components, plus blocked ones whose every blocker is itself planned in this environment. `exclude` removes
- * components (the pipeline passes those already applied in this execution: each applies at most once).
+ * components (the pipeline passes those already applied in this execution: each applies at most once);
+ * `only` restricts the plan to the named components.
  */
-export function planEnv(build: Build, env: string, options: { exclude?: ReadonlySet<string> } = {}): EnvOrder {
-  const deployments = envDeployments(build.config, env);
+export function planEnv(build: Build, env: string, options: { exclude?: ReadonlySet<string>; only?: ReadonlySet<string> } = {}): EnvOrder {
+  const all = envDeployments(build.config, env);
+  // `only`: an operator asked for these components; the others are left alone, even if they need an apply.
+  const deployments = options.only ? new Map([...all].filter(([name]) => options.only!.has(name))) : all;
   const exclude = options.exclude ?? new Set<string>();
   const status = (name: string): ComponentStatus => build.statuses.get(`${env}/${name}`)!;
   const planned = new Set<string>();
@@ -139,7 +142,7 @@ export function planEnv(build: Build, env: string, options: { exclude?: Readonly
     const s = status(name);
     if (!planned.has(name) && !exclude.has(name) && s.status !== 'in-sync') skipped.push({ component: name, status: s.status, reason: s.reason });
   }
-  return { env, waves: layeredWaves(envDeps(deployments, env), planned), skipped };
+  return { env, waves: layeredWaves(envDeps(all, env), planned), skipped };
 }
 
 export interface Impact {

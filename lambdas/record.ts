@@ -1,0 +1,4 @@
+/** Step "record" of the Karma pipeline (statemachines/pipeline.asl.json). Thin: the work is in lib/app/pipeline/steps.ts. */
+import { lambdaHandler } from '../lib/app/pipeline/lambda.ts';
+
+export const handler = lambdaHandler('record');

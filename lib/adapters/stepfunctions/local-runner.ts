@@ -1,0 +1,146 @@
+/**
+ * Runs statemachines/pipeline.asl.json locally with aws-local-stepfunctions: the SAME definition CDK deploys.
+ * Placeholders get stand-in ARNs; every Lambda Task is overridden, by state name, with the step handler it
+ * names (in-process), and the CodeBuild Task with a local function (which runs the same `karma component ...`
+ * command CodeBuild's buildspec runs). Wait states can be shortened.
+ */
+import { readFileSync } from 'node:fs';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { KarmaError } from '../../core/errors.ts';
+import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type HandlerName, type StepHandler } from '../../app/pipeline/handlers.ts';
+
+export const PIPELINE_DEFINITION = new URL('../../../statemachines/pipeline.asl.json', import.meta.url);
+
+type Json = Record<string, unknown>;
+
+export class DefinitionError extends KarmaError {}
+
+/** Replaces `${Name}` placeholders; any placeholder left is an error naming it. */
+export function substitute(text: string, values: Readonly<Record<string, string>>): string {
+  const out = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (m, key: string) => values[key] ?? m);
+  const left = /\$\{([A-Za-z0-9_]+)\}/.exec(out);
+  if (left) throw new DefinitionError(`state machine definition: no value for placeholder \${${left[1]}}`);
+  return out;
+}
+
+/** Every Task state (Map item processors included) with its Resource, by state name. */
+export function taskStates(definition: Json): Map<string, string> {
+  const tasks = new Map<string, string>();
+  const walk = (states: Record<string, Json>): void => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state['Type'] === 'Task') tasks.set(name, String(state['Resource']));
+      const processor = (state['ItemProcessor'] ?? state['Iterator']) as { States?: Record<string, Json> } | undefined;
+      if (processor?.States) walk(processor.States);
+      for (const branch of (state['Branches'] as { States: Record<string, Json> }[] | undefined) ?? []) walk(branch.States);
+    }
+  };
+  walk(definition['States'] as Record<string, Json>);
+  return tasks;
+}
+
+const STAND_IN_ACCOUNT = '123456789012';
+const functionArn = (handler: string): string => `arn:aws:lambda:us-east-1:${STAND_IN_ACCOUNT}:function:karma-${handler}`;
+
+export interface ApplyRequest {
+  readonly env: string;
+  readonly component: string;
+  readonly mode: 'apply' | 'plan' | 'drift';
+  readonly commit: string;
+  readonly executionId: string;
+}
+
+export interface LocalRunOptions {
+  readonly handlers: Readonly<Record<HandlerName, StepHandler>>;
+  /** Stands in for CodeBuild startBuild.sync: resolves when the component's command succeeded, throws otherwise. */
+  readonly applyComponent: (request: ApplyRequest) => Promise<void>;
+  readonly input: unknown;
+  readonly executionId: string;
+  readonly waitMillis?: number;
+  readonly onEvent?: (event: LocalEvent) => void;
+  readonly definitionText?: string;
+}
+
+export interface LocalEvent {
+  readonly type: string;
+  readonly state?: string;
+  readonly index?: number;
+  readonly input?: unknown;
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: unknown;
+}
+
+export interface LocalRunResult {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly millis: number;
+}
+
+/** The CodeBuild environment overrides → the apply request. */
+function requestFrom(input: unknown): ApplyRequest {
+  const vars = new Map(((input as Json)['EnvironmentVariablesOverride'] as { Name: string; Value: string }[]).map((v) => [v.Name, v.Value]));
+  return {
+    env: vars.get('KARMA_ENV')!,
+    component: vars.get('KARMA_COMPONENT')!,
+    mode: vars.get('KARMA_MODE') as ApplyRequest['mode'],
+    commit: vars.get('KARMA_COMMIT') ?? '',
+    executionId: vars.get('KARMA_EXECUTION') ?? '',
+  };
+}
+
+export function loadDefinition(text?: string): Json {
+  const raw = text ?? readFileSync(PIPELINE_DEFINITION, 'utf8');
+  const values: Record<string, string> = { [CODEBUILD_SUBSTITUTION]: 'karma-component' };
+  for (const [key, handler] of Object.entries(FUNCTION_SUBSTITUTIONS)) values[key] = functionArn(handler);
+  return JSON.parse(substitute(raw, values)) as Json;
+}
+
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
+  const started = performance.now();
+  const definition = loadDefinition(options.definitionText);
+  const byArn = new Map(Object.values(FUNCTION_SUBSTITUTIONS).map((h) => [functionArn(h), h]));
+  const overrides: Record<string, (input: never) => Promise<never>> = {};
+  for (const [state, resource] of taskStates(definition)) {
+    if (state === APPLY_STATE) {
+      overrides[state] = (async (input: unknown) => {
+        const request = requestFrom(input);
+        await options.applyComponent(request);
+        return { Build: { Id: `karma-component:local-${request.env}-${request.component}`, BuildStatus: 'SUCCEEDED' } };
+      }) as never;
+      continue;
+    }
+    const handler = byArn.get(resource);
+    if (!handler) throw new DefinitionError(`state machine definition: Task state "${state}" calls ${resource}, which no local handler serves`);
+    overrides[state] = ((input: unknown) => options.handlers[handler](input)) as never;
+  }
+  const waits: Record<string, number> = {};
+  for (const [name, state] of Object.entries(definition['States'] as Record<string, Json>)) if (state['Type'] === 'Wait') waits[name] = options.waitMillis ?? 1000;
+
+  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  const execution = machine.run(options.input as never, {
+    overrides: { taskResourceLocalHandlers: overrides as never, waitTimeOverrides: waits },
+    context: { Execution: { Id: options.executionId, Input: options.input as never, Name: options.executionId.split(':').pop()!, StartTime: new Date().toISOString(), RoleArn: `arn:aws:iam::${STAND_IN_ACCOUNT}:role/karma-local` } } as never,
+  });
+  const follow = (async () => {
+    for await (const e of execution.eventLogs) {
+      const ev = e as unknown as { type: string; state?: { name: string; input?: unknown; output?: unknown }; index?: number; Error?: string; Cause?: unknown };
+      options.onEvent?.({
+        type: ev.type,
+        ...(ev.state ? { state: ev.state.name, input: ev.state.input, output: ev.state.output } : {}),
+        ...(ev.index !== undefined ? { index: ev.index } : {}),
+        ...(ev.Error ? { error: ev.Error, cause: ev.Cause } : {}),
+      });
+    }
+  })();
+  try {
+    const output = await execution.result;
+    await follow;
+    return { status: 'SUCCEEDED', output, millis: Math.round(performance.now() - started) };
+  } catch (error) {
+    await follow.catch(() => undefined);
+    const e = error as Error & { cause?: unknown };
+    return { status: 'FAILED', error: e.name, cause: e.message, millis: Math.round(performance.now() - started) };
+  }
+}

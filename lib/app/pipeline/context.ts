@@ -1,0 +1,72 @@
+/**
+ * Building a PipelineContext: explicitly for a local run, from the environment for Lambda.
+ *
+ * Lambda environment:
+ *   KARMA_CONFIG        the config repo: an https Git URL (cloned with isomorphic-git into /tmp) or a directory
+ *   KARMA_BACKEND       aws (default in Lambda) | local
+ *   KARMA_SNAPSHOTS     where build snapshots go: a directory (default /tmp/karma-snapshots)
+ *   KARMA_MAX_PARALLEL  components applied at once per round (default 4; CodeBuild's concurrent-build quota)
+ *   KARMA_LOCK_TTL      seconds an environment lock outlives a dead execution (default 21600)
+ */
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../core/errors.ts';
+import type { Config } from '../../core/model.ts';
+import type { ConfigSource } from '../../ports.ts';
+import { systemClock } from '../../ports.ts';
+import { DirectorySource } from '../../adapters/fs/directory-source.ts';
+import { GitSource, isGitUrl } from '../../adapters/git/git-source.ts';
+import { DirectorySnapshotStore } from '../../adapters/snapshots/directory-snapshots.ts';
+import { openBackend, type BackendType } from '../backend.ts';
+import type { PipelineContext } from './steps.ts';
+
+export interface LocalContextOptions {
+  readonly configDir: string;
+  readonly backend?: BackendType;
+  readonly store?: string;
+  readonly maxParallel?: number;
+  readonly log?: PipelineContext['log'];
+}
+
+export function configSourceAt(location: string, at: { ref?: string; commit?: string }): ConfigSource {
+  const pin = at.commit ?? at.ref;
+  if (isGitUrl(location)) return new GitSource(location, pin ?? 'HEAD');
+  return pin ? new GitSource(resolve(location), pin) : new DirectorySource(location);
+}
+
+export function localContext(options: LocalContextOptions): PipelineContext {
+  const baseDir = resolve(options.configDir);
+  return {
+    source: (at) => configSourceAt(baseDir, at),
+    openBackend: (config: Config) =>
+      openBackend(config, { baseDir, create: true, ...(options.backend ? { type: options.backend } : {}), ...(options.store ? { localPath: options.store } : {}) }),
+    snapshots: new DirectorySnapshotStore(join(baseDir, options.store ?? '.karma', 'snapshots')),
+    clock: systemClock,
+    maxParallel: options.maxParallel ?? 4,
+    lockTtlSeconds: 6 * 3600,
+    log: options.log ?? (() => undefined),
+  };
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log']): PipelineContext {
+  const location = env['KARMA_CONFIG'];
+  if (!location) throw new UsageError('KARMA_CONFIG is not set: the config repo (an https Git URL or a directory)');
+  const backend = (env['KARMA_BACKEND'] ?? 'aws') as BackendType;
+  if (backend !== 'aws' && backend !== 'local') throw new UsageError(`KARMA_BACKEND must be aws or local, got "${backend}"`);
+  const baseDir = isGitUrl(location) ? '/tmp' : resolve(location);
+  return {
+    source: (at) => configSourceAt(location, at),
+    openBackend: (config: Config) => openBackend(config, { baseDir, create: true, type: backend }),
+    snapshots: new DirectorySnapshotStore(env['KARMA_SNAPSHOTS'] ?? '/tmp/karma-snapshots'),
+    clock: systemClock,
+    maxParallel: positiveInt('KARMA_MAX_PARALLEL', env['KARMA_MAX_PARALLEL'], 4),
+    lockTtlSeconds: positiveInt('KARMA_LOCK_TTL', env['KARMA_LOCK_TTL'], 6 * 3600),
+    log,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * `karma pipeline run`: the pipeline executed locally from the same ASL file. Lambda steps run in-process; the
+ * CodeBuild step runs `karma component <mode> <component> <env>` as a child process, exactly the command the
+ * buildspec runs in AWS.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
+import type { BackendType } from '../backend.ts';
+import { localContext } from './context.ts';
+import { makeHandlers } from './handlers.ts';
+import { Summary, type Plan } from './model.ts';
+
+const KARMA_BIN = fileURLToPath(new URL('../../../bin/karma.ts', import.meta.url));
+
+export interface LocalPipelineOptions {
+  readonly configDir: string;
+  readonly input: Record<string, unknown>;
+  readonly backend?: BackendType;
+  readonly store?: string;
+  readonly terraform?: string;
+  readonly maxParallel?: number;
+  readonly waitMillis?: number;
+  /** Human progress lines (state transitions, applies with timings). */
+  readonly progress?: (line: string) => void;
+}
+
+export interface WaveTiming {
+  readonly round: number;
+  readonly env: string;
+  readonly components: readonly string[];
+  readonly millis: number;
+}
+
+export interface LocalPipelineResult extends LocalRunResult {
+  readonly executionId: string;
+  readonly summary?: Summary;
+  readonly waves: readonly WaveTiming[];
+}
+
+class ComponentFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    // What Step Functions reports for a failed CodeBuild build.
+    this.name = 'States.TaskFailed';
+  }
+}
+
+/** Runs `karma component ...` for one Map item: the local stand-in for CodeBuild. */
+function componentCommand(options: LocalPipelineOptions, progress: (l: string) => void) {
+  return (request: ApplyRequest): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const args = [KARMA_BIN, 'component', request.mode, request.component, request.env, '--config', options.configDir, '--json'];
+      if (request.commit) args.push('--ref', request.commit, '--commit', request.commit);
+      if (options.backend) args.push('--backend', options.backend);
+      if (options.store) args.push('--store', options.store);
+      if (options.terraform) args.push('--terraform', options.terraform);
+      const started = performance.now();
+      progress(`    ${request.env}/${request.component}: ${request.mode} started`);
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => err.push(c));
+      child.on('error', (e) => reject(new ComponentFailedError(`cannot start karma: ${e.message}`)));
+      child.on('close', (code) => {
+        const ms = Math.round(performance.now() - started);
+        let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
+        try {
+          result = JSON.parse(Buffer.concat(out).toString('utf8') || '{}') as typeof result;
+        } catch {
+          // not JSON: reported below from stderr
+        }
+        if (code === 0) {
+          const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
+          progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
+          resolve();
+        } else {
+          const error = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop() ?? `exit ${code}`);
+          progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
+          reject(new ComponentFailedError(error));
+        }
+      });
+    });
+}
+
+export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipelineResult> {
+  const progress = options.progress ?? (() => undefined);
+  const executionId = `arn:aws:states:local:123456789012:execution:karma-pipeline:${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  const ctx = localContext({
+    configDir: options.configDir,
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
+  });
+  const waves: WaveTiming[] = [];
+  let summary: Summary | undefined;
+  let current: { round: number; env: string; components: string[]; started: number } | undefined;
+  const onEvent = (e: LocalEvent): void => {
+    if (e.type === 'StateEntered' && e.index === undefined && e.state) {
+      if (e.state !== 'ApplyWave' && e.state !== 'Done?' && e.state !== 'LockAcquired?' && e.state !== 'Outcome?') progress(`→ ${e.state}`);
+    }
+    if (e.type === 'StateExited' && e.state === 'PlanWave') {
+      const plan = (e.output as { plan?: Plan } | undefined)?.plan;
+      if (plan && !plan.done && plan.wave.length > 0) {
+        current = { round: plan.round, env: plan.wave[0]!.env, components: plan.wave.map((w) => w.component), started: performance.now() };
+        progress(`  wave ${plan.round} in ${current.env}: ${current.components.join(', ')}`);
+      }
+    }
+    if (e.type === 'StateExited' && e.state === 'ApplyWave' && current) {
+      waves.push({ round: current.round, env: current.env, components: current.components, millis: Math.round(performance.now() - current.started) });
+      current = undefined;
+    }
+    if (e.type === 'StateExited' && e.state === 'Summarize') {
+      const parsed = Summary.safeParse((e.output as { summary?: unknown } | undefined)?.summary);
+      if (parsed.success) summary = parsed.data;
+    }
+  };
+  const result = await runLocal({
+    handlers: makeHandlers(ctx),
+    applyComponent: componentCommand(options, progress),
+    input: options.input,
+    executionId,
+    ...(options.waitMillis !== undefined ? { waitMillis: options.waitMillis } : {}),
+    onEvent,
+  });
+  return { ...result, executionId, ...(summary ? { summary } : {}), waves };
+}

@@ -1,0 +1,118 @@
+/**
+ * The pipeline's data: what the state machine carries between steps. Small on purpose (Step Functions allows
+ * 256 KiB per state): references and names, never the graph. Every step validates its input with these.
+ *
+ * Execution input (what EventBridge targets and operators send; the console accepts
+ * `{"env":"karma-dev","mode":"apply"}`):
+ *
+ *   trigger     ssm-change | git-push | schedule | manual          default manual
+ *   env         one environment; omitted: every environment (cross-environment order respected)
+ *   components  only these components (others are left alone, even if they need an apply)
+ *   mode        apply | plan | drift                                default apply (schedule: drift)
+ *   ref         branch or tag of the config repo (git-push: the pushed branch)
+ *   commit      a commit id (wins over ref)
+ *   parameter   ssm-change: the parameter that changed
+ *   event       the raw event, kept for traces
+ */
+import { z } from 'zod';
+
+export const TRIGGERS = ['ssm-change', 'git-push', 'schedule', 'manual'] as const;
+export const MODES = ['apply', 'plan', 'drift'] as const;
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a component or environment name');
+
+export const ExecutionInput = z
+  .object({
+    trigger: z.enum(TRIGGERS).default('manual'),
+    env: name.optional(),
+    components: z.array(name).min(1).optional(),
+    mode: z.enum(MODES).optional(),
+    ref: z.string().min(1).optional(),
+    commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit id').optional(),
+    parameter: z.string().startsWith('/').optional(),
+    event: z.unknown().optional(),
+  })
+  .strict();
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+/** After Normalize: everything later steps need, defaults applied. */
+export const Run = z.object({
+  executionId: z.string(),
+  trigger: z.enum(TRIGGERS),
+  mode: z.enum(MODES),
+  env: z.string().optional(),
+  components: z.array(z.string()).optional(),
+  ref: z.string().optional(),
+  commit: z.string().optional(),
+  parameter: z.string().optional(),
+});
+export type Run = z.infer<typeof Run>;
+
+/** After Build: the config commit everything is pinned to, the environments in order, the snapshot reference. */
+export const BuildRef = z.object({
+  commit: z.string().optional(),
+  envs: z.array(z.string()),
+  snapshot: z.string(),
+  vertices: z.number(),
+  edges: z.number(),
+});
+export type BuildRef = z.infer<typeof BuildRef>;
+
+export const WorkItem = z.object({
+  env: z.string(),
+  component: z.string(),
+  mode: z.enum(MODES),
+  commit: z.string(),
+  executionId: z.string(),
+});
+export type WorkItem = z.infer<typeof WorkItem>;
+
+export const Processed = z.object({ env: z.string(), component: z.string(), ok: z.boolean(), error: z.string().optional() });
+export type Processed = z.infer<typeof Processed>;
+
+export const Progress = z.object({ round: z.number().int(), processed: z.array(Processed) });
+export type Progress = z.infer<typeof Progress>;
+
+export const Plan = z.object({ done: z.boolean(), round: z.number().int(), wave: z.array(WorkItem) });
+export type Plan = z.infer<typeof Plan>;
+
+/** One Map iteration's result: the CodeBuild task succeeded, or the Catch recorded its error. */
+export const WaveResult = z.object({
+  env: z.string(),
+  component: z.string(),
+  outcome: z.enum(['succeeded', 'failed']),
+  error: z.string().optional(),
+  cause: z.string().optional(),
+});
+
+export const ResultRow = z.object({
+  env: z.string(),
+  component: z.string(),
+  result: z.enum(['applied', 'failed', 'skipped', 'drifted', 'in-sync', 'at-risk', 'planned']),
+  detail: z.string(),
+});
+export type ResultRow = z.infer<typeof ResultRow>;
+
+export const Summary = z.object({
+  mode: z.enum(MODES),
+  envs: z.array(z.string()),
+  rows: z.array(ResultRow),
+  applied: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  drifted: z.number(),
+  text: z.string(),
+});
+export type Summary = z.infer<typeof Summary>;
+
+/** The whole state between steps. */
+export const PipelineState = z.object({
+  run: Run,
+  build: BuildRef.optional(),
+  lock: z.object({ acquired: z.boolean(), heldBy: z.string().optional(), attempts: z.number().int() }).optional(),
+  progress: Progress.optional(),
+  plan: Plan.optional(),
+  waveResults: z.array(WaveResult).optional(),
+  summary: Summary.optional(),
+});
+export type PipelineState = z.infer<typeof PipelineState>;

@@ -1,0 +1,317 @@
+/**
+ * The pipeline's steps. The state machine (statemachines/pipeline.asl.json) calls each as a Lambda function in
+ * AWS (lambdas/*.ts are thin wrappers) and in-process when run locally; both run this code.
+ *
+ *   Normalize → Build → AcquireLock ⟲ WaitForLock → PlanWave → (done? Summarize : ApplyWave (Map) → RecordWave → PlanWave)
+ *   Summarize → ReleaseLock → succeeded | failed
+ *
+ * PlanWave re-plans from the real runtime every round (BRIEF: no mock outputs): what was applied this execution
+ * is excluded (each component applies at most once), a component whose inputs did not change stays in-sync and is
+ * not applied, one whose inputs changed is now stale-inputs and is. A round applies at most `maxParallel`
+ * components of the first wave; the rest of the wave comes next round.
+ */
+import { KarmaError } from '../../core/errors.ts';
+import type { Build } from '../../core/graph.ts';
+import type { Config } from '../../core/model.ts';
+import { planEnv } from '../../core/order.ts';
+import { toSnapshot } from '../../core/graph.ts';
+import type { Clock, ConfigSource, SnapshotStore } from '../../ports.ts';
+import type { Backend } from '../backend.ts';
+import { buildFromConfig, loadConfig } from '../build.ts';
+import { table } from '../../core/table.ts';
+import {
+  ExecutionInput,
+  PipelineState,
+  type BuildRef,
+  type Plan,
+  type Processed,
+  type Progress,
+  type ResultRow,
+  type Summary,
+  type WorkItem,
+} from './model.ts';
+
+/** Bad execution input: the state machine fails at once with this error name and the message as cause. */
+export class InvalidInputError extends KarmaError {
+  override readonly exitCode = 2;
+}
+
+export interface PipelineContext {
+  /** The config at a commit or ref; the working tree when both are absent (local runs). */
+  source(at: { ref?: string; commit?: string }): ConfigSource;
+  openBackend(config: Config): Promise<Backend>;
+  readonly snapshots: SnapshotStore;
+  readonly clock: Clock;
+  /** How many components one round applies at most (CodeBuild's concurrent-build quota). Default 4. */
+  readonly maxParallel: number;
+  /** How long an environment lock lives if its execution dies. */
+  readonly lockTtlSeconds: number;
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+function parseState(raw: unknown): PipelineState {
+  const parsed = PipelineState.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new InvalidInputError(`pipeline state: ${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  return parsed.data;
+}
+
+/** Normalize: validate the execution input (one clear message when it is wrong), apply defaults. */
+export function normalize(raw: { input: unknown; executionId: string }): PipelineState {
+  const parsed = ExecutionInput.safeParse(raw.input ?? {});
+  if (!parsed.success) {
+    const messages = parsed.error.issues.map((i) => {
+      if (i.code === 'unrecognized_keys') return `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+      return `${i.path.join('.') || '(input)'}: ${i.message}`;
+    });
+    throw new InvalidInputError(
+      `invalid execution input: ${messages.join('; ')}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)`,
+    );
+  }
+  const input = parsed.data;
+  return {
+    run: {
+      executionId: raw.executionId,
+      trigger: input.trigger,
+      mode: input.mode ?? (input.trigger === 'schedule' ? 'drift' : 'apply'),
+      ...(input.env ? { env: input.env } : {}),
+      ...(input.components ? { components: [...new Set(input.components)].sort() } : {}),
+      ...(input.ref ? { ref: input.ref } : {}),
+      ...(input.commit ? { commit: input.commit } : {}),
+      ...(input.parameter ? { parameter: input.parameter } : {}),
+    },
+  };
+}
+
+/** Environments in cross-environment dependency order (a shared environment before those consuming it), ties by name. */
+export function environmentOrder(config: Config, envs: readonly string[]): string[] {
+  const wanted = new Set(envs);
+  const deps = new Map<string, Set<string>>([...wanted].map((e) => [e, new Set<string>()]));
+  for (const d of config.deployments) {
+    if (!wanted.has(d.env)) continue;
+    for (const r of d.references) if (r.kind === 'output' && r.env !== d.env && wanted.has(r.env)) deps.get(d.env)!.add(r.env);
+  }
+  const out: string[] = [];
+  const left = new Set(wanted);
+  while (left.size > 0) {
+    const ready = [...left].filter((e) => [...deps.get(e)!].every((x) => !left.has(x))).sort();
+    // Environments cannot form a cycle (parseConfig rejects component cycles, and these edges come from them),
+    // but never loop forever: fall back to name order.
+    const take = ready.length > 0 ? ready : [...left].sort();
+    for (const e of take) {
+      out.push(e);
+      left.delete(e);
+    }
+  }
+  return out;
+}
+
+function targetEnvironments(config: Config, state: PipelineState): string[] {
+  const { run } = state;
+  const declared = [...config.project.environments.keys()];
+  if (run.env) {
+    if (!config.project.environments.has(run.env)) throw new InvalidInputError(`env "${run.env}" is not declared in karma.yaml; declared: ${declared.join(', ')}`);
+    return [run.env];
+  }
+  if (run.trigger === 'ssm-change' && run.parameter) {
+    const prefix = `${config.project.parameterPrefix}/`;
+    if (run.parameter.startsWith(prefix)) {
+      const env = run.parameter.slice(prefix.length).split('/')[0]!;
+      return config.project.environments.has(env) ? [env] : [];
+    }
+    const consumers = config.deployments.filter((d) => d.references.some((r) => r.kind === 'ssm' && r.path === run.parameter)).map((d) => d.env);
+    return environmentOrder(config, [...new Set(consumers)]);
+  }
+  return environmentOrder(config, declared);
+}
+
+async function withBackend<T>(ctx: PipelineContext, config: Config, fn: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = await ctx.openBackend(config);
+  try {
+    return await fn(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Build: load the config (pinned to one commit from here on), build the graph, write it, keep the snapshot. */
+export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<BuildRef> {
+  const state = parseState(raw);
+  const { run } = state;
+  const config = await loadConfig(ctx.source({ ...(run.ref ? { ref: run.ref } : {}), ...(run.commit ? { commit: run.commit } : {}) }));
+  const envs = targetEnvironments(config, state);
+  for (const c of run.components ?? []) {
+    if (!config.deployments.some((d) => d.component === c && envs.includes(d.env))) {
+      throw new InvalidInputError(`component "${c}" is not deployed in ${envs.join(', ') || 'any targeted environment'}`);
+    }
+  }
+  return withBackend(ctx, config, async (backend) => {
+    const { snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock });
+    await backend.graph.write(snapshot);
+    const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot);
+    ctx.log('built', { envs, commit: config.commit, vertices: snapshot.vertices.length });
+    return { ...(config.commit ? { commit: config.commit } : {}), envs, snapshot: ref, vertices: snapshot.vertices.length, edges: snapshot.edges.length };
+  });
+}
+
+const lockNames = (envs: readonly string[]): string[] => envs.map((e) => `env-${e}`);
+
+export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promise<NonNullable<PipelineState['lock']>> {
+  const state = parseState(raw);
+  const envs = state.build?.envs ?? [];
+  const config = await loadConfig(ctx.source(pinned(state)));
+  return withBackend(ctx, config, async (backend) => {
+    const got = await backend.locks.acquire(lockNames(envs), state.run.executionId, ctx.lockTtlSeconds);
+    const attempts = (state.lock?.attempts ?? 0) + 1;
+    ctx.log(got.acquired ? 'lock acquired' : 'lock busy', { envs, heldBy: got.heldBy, attempts });
+    return { acquired: got.acquired, ...(got.heldBy ? { heldBy: got.heldBy } : {}), attempts };
+  });
+}
+
+export async function releaseLockStep(raw: unknown, ctx: PipelineContext): Promise<null> {
+  const state = parseState(raw);
+  if (!state.build) return null;
+  const config = await loadConfig(ctx.source(pinned(state)));
+  await withBackend(ctx, config, (backend) => backend.locks.release(lockNames(state.build!.envs), state.run.executionId));
+  return null;
+}
+
+function pinned(state: PipelineState): { ref?: string; commit?: string } {
+  const commit = state.build?.commit ?? state.run.commit;
+  if (commit) return { commit };
+  return state.run.ref ? { ref: state.run.ref } : {};
+}
+
+function processedIn(progress: Progress | undefined, env: string): Set<string> {
+  return new Set((progress?.processed ?? []).filter((p) => p.env === env).map((p) => p.component));
+}
+
+/** The components a drift check covers: applied successfully and not (yet) checked in this execution. */
+function driftCandidates(build: Build, env: string, exclude: ReadonlySet<string>, only?: ReadonlySet<string>): string[] {
+  return [...build.statuses.values()]
+    .filter((s) => s.env === env && (s.own === 'in-sync' || s.own === 'drifted') && !exclude.has(s.component) && (!only || only.has(s.component)))
+    .map((s) => s.component)
+    .sort();
+}
+
+async function liveBuild(ctx: PipelineContext, config: Config, backend: Backend): Promise<Build> {
+  const { build, snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock });
+  await backend.graph.write(snapshot);
+  return build;
+}
+
+/** PlanWave: re-plan from the runtime as it is now; the next (part of a) wave, or done. */
+export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan> {
+  const state = parseState(raw);
+  const round = (state.progress?.round ?? 0) + 1;
+  const config = await loadConfig(ctx.source(pinned(state)));
+  const only = state.run.components ? new Set(state.run.components) : undefined;
+  return withBackend(ctx, config, async (backend) => {
+    const build = await liveBuild(ctx, config, backend);
+    for (const env of state.build?.envs ?? []) {
+      const exclude = processedIn(state.progress, env);
+      let next: string[];
+      if (state.run.mode === 'drift') {
+        next = driftCandidates(build, env, exclude, only);
+      } else {
+        next = planEnv(build, env, { exclude, ...(only ? { only } : {}) }).waves[0] ?? [];
+      }
+      if (next.length === 0) continue;
+      const wave: WorkItem[] = next.slice(0, ctx.maxParallel).map((component) => ({
+        env,
+        component,
+        mode: state.run.mode,
+        commit: state.build?.commit ?? '',
+        executionId: state.run.executionId,
+      }));
+      ctx.log('planned', { round, env, wave: wave.map((w) => w.component) });
+      return { done: false, round, wave };
+    }
+    return { done: true, round, wave: [] };
+  });
+}
+
+/** RecordWave: fold the Map's results into the progress. The runtime already holds outputs and state. */
+export function recordStep(raw: unknown): Progress {
+  const state = parseState(raw);
+  const processed: Processed[] = [...(state.progress?.processed ?? [])];
+  for (const r of state.waveResults ?? []) {
+    // The error name only: the CodeBuild cause is a whole build record, and the runtime state has the real error.
+    processed.push({ env: r.env, component: r.component, ok: r.outcome === 'succeeded', ...(r.error ? { error: r.error } : {}) });
+  }
+  return { round: state.plan?.round ?? (state.progress?.round ?? 0) + 1, processed };
+}
+
+/** Summarize: one row per component touched or left behind, from the runtime as it now is. */
+export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise<Summary> {
+  const state = parseState(raw);
+  const envs = state.build?.envs ?? [];
+  const mode = state.run.mode;
+  const config = await loadConfig(ctx.source(pinned(state)));
+  const only = state.run.components ? new Set(state.run.components) : undefined;
+  const rows: ResultRow[] = [];
+  await withBackend(ctx, config, async (backend) => {
+    const build = await liveBuild(ctx, config, backend);
+    const snapshot = toSnapshot(build);
+    await ctx.snapshots.put(`${state.run.executionId}-final`, snapshot);
+    for (const env of envs) {
+      const processed = (state.progress?.processed ?? []).filter((p) => p.env === env);
+      const drifted: string[] = [];
+      for (const p of processed) {
+        const s = build.statuses.get(`${env}/${p.component}`)!;
+        if (!p.ok) {
+          rows.push({ env, component: p.component, result: 'failed', detail: s.own === 'failed' ? s.ownReason : (p.error ?? 'the apply step failed') });
+        } else if (mode === 'apply') {
+          rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}` });
+        } else if (mode === 'drift') {
+          const isDrifted = s.state?.drift?.drifted === true;
+          if (isDrifted) drifted.push(p.component);
+          rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes' });
+        } else {
+          rows.push({ env, component: p.component, result: 'planned', detail: 'terraform plan ran; see the build log' });
+        }
+      }
+      if (mode === 'apply') {
+        const done = new Set(processed.map((p) => p.component));
+        for (const s of planEnv(build, env, { exclude: done, ...(only ? { only } : {}) }).skipped) {
+          if (!done.has(s.component)) rows.push({ env, component: s.component, result: 'skipped', detail: `${s.status}: ${s.reason}` });
+        }
+      }
+      if (mode === 'drift' && drifted.length > 0) {
+        // Dependents of a drifted component are at risk: they consume outputs of infrastructure that changed under Terraform.
+        const risk = dependentsOf(config, env, drifted);
+        for (const c of risk) if (!drifted.includes(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
+      }
+    }
+  });
+  const count = (r: ResultRow['result']): number => rows.filter((x) => x.result === r).length;
+  const text =
+    rows.length === 0
+      ? `nothing to do in ${envs.join(', ') || 'no environment'}`
+      : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
+  return { mode, envs, rows, applied: count('applied'), failed: count('failed'), skipped: count('skipped'), drifted: count('drifted'), text };
+}
+
+function dependentsOf(config: Config, env: string, roots: readonly string[]): string[] {
+  const inEnv = config.deployments.filter((d) => d.env === env);
+  const out = new Set<string>();
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const c = queue.shift()!;
+    for (const d of inEnv) {
+      const depends = d.dependsOn.includes(c) || d.references.some((r) => r.kind === 'output' && r.env === env && r.component === c);
+      if (depends && !out.has(d.component)) {
+        out.add(d.component);
+        queue.push(d.component);
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+function dependsOnWhich(config: Config, env: string, component: string, drifted: readonly string[]): string {
+  const reach = drifted.filter((d) => dependentsOf(config, env, [d]).includes(component));
+  return reach.join(', ');
+}

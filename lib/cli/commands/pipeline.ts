@@ -1,0 +1,63 @@
+/**
+ * `karma pipeline run` (and `karma drift`): execute statemachines/pipeline.asl.json locally.
+ *
+ * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; or a step
+ * failed); 2 the input was invalid (unknown env or component, bad mode).
+ */
+import { resolve } from 'node:path';
+import { UsageError } from '../../core/errors.ts';
+import { runLocalPipeline } from '../../app/pipeline/local-run.ts';
+import { withConfig, configLocation, type CommonOptions } from '../context.ts';
+import { isGitUrl } from '../../adapters/git/git-source.ts';
+import { palette, type IO } from '../io.ts';
+
+export interface PipelineRunOptions extends CommonOptions {
+  readonly env?: string;
+  readonly trigger?: string;
+  readonly mode?: string;
+  readonly component?: string[];
+  readonly commit?: string;
+  readonly maxParallel?: number;
+  readonly terraform?: string;
+}
+
+export async function pipelineRun(options: PipelineRunOptions, io: IO): Promise<number> {
+  const location = configLocation(options);
+  if (isGitUrl(location)) throw new UsageError('karma pipeline run needs a local config directory (clone the repository first); --ref picks the commit');
+  // Fail fast, with the usual one-line problems, on a broken config.
+  await withConfig(options);
+  if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1)) {
+    throw new UsageError(`--max-parallel must be a positive integer, got ${options.maxParallel}`);
+  }
+  const input: Record<string, unknown> = { trigger: options.trigger ?? 'manual' };
+  if (options.env) input['env'] = options.env;
+  if (options.mode) input['mode'] = options.mode;
+  if (options.component?.length) input['components'] = options.component;
+  if (options.ref) input['ref'] = options.ref;
+  if (options.commit) input['commit'] = options.commit;
+  const p = palette(io);
+  const result = await runLocalPipeline({
+    configDir: resolve(location),
+    input,
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.terraform ? { terraform: options.terraform } : {}),
+    ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
+    progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
+  });
+  const code = result.status === 'SUCCEEDED' ? 0 : result.error === 'InvalidInputError' ? 2 : 1;
+  if (options.json) {
+    io.out(JSON.stringify({ executionId: result.executionId, status: result.status, ...(result.error ? { error: result.error, cause: result.cause } : {}), summary: result.summary ?? null, waves: result.waves, millis: result.millis }));
+    return code;
+  }
+  if (result.summary) io.out(result.summary.text);
+  const timing = result.waves.map((w) => `wave ${w.round} (${w.env}: ${w.components.join(', ')}) ${w.millis} ms`).join('; ');
+  if (result.status === 'SUCCEEDED') {
+    io.out(p.green(`succeeded in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
+  } else if (result.error === 'ComponentsFailedError') {
+    io.out(p.red(`failed: ${result.summary?.failed ?? 'some'} component(s) failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
+  } else {
+    io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
+  }
+  return code;
+}
