@@ -88,6 +88,7 @@ export function terraformErrorLine(result: RunResult): string {
   const lines = text.split('\n').map((l) => l.replace(/^[│╷╵\s]+/, '').trim());
   const i = lines.findIndex((l) => l.startsWith('Error: '));
   if (i < 0) return lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`;
-  const detail = lines.slice(i + 1).find((l) => l && !l.startsWith('on ') && !l.startsWith('with '));
+  // Skip the source excerpt Terraform shows (`on file line N:`, `N: code`, `with ...`) to reach the explanation.
+  const detail = lines.slice(i + 1).find((l) => l && !/^(on |with |\d+:|\(|├|─)/.test(l));
   return detail ? `${lines[i]}: ${detail}` : lines[i]!;
 }

@@ -22,7 +22,6 @@ variable "desired_count" {
 
 locals {
   settings = { database_endpoint = var.database_endpoint, cache_endpoint = var.cache_endpoint, queue_url = var.queue_url, datadog_api_key = var.datadog_api_key, desired_count = var.desired_count }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "api_service" {
@@ -30,5 +29,5 @@ resource "terraform_data" "api_service" {
 }
 
 output "api_url" {
-  value = "https://api.example.com/${local.id}"
+  value = "https://api-${substr(sha256(var.database_endpoint), 0, 8)}.example.com"
 }

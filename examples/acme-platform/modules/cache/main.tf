@@ -7,12 +7,15 @@ variable "subnet_ids" {
 }
 
 variable "node_type" {
-  type    = string
+  type = string
+  validation {
+    condition     = can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.node_type))
+    error_message = "node_type must be an ElastiCache node type, like cache.t4g.small."
+  }
 }
 
 locals {
   settings = { vpc_id = var.vpc_id, subnet_ids = var.subnet_ids, node_type = var.node_type }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "cache" {
@@ -20,5 +23,5 @@ resource "terraform_data" "cache" {
 }
 
 output "endpoint" {
-  value = "endpoint-${local.id}"
+  value = "cache-${substr(sha256(var.vpc_id), 0, 10)}.internal:6379"
 }

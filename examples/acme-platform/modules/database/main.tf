@@ -16,7 +16,6 @@ variable "instance_class" {
 
 locals {
   settings = { vpc_id = var.vpc_id, subnet_ids = var.subnet_ids, kms_key_arn = var.kms_key_arn, instance_class = var.instance_class }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "database" {
@@ -24,10 +23,10 @@ resource "terraform_data" "database" {
 }
 
 output "endpoint" {
-  value = "endpoint-${local.id}"
+  value = "db-${substr(sha256(var.vpc_id), 0, 10)}.cluster.internal:5432"
 }
 
 output "master_password" {
-  value = sensitive("pw-${local.id}")
+  value = sensitive("pw-${substr(sha256(var.kms_key_arn), 0, 16)}")
   sensitive = true
 }

@@ -4,7 +4,6 @@ variable "domain" {
 
 locals {
   settings = { domain = var.domain }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "dns_zone" {
@@ -12,9 +11,9 @@ resource "terraform_data" "dns_zone" {
 }
 
 output "zone_id" {
-  value = "zone-id-${local.id}"
+  value = "Z${upper(substr(sha256(var.domain), 0, 12))}"
 }
 
 output "zone_name" {
-  value = "zone-name-${local.id}"
+  value = var.domain
 }

@@ -4,7 +4,6 @@ variable "alarm_email" {
 
 locals {
   settings = { alarm_email = var.alarm_email }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "monitoring" {
@@ -12,5 +11,5 @@ resource "terraform_data" "monitoring" {
 }
 
 output "dashboard_url" {
-  value = "https://dashboard.example.com/${local.id}"
+  value = "https://dashboards.example.com/${substr(sha256(var.alarm_email), 0, 8)}"
 }

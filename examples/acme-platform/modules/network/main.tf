@@ -8,7 +8,6 @@ variable "az_count" {
 
 locals {
   settings = { cidr = var.cidr, az_count = var.az_count }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "network" {
@@ -16,9 +15,9 @@ resource "terraform_data" "network" {
 }
 
 output "vpc_id" {
-  value = "vpc-id-${local.id}"
+  value = "vpc-${substr(sha256(var.cidr), 0, 12)}"
 }
 
 output "private_subnet_ids" {
-  value = [for i in range(var.az_count) : "subnet-${local.id}-${i}"]
+  value = [for i in range(var.az_count) : "subnet-${substr(sha256("${var.cidr}/${i}"), 0, 12)}"]
 }

@@ -17,7 +17,6 @@ variable "price_class" {
 
 locals {
   settings = { api_url = var.api_url, zone_id = var.zone_id, hostname = var.hostname, price_class = var.price_class }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "serverless_site" {
@@ -25,9 +24,9 @@ resource "terraform_data" "serverless_site" {
 }
 
 output "site_url" {
-  value = "https://site.example.com/${local.id}"
+  value = "https://${var.hostname}"
 }
 
 output "distribution_id" {
-  value = "distribution-id-${local.id}"
+  value = "E${upper(substr(sha256(var.hostname), 0, 12))}"
 }

@@ -13,7 +13,6 @@ variable "concurrency" {
 
 locals {
   settings = { queue_arn = var.queue_arn, database_endpoint = var.database_endpoint, concurrency = var.concurrency }
-  id       = substr(sha256(jsonencode(local.settings)), 0, 12)
 }
 
 resource "terraform_data" "worker" {
@@ -21,5 +20,5 @@ resource "terraform_data" "worker" {
 }
 
 output "service_name" {
-  value = "service-name-${local.id}"
+  value = "worker-${substr(sha256(var.queue_arn), 0, 8)}"
 }
