@@ -85,7 +85,8 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
 export function terraformErrorLine(result: RunResult): string {
   // eslint-disable-next-line no-control-regex
   const text = `${result.stderr}\n${result.stdout}`.replace(/\u001b\[[0-9;]*m/g, '');
-  const lines = text.split('\n').map((l) => l.replace(/^[│╷╵\s]+/, '').trim());
+  // Lines inside a nested box (`│     │ var.x is "y"`) are values shown for context, not the explanation.
+  const lines = text.split('\n').map((l) => (/^\s*│\s+│/.test(l) ? '' : l.replace(/^[│╷╵\s]+/, '').trim()));
   const i = lines.findIndex((l) => l.startsWith('Error: '));
   if (i < 0) return lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`;
   // Skip the source excerpt Terraform shows (`on file line N:`, `N: code`, `with ...`) to reach the explanation.
