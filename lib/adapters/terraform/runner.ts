@@ -85,11 +85,11 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
 export function terraformErrorLine(result: RunResult): string {
   // eslint-disable-next-line no-control-regex
   const text = `${result.stderr}\n${result.stdout}`.replace(/\u001b\[[0-9;]*m/g, '');
-  // Lines inside a nested box (`│     │ var.x is "y"`) are values shown for context, not the explanation.
-  const lines = text.split('\n').map((l) => (/^\s*│\s+│/.test(l) ? '' : l.replace(/^[│╷╵\s]+/, '').trim()));
+  // We run with -no-color, so boxed lines (`├────`, `│ var.x is "y"`) are values shown for context.
+  const lines = text.split('\n').map((l) => (/^\s*[│├]/.test(l) ? '' : l.trim()));
   const i = lines.findIndex((l) => l.startsWith('Error: '));
   if (i < 0) return lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`;
   // Skip the source excerpt Terraform shows (`on file line N:`, `N: code`, `with ...`) to reach the explanation.
-  const detail = lines.slice(i + 1).find((l) => l && !/^(on |with |\d+:|\(|├|─)/.test(l));
+  const detail = lines.slice(i + 1).find((l) => l && !/^(on |with |\d+:)/.test(l));
   return detail ? `${lines[i]}: ${detail}` : lines[i]!;
 }
