@@ -59,12 +59,16 @@ CREATE TABLE IF NOT EXISTS builds (
 
 export const DATABASE_FILE = 'karma.db';
 
-/** Opens (creating when asked) the database at `file`. */
+/**
+ * Opens (creating when asked) the database at `file`. Several processes may write at once (the local pipeline
+ * applies components in parallel, each in its own process): WAL mode, and a generous busy timeout so a writer
+ * waits for another's short transaction instead of failing.
+ */
 export function openDatabase(file: string, options: { create: boolean }): DatabaseSync {
   try {
     if (options.create) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const db = new DatabaseSync(file, { open: true, readOnly: false });
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 60000;');
     db.exec(SCHEMA);
     return db;
   } catch (error) {

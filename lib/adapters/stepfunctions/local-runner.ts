@@ -140,7 +140,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     return { status: 'SUCCEEDED', output, millis: Math.round(performance.now() - started) };
   } catch (error) {
     await follow.catch(() => undefined);
-    const e = error as Error & { cause?: unknown };
+    // aws-local-stepfunctions wraps the failure (a Fail state's Error/Cause, or an uncaught task error) in an
+    // ExecutionError whose `cause` is the original: report that, as Step Functions does.
+    const outer = error as Error & { cause?: unknown };
+    const e = outer.name === 'ExecutionError' && outer.cause instanceof Error ? outer.cause : outer;
     return { status: 'FAILED', error: e.name, cause: e.message, millis: Math.round(performance.now() - started) };
   }
 }

@@ -1,0 +1,141 @@
+/**
+ * The example repo through the pipeline, executed locally from statemachines/pipeline.asl.json, with a real
+ * Terraform (test/helpers/terraform.ts) and the local backend.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLocalBackend } from '../../lib/app/backend.ts';
+import { buildFromConfig, loadConfig } from '../../lib/app/build.ts';
+import { runLocalPipeline, type LocalPipelineResult } from '../../lib/app/pipeline/local-run.ts';
+import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
+import { ensureTerraform } from '../helpers/terraform.ts';
+
+const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
+let dir: string;
+let terraform: string;
+
+async function run(input: Record<string, unknown>): Promise<LocalPipelineResult> {
+  return runLocalPipeline({ configDir: dir, input: { trigger: 'manual', ...input }, terraform, waitMillis: 10 });
+}
+
+async function statuses(env: string): Promise<Record<string, string>> {
+  const config = await loadConfig(new DirectorySource(dir));
+  const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: false });
+  try {
+    const { build } = await buildFromConfig(config, backend.runtime);
+    return Object.fromEntries([...build.statuses.values()].filter((s) => s.env === env).map((s) => [s.component, s.status]));
+  } finally {
+    await backend.close();
+  }
+}
+
+const waves = (r: LocalPipelineResult): [string, string[]][] => r.waves.map((w) => [w.env, [...w.components]]);
+const rows = (r: LocalPipelineResult): [string, string, string][] => (r.summary?.rows ?? []).map((x) => [x.env, x.component, x.result]);
+
+function edit(file: string, from: string, to: string): void {
+  const path = join(dir, file);
+  const text = readFileSync(path, 'utf8');
+  if (!text.includes(from)) throw new Error(`${file} does not contain ${from}`);
+  writeFileSync(path, text.replace(from, to));
+}
+
+beforeAll(async () => {
+  terraform = ensureTerraform();
+  dir = mkdtempSync(join(tmpdir(), 'karma-e2e-'));
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (p) => !p.includes(`${join('acme-platform', '.karma')}`) });
+  const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: true });
+  await backend.runtime.put('/acme/external/datadog-api-key', 'e2e-secret-value', { type: 'SecureString' });
+  await backend.close();
+}, 20 * 60 * 1000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('pipeline run (local, same ASL, real terraform)', () => {
+  it('the first run applies every wave in dependency order, shared environment first', async () => {
+    // Act
+    const result = await run({});
+    // Assess
+    expect(result.status).toBe('SUCCEEDED');
+    const app = [['network', 'security-baseline'], ['cache', 'database', 'queue'], ['api-service', 'worker'], ['monitoring', 'serverless-site']];
+    expect(waves(result)).toEqual([
+      ['karma-shared', ['dns-zone']],
+      ...app.map((w): [string, string[]] => ['karma-dev', w]),
+      ...app.map((w): [string, string[]] => ['karma-prod', w]),
+    ]);
+    expect(result.summary?.applied).toBe(19);
+    expect(new Set(Object.values(await statuses('karma-dev')))).toEqual(new Set(['in-sync']));
+  });
+
+  it('a second run applies nothing', async () => {
+    const result = await run({});
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.waves).toEqual([]);
+    expect(result.summary?.rows).toEqual([]);
+  });
+
+  it('changing one input applies that component and only the dependents whose inputs changed', async () => {
+    // Prepare: a third subnet changes network.private_subnet_ids, not network.vpc_id
+    edit('environments/karma-dev/network.json', '"az_count": 2', '"az_count": 3');
+    // Act
+    const result = await run({ env: 'karma-dev' });
+    // Assess: cache and database consume the subnets; their endpoints derive from vpc_id only, so
+    // api-service and worker (which consume the endpoints) are not re-applied
+    expect(result.status).toBe('SUCCEEDED');
+    expect(waves(result)).toEqual([
+      ['karma-dev', ['network']],
+      ['karma-dev', ['cache', 'database']],
+    ]);
+  });
+
+  it('a failing component skips its dependents, and the independent ones finish', async () => {
+    // Prepare: cache gets an invalid node type, api-service (needs cache) and queue (independent) change too
+    edit('environments/karma-dev/cache.json', '"cache.t4g.small"', '"m5.large"');
+    edit('environments/karma-dev/api-service.json', '"desired_count": 1', '"desired_count": 2');
+    edit('environments/karma-dev/queue.yaml', 'visibility_timeout: 60', 'visibility_timeout: 90');
+    // Act
+    const result = await run({ env: 'karma-dev' });
+    // Assess
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('ComponentsFailedError');
+    expect(waves(result)).toEqual([['karma-dev', ['cache', 'queue']]]);
+    expect(rows(result)).toEqual([
+      ['karma-dev', 'cache', 'failed'],
+      ['karma-dev', 'queue', 'applied'],
+      ['karma-dev', 'api-service', 'skipped'],
+    ]);
+    const details = Object.fromEntries((result.summary?.rows ?? []).map((r) => [r.component, r.detail]));
+    expect(details['cache']).toMatch(/^apply failed at .*: Error: Invalid value for variable: node_type must be an ElastiCache node type, like cache\.t4g\.small\.$/);
+    expect(details['api-service']).toBe('blocked: cache is failed');
+    expect(result.cause).toContain('api-service');
+  });
+
+  it('drift mode flags a drifted component and reports its dependents at risk', async () => {
+    // Prepare: someone changed the worker outside Terraform (its recorded state no longer matches)
+    const state = join(dir, '.karma', 'work', 'karma-dev', 'worker', 'terraform.tfstate');
+    const tfstate = JSON.parse(readFileSync(state, 'utf8')) as { resources: { instances: { attributes: { input: { value: { concurrency: number } } } }[] }[]; serial: number };
+    tfstate.resources[0]!.instances[0]!.attributes.input.value.concurrency = 16;
+    tfstate.serial += 1;
+    writeFileSync(state, JSON.stringify(tfstate));
+    // Act
+    const result = await run({ env: 'karma-dev', mode: 'drift' });
+    // Assess
+    expect(result.status).toBe('SUCCEEDED');
+    const byComponent = Object.fromEntries(rows(result).map(([, c, r]) => [c, r]));
+    expect(byComponent['worker']).toBe('drifted');
+    expect(byComponent['monitoring']).toBe('at-risk');
+    expect(byComponent['network']).toBe('in-sync');
+    expect(byComponent['cache']).toBeUndefined(); // failed: not a drift candidate
+    expect((await statuses('karma-dev'))['worker']).toBe('drifted');
+  });
+
+  it('a bad execution input fails at once with one clear cause', async () => {
+    const result = await run({ env: 'karma-dev', mode: 'destroy' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('InvalidInputError');
+    expect(result.cause).toBe(
+      'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)',
+    );
+  });
+});
