@@ -368,10 +368,10 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
   const deployments: Deployment[] = [];
   // "dependent->dependency" (env/name) → where it is declared: a file and the data path in it. Lines are looked up only
   // to report a cycle: finding a line re-parses the file, too slow to do for every edge of a large repo.
-  const declaredAt = new Map<string, { readonly doc: ParsedDocument; readonly path: readonly PathSegment[] }>();
+  const declaredAt = new Map<string, { readonly doc: ParsedDocument; readonly path: readonly PathSegment[] | string }>();
   const declaredLine = (edge: string): string | undefined => {
     const at = declaredAt.get(edge);
-    return at && `${at.doc.file}:${at.doc.lineOf(at.path)}`;
+    return at && `${at.doc.file}:${at.doc.lineOf(typeof at.path === 'string' ? atToPath(at.path) : at.path)}`;
   };
   for (const { file, env, component } of [...envFiles.values()].sort((a, b) => a.file.path.localeCompare(b.file.path))) {
     const def = components.get(component);
@@ -424,7 +424,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
           });
         } else {
           const edge = `${env}/${component}->${ref.env}/${ref.component}`;
-          if (!declaredAt.has(edge)) declaredAt.set(edge, { doc, path: atToPath(ref.at) });
+          if (!declaredAt.has(edge)) declaredAt.set(edge, { doc, path: ref.at });
         }
       }
     }
