@@ -187,6 +187,10 @@ export interface GremlinServerOptions {
    * start). Without it the graph lives in memory only.
    */
   readonly dataFile?: string;
+  /**
+   * Tune the JVM for throughput (benchmarks: full JIT, 2 GB heap) instead of start-up time (tests).
+   */
+  readonly throughput?: boolean;
 }
 
 export interface GremlinServer {
@@ -241,7 +245,7 @@ serializers:
   const launch = async (): Promise<void> => {
     child = spawn(
       java,
-      ['-Xms64m', '-Xmx768m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlogback.configurationFile=${join(conf, 'logback.xml')}`, '-cp', `${lib}/*`, 'org.apache.tinkerpop.gremlin.server.GremlinServer', join(conf, 'gremlin-server.yaml')],
+      [...(options.throughput ? ['-Xms512m', '-Xmx2g'] : ['-Xms64m', '-Xmx768m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1']), `-Dlogback.configurationFile=${join(conf, 'logback.xml')}`, '-cp', `${lib}/*`, 'org.apache.tinkerpop.gremlin.server.GremlinServer', join(conf, 'gremlin-server.yaml')],
       { cwd: conf, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     track(child);

@@ -60,7 +60,7 @@ export interface NeptuneGraphStoreOptions {
   readonly batchSize?: number;
   /** Requests in flight at once. @default 4 */
   readonly concurrency?: number;
-  /** @default 6 attempts, 100 ms base, 5 s cap */
+  /** @default 8 attempts, 50 ms base, 5 s cap */
   readonly retry?: BackoffPolicy;
   readonly rejectUnauthorized?: boolean;
   /** Called before every request is sent (counting, tests that interrupt a write). */
@@ -140,7 +140,7 @@ export class NeptuneGraphStore implements GraphStore {
     this.history = options.history;
     this.batchSize = options.batchSize ?? 200;
     this.concurrency = options.concurrency ?? 4;
-    this.retry = options.retry ?? { attempts: 6, baseMs: 100, maxMs: 5000 };
+    this.retry = options.retry ?? { attempts: 8, baseMs: 50, maxMs: 5000 };
   }
 
   // ------------------------------------------------------------------------------------------ connection
@@ -224,7 +224,7 @@ export class NeptuneGraphStore implements GraphStore {
     return { vertices, edges };
   }
 
-  private async inParallel<T>(batches: readonly T[][], fn: (batch: T[]) => Promise<unknown>): Promise<void> {
+  private async inParallel<T>(batches: readonly T[][], fn: (batch: T[]) => Promise<unknown>, concurrency = this.concurrency): Promise<void> {
     let next = 0;
     let failed: unknown;
     const worker = async (): Promise<void> => {
@@ -237,7 +237,7 @@ export class NeptuneGraphStore implements GraphStore {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
     if (failed !== undefined) throw failed;
   }
 
@@ -258,9 +258,42 @@ export class NeptuneGraphStore implements GraphStore {
     ]);
   }
 
-  /** Upserts vertices (one request per batch). */
-  async upsertVertices(vertices: readonly GraphElement[], batchSize = this.batchSize): Promise<void> {
-    await this.inParallel(chunks(vertices, batchSize), (batch) =>
+  /** The whole element as one merge map: id, label, ends, props and hash (new elements). */
+  private createMap(e: GraphElement, edge: boolean): Map<unknown, unknown> {
+    const m = new Map<unknown, unknown>([
+      [t.id, e.id],
+      [t.label, e.label],
+    ]);
+    if (edge) {
+      m.set(direction.out, e.from);
+      m.set(direction.in, e.to);
+    }
+    for (const [k, v] of Object.entries(e.props)) if (k !== HASH_PROPERTY) m.set(k, v);
+    m.set(HASH_PROPERTY, e.hash);
+    return m;
+  }
+
+  /**
+   * Upserts vertices, one request per batch. Vertices that `isNew` says are absent go as whole merge maps
+   * (mergeV(map): one step per element, created with their properties in one go — a single value each, so
+   * set and single cardinality agree); the others have their properties dropped and written again with
+   * single cardinality. A "new" vertex that exists by then with other content fails the request (the store
+   * changed under us): the write fails and the next one converges.
+   */
+  async upsertVertices(vertices: readonly GraphElement[], batchSize = this.batchSize, isNew: (id: string) => boolean = () => false): Promise<void> {
+    const created = vertices.filter((v) => isNew(v.id));
+    const updated = vertices.filter((v) => !isNew(v.id));
+    await this.inParallel(chunks(created, batchSize), (batch) =>
+      this.request('upsert-vertices', batch.length, (g) =>
+        g
+          .inject(batch.map((v) => this.createMap(v, false)))
+          .unfold()
+          .mergeV(__.identity())
+          .count()
+          .next(),
+      ),
+    );
+    await this.inParallel(chunks(updated, batchSize), (batch) =>
       this.request('upsert-vertices', batch.length, (g) =>
         g
           .inject(batch.map((v) => this.row(v, false)))
@@ -276,22 +309,53 @@ export class NeptuneGraphStore implements GraphStore {
     );
   }
 
-  /** Upserts edges (one request per batch); their vertices must exist. */
-  async upsertEdges(edges: readonly GraphElement[], batchSize = this.batchSize): Promise<void> {
-    await this.inParallel(chunks(edges, batchSize), (batch) =>
-      this.request('upsert-edges', batch.length, (g) =>
-        g
-          .inject(batch.map((e) => this.row(e, true)))
-          .unfold()
-          .as('m')
-          .mergeE(__.select('k'))
-          .as('e')
-          .sideEffect(__.properties().drop())
-          .sideEffect(__.select('m').select('p').unfold().as('kv').select('e').property(__.select('kv').by(column.keys), __.select('kv').by(column.values)))
-          .count()
-          .next(),
-      ),
-    );
+  /**
+   * Upserts edges (one request per batch); their vertices must exist. New edges go as whole merge maps, the
+   * others get their properties rewritten (as for vertices). Adding an edge modifies both of its vertices, so
+   * two parallel batches holding edges of the same hub vertex (an environment, a popular output) conflict
+   * (ConcurrentModificationException on Neptune). Edges touching a hub (more than `hubDegree` edges in this
+   * write) therefore go in one serial lane after the parallel ones; the rest are sorted by their source so a
+   * component's edges share a batch.
+   */
+  async upsertEdges(edges: readonly GraphElement[], batchSize = this.batchSize, isNew: (id: string) => boolean = () => false, hubDegree = 16): Promise<void> {
+    const degree = new Map<string, number>();
+    for (const e of edges) {
+      degree.set(e.from!, (degree.get(e.from!) ?? 0) + 1);
+      degree.set(e.to!, (degree.get(e.to!) ?? 0) + 1);
+    }
+    const isHub = (e: GraphElement): boolean => (degree.get(e.from!) ?? 0) > hubDegree || (degree.get(e.to!) ?? 0) > hubDegree;
+    const hubs = edges.filter(isHub).sort((a, b) => (a.to! < b.to! ? -1 : a.to! > b.to! ? 1 : 0));
+    const rest = edges.filter((e) => !isHub(e)).sort((a, b) => (a.from! < b.from! ? -1 : a.from! > b.from! ? 1 : 0));
+    const send = async (batch: GraphElement[]): Promise<void> => {
+      const created = batch.filter((e) => isNew(e.id));
+      const updated = batch.filter((e) => !isNew(e.id));
+      if (created.length > 0) {
+        await this.request('upsert-edges', created.length, (g) =>
+          g
+            .inject(created.map((e) => this.createMap(e, true)))
+            .unfold()
+            .mergeE(__.identity())
+            .count()
+            .next(),
+        );
+      }
+      if (updated.length > 0) {
+        await this.request('upsert-edges', updated.length, (g) =>
+          g
+            .inject(updated.map((e) => this.row(e, true)))
+            .unfold()
+            .as('m')
+            .mergeE(__.select('k'))
+            .as('e')
+            .sideEffect(__.properties().drop())
+            .sideEffect(__.select('m').select('p').unfold().as('kv').select('e').property(__.select('kv').by(column.keys), __.select('kv').by(column.values)))
+            .count()
+            .next(),
+        );
+      }
+    };
+    await this.inParallel(chunks(rest, batchSize), send);
+    await this.inParallel(chunks(hubs, batchSize), send, 1);
   }
 
   async write(snapshot: GraphSnapshot): Promise<WriteStats> {
@@ -299,8 +363,8 @@ export class NeptuneGraphStore implements GraphStore {
     const before = this.requests;
     const stored = await this.readHashes();
     const plan = planWrite(stored, snapshot);
-    await this.upsertVertices(plan.upsertVertices);
-    await this.upsertEdges(plan.upsertEdges);
+    await this.upsertVertices(plan.upsertVertices, this.batchSize, (id) => !stored.vertices.has(id));
+    await this.upsertEdges(plan.upsertEdges, this.batchSize, (id) => !stored.edges.has(id));
     await this.inParallel(chunks(plan.deleteEdges, this.batchSize), (ids) => this.request('delete-edges', ids.length, (g) => g.E(...ids).drop().iterate()));
     await this.inParallel(chunks(plan.deleteVertices, this.batchSize), (ids) => this.request('delete-vertices', ids.length, (g) => g.V(...ids).drop().iterate()));
     const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
