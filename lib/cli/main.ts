@@ -9,7 +9,8 @@ import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
 import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
 import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
 import { componentRun } from './commands/component.ts';
-import { pipelineRun } from './commands/pipeline.ts';
+import { pipelineRun, pipelineStart, pipelineStatus } from './commands/pipeline.ts';
+import { applyCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -157,9 +158,49 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .addOption(new Option('--trigger <trigger>', 'what started it').choices(['manual', 'ssm-change', 'git-push', 'schedule']))
       .addOption(new Option('--mode <mode>', 'apply (default), plan, or drift').choices(['apply', 'plan', 'drift'])),
   ).action(run((o, io) => pipelineRun(o, io)));
+  pipelineOptions(
+    pipeline
+      .command('start')
+      .description('start the deployed state machine (idempotent: the same input twice is one execution)')
+      .addOption(new Option('--trigger <trigger>', 'what started it').choices(['manual', 'ssm-change', 'git-push', 'schedule']))
+      .addOption(new Option('--mode <mode>', 'apply (default), plan, or drift').choices(['apply', 'plan', 'drift']))
+      .option('--state-machine <arn>', 'the state machine (default: $KARMA_STATE_MACHINE_ARN)')
+      .option('--name <name>', 'execution name (default: derived from the input)')
+      .option('--region <region>', 'AWS region (default: the SDK chain)'),
+  ).action(run((o, io) => pipelineStart(o, io)));
+  pipeline
+    .command('status')
+    .description('the status of an execution of the deployed state machine')
+    .argument('<execution-arn>')
+    .option('-f, --follow', 'wait until it finishes')
+    .option('--region <region>', 'AWS region (default: the SDK chain)')
+    .option('--json', 'print only JSON on stdout')
+    .action(async (execution: string, ...rest: unknown[]) => run((o, io) => pipelineStatus({ ...o, execution } as never, io))(...rest));
   pipelineOptions(program.command('drift').description('run the pipeline in drift mode: terraform plan for in-sync components, drifted ones flagged')).action(
     run((o, io) => pipelineRun({ ...o, mode: 'drift' }, io)),
   );
+
+  // The change workflow (docs/workflow.md): propose-change → proposals → apply.
+  withCommon(
+    program
+      .command('propose-change')
+      .description("validate a component's new inputs for an environment, show the diff and impact, record a proposal (branch karma/proposals/<id>)")
+      .argument('<component>')
+      .argument('<env>')
+      .requiredOption('-i, --input <file>', "the component's full new inputs in that environment (JSON or YAML)")
+      .option('-m, --message <msg>', 'a one-line description of the change')
+      .option('--dry-run', 'validate and show the diff and impact, record nothing'),
+  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => proposeChangeCommand({ ...o, component: name, env } as never, io))(...rest));
+  withCommon(program.command('proposals').description('the open proposals (id, component, env, base commit, message)')).action(run((o, io) => proposalsCommand(o, io)));
+  withCommon(
+    program
+      .command('apply')
+      .description('merge a proposal into the current branch (fast-forward, or refuse on conflict), then run the pipeline for its environment')
+      .argument('[proposal]', 'a proposal id (karma proposals); without one, apply --env as committed')
+      .option('-e, --env <env>', 'the environment to apply (required without a proposal)')
+      .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
+      .option('--terraform <binary>', 'terraform, tofu or a path'),
+  ).action(async (proposal: string | undefined, ...rest: unknown[]) => run((o, io) => applyCommand({ ...o, ...(proposal ? { proposal } : {}) }, io))(...rest));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -61,3 +61,55 @@ export async function pipelineRun(options: PipelineRunOptions, io: IO): Promise<
   }
   return code;
 }
+
+export interface PipelineStartOptions extends PipelineRunOptions {
+  readonly stateMachine?: string;
+  readonly name?: string;
+  readonly region?: string;
+}
+
+/** `karma pipeline start`: start the deployed state machine (idempotent execution name). */
+export async function pipelineStart(options: PipelineStartOptions, io: IO): Promise<number> {
+  const { startRemotePipeline } = await import('../../app/pipeline/remote.ts');
+  const input: Record<string, unknown> = { trigger: options.trigger ?? 'manual' };
+  if (options.env) input['env'] = options.env;
+  if (options.mode) input['mode'] = options.mode;
+  if (options.component?.length) input['components'] = options.component;
+  if (options.ref) input['ref'] = options.ref;
+  if (options.commit) input['commit'] = options.commit;
+  const started = await startRemotePipeline(input, {
+    ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}),
+    ...(options.name ? { name: options.name } : {}),
+    ...(options.region ? { region: options.region } : {}),
+  });
+  if (options.json) io.out(JSON.stringify(started));
+  else if (started.started) io.out(`started ${started.executionArn}\nfollow it: karma pipeline status ${started.executionArn} --follow`);
+  else io.out(`already ${started.status?.toLowerCase() ?? 'started'}: ${started.executionArn} (same input, same name; pass --name to run it again)`);
+  return 0;
+}
+
+/** `karma pipeline status EXECUTION [--follow]`. Exit 0 running or succeeded, 1 failed, timed out or aborted. */
+export async function pipelineStatus(options: { execution: string; follow?: boolean; json?: boolean; region?: string; intervalMs?: number }, io: IO): Promise<number> {
+  const { describeRemote } = await import('../../app/pipeline/remote.ts');
+  const remote = options.region ? { region: options.region } : {};
+  let out = await describeRemote(options.execution, remote);
+  while (options.follow && out.status === 'RUNNING') {
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 5000));
+    out = await describeRemote(options.execution, remote);
+  }
+  const summary = (() => {
+    try {
+      return (JSON.parse(out.output ?? 'null') as { summary?: { text?: string } } | null)?.summary;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (options.json) {
+    io.out(JSON.stringify({ executionArn: out.executionArn, status: out.status, startDate: out.startDate, stopDate: out.stopDate ?? null, error: out.error ?? null, cause: out.cause ?? null, summary: summary ?? null }));
+  } else {
+    io.out(`${out.executionArn}: ${out.status}${out.stopDate ? ` (${out.stopDate.toISOString()})` : ''}`);
+    if (summary?.text) io.out(summary.text);
+    else if (out.cause) io.out(out.cause);
+  }
+  return out.status === 'RUNNING' || out.status === 'SUCCEEDED' || out.status === 'PENDING_REDRIVE' ? 0 : 1;
+}

@@ -1,0 +1,89 @@
+/**
+ * The deployed pipeline: start an execution of the state machine CDK deployed, and follow it.
+ *
+ * Execution names are derived from the input (environment, mode, commit or ref, and a hash of the whole
+ * input), so starting the same thing twice is idempotent: Step Functions returns the running execution
+ * instead of starting a second one. A finished execution with the same name is reported, not re-run;
+ * `name` (--name) starts a new one on purpose.
+ */
+import { createHash } from 'node:crypto';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+} from '@aws-sdk/client-sfn';
+import { KarmaError, UsageError } from '../../core/errors.ts';
+import { canonicalJson } from '../../core/hash.ts';
+import { ExecutionInput } from './model.ts';
+
+export interface RemoteOptions {
+  readonly stateMachineArn?: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly client?: SFNClient;
+}
+
+export class RemotePipelineError extends KarmaError {}
+
+function client(options: RemoteOptions): SFNClient {
+  return (
+    options.client ??
+    new SFNClient({
+      ...(options.region ? { region: options.region } : {}),
+      ...((options.endpoint ?? process.env['AWS_ENDPOINT_URL_SFN']) ? { endpoint: options.endpoint ?? process.env['AWS_ENDPOINT_URL_SFN'] } : {}),
+    })
+  );
+}
+
+export function stateMachineArn(options: RemoteOptions): string {
+  const arn = options.stateMachineArn ?? process.env['KARMA_STATE_MACHINE_ARN'];
+  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)');
+  if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/.test(arn)) throw new UsageError(`"${arn}" is not a Step Functions state machine ARN`);
+  return arn;
+}
+
+/** `<env|all>-<mode>-<commit|ref|head>-<hash of the input>`, at most 80 characters of [A-Za-z0-9_-]. */
+export function executionName(input: ExecutionInput): string {
+  const at = (input.commit ?? input.ref ?? 'head').replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 20);
+  const hash = createHash('sha256').update(canonicalJson(input)).digest('hex').slice(0, 12);
+  return `${input.env ?? 'all'}-${input.mode ?? 'apply'}-${at}-${hash}`.slice(0, 80);
+}
+
+export interface Started {
+  readonly executionArn: string;
+  readonly name: string;
+  /** false when an execution with this name already existed (running: the same one; finished: not re-run). */
+  readonly started: boolean;
+  readonly status?: string;
+}
+
+export async function startRemotePipeline(raw: Record<string, unknown>, options: RemoteOptions & { name?: string } = {}): Promise<Started> {
+  const parsed = ExecutionInput.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid execution input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+  const arn = stateMachineArn(options);
+  const name = options.name ?? executionName(parsed.data);
+  const sfn = client(options);
+  try {
+    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(parsed.data) }));
+    return { executionArn: out.executionArn!, name, started: true };
+  } catch (error) {
+    if (error instanceof ExecutionAlreadyExists) {
+      const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
+      const existing = await describeRemote(executionArn, options);
+      return { executionArn, name, started: false, ...(existing.status ? { status: existing.status } : {}) };
+    }
+    throw new RemotePipelineError(`StartExecution on ${arn} failed: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export async function describeRemote(executionArn: string, options: RemoteOptions = {}): Promise<DescribeExecutionCommandOutput> {
+  try {
+    return await client(options).send(new DescribeExecutionCommand({ executionArn }));
+  } catch (error) {
+    if (error instanceof ExecutionDoesNotExist) throw new UsageError(`no execution ${executionArn}`);
+    throw new RemotePipelineError(`DescribeExecution ${executionArn} failed: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
+  }
+}
