@@ -67,3 +67,11 @@ export class CycleError extends KarmaError {
 
 /** A store (SQLite, SSM, Neptune) failed. Exit 1. */
 export class StoreError extends KarmaError {}
+
+/**
+ * The repository is not in a state where the request can be honoured as asked (a proposal whose files changed
+ * on the branch since it was made, uncommitted edits in the way). Nothing was changed. Exit 2.
+ */
+export class ConflictError extends KarmaError {
+  override readonly exitCode = EXIT_INVALID;
+}

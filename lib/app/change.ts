@@ -1,0 +1,275 @@
+/**
+ * The change workflow (docs/workflow.md): propose a component's new inputs for one environment as a commit on
+ * a branch `karma/proposals/<id>` of the config repo, list the open proposals, and merge one into the current
+ * branch (fast-forward, or a replay when only other files changed since).
+ *
+ * Everything is checked before anything is written: an invalid proposal leaves no branch and no reachable
+ * object; a refused merge changes nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { stringify as yamlStringify } from 'yaml';
+import { parseConfig } from '../core/config.ts';
+import { decodeConfigText, parseConfigDocument } from '../core/documents.ts';
+import { ConfigError, ConflictError, UsageError, formatProblem, type Problem } from '../core/errors.ts';
+import { buildGraph } from '../core/graph.ts';
+import { canonicalJson } from '../core/hash.ts';
+import { diffInputs, type InputChange } from '../core/inputs-diff.ts';
+import type { Config, RepoFile } from '../core/model.ts';
+import { impact, type Impact } from '../core/order.ts';
+import { GitSource } from '../adapters/git/git-source.ts';
+import {
+  authorOf,
+  blobAt,
+  changedFiles,
+  checkoutFile,
+  createBranch,
+  deleteBranch,
+  fileIsClean,
+  isAncestor,
+  listBranches,
+  moveBranch,
+  readCommit,
+  readHead,
+  resolveBranch,
+  writeCommitOnto,
+} from '../adapters/git/repo.ts';
+
+export const PROPOSAL_BRANCH_PREFIX = 'karma/proposals/';
+const ENV_FILE = (env: string, component: string): RegExp => new RegExp(`^environments/${env}/${component}\\.(json|ya?ml)$`);
+
+export interface ProposeRequest {
+  /** The config repo: a local Git repository. */
+  readonly dir: string;
+  readonly component: string;
+  readonly env: string;
+  /** Path of the JSON or YAML file with the component's full new inputs. */
+  readonly inputFile: string;
+  readonly message?: string;
+  /** Validate, diff and compute the impact, but record nothing. */
+  readonly dryRun?: boolean;
+}
+
+export interface Proposed {
+  /** Undefined on a dry run. */
+  readonly id?: string;
+  readonly branch?: string;
+  readonly commit?: string;
+  readonly base: string;
+  readonly component: string;
+  readonly env: string;
+  /** The env file written (its existing format kept; a new deployment gets .json). */
+  readonly file: string;
+  /** True when the component was not deployed in the env before. */
+  readonly newDeployment: boolean;
+  readonly message: string;
+  readonly diff: readonly InputChange[];
+  readonly impact: Impact;
+  readonly warnings: readonly string[];
+}
+
+/** Loads the repo's files at a commit, and the config they make. */
+async function configAt(dir: string, commit: string): Promise<{ files: RepoFile[]; problems: Problem[]; config: Config }> {
+  const { files, problems } = await new GitSource(dir, commit).load();
+  return { files, problems, config: parseConfig(files, { source: `${dir}@${commit.slice(0, 8)}`, commit }, problems) };
+}
+
+/** The user's input file → a plain object, or a one-line error (exit 2). */
+export function readInputFile(path: string): Record<string, unknown> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new UsageError(`--input ${path}: cannot read it (${why}); pass a JSON or YAML file with the component's full inputs`, { cause: error });
+  }
+  const text = decodeConfigText(path, bytes);
+  if (typeof text !== 'string') throw new ConfigError([text]);
+  // .json is parsed as JSON; anything else as YAML (a superset of JSON).
+  const doc = parseConfigDocument(path.endsWith('.json') ? path : `${path}.yaml`, text);
+  if (!('data' in doc)) throw new ConfigError([{ ...doc, file: path }]);
+  const data = doc.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    const got = data === null || data === undefined ? 'nothing' : Array.isArray(data) ? 'a list' : `a ${typeof data}`;
+    throw new UsageError(`--input ${path}: the inputs must be an object of input names to values (the component's full inputs), got ${got}`);
+  }
+  return data as Record<string, unknown>;
+}
+
+function serialise(path: string, inputs: Record<string, unknown>): Uint8Array {
+  const text = path.endsWith('.json') ? `${JSON.stringify(inputs, null, 2)}\n` : yamlStringify(inputs);
+  return new TextEncoder().encode(text);
+}
+
+const TRAILERS = { component: 'Karma-Component', env: 'Karma-Env', file: 'Karma-File' } as const;
+
+function proposalMessage(summary: string, component: string, env: string, file: string): string {
+  return `${summary}\n\n${TRAILERS.component}: ${component}\n${TRAILERS.env}: ${env}\n${TRAILERS.file}: ${file}\n`;
+}
+
+function trailer(message: string, key: string): string | undefined {
+  return new RegExp(`^${key}: (.+)$`, 'm').exec(message)?.[1]?.trim();
+}
+
+export async function proposeChange(request: ProposeRequest): Promise<Proposed> {
+  const { dir, component, env } = request;
+  const head = await readHead(dir);
+  const { files, problems, config } = await configAt(dir, head.commit);
+  if (!config.project.environments.has(env)) {
+    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
+  }
+  const def = config.components.get(component);
+  if (!def) throw new UsageError(`unknown component "${component}"; the repo defines ${[...config.components.keys()].sort().join(', ')}`);
+  const inputs = readInputFile(request.inputFile);
+
+  const existing = files.find((f) => ENV_FILE(env, component).test(f.path));
+  const file = existing?.path ?? `environments/${env}/${component}.json`;
+  const current = config.deployments.find((d) => d.env === env && d.component === component);
+  const diff = diffInputs(current?.inputs, inputs);
+  if (current && diff.length === 0) {
+    throw new UsageError(`no change: ${basename(request.inputFile)} holds the same inputs as ${file} at ${head.commit.slice(0, 8)}; nothing to propose`);
+  }
+  const bytes = serialise(file, inputs);
+
+  // The whole repo with the change, in memory: references, cycles and schemas, reported against the env file.
+  const proposedFiles = [...files.filter((f) => f.path !== file), { path: file, bytes }].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const proposedConfig = parseConfig(proposedFiles, { source: `${dir}@${head.commit.slice(0, 8)} with ${file} as proposed` }, problems);
+  const roundTrip = proposedConfig.deployments.find((d) => d.env === env && d.component === component);
+  if (!roundTrip || canonicalJson(roundTrip.inputs) !== canonicalJson(inputs)) {
+    throw new UsageError(`--input ${request.inputFile}: these inputs do not survive being written as ${file}; write them as plain JSON values`);
+  }
+  const im = impact(buildGraph(proposedConfig, new Map(), { builtAt: new Date(0).toISOString() }), env, component);
+
+  const warnings: string[] = [];
+  if (!(await fileIsClean(dir, file))) {
+    warnings.push(`${file} has uncommitted changes in the working tree; the proposal is based on HEAD (${head.commit.slice(0, 8)}) and ignores them, and karma apply will refuse until they are committed or discarded`);
+  }
+  const summary = (request.message?.trim() || `change ${component} in ${env}`).split('\n')[0]!;
+  const base = { base: head.commit, component, env, file, newDeployment: !current, message: summary, diff, impact: im, warnings };
+  if (request.dryRun) return base;
+
+  const author = await authorOf(dir);
+  const commit = await writeCommitOnto(dir, head.commit, { [file]: bytes }, proposalMessage(summary, component, env, file), author);
+  // p- and the commit's first 8 hex digits: short and stable; longer in the rare case of a clash.
+  for (let length = 8; length <= 40; length += 2) {
+    const id = `p-${commit.slice(0, length)}`;
+    const branch = `${PROPOSAL_BRANCH_PREFIX}${id}`;
+    const taken = await resolveBranch(dir, branch);
+    if (taken === commit) return { id, branch, commit, ...base };
+    if (taken === undefined) {
+      await createBranch(dir, branch, commit);
+      return { id, branch, commit, ...base };
+    }
+  }
+  throw new ConflictError(`cannot name the proposal for commit ${commit}: every id is taken`);
+}
+
+export interface Proposal {
+  readonly id: string;
+  readonly branch: string;
+  readonly commit: string;
+  readonly base: string;
+  readonly component: string;
+  readonly env: string;
+  readonly file: string;
+  readonly message: string;
+  readonly createdAt: string;
+}
+
+async function readProposal(dir: string, branch: string): Promise<Proposal | undefined> {
+  const commit = await resolveBranch(dir, branch);
+  if (!commit) return undefined;
+  const { commit: c } = await readCommit(dir, commit);
+  const component = trailer(c.message, TRAILERS.component);
+  const env = trailer(c.message, TRAILERS.env);
+  const file = trailer(c.message, TRAILERS.file);
+  if (!component || !env || !file || c.parent.length !== 1) return undefined; // not made by propose-change
+  return {
+    id: branch.slice(PROPOSAL_BRANCH_PREFIX.length),
+    branch,
+    commit,
+    base: c.parent[0]!,
+    component,
+    env,
+    file,
+    message: c.message.split('\n')[0] ?? '',
+    createdAt: new Date(c.author.timestamp * 1000).toISOString(),
+  };
+}
+
+/** Open proposals, oldest first. */
+export async function listProposals(dir: string): Promise<Proposal[]> {
+  await readHead(dir);
+  const branches = (await listBranches(dir)).filter((b) => b.startsWith(PROPOSAL_BRANCH_PREFIX));
+  const proposals = (await Promise.all(branches.map((b) => readProposal(dir, b)))).filter((p): p is Proposal => p !== undefined);
+  return proposals.sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)));
+}
+
+export interface Merged {
+  readonly proposal: Proposal;
+  /** The branch it was merged into. */
+  readonly into: string;
+  /** The commit the branch points at now. */
+  readonly commit: string;
+  /** fast-forward: HEAD was the proposal's base; replayed: HEAD had moved, only other files changed. */
+  readonly how: 'fast-forward' | 'replayed';
+  readonly files: readonly string[];
+}
+
+/**
+ * Merges a proposal into the current branch: a fast-forward when HEAD is still its base; a replay of its
+ * files on top of HEAD when HEAD moved but changed none of them (and the result still validates); otherwise a
+ * ConflictError and nothing changes. Then checks the files out and deletes the proposal's branch.
+ */
+export async function mergeProposal(dir: string, idOrBranch: string): Promise<Merged> {
+  const head = await readHead(dir);
+  if (!head.branch) throw new UsageError('HEAD is detached; check out the branch to apply the proposal to, then re-run karma apply');
+  const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
+  const proposal = await readProposal(dir, `${PROPOSAL_BRANCH_PREFIX}${id}`);
+  if (!proposal) {
+    const open = (await listProposals(dir)).map((p) => p.id);
+    throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
+  }
+  const short = (c: string): string => c.slice(0, 8);
+  const files = await changedFiles(dir, proposal.base, proposal.commit);
+  let how: Merged['how'] = 'fast-forward';
+  if (head.commit !== proposal.base) {
+    if (!(await isAncestor(dir, proposal.base, head.commit))) {
+      throw new ConflictError(
+        `proposal ${id} is based on ${short(proposal.base)}, which is not in the history of ${head.branch} (HEAD ${short(head.commit)}); re-run propose-change on ${head.branch}`,
+      );
+    }
+    const moved = new Set(await changedFiles(dir, proposal.base, head.commit));
+    const clash = files.filter((f) => moved.has(f));
+    if (clash.length > 0) {
+      throw new ConflictError(`HEAD moved since proposal ${id} (base ${short(proposal.base)}, now ${short(head.commit)}) and changed ${clash.join(', ')}; re-run propose-change`);
+    }
+    how = 'replayed';
+  }
+  // The result must still be a valid repo (HEAD may have removed something the proposal refers to).
+  const { files: headFiles, problems } = await new GitSource(dir, head.commit).load();
+  const changed = new Map<string, Uint8Array | null>();
+  for (const f of files) changed.set(f, (await blobAt(dir, proposal.commit, f))?.bytes ?? null);
+  const merged = [...headFiles.filter((f) => !changed.has(f.path))];
+  for (const [path, bytes] of changed) if (bytes) merged.push({ path, bytes });
+  try {
+    parseConfig(merged, { source: `${dir}@${short(head.commit)} with proposal ${id}` }, problems);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConflictError(`proposal ${id} no longer validates on top of ${head.branch} (HEAD ${short(head.commit)}): ${error.problems.map(formatProblem).join('; ')}; re-run propose-change`);
+  }
+  for (const f of files) {
+    if (!(await fileIsClean(dir, f))) throw new ConflictError(`${f} has uncommitted changes in the working tree; commit or discard them, then re-run karma apply ${id}`);
+  }
+
+  let target = proposal.commit;
+  if (how === 'replayed') {
+    const { commit: c } = await readCommit(dir, proposal.commit);
+    target = await writeCommitOnto(dir, head.commit, Object.fromEntries(changed), c.message, c.author);
+  }
+  await moveBranch(dir, head.branch, head.commit, target);
+  for (const f of files) await checkoutFile(dir, target, f);
+  await deleteBranch(dir, proposal.branch);
+  return { proposal, into: head.branch, commit: target, how, files };
+}
