@@ -1,0 +1,101 @@
+/**
+ * KarmaStack: the whole pipeline in one account and region, from validated settings (settings.ts).
+ *
+ *   KarmaNetwork  VPC, private subnets, VPC endpoints (NAT only when settings.natGateways > 0)
+ *   KarmaGraph    Neptune serverless v2, IAM auth, encrypted; 8182 from Karma's Lambdas only
+ *   KarmaPipeline state machine from statemachines/pipeline.asl.json, step Lambdas, snapshot bucket,
+ *                 CodeBuild project, SNS topic
+ *   KarmaTriggers EventBridge rules (SSM change, Git push, drift schedule, failures), GitHub webhook
+ *
+ * cdk-nag (AwsSolutions) findings that stay are acknowledged in nag.ts, each with its reason.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { KarmaGraph } from './graph.ts';
+import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
+import { KarmaNetwork } from './network.ts';
+import { KarmaPipeline } from './pipeline.ts';
+import { configRepoUrl, type KarmaSettings } from './settings.ts';
+import { KarmaTriggers } from './triggers.ts';
+
+export interface KarmaStackProps extends StackProps {
+  readonly settings: KarmaSettings;
+}
+
+export class KarmaStack extends Stack {
+  readonly network: KarmaNetwork;
+  readonly graph: KarmaGraph;
+  readonly pipeline: KarmaPipeline;
+  readonly triggers: KarmaTriggers;
+  readonly settings: KarmaSettings;
+  readonly acknowledgements: Acknowledgement[];
+  private readonly zones: string[];
+
+  /** Named from the settings, so the VPC never asks AWS (synth stays offline). */
+  override get availabilityZones(): string[] {
+    return this.zones;
+  }
+
+  constructor(scope: Construct, id: string, props: KarmaStackProps) {
+    const s = props.settings;
+    super(scope, id, { ...props, env: { account: s.account, region: s.region }, description: 'Karma: live dependency graph and ordered Terraform applies' });
+    this.settings = s;
+    this.zones = s.availabilityZones ?? [`${s.region}a`, `${s.region}b`];
+    const codeCommit =
+      'codecommit' in s.configRepo
+        ? { name: s.configRepo.codecommit.name, arn: this.formatArn({ service: 'codecommit', resource: s.configRepo.codecommit.name }) }
+        : undefined;
+    const gitHub = 'github' in s.configRepo ? s.configRepo.github : undefined;
+
+    this.network = new KarmaNetwork(this, 'Network', {
+      natGateways: s.natGateways,
+      codeCommit: codeCommit !== undefined,
+      availabilityZones: this.zones,
+    });
+    this.graph = new KarmaGraph(this, 'Graph', {
+      vpc: this.network.vpc,
+      subnets: this.network.subnets,
+      clientSecurityGroup: this.network.clientSecurityGroup,
+      minCapacity: s.neptune.minCapacity,
+      maxCapacity: s.neptune.maxCapacity,
+      instances: s.neptune.instances,
+      engineVersion: s.neptune.engineVersion,
+      backupRetentionDays: s.neptune.backupRetentionDays,
+    });
+    this.pipeline = new KarmaPipeline(this, 'Pipeline', {
+      network: this.network,
+      graph: this.graph,
+      parameterPrefix: s.parameterPrefix,
+      readableParameterPaths: s.readableParameterPaths,
+      configUrl: configRepoUrl(s),
+      ...(codeCommit ? { codeCommitRepositoryArn: codeCommit.arn } : {}),
+      ...(gitHub?.tokenSecretName ? { gitHubTokenSecretName: gitHub.tokenSecretName } : {}),
+      environments: s.environments,
+      maxParallel: s.maxParallel,
+      lockTtlSeconds: s.lockTtlSeconds,
+      terraform: s.terraform,
+      snapshotRetentionDays: s.snapshotRetentionDays,
+      notificationEmails: s.notificationEmails,
+    });
+    this.triggers = new KarmaTriggers(this, 'Triggers', {
+      stateMachine: this.pipeline.stateMachine,
+      topic: this.pipeline.topic,
+      parameterPrefix: s.parameterPrefix,
+      branch: s.branch,
+      driftSchedule: s.driftSchedule,
+      ...(codeCommit ? { codeCommit } : {}),
+      ...(gitHub ? { gitHub: { owner: gitHub.owner, repo: gitHub.repo, webhookSecretName: gitHub.webhookSecretName } } : {}),
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn ...' });
+    new CfnOutput(this, 'NeptuneEndpoint', { value: this.graph.gremlinUrl, description: 'KARMA_NEPTUNE_ENDPOINT (reachable from inside the VPC only)' });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
+    new CfnOutput(this, 'SnapshotBucket', { value: this.pipeline.snapshotBucket.bucketName });
+    new CfnOutput(this, 'CodeBuildProject', { value: this.pipeline.project.projectName });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.triggers.deadLetterQueue.queueUrl });
+    if (this.triggers.webhookUrl) new CfnOutput(this, 'GitHubWebhookUrl', { value: this.triggers.webhookUrl.url, description: 'GitHub: Settings > Webhooks > Payload URL (content type application/json, push events)' });
+    if (this.triggers.webhookSecret) new CfnOutput(this, 'GitHubWebhookSecretArn', { value: this.triggers.webhookSecret.secretArn });
+
+    this.acknowledgements = acknowledgeFindings(this);
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * KarmaPipeline: the state machine (statemachines/pipeline.asl.json, deployed as-is through
+ * DefinitionBody.fromFile + definitionSubstitutions), one NodejsFunction per step (Node 24, ARM64, bundled by
+ * the local esbuild: never Docker), the snapshot bucket, the CodeBuild project that runs
+ * `karma component <mode> <component> <env>`, and the failure/drift topic.
+ *
+ * IAM is computed here: SSM on `<prefix>/*` and `<prefix>-locks/*` only, neptune-db on the cluster resource
+ * id only (for the steps that write the graph), sts:AssumeRole on the configured deploy roles only.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type HandlerName } from '../app/pipeline/handlers.ts';
+import type { KarmaGraph } from './graph.ts';
+import { buildSpec } from './buildspec.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFINITION_FILE = join(REPO_ROOT, 'statemachines', 'pipeline.asl.json');
+
+/** Steps that open the graph store and write to Neptune. */
+export const GRAPH_WRITERS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
+/** Steps that take and release the environment lock (SSM `<prefix>-locks/`). */
+export const LOCK_STEPS: ReadonlySet<HandlerName> = new Set(['acquireLock', 'releaseLock']);
+/** Steps that may run long (config clone, graph build, SSM reads). */
+const LONG_STEPS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
+
+/** lambdas/<kebab-case>.ts for a handler name. */
+export function lambdaEntry(name: string): string {
+  return join(REPO_ROOT, 'lambdas', `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.ts`);
+}
+
+/** NodejsFunction defaults shared by every Karma function: local esbuild, ESM, Node 24 on ARM64, X-Ray. */
+export function karmaFunction(scope: Construct, id: string, props: { entry: string; timeout: Duration; environment: Record<string, string>; vpc?: ec2.IVpc; vpcSubnets?: ec2.SubnetSelection; securityGroups?: ec2.ISecurityGroup[]; description: string; memorySize?: number }): NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+  return new NodejsFunction(scope, id, {
+    entry: props.entry,
+    handler: 'handler',
+    description: props.description,
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: props.memorySize ?? 1024,
+    timeout: props.timeout,
+    tracing: lambda.Tracing.ACTIVE,
+    logGroup,
+    environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+    ...(props.vpc ? { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups } : {}),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: 'node24',
+      minify: true,
+      sourceMap: true,
+      mainFields: ['module', 'main'],
+      // CommonJS dependencies (gremlin, ws) call require(); give the ESM bundle one.
+      banner: "import{createRequire as __karmaRequire}from'node:module';const require=__karmaRequire(import.meta.url);",
+    },
+  });
+}
+
+export interface KarmaPipelineProps {
+  readonly network: { vpc: ec2.IVpc; subnets: ec2.SubnetSelection; clientSecurityGroup: ec2.ISecurityGroup };
+  readonly graph: KarmaGraph;
+  readonly parameterPrefix: string;
+  /** Parameter paths outside the prefix that configs reference with ${ssm:...} (read-only). */
+  readonly readableParameterPaths: readonly string[];
+  /** KARMA_CONFIG for the Lambdas: the config repo's https Git URL. */
+  readonly configUrl: string;
+  readonly codeCommitRepositoryArn?: string;
+  readonly gitHubTokenSecretName?: string;
+  readonly environments: Readonly<Record<string, { deployRoleArn: string }>>;
+  readonly maxParallel: number;
+  readonly lockTtlSeconds: number;
+  readonly terraform: { version: string; sha256?: string };
+  readonly snapshotRetentionDays: number;
+  readonly notificationEmails: readonly string[];
+}
+
+export class KarmaPipeline extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: Record<HandlerName, NodejsFunction>;
+  readonly project: codebuild.Project;
+  readonly snapshotBucket: s3.Bucket;
+  readonly topic: sns.Topic;
+  readonly key: kms.Key;
+  readonly definitionSubstitutions: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: KarmaPipelineProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Karma: notifications, build artifacts', removalPolicy: RemovalPolicy.RETAIN });
+    this.key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
+
+    // --- snapshot bucket (and its access-log bucket)
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: false,
+      lifecycleRules: [{ expiration: Duration.days(props.snapshotRetentionDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'snapshots/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // --- notifications
+    this.topic = new sns.Topic(this, 'Notifications', { displayName: 'Karma failures and drift', masterKey: this.key, enforceSSL: true });
+    for (const email of props.notificationEmails) {
+      new sns.Subscription(this, `Email${email.replace(/[^A-Za-z0-9]/g, '')}`, { topic: this.topic, protocol: sns.SubscriptionProtocol.EMAIL, endpoint: email });
+    }
+
+    // --- SSM access
+    const param = (path: string) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path.replace(/^\//, '') });
+    const prefix = props.parameterPrefix;
+    const runtimeRead = new iam.PolicyStatement({
+      actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath', 'ssm:GetParameterHistory'],
+      resources: [param(prefix), param(`${prefix}/*`), ...props.readableParameterPaths.flatMap((p) => [param(p), param(`${p.replace(/\/$/, '')}/*`)])],
+    });
+    const runtimeWrite = new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:AddTagsToResource'], resources: [param(`${prefix}/*`)] });
+    const locks = new iam.PolicyStatement({ actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], resources: [param(`${prefix}-locks/*`)] });
+
+    // --- CodeBuild: the one `karma component` command per Map item
+    const source = new s3assets.Asset(this, 'KarmaSource', {
+      path: REPO_ROOT,
+      exclude: ['node_modules', '.git', 'cdk.out', '.servers', '.karma', 'test', 'bench', 'coverage', '**/.terraform', '*.log'],
+    });
+    const deployRoles = Object.fromEntries(Object.entries(props.environments).map(([env, e]) => [env, e.deployRoleArn]));
+    this.project = new codebuild.Project(this, 'Apply', {
+      description: 'Karma: karma component apply|plan|drift COMPONENT ENV (one component per build)',
+      source: codebuild.Source.s3({ bucket: source.bucket, path: source.s3ObjectKey }),
+      environment: {
+        buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+        computeType: codebuild.ComputeType.SMALL,
+        privileged: false,
+      },
+      encryptionKey: this.key,
+      timeout: Duration.hours(2),
+      buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
+      environmentVariables: {
+        KARMA_CONFIG_REPO_URL: { value: props.configUrl },
+        KARMA_DEPLOY_ROLES: { value: JSON.stringify(deployRoles) },
+        KARMA_NEPTUNE_ENDPOINT: { value: props.graph.gremlinUrl },
+        KARMA_NEPTUNE_IAM_AUTH: { value: 'true' },
+        TF_VERSION: { value: props.terraform.version },
+        TF_SHA256: { value: props.terraform.sha256 ?? '' },
+        ...(props.gitHubTokenSecretName
+          ? { GITHUB_TOKEN: { type: codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER, value: props.gitHubTokenSecretName } }
+          : {}),
+      },
+      logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'ApplyLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }) } },
+    });
+    this.project.addToRolePolicy(runtimeRead);
+    this.project.addToRolePolicy(runtimeWrite);
+    const roleArns = [...new Set(Object.values(deployRoles))].sort();
+    this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: roleArns }));
+    if (props.codeCommitRepositoryArn) {
+      this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['codecommit:GitPull'], resources: [props.codeCommitRepositoryArn] }));
+    }
+
+    // --- the step functions
+    const environment: Record<string, string> = {
+      HOME: '/tmp',
+      KARMA_CONFIG: props.configUrl,
+      KARMA_BACKEND: 'aws',
+      KARMA_SNAPSHOTS: '/tmp/karma-snapshots',
+      KARMA_SNAPSHOT_BUCKET: this.snapshotBucket.bucketName,
+      KARMA_SNAPSHOT_PREFIX: 'snapshots/',
+      KARMA_HISTORY_DIR: '/tmp/karma-history',
+      KARMA_MAX_PARALLEL: String(props.maxParallel),
+      KARMA_LOCK_TTL: String(props.lockTtlSeconds),
+      KARMA_NEPTUNE_ENDPOINT: props.graph.gremlinUrl,
+      KARMA_NEPTUNE_IAM_AUTH: 'true',
+      KARMA_NOTIFY_TOPIC_ARN: this.topic.topicArn,
+    };
+    const functions: Partial<Record<HandlerName, NodejsFunction>> = {};
+    const substitutions: Record<string, string> = {};
+    for (const [key, name] of Object.entries(FUNCTION_SUBSTITUTIONS)) {
+      const fnId = key.replace(/FunctionArn$/, '');
+      const fn = karmaFunction(this, fnId, {
+        entry: lambdaEntry(name),
+        description: `Karma pipeline step ${name} (statemachines/pipeline.asl.json)`,
+        timeout: LONG_STEPS.has(name) ? Duration.minutes(15) : Duration.minutes(1),
+        memorySize: LONG_STEPS.has(name) ? 2048 : 512,
+        environment,
+        vpc: props.network.vpc,
+        vpcSubnets: props.network.subnets,
+        securityGroups: [props.network.clientSecurityGroup],
+      });
+      if (LOCK_STEPS.has(name)) fn.addToRolePolicy(locks);
+      if (GRAPH_WRITERS.has(name)) {
+        fn.addToRolePolicy(runtimeRead);
+        props.graph.grantReadWrite(fn);
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [this.snapshotBucket.arnForObjects('snapshots/*')] }));
+      }
+      if (props.codeCommitRepositoryArn && name !== 'normalize' && name !== 'record') {
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['codecommit:GitPull'], resources: [props.codeCommitRepositoryArn] }));
+      }
+      if (name === 'summarize') this.topic.grantPublish(fn);
+      functions[name] = fn;
+      substitutions[key] = fn.functionArn;
+    }
+    this.functions = functions as Record<HandlerName, NodejsFunction>;
+    substitutions[CODEBUILD_SUBSTITUTION] = this.project.projectName;
+    this.definitionSubstitutions = substitutions;
+
+    // --- the state machine
+    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      logGroupName: `/aws/vendedlogs/states/${stack.stackName}-pipeline`,
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromFile(DEFINITION_FILE),
+      definitionSubstitutions: substitutions,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    for (const fn of Object.values(this.functions)) fn.grantInvoke(this.stateMachine);
+    // codebuild:startBuild.sync: start, poll, stop; the managed rule Step Functions uses to learn of the end.
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }));
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventForCodeBuildStartBuildRule' })],
+      }),
+    );
+  }
+}
