@@ -41,6 +41,8 @@ const TARGET_RSS = 1024 * MiB;
 interface Phase {
   readonly name: string;
   readonly ms: number;
+  /** CPU time (user + system) of the process during the phase: less sensitive than wall time to a busy machine. */
+  readonly cpuMs: number;
   /** RSS right after the phase. */
   readonly rss: number;
   readonly heap: number;
@@ -55,6 +57,9 @@ interface WriteFigures {
 interface Measurement {
   readonly phases: Phase[];
   readonly totalMs: number;
+  readonly totalCpuMs: number;
+  /** Load average (1 min) when the build started and when it ended. */
+  readonly load: [number, number];
   /** Peak RSS of the child up to the end of the build phases (resourceUsage().maxRSS). */
   readonly buildPeakRss: number;
   readonly peakRss: number;
@@ -75,16 +80,21 @@ interface Measurement {
 
 const mb = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
 const ms = (n: number): string => `${Math.round(n).toLocaleString('en-US')} ms`;
+const count = (n: number | undefined): string => (n ?? 0).toLocaleString('en-US');
 
 /** The child: builds the graph of the repo in `dir` and writes it, timing every phase. */
 async function measure(dir: string): Promise<Measurement> {
   const phases: Phase[] = [];
+  const loadBefore = loadavg()[0]!;
   let mark = performance.now();
+  let cpu = process.cpuUsage();
   const phase = (name: string): void => {
     const now = performance.now();
+    const used = process.cpuUsage(cpu);
     const mem = process.memoryUsage();
-    phases.push({ name, ms: now - mark, rss: mem.rss, heap: mem.heapUsed });
+    phases.push({ name, ms: now - mark, cpuMs: (used.user + used.system) / 1000, rss: mem.rss, heap: mem.heapUsed });
     mark = performance.now();
+    cpu = process.cpuUsage();
   };
 
   const source = new DirectorySource(dir);
@@ -104,6 +114,8 @@ async function measure(dir: string): Promise<Measurement> {
   const plans = envs.map((env) => planEnv(build, env));
   phase('order (planEnv × env)');
   const totalMs = phases.reduce((s, p) => s + p.ms, 0);
+  const totalCpuMs = phases.reduce((s, p) => s + p.cpuMs, 0);
+  const load: [number, number] = [loadBefore, loadavg()[0]!];
   const buildPeakRss = process.resourceUsage().maxRSS * 1024;
 
   const t = performance.now();
@@ -165,6 +177,8 @@ async function measure(dir: string): Promise<Measurement> {
   return {
     phases,
     totalMs,
+    totalCpuMs,
+    load,
     buildPeakRss,
     peakRss: process.resourceUsage().maxRSS * 1024,
     counts,
@@ -217,8 +231,8 @@ function checks(m: Measurement): Report['checks'] {
 
 function tableText(r: Report): string {
   const m = r.m;
-  const rows: [string, string, string][] = m.phases.map((p) => [p.name, ms(p.ms), mb(p.rss)]);
-  rows.push(['total (graph build)', ms(m.totalMs), `peak ${mb(m.buildPeakRss)}`]);
+  const rows: [string, string, string][] = m.phases.map((p) => [p.name, ms(p.ms), `${ms(p.cpuMs).padStart(9)} CPU   ${mb(p.rss)}`]);
+  rows.push(['total (graph build)', ms(m.totalMs), `${ms(m.totalCpuMs).padStart(9)} CPU   peak ${mb(m.buildPeakRss)}`]);
   const w = (label: string, f: WriteFigures): [string, string, string] => [
     label,
     ms(f.writeMs),
@@ -231,7 +245,8 @@ function tableText(r: Report): string {
     `graph: ${m.counts['deployments']} deployments, ${m.counts['vertices']} vertices, ${m.counts['edges']} edges; statuses ${Object.entries(m.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `waves (to apply / all): ${Object.entries(m.waves).map(([env, x]) => `${env} ${x.planned} in ${x.waves} / ${x.allWaves}`).join('; ')}; orderAll for every env ${ms(m.orderAllMs)} (not in the total)`,
     '',
-    ...formatRows(['phase', 'time', 'RSS after'], rows),
+    ...formatRows(['phase', 'wall', `${'CPU'.padStart(13)}   RSS after`], rows),
+    `  load average (1 min) ${m.load[0].toFixed(2)} at the start of the build, ${m.load[1].toFixed(2)} at its end (2 cores: above ~1.5, wall time includes waiting for the CPU)`,
     '',
     ...formatRows(['store write', 'time', 'what was sent'], [
       w('first full write', m.full),
@@ -257,19 +272,21 @@ function markdown(r: Report): string {
   const m = r.m;
   const row = (...cells: string[]): string => `| ${cells.join(' | ')} |`;
   const wr = (label: string, f: WriteFigures): string =>
-    row(label, ms(f.writeMs), String(f.stats.added), String(f.stats.updated), String(f.stats.deleted), String(f.stats.unchanged), String(f.stats.requests));
+    row(label, ms(f.writeMs), count(f.stats.added), count(f.stats.updated), count(f.stats.deleted), count(f.stats.unchanged), count(f.stats.requests));
   return [
     '## graph build (local backend)',
     '',
     `Measured ${r.date} with \`npm run bench -- --write-docs\` (bench/graph-build.ts) on ${r.machine}.`,
-    `Synthetic repo (bench/generate.ts, seed ${r.args.seed}): ${r.args.components} components × ${r.args.envs} environments, ${r.generated.files} files,`,
-    `${m.counts['deployments']} deployments; runtime seeded through recordApply (bench/seed.ts): ${r.seed.parameters} parameters, ${r.seed.versions} versions.`,
-    `Graph: ${m.counts['vertices']} vertices, ${m.counts['edges']} edges; statuses ${Object.entries(m.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Synthetic repo (bench/generate.ts, seed ${r.args.seed}): ${count(r.args.components)} components × ${r.args.envs} environments, ${count(r.generated.files)} files,`,
+    `${count(m.counts['deployments'])} deployments; runtime seeded through recordApply (bench/seed.ts, batched): ${count(r.seed.parameters)} parameters, ${count(r.seed.versions)} versions from ${count(r.seed.applies)} applies.`,
+    `Graph: ${count(m.counts['vertices'])} vertices, ${count(m.counts['edges'])} edges; statuses ${Object.entries(m.statuses).map(([k, v]) => `${k} ${count(v)}`).join(', ')}.`,
     '',
-    row('phase', 'time', 'RSS after'),
-    row('---', '---:', '---:'),
-    ...m.phases.map((p) => row(p.name, ms(p.ms), mb(p.rss))),
-    row('**total (graph build)**', `**${ms(m.totalMs)}**`, `**peak ${mb(m.buildPeakRss)}**`),
+    row('phase', 'wall time', 'CPU time', 'RSS after'),
+    row('---', '---:', '---:', '---:'),
+    ...m.phases.map((p) => row(p.name, ms(p.ms), ms(p.cpuMs), mb(p.rss))),
+    row('**total (graph build)**', `**${ms(m.totalMs)}**`, `**${ms(m.totalCpuMs)}**`, `**peak ${mb(m.buildPeakRss)}**`),
+    '',
+    `Load average (1 min): ${m.load[0].toFixed(2)} when the build started, ${m.load[1].toFixed(2)} when it ended; on 2 cores, wall time above CPU time is time spent waiting for a core.`,
     '',
     `Targets: under 3 s and under 1 GiB RSS. ${r.checks.slice(0, 2).map((c) => `${c.ok ? 'Met' : 'NOT met'}: ${c.name} (${c.detail})`).join('; ')}.`,
     `orderAll for every environment (not in the total): ${ms(m.orderAllMs)}. Peak RSS of the whole run including the writes: ${mb(m.peakRss)}${r.timeMaxRss ? ` (/usr/bin/time -v: ${mb(r.timeMaxRss)})` : ''}.`,

@@ -15,8 +15,8 @@
  * put, as the CLI does); `batched` (the default) calls the very same recordApply on an in-memory RuntimeStore
  * with SSM's semantics (versions +1 per put, history of every version) and then writes the resulting
  * `parameters` and `parameter_history` rows in one transaction. The rows are identical to what `direct`
- * writes — only the number of transactions differs — and it is ~an order of magnitude faster for 15,000
- * applies, which is all the benchmark needs from seeding.
+ * writes — only the number of transactions differs (checked: 1,000 components × 3 environments, 2,877 applies,
+ * byte-identical tables; 1.3 s direct, 0.25 s batched). For 5,000 × 3 (~13,500 applies) that is ~6 s vs ~1 s.
  */
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
