@@ -199,7 +199,10 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .argument('[proposal]', 'a proposal id (karma proposals); without one, apply --env as committed')
       .option('-e, --env <env>', 'the environment to apply (required without a proposal)')
       .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
-      .option('--terraform <binary>', 'terraform, tofu or a path'),
+      .option('--terraform <binary>', 'terraform, tofu or a path')
+      .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')
+      .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')
+      .option('--region <region>', 'with --remote: AWS region (default: the SDK chain)'),
   ).action(async (proposal: string | undefined, ...rest: unknown[]) => run((o, io) => applyCommand({ ...o, ...(proposal ? { proposal } : {}) }, io))(...rest));
 
   try {

@@ -170,3 +170,19 @@ export async function checkoutFile(dir: string, commit: string, path: string): P
     await git.remove({ fs, dir, filepath: path });
   }
 }
+
+/**
+ * A remote-tracking branch (`origin/main`) that contains `commit`, as far as this clone knows (its last fetch or
+ * push); undefined when none does. The deployed pipeline reads the config from the Git remote, so only such a
+ * commit can be applied remotely.
+ */
+export async function publishedOn(dir: string, commit: string): Promise<string | undefined> {
+  for (const { remote } of await git.listRemotes({ fs, dir })) {
+    for (const branch of await git.listBranches({ fs, dir, remote })) {
+      if (branch === 'HEAD') continue;
+      const tip = await git.resolveRef({ fs, dir, ref: `refs/remotes/${remote}/${branch}` }).catch(() => undefined);
+      if (tip && (await isAncestor(dir, commit, tip))) return `${remote}/${branch}`;
+    }
+  }
+  return undefined;
+}

@@ -2,7 +2,8 @@
  * The change workflow (docs/workflow.md):
  *   karma propose-change COMPONENT ENV --input FILE   validate, show diff + impact, record on karma/proposals/<id>
  *   karma proposals                                   the open proposals
- *   karma apply [PROPOSAL] [--env ENV]                merge the proposal (fast-forward or replay), run the pipeline
+ *   karma apply [PROPOSAL] [--env ENV] [--remote]     merge the proposal (fast-forward or replay), run the pipeline
+ *                                                     (locally, or start the deployed state machine)
  *
  * Exit codes: 0 done · 1 the pipeline failed (the merge, if any, stays) · 2 invalid input, or a refused merge
  * (ConflictError: nothing changed).
@@ -13,7 +14,7 @@ import { UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
 import { listProposals, mergeProposal, proposeChange, type Merged } from '../../app/change.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
-import { readHead } from '../../adapters/git/repo.ts';
+import { publishedOn, readHead } from '../../adapters/git/repo.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import { formatWaves, table } from '../format.ts';
@@ -94,6 +95,10 @@ export interface ApplyOptions extends CommonOptions {
   readonly env?: string;
   readonly terraform?: string;
   readonly maxParallel?: number;
+  /** Start the deployed state machine instead of running the pipeline locally. */
+  readonly remote?: boolean;
+  readonly stateMachine?: string;
+  readonly region?: string;
 }
 
 export async function applyCommand(options: ApplyOptions, io: IO): Promise<number> {
@@ -101,6 +106,12 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
   if (!options.proposal && !options.env) throw new UsageError('karma apply needs a PROPOSAL (see karma proposals) or --env ENV');
   if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1)) {
     throw new UsageError(`--max-parallel must be a positive integer, got ${options.maxParallel}`);
+  }
+  if (options.remote) {
+    // Checked before anything is merged: a usage error must leave the repository as it was.
+    const { stateMachineArn } = await import('../../app/pipeline/remote.ts');
+    stateMachineArn({ ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}) });
+    if (!existsSync(join(dir, '.git'))) throw new UsageError(`--remote needs the config repo to be a Git clone of the repository the deployed pipeline reads; ${dir} is not a Git repository`);
   }
   const p = palette(io);
   let merged: Merged | undefined;
@@ -120,6 +131,7 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     // What is committed is what gets applied (and recorded in each component's state).
     commit = (await readHead(dir)).commit;
   }
+  if (options.remote) return applyRemote(dir, env!, commit!, merged, options, io);
   const result = await runLocalPipeline({
     configDir: dir,
     input: { env, mode: 'apply', trigger: 'manual', ...(commit ? { commit } : {}) },
@@ -140,6 +152,34 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
   else if (result.error === 'ComponentsFailedError') io.out(p.red(`failed: ${result.summary?.failed ?? 'some'} component(s) failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
   else io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
   return code;
+}
+
+/**
+ * `--remote`: start the deployed state machine for the env at the commit. The deployed pipeline reads the config
+ * from the Git remote, so the commit must be published there (on a remote-tracking branch, as far as this clone
+ * knows): otherwise nothing is started (exit 1; a merge already made stays) and the message says to push.
+ */
+async function applyRemote(dir: string, env: string, commit: string, merged: Merged | undefined, options: ApplyOptions, io: IO): Promise<number> {
+  const { startRemotePipeline } = await import('../../app/pipeline/remote.ts');
+  const where = await publishedOn(dir, commit);
+  if (!where) {
+    const branch = merged?.into ?? (await readHead(dir)).branch ?? 'HEAD';
+    const reason = `not started: ${commit.slice(0, 8)} is on no remote branch yet, and the deployed pipeline reads the config from the Git remote; push ${branch} (its git-push trigger starts the pipeline), or push and re-run karma apply --env ${env} --remote`;
+    if (options.json) io.out(JSON.stringify({ merged: merged ?? null, remote: { started: false, reason } }));
+    else io.err(`karma: ${reason}`);
+    return 1;
+  }
+  const started = await startRemotePipeline(
+    { env, mode: 'apply', trigger: 'manual', commit },
+    { ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}), ...(options.region ? { region: options.region } : {}) },
+  );
+  if (options.json) {
+    io.out(JSON.stringify({ merged: merged ?? null, remote: { ...started, publishedOn: where } }));
+    return 0;
+  }
+  if (started.started) io.out(`started ${started.executionArn} (${env} at ${commit.slice(0, 8)}, published on ${where})\nfollow it: karma pipeline status ${started.executionArn} --follow`);
+  else io.out(`already ${started.status?.toLowerCase() ?? 'started'}: ${started.executionArn} (same input, same execution)`);
+  return 0;
 }
 
 function pipelineJson(result: LocalPipelineResult): Record<string, unknown> {

@@ -1,0 +1,109 @@
+/**
+ * `karma apply --remote` against moto's Step Functions API: it starts the deployed state machine for the
+ * environment at the commit, only once that commit is published on a remote branch (the deployed pipeline reads
+ * the config from the Git remote); otherwise nothing is started and the message says to push.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import git from 'isomorphic-git';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadDefinition } from '../../lib/adapters/stepfunctions/local-runner.ts';
+import { describeRemote } from '../../lib/app/pipeline/remote.ts';
+import { main } from '../../lib/cli/main.ts';
+import { memoryIO } from '../../lib/cli/io.ts';
+import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../helpers/config-repo.ts';
+
+const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
+const ENV_VARS = { AWS_ENDPOINT_URL_SFN: '', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' } as Record<string, string>;
+
+let tmp: string;
+let dir: string;
+let arn: string;
+let client: SFNClient;
+const saved: Record<string, string | undefined> = {};
+
+async function karma(...argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  const io = memoryIO();
+  const code = await main(argv, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+beforeAll(async () => {
+  ENV_VARS['AWS_ENDPOINT_URL_SFN'] = inject('motoEndpoint');
+  for (const [k, v] of Object.entries(ENV_VARS)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  client = new SFNClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const out = await client.send(
+    new CreateStateMachineCommand({ name: `karma-change-${Date.now()}`, definition: JSON.stringify(loadDefinition()), roleArn: 'arn:aws:iam::123456789012:role/karma-sfn' }),
+  );
+  arn = out.stateMachineArn!;
+  tmp = makeTempDir('karma-change-remote-');
+  dir = copyRepo(EXAMPLE, tmp);
+  await git.init({ fs, dir, defaultBranch: 'main' });
+  await git.add({ fs, dir, filepath: '.' });
+  await git.commit({ fs, dir, message: 'initial', author: { name: 'Test', email: 'test@example.com' } });
+  await git.addRemote({ fs, dir, remote: 'origin', url: 'https://git.example.com/acme/platform.git' });
+});
+afterAll(() => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  removeDir(tmp);
+});
+
+describe('karma apply --remote (Step Functions API on moto)', () => {
+  it('a missing state machine is a usage error before anything is merged', async () => {
+    const input = join(tmp, 'q.yaml');
+    fs.writeFileSync(input, 'visibility_timeout: 91\n');
+    const { id } = JSON.parse((await karma('propose-change', 'queue', 'karma-dev', '--input', input, '-c', dir, '--json')).stdout[0]!) as { id: string };
+    const before = snapshotTree(dir);
+    const savedArn = process.env['KARMA_STATE_MACHINE_ARN'];
+    delete process.env['KARMA_STATE_MACHINE_ARN'];
+    try {
+      const run = await karma('apply', id, '--remote', '-c', dir);
+      expect(run).toEqual({ code: 2, stdout: [], stderr: ['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)'] });
+      expect(snapshotTree(dir)).toEqual(before);
+    } finally {
+      if (savedArn !== undefined) process.env['KARMA_STATE_MACHINE_ARN'] = savedArn;
+    }
+  });
+
+  it('an unpublished commit is not started (exit 1, says to push); once pushed, the execution starts for env + commit, idempotently', async () => {
+    const head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
+    const unpublished = await karma('apply', '--env', 'karma-dev', '--remote', '--state-machine', arn, '--region', 'us-east-1', '-c', dir);
+    expect(unpublished).toEqual({
+      code: 1,
+      stdout: [],
+      stderr: [`karma: not started: ${head.slice(0, 8)} is on no remote branch yet, and the deployed pipeline reads the config from the Git remote; push main (its git-push trigger starts the pipeline), or push and re-run karma apply --env karma-dev --remote`],
+    });
+    // What a push records locally.
+    await git.writeRef({ fs, dir, ref: 'refs/remotes/origin/main', value: head });
+    const run = await karma('apply', '--env', 'karma-dev', '--remote', '--state-machine', arn, '--region', 'us-east-1', '-c', dir, '--json');
+    expect(run.stderr).toEqual([]);
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout[0]!) as { merged: null; remote: { executionArn: string; name: string; started: boolean; publishedOn: string } };
+    expect(out.merged).toBeNull();
+    expect(out.remote).toMatchObject({ started: true, publishedOn: 'origin/main', name: expect.stringMatching(new RegExp(`^karma-dev-apply-${head.slice(0, 20)}-[0-9a-f]{12}$`)) });
+    const described = await describeRemote(out.remote.executionArn, { client });
+    expect(JSON.parse(described.input!)).toEqual({ env: 'karma-dev', mode: 'apply', trigger: 'manual', commit: head });
+    const again = JSON.parse((await karma('apply', '--env', 'karma-dev', '--remote', '--state-machine', arn, '--region', 'us-east-1', '-c', dir, '--json')).stdout[0]!) as typeof out;
+    // Same name, same input: Step Functions hands back the same execution (idempotent), not a second one.
+    expect(again.remote.executionArn).toBe(out.remote.executionArn);
+  });
+
+  it('a proposal whose branch was pushed (for review) merges and starts remotely at the merged commit', async () => {
+    const { id, commit } = JSON.parse((await karma('proposals', '-c', dir, '--json')).stdout[0]!).proposals[0] as { id: string; commit: string };
+    await git.writeRef({ fs, dir, ref: `refs/remotes/origin/karma/proposals/${id}`, value: commit });
+    const run = await karma('apply', id, '--remote', '--state-machine', arn, '--region', 'us-east-1', '-c', dir, '--json');
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout[0]!) as { merged: { commit: string; how: string }; remote: { executionArn: string; publishedOn: string } };
+    expect(out.merged).toMatchObject({ commit, how: 'fast-forward' });
+    expect(out.remote.publishedOn).toBe(`origin/karma/proposals/${id}`);
+    expect(await git.resolveRef({ fs, dir, ref: 'main' })).toBe(commit);
+    expect(JSON.parse((await describeRemote(out.remote.executionArn, { client })).input!)).toEqual({ env: 'karma-dev', mode: 'apply', trigger: 'manual', commit });
+  });
+});
