@@ -65,7 +65,8 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
     for (const name of def.outputs) {
       if (!(name in given)) continue;
       const value = given[name];
-      const encoding = typeof value === 'string' ? 'string' : 'json';
+      // SSM refuses an empty value: an empty string travels JSON-encoded ("") like any non-string value.
+      const encoding = typeof value === 'string' && value !== '' ? 'string' : 'json';
       encodings[name] = encoding;
       const text = encoding === 'string' ? (value as string) : JSON.stringify(value);
       const type = def.sensitiveOutputs.includes(name) ? 'SecureString' : 'String';
@@ -73,6 +74,16 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
       if (before && before.value === text && before.type === type) continue;
       await runtime.put(path(name), text, { type, overwrite: true });
     }
+  }
+
+  const outputVersions: Record<string, number> = {};
+  if (record.result === 'success') {
+    const paths = def.outputs.map((name) => outputParamPath(prefix, d.env, d.component, name));
+    for (const p of await runtime.readNames(paths)) outputVersions[p.name.slice(p.name.lastIndexOf('/') + 1)] = p.version;
+  } else {
+    const [previous] = await runtime.readNames([stateParamPath(prefix, d.env, d.component)]);
+    const read = parseState(previous);
+    if (read.kind === 'ok') Object.assign(outputVersions, read.state.outputVersions);
   }
 
   const consumedPaths = references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
@@ -87,6 +98,7 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
     result: record.result,
     ...(record.error ? { error: record.error } : {}),
     outputs: encodings,
+    outputVersions,
     ...(record.drift ? { drift: { checkedAt: record.drift.checkedAt ?? appliedAt, drifted: record.drift.drifted, ...(record.drift.summary ? { summary: record.drift.summary } : {}) } } : {}),
   };
   await runtime.put(stateParamPath(prefix, d.env, d.component), JSON.stringify(state), { type: 'String', overwrite: true });

@@ -25,6 +25,8 @@ export const ComponentState = z.object({
   error: z.string().optional(),
   /** How each output is encoded in its parameter: `string` as is, `json` for lists, maps, numbers. */
   outputs: z.record(z.string(), z.enum(['string', 'json'])).default({}),
+  /** The version of each output parameter right after this apply wrote it: a newer one was written by someone else. */
+  outputVersions: z.record(z.string(), z.number().int()).default({}),
   drift: z
     .object({ checkedAt: z.string(), drifted: z.boolean(), summary: z.string().optional() })
     .optional(),

@@ -57,7 +57,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     // Act
     const result = await run({});
     // Assess
-    expect(result.status).toBe('SUCCEEDED');
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     const app = [['network', 'security-baseline'], ['cache', 'database', 'queue'], ['api-service', 'worker'], ['monitoring', 'serverless-site']];
     expect(waves(result)).toEqual([
       ['karma-shared', ['dns-zone']],
@@ -70,7 +70,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
 
   it('a second run applies nothing', async () => {
     const result = await run({});
-    expect(result.status).toBe('SUCCEEDED');
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     expect(result.waves).toEqual([]);
     expect(result.summary?.rows).toEqual([]);
   });
@@ -82,10 +82,32 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     const result = await run({ env: 'karma-dev' });
     // Assess: cache and database consume the subnets; their endpoints derive from vpc_id only, so
     // api-service and worker (which consume the endpoints) are not re-applied
-    expect(result.status).toBe('SUCCEEDED');
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     expect(waves(result)).toEqual([
       ['karma-dev', ['network']],
       ['karma-dev', ['cache', 'database']],
+    ]);
+  });
+
+  it("Karma's own writes start no work; a change made outside Karma does", async () => {
+    // Act: the change events Karma's own apply produced (an output it wrote, a state record)
+    const ownOutput = await run({ trigger: 'ssm-change', parameter: '/karma/karma-dev/network/outputs/private_subnet_ids' });
+    const ownState = await run({ trigger: 'ssm-change', parameter: '/karma/karma-dev/network/state' });
+    // Assess
+    expect([ownOutput.status, ownOutput.waves]).toEqual(['SUCCEEDED', []]);
+    expect([ownState.status, ownState.waves]).toEqual(['SUCCEEDED', []]);
+
+    // Prepare: someone rotates the external API key both environments' api-service consume
+    const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: false });
+    await backend.runtime.put('/acme/external/datadog-api-key', 'rotated-secret-value', { type: 'SecureString' });
+    await backend.close();
+    // Act
+    const rotated = await run({ trigger: 'ssm-change', parameter: '/acme/external/datadog-api-key' });
+    // Assess: only the consumers, in both environments
+    expect(rotated.status, `${rotated.error}: ${rotated.cause}`).toBe('SUCCEEDED');
+    expect(waves(rotated)).toEqual([
+      ['karma-dev', ['api-service']],
+      ['karma-prod', ['api-service']],
     ]);
   });
 
@@ -121,7 +143,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     // Act
     const result = await run({ env: 'karma-dev', mode: 'drift' });
     // Assess
-    expect(result.status).toBe('SUCCEEDED');
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     const byComponent = Object.fromEntries(rows(result).map(([, c, r]) => [c, r]));
     expect(byComponent['worker']).toBe('drifted');
     expect(byComponent['monitoring']).toBe('at-risk');

@@ -67,8 +67,12 @@ export const DATABASE_FILE = 'karma.db';
 export function openDatabase(file: string, options: { create: boolean }): DatabaseSync {
   try {
     if (options.create) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const db = new DatabaseSync(file, { open: true, readOnly: false });
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 60000;');
+    const db = new DatabaseSync(file, { open: true, readOnly: false, timeout: 60_000 });
+    // The busy timeout first: switching to WAL and creating tables take locks another process may hold.
+    db.exec('PRAGMA busy_timeout = 60000;');
+    const mode = db.prepare('PRAGMA journal_mode').get() as { journal_mode: string } | undefined;
+    if (mode?.journal_mode !== 'wal' && file !== ':memory:') db.exec('PRAGMA journal_mode = WAL;');
+    db.exec('PRAGMA synchronous = NORMAL;');
     db.exec(SCHEMA);
     return db;
   } catch (error) {

@@ -12,10 +12,11 @@
  */
 import { KarmaError } from '../../core/errors.ts';
 import type { Build } from '../../core/graph.ts';
-import type { Config } from '../../core/model.ts';
+import { stateParamPath, type Config } from '../../core/model.ts';
+import { parseState as parseRuntimeState } from '../../core/runtime.ts';
 import { planEnv } from '../../core/order.ts';
 import { toSnapshot } from '../../core/graph.ts';
-import type { Clock, ConfigSource, SnapshotStore } from '../../ports.ts';
+import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
 import type { Backend } from '../backend.ts';
 import { buildFromConfig, loadConfig } from '../build.ts';
 import { table } from '../../core/table.ts';
@@ -108,6 +109,23 @@ export function environmentOrder(config: Config, envs: readonly string[]): strin
   return out;
 }
 
+/**
+ * Loop safety. A change event for a parameter Karma itself wrote must not start work: the state parameter is
+ * only written by Karma, and an output whose version is the one Karma recorded right after writing it was
+ * Karma's own write. A newer version was written by someone else: that is a real change.
+ */
+export async function isOwnWrite(config: Config, runtime: RuntimeStore, parameter: string): Promise<boolean> {
+  const prefix = `${config.project.parameterPrefix}/`;
+  if (!parameter.startsWith(prefix)) return false;
+  const [env, component, kind, output] = parameter.slice(prefix.length).split('/');
+  if (!env || !component) return false;
+  if (kind === 'state' && output === undefined) return true;
+  if (kind !== 'outputs' || !output) return false;
+  const [current, stateParam] = await Promise.all([runtime.readNames([parameter]), runtime.readNames([stateParamPath(config.project.parameterPrefix, env, component)])]);
+  const read = parseRuntimeState(stateParam[0]);
+  return read.kind === 'ok' && current[0] !== undefined && read.state.outputVersions[output] === current[0].version;
+}
+
 function targetEnvironments(config: Config, state: PipelineState): string[] {
   const { run } = state;
   const declared = [...config.project.environments.keys()];
@@ -141,13 +159,17 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
   const state = parseState(raw);
   const { run } = state;
   const config = await loadConfig(ctx.source({ ...(run.ref ? { ref: run.ref } : {}), ...(run.commit ? { commit: run.commit } : {}) }));
-  const envs = targetEnvironments(config, state);
+  let envs = targetEnvironments(config, state);
   for (const c of run.components ?? []) {
     if (!config.deployments.some((d) => d.component === c && envs.includes(d.env))) {
       throw new InvalidInputError(`component "${c}" is not deployed in ${envs.join(', ') || 'any targeted environment'}`);
     }
   }
   return withBackend(ctx, config, async (backend) => {
+    if (run.trigger === 'ssm-change' && run.parameter && (await isOwnWrite(config, backend.runtime, run.parameter))) {
+      ctx.log('ignored: the parameter was written by Karma itself', { parameter: run.parameter });
+      envs = [];
+    }
     const { snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock });
     await backend.graph.write(snapshot);
     const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot);
