@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
 import { listProposals, mergeProposal, proposeChange, type Merged } from '../../app/change.ts';
-import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
+import { runPipelineAndReport } from './pipeline.ts';
 import { publishedOn, readHead } from '../../adapters/git/repo.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
@@ -113,7 +113,6 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     stateMachineArn({ ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}) });
     if (!existsSync(join(dir, '.git'))) throw new UsageError(`--remote needs the config repo to be a Git clone of the repository the deployed pipeline reads; ${dir} is not a Git repository`);
   }
-  const p = palette(io);
   let merged: Merged | undefined;
   let env = options.env;
   let commit: string | undefined;
@@ -132,26 +131,7 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     commit = (await readHead(dir)).commit;
   }
   if (options.remote) return applyRemote(dir, env!, commit!, merged, options, io);
-  const result = await runLocalPipeline({
-    configDir: dir,
-    input: { env, mode: 'apply', trigger: 'manual', ...(commit ? { commit } : {}) },
-    ...(options.backend ? { backend: options.backend } : {}),
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.terraform ? { terraform: options.terraform } : {}),
-    ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
-    progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
-  });
-  const code = result.status === 'SUCCEEDED' ? 0 : result.error === 'InvalidInputError' ? 2 : 1;
-  if (options.json) {
-    io.out(JSON.stringify({ merged: merged ?? null, pipeline: pipelineJson(result) }));
-    return code;
-  }
-  if (result.summary) io.out(result.summary.text);
-  const timing = result.waves.map((w) => `wave ${w.round} (${w.env}: ${w.components.join(', ')}) ${w.millis} ms`).join('; ');
-  if (result.status === 'SUCCEEDED') io.out(p.green(`succeeded in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
-  else if (result.error === 'ComponentsFailedError') io.out(p.red(`failed: ${result.summary?.failed ?? 'some'} component(s) failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
-  else io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
-  return code;
+  return runPipelineAndReport(dir, { env, mode: 'apply', trigger: 'manual', ...(commit ? { commit } : {}) }, options, io, { merged: merged ?? null });
 }
 
 /**
@@ -180,15 +160,4 @@ async function applyRemote(dir: string, env: string, commit: string, merged: Mer
   if (started.started) io.out(`started ${started.executionArn} (${env} at ${commit.slice(0, 8)}, published on ${where})\nfollow it: karma pipeline status ${started.executionArn} --follow`);
   else io.out(`already ${started.status?.toLowerCase() ?? 'started'}: ${started.executionArn} (same input, same execution)`);
   return 0;
-}
-
-function pipelineJson(result: LocalPipelineResult): Record<string, unknown> {
-  return {
-    executionId: result.executionId,
-    status: result.status,
-    ...(result.error ? { error: result.error, cause: result.cause } : {}),
-    summary: result.summary ?? null,
-    waves: result.waves,
-    millis: result.millis,
-  };
 }

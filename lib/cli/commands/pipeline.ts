@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
-import { runLocalPipeline } from '../../app/pipeline/local-run.ts';
+import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { palette, type IO } from '../io.ts';
@@ -29,15 +29,45 @@ export async function pipelineRun(options: PipelineRunOptions, io: IO): Promise<
   if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1)) {
     throw new UsageError(`--max-parallel must be a positive integer, got ${options.maxParallel}`);
   }
+  return runPipelineAndReport(resolve(location), executionInput(options), options, io);
+}
+
+/** The execution input from the command's flags. */
+export function executionInput(options: PipelineRunOptions): Record<string, unknown> {
   const input: Record<string, unknown> = { trigger: options.trigger ?? 'manual' };
   if (options.env) input['env'] = options.env;
   if (options.mode) input['mode'] = options.mode;
   if (options.component?.length) input['components'] = options.component;
   if (options.ref) input['ref'] = options.ref;
   if (options.commit) input['commit'] = options.commit;
+  return input;
+}
+
+export function pipelineJson(result: LocalPipelineResult): Record<string, unknown> {
+  return {
+    executionId: result.executionId,
+    status: result.status,
+    ...(result.error ? { error: result.error, cause: result.cause } : {}),
+    summary: result.summary ?? null,
+    waves: result.waves,
+    millis: result.millis,
+  };
+}
+
+/**
+ * Runs the pipeline locally and reports it: progress on stderr, the result table and a status line on stdout
+ * (or `{...jsonExtra, pipeline: {...}}` with --json). Returns the exit code: 0 succeeded, 1 failed, 2 invalid input.
+ */
+export async function runPipelineAndReport(
+  configDir: string,
+  input: Record<string, unknown>,
+  options: PipelineRunOptions,
+  io: IO,
+  jsonExtra?: Record<string, unknown>,
+): Promise<number> {
   const p = palette(io);
   const result = await runLocalPipeline({
-    configDir: resolve(location),
+    configDir,
     input,
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.store ? { store: options.store } : {}),
@@ -47,7 +77,7 @@ export async function pipelineRun(options: PipelineRunOptions, io: IO): Promise<
   });
   const code = result.status === 'SUCCEEDED' ? 0 : result.error === 'InvalidInputError' ? 2 : 1;
   if (options.json) {
-    io.out(JSON.stringify({ executionId: result.executionId, status: result.status, ...(result.error ? { error: result.error, cause: result.cause } : {}), summary: result.summary ?? null, waves: result.waves, millis: result.millis }));
+    io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
     return code;
   }
   if (result.summary) io.out(result.summary.text);
@@ -71,13 +101,7 @@ export interface PipelineStartOptions extends PipelineRunOptions {
 /** `karma pipeline start`: start the deployed state machine (idempotent execution name). */
 export async function pipelineStart(options: PipelineStartOptions, io: IO): Promise<number> {
   const { startRemotePipeline } = await import('../../app/pipeline/remote.ts');
-  const input: Record<string, unknown> = { trigger: options.trigger ?? 'manual' };
-  if (options.env) input['env'] = options.env;
-  if (options.mode) input['mode'] = options.mode;
-  if (options.component?.length) input['components'] = options.component;
-  if (options.ref) input['ref'] = options.ref;
-  if (options.commit) input['commit'] = options.commit;
-  const started = await startRemotePipeline(input, {
+  const started = await startRemotePipeline(executionInput(options), {
     ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}),
     ...(options.name ? { name: options.name } : {}),
     ...(options.region ? { region: options.region } : {}),
