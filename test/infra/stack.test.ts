@@ -1,0 +1,269 @@
+/**
+ * The synthesized template (bundling skipped here; synth.test.ts bundles through the CLI): resource counts,
+ * key properties, the state machine definition with every placeholder substituted, the trigger patterns and
+ * targets, least-privilege grants.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
+import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
+import { DEFINITION_FILE } from '../../lib/infra/pipeline.ts';
+import { CODECOMMIT_SETTINGS, GITHUB_SETTINGS, synth, type Synthesized } from './helpers.ts';
+
+type Json = Record<string, unknown>;
+let cc: Synthesized;
+let gh: Synthesized;
+
+beforeAll(() => {
+  cc = synth(CODECOMMIT_SETTINGS);
+  gh = synth(GITHUB_SETTINGS);
+}, 60_000);
+
+function resources(s: Synthesized, type: string): [string, Json][] {
+  return Object.entries(s.template.findResources(type)) as [string, Json][];
+}
+const props = (r: Json) => r['Properties'] as Json;
+
+describe('network', () => {
+  it('CodeCommit: isolated subnets, no NAT, endpoints for SSM, Step Functions, Logs, STS, X-Ray, CodeCommit Git and S3', () => {
+    cc.template.resourceCountIs('AWS::EC2::VPC', 1);
+    cc.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    cc.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    cc.template.resourceCountIs('AWS::EC2::Subnet', 2);
+    const services = resources(cc, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(props(r)['ServiceName']));
+    for (const s of ['.ssm', '.states', '.logs', '.sts', '.xray', '.git-codecommit', '.s3']) expect(services.some((x) => x.includes(s))).toBe(true);
+    expect(services).toHaveLength(7);
+    cc.template.resourceCountIs('AWS::EC2::FlowLog', 1);
+  });
+
+  it('GitHub: one NAT gateway (setting) and no CodeCommit endpoint', () => {
+    gh.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    expect(resources(gh, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(props(r)['ServiceName'])).some((x) => x.includes('codecommit'))).toBe(false);
+  });
+});
+
+describe('Neptune', () => {
+  it('serverless v2 capacity from settings, IAM auth, encrypted, engine 1.4, db.serverless instance', () => {
+    cc.template.resourceCountIs('AWS::Neptune::DBCluster', 1);
+    cc.template.hasResourceProperties('AWS::Neptune::DBCluster', {
+      IamAuthEnabled: true,
+      StorageEncrypted: true,
+      DeletionProtection: true,
+      EngineVersion: '1.4.1.0',
+      ServerlessScalingConfiguration: { MinCapacity: 1, MaxCapacity: 4 },
+      BackupRetentionPeriod: 7,
+    });
+    cc.template.resourceCountIs('AWS::Neptune::DBInstance', 1);
+    cc.template.hasResourceProperties('AWS::Neptune::DBInstance', { DBInstanceClass: 'db.serverless' });
+    cc.template.resourceCountIs('AWS::Neptune::DBSubnetGroup', 1);
+  });
+
+  it('port 8182 is open only to the Lambda client security group', () => {
+    const [sgId] = resources(cc, 'AWS::EC2::SecurityGroup').find(([, r]) => String(props(r)['GroupDescription']).startsWith('Karma Neptune'))!;
+    const clientSg = resources(cc, 'AWS::EC2::SecurityGroup').find(([, r]) => String(props(r)['GroupDescription']).startsWith('Karma Lambdas'))![0];
+    const ingress = resources(cc, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(props(r)['GroupId']).includes(sgId));
+    expect(ingress).toHaveLength(1);
+    expect(props(ingress[0]![1])).toMatchObject({ FromPort: 8182, ToPort: 8182, IpProtocol: 'tcp', SourceSecurityGroupId: { 'Fn::GetAtt': [clientSg, 'GroupId'] } });
+    const sg = cc.template.findResources('AWS::EC2::SecurityGroup')[sgId] as Json;
+    expect(props(sg)['SecurityGroupIngress']).toBeUndefined();
+  });
+});
+
+describe('Lambdas', () => {
+  it('one function per pipeline step: Node 24, ARM64, X-Ray, in the VPC, env from settings', () => {
+    const steps = resources(cc, 'AWS::Lambda::Function').filter(([, r]) => String(props(r)['Description']).startsWith('Karma pipeline step'));
+    expect(steps).toHaveLength(Object.keys(FUNCTION_SUBSTITUTIONS).length);
+    for (const [, r] of steps) {
+      const p = props(r);
+      expect(p).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
+      expect(p['VpcConfig']).toBeDefined();
+      const env = (p['Environment'] as { Variables: Json }).Variables;
+      expect(env).toMatchObject({
+        KARMA_BACKEND: 'aws',
+        KARMA_MAX_PARALLEL: '6',
+        KARMA_LOCK_TTL: '21600',
+        KARMA_NEPTUNE_IAM_AUTH: 'true',
+        KARMA_CONFIG: 'https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/karma-config',
+      });
+      expect(JSON.stringify(env['KARMA_NEPTUNE_ENDPOINT'])).toContain(':8182/gremlin');
+    }
+  });
+
+  it('neptune-db grants: only the graph-writing steps, scoped to the cluster resource id', () => {
+    const policies = resources(cc, 'AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r).includes('neptune-db:'));
+    expect(policies.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual(['PipelineBuild', 'PipelinePlan', 'PipelineSummarize']);
+    for (const [, r] of policies) {
+      const statement = (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement.find((s) => JSON.stringify(s['Action']).includes('neptune-db'))!;
+      expect([...(statement['Action'] as string[])].sort()).toEqual(['neptune-db:DeleteDataViaQuery', 'neptune-db:ReadDataViaQuery', 'neptune-db:WriteDataViaQuery', 'neptune-db:connect']);
+      expect(JSON.stringify(statement['Resource'])).toMatch(/neptune-db:eu-west-1:123456789012:",\{"Fn::GetAtt":\["GraphCluster[0-9A-F]+","ClusterResourceId"\]\},"\/\*"/);
+    }
+  });
+
+  it('lock steps get SSM on <prefix>-locks/* only; no step writes outside its paths', () => {
+    const text = JSON.stringify(cc.template.toJSON());
+    expect(text).toContain('parameter/karma-locks/*');
+    const lockPolicies = resources(cc, 'AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r).includes('karma-locks'));
+    expect(lockPolicies.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual(['PipelineAcquireLock', 'PipelineReleaseLock']);
+    for (const [, r] of resources(cc, 'AWS::IAM::Policy')) {
+      for (const s of (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement) {
+        if (JSON.stringify(s['Action']).includes('ssm:PutParameter')) expect(JSON.stringify(s['Resource'])).toMatch(/parameter\/karma(-locks)?\/\*/);
+      }
+    }
+  });
+});
+
+describe('state machine', () => {
+  it('logging ALL to a log group, X-Ray on, STANDARD', () => {
+    cc.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    cc.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }] },
+    });
+  });
+
+  it('is the ASL file as-is, with every ${...} placeholder substituted (functions and the CodeBuild project)', () => {
+    const [, sm] = resources(cc, 'AWS::StepFunctions::StateMachine')[0]!;
+    const p = props(sm);
+    const location = p['DefinitionS3Location'] as { Key: string };
+    expect(p['DefinitionString']).toBeUndefined();
+    // The deployed object is the staged copy of statemachines/pipeline.asl.json.
+    const staged = readFileSync(join(cc.outdir, `asset.${location.Key}`), 'utf8');
+    expect(staged).toBe(readFileSync(DEFINITION_FILE, 'utf8'));
+    const substitutions = p['DefinitionSubstitutions'] as Record<string, unknown>;
+    expect(Object.keys(substitutions).sort()).toEqual([...Object.keys(FUNCTION_SUBSTITUTIONS), CODEBUILD_SUBSTITUTION].sort());
+    let deployed = staged;
+    for (const [key, value] of Object.entries(substitutions)) deployed = deployed.split(`\${${key}}`).join(`resolved:${JSON.stringify(value).replace(/"/g, "'")}`);
+    expect(deployed).not.toMatch(/\$\{/);
+    for (const key of Object.keys(FUNCTION_SUBSTITUTIONS)) expect(JSON.stringify(substitutions[key])).toMatch(/"Fn::GetAtt":\["Pipeline[A-Za-z]+[0-9A-F]{8}","Arn"\]/);
+    expect(substitutions[CODEBUILD_SUBSTITUTION]).toEqual({ Ref: expect.stringMatching(/^PipelineApply[0-9A-F]{8}$/) });
+    JSON.parse(deployed);
+  });
+
+  it('may start/poll/stop builds of the one project and invoke only its functions', () => {
+    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineStateMachineRole'))!;
+    const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
+    const cb = statements.find((s) => JSON.stringify(s['Action']).includes('codebuild:StartBuild'))!;
+    expect(JSON.stringify(cb['Resource'])).toMatch(/PipelineApply[0-9A-F]{8}","Arn"/);
+    expect(JSON.stringify(statements)).toContain('rule/StepFunctionsGetEventForCodeBuildStartBuildRule');
+  });
+});
+
+describe('CodeBuild', () => {
+  it('ARM image, encrypted, buildspec runs the one karma component command with the deploy-role profile', () => {
+    cc.template.resourceCountIs('AWS::CodeBuild::Project', 1);
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const p = props(project);
+    expect(p['Environment']).toMatchObject({ Type: 'ARM_CONTAINER', PrivilegedMode: false });
+    expect(p['EncryptionKey']).toBeDefined();
+    const spec = String((p['Source'] as Json)['BuildSpec']);
+    expect(spec).toContain('npm ci');
+    expect(spec).toContain('sha256sum -c');
+    expect(spec).toContain('git -C /tmp/config checkout --quiet \\"$KARMA_COMMIT\\"');
+    expect(spec).toContain('credential_source = EcsContainer');
+    expect(spec).toContain('npx karma component \\"$KARMA_MODE\\" \\"$KARMA_COMPONENT\\" \\"$KARMA_ENV\\" --commit \\"$KARMA_COMMIT\\" --backend aws');
+    const vars = Object.fromEntries((((p['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
+    expect(JSON.parse(String(vars['KARMA_DEPLOY_ROLES']))).toEqual({
+      'karma-dev': 'arn:aws:iam::123456789012:role/karma-deploy-dev',
+      'karma-prod': 'arn:aws:iam::210987654321:role/karma-deploy-prod',
+    });
+  });
+
+  it('its role may assume only the configured deploy roles, and holds no admin rights', () => {
+    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineApplyRole'))!;
+    const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
+    const assume = statements.filter((s) => JSON.stringify(s['Action']).includes('sts:AssumeRole'));
+    expect(assume).toHaveLength(1);
+    expect(assume[0]!['Resource']).toEqual(['arn:aws:iam::123456789012:role/karma-deploy-dev', 'arn:aws:iam::210987654321:role/karma-deploy-prod']);
+    expect(JSON.stringify(statements)).not.toMatch(/"Action":"\*"|"\*:\*"/);
+  });
+});
+
+describe('bucket and notifications', () => {
+  it('snapshot bucket: encrypted, TLS only, public access blocked, lifecycle expiry, access logs', () => {
+    const [id, bucket] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineSnapshots'))!;
+    expect(props(bucket)).toMatchObject({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 90, Status: 'Enabled' })] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: expect.stringMatching(/^PipelineAccessLogs/) }, LogFilePrefix: 'snapshots/' },
+    });
+    const policy = resources(cc, 'AWS::S3::BucketPolicy').find(([, r]) => JSON.stringify(props(r)['Bucket']).includes(id))!;
+    expect(JSON.stringify(policy[1])).toContain('"aws:SecureTransport":"false"');
+  });
+
+  it('failed, timed-out or aborted executions go to the SNS topic', () => {
+    cc.template.resourceCountIs('AWS::SNS::Topic', 1);
+    cc.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [Match.anyValue()] } },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^PipelineNotifications') }, DeadLetterConfig: Match.anyValue() })],
+    });
+    gh.template.resourceCountIs('AWS::SNS::Subscription', 1);
+  });
+});
+
+describe('triggers', () => {
+  function ruleWith(s: Synthesized, pattern: Json): Json {
+    const found = resources(s, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(props(r)['EventPattern']) === JSON.stringify(s.stack.resolve(pattern)));
+    expect(found).toHaveLength(1);
+    return props(found[0]![1]);
+  }
+  function startTarget(rule: Json): Json {
+    const targets = rule['Targets'] as Json[];
+    expect(targets).toHaveLength(1);
+    const t = targets[0]!;
+    expect(JSON.stringify(t['Arn'])).toMatch(/PipelineStateMachine/);
+    expect(t['RetryPolicy']).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
+    expect(JSON.stringify(t['DeadLetterConfig'])).toMatch(/TriggersDeadLetters/);
+    return t['InputTransformer'] as Json;
+  }
+
+  it('SSM change: prefix, not karma:managed, passes {trigger, parameter, event}', () => {
+    const rule = ruleWith(cc, ssmChangePattern('/karma'));
+    expect((rule['EventPattern'] as Json)['detail']).toEqual({
+      operation: ['Create', 'Update', 'Delete', 'LabelParameterVersion'],
+      name: [{ prefix: '/karma/' }],
+      description: [{ exists: false }, { 'anything-but': { prefix: 'karma:managed' } }],
+    });
+    const input = startTarget(rule);
+    expect(input['InputPathsMap']).toEqual({ 'detail-name': '$.detail.name', f2: '$' });
+    expect(input['InputTemplate']).toBe('{"trigger":"ssm-change","parameter":<detail-name>,"event":<f2>}');
+  });
+
+  it('CodeCommit push: tracked branch of the config repo, passes {trigger, ref, commit, event}', () => {
+    const repoArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':codecommit:eu-west-1:123456789012:karma-config']] };
+    const rule = ruleWith(cc, { ...codeCommitPushPattern('X', 'karma-config', 'main'), resources: [repoArn] });
+    const input = startTarget(rule);
+    expect(input['InputPathsMap']).toEqual({ 'detail-referenceName': '$.detail.referenceName', 'detail-commitId': '$.detail.commitId', f3: '$' });
+    expect(input['InputTemplate']).toBe('{"trigger":"git-push","ref":<detail-referenceName>,"commit":<detail-commitId>,"event":<f3>}');
+  });
+
+  it('GitHub: function URL (auth NONE) → PutEvents on the Karma bus → rule on that bus starts the pipeline', () => {
+    gh.template.resourceCountIs('AWS::Events::EventBus', 1);
+    gh.template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    const rule = ruleWith(gh, gitHubPushPattern('acme', 'infra-config', 'main'));
+    expect(JSON.stringify(rule['EventBusName'])).toMatch(/TriggersBus/);
+    expect(startTarget(rule)['InputTemplate']).toBe('{"trigger":"git-push","ref":"main","commit":<detail-commit>,"event":<f2>}');
+    const [, webhook] = resources(gh, 'AWS::Lambda::Function').find(([, r]) => String(props(r)['Description']).startsWith('Karma: GitHub push webhook'))!;
+    expect(props(webhook)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
+    const [, policy] = resources(gh, 'AWS::IAM::Policy').find(([id]) => id.startsWith('TriggersWebhookServiceRole'))!;
+    const text = JSON.stringify(policy);
+    expect(text).toContain('events:PutEvents');
+    expect(text).toContain('secretsmanager:GetSecretValue');
+    gh.template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'karma/github-webhook' });
+  });
+
+  it('drift schedule from settings starts a drift run', () => {
+    const rule = resources(gh, 'AWS::Events::Rule').map(([, r]) => props(r)).find((r) => r['ScheduleExpression'] === 'rate(12 hours)')!;
+    expect(startTarget(rule)).toBeUndefined();
+    expect((rule['Targets'] as Json[])[0]!['Input']).toBe('{"trigger":"schedule","mode":"drift"}');
+  });
+
+  it('the dead-letter queue is encrypted and TLS-only', () => {
+    cc.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    const policies = resources(cc, 'AWS::SQS::QueuePolicy');
+    expect(JSON.stringify(policies)).toContain('"aws:SecureTransport":"false"');
+  });
+});
