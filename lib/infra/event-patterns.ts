@@ -2,26 +2,30 @@
  * The EventBridge event patterns that start the pipeline, as plain JSON (the constructs use them, and the
  * tests check them against sample events, in-process and through EventBridge's TestEventPattern on moto).
  *
- * Loop safety (SSM): Karma writes its own outputs and state with a Description starting with `karma:managed`.
- * A change counts only when it is under `<prefix>/` AND its description is absent or does not start with that
- * marker. The lock parameters live under `<prefix>-locks/`, which the `<prefix>/` prefix already excludes.
+ * Loop safety (SSM), in two layers (docs/pipeline.md):
+ *  1. The rule matches output parameters only (`<prefix>/<env>/<component>/outputs/<name>`, a wildcard), so the
+ *     state record every apply writes never starts anything, nor do the locks (under `<prefix>-locks/`).
+ *  2. An output Karma itself wrote is recognised by the Build step: its version is the one Karma recorded in
+ *     the component's state right after writing it. That execution ends at once with nothing to do and never
+ *     waits for a lock. A change made outside Karma has a newer version and is planned.
+ * A description marker was rejected: SSM keeps a parameter's description when it is overwritten, and the
+ * console pre-fills it, so a manual edit of a Karma-written output would carry the marker and be ignored.
+ *
+ * External parameters consumed through `${ssm:/path}` live outside the prefix; `externalPaths` adds them.
  */
-
-export const KARMA_MANAGED_MARKER = 'karma:managed';
 /** Source and detail-type the GitHub webhook relay puts onto the Karma bus. */
 export const GITHUB_SOURCE = 'karma.github';
 export const GITHUB_PUSH = 'GitHub Push';
 
 export type EventPatternJson = Record<string, unknown>;
 
-export function ssmChangePattern(parameterPrefix: string): EventPatternJson {
+export function ssmChangePattern(parameterPrefix: string, externalPaths: readonly string[] = []): EventPatternJson {
   return {
     source: ['aws.ssm'],
     'detail-type': ['Parameter Store Change'],
     detail: {
       operation: ['Create', 'Update', 'Delete', 'LabelParameterVersion'],
-      name: [{ prefix: `${parameterPrefix}/` }],
-      description: [{ exists: false }, { 'anything-but': { prefix: KARMA_MANAGED_MARKER } }],
+      name: [{ wildcard: `${parameterPrefix}/*/*/outputs/*` }, ...externalPaths.map((p) => ({ prefix: p }))],
     },
   };
 }

@@ -81,6 +81,7 @@ export class KarmaStack extends Stack {
       stateMachine: this.pipeline.stateMachine,
       topic: this.pipeline.topic,
       parameterPrefix: s.parameterPrefix,
+      externalParameterPaths: s.readableParameterPaths,
       branch: s.branch,
       driftSchedule: s.driftSchedule,
       ...(codeCommit ? { codeCommit } : {}),

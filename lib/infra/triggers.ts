@@ -27,6 +27,8 @@ export interface KarmaTriggersProps {
   readonly stateMachine: sfn.IStateMachine;
   readonly topic: sns.ITopic;
   readonly parameterPrefix: string;
+  /** Parameters outside the prefix that configs consume with ${ssm:...}: a change to them is a real change. @default none */
+  readonly externalParameterPaths?: readonly string[];
   readonly branch: string;
   readonly codeCommit?: { readonly name: string; readonly arn: string };
   readonly gitHub?: { readonly owner: string; readonly repo: string; readonly webhookSecretName: string };
@@ -63,8 +65,8 @@ export class KarmaTriggers extends Construct {
       });
 
     this.ssmRule = new events.Rule(this, 'SsmChange', {
-      description: `Karma: a parameter under ${props.parameterPrefix}/ changed outside Karma`,
-      eventPattern: ssmChangePattern(props.parameterPrefix) as events.EventPattern,
+      description: `Karma: an output under ${props.parameterPrefix}/ or a consumed external parameter changed`,
+      eventPattern: ssmChangePattern(props.parameterPrefix, props.externalParameterPaths ?? []) as events.EventPattern,
       targets: [start({ trigger: 'ssm-change', parameter: field('$.detail.name'), event: field('$') })],
     });
 

@@ -102,17 +102,17 @@ function gitHubEvent(detail: Record<string, unknown>): object {
 describe('SSM change pattern (rule on moto)', () => {
   let matches: (event: object) => Promise<boolean>;
   beforeAll(async () => {
-    matches = await ruleFor(ssmChangePattern('/karma'));
+    matches = await ruleFor(ssmChangePattern('/karma', ['/acme/external/']));
   });
   it.each([
-    ['a parameter created under the prefix, no description', { operation: 'Create', name: '/karma/karma-dev/network/outputs/vpc_id' }, true],
-    ['an update with a human description', { operation: 'Update', name: '/karma/karma-dev/dns/outputs/zone', description: 'set by the network team' }, true],
-    ['a delete under the prefix', { operation: 'Delete', name: '/karma/karma-dev/dns/outputs/zone' }, true],
-    ["Karma's own output write (karma:managed description)", { operation: 'Update', name: '/karma/karma-dev/network/outputs/vpc_id', description: 'karma:managed output network.vpc_id' }, false],
-    ["Karma's own state write", { operation: 'Create', name: '/karma/karma-dev/network/state', description: 'karma:managed state' }, false],
-    ['a lock (outside the prefix)', { operation: 'Create', name: '/karma-locks/karma-dev' }, false],
+    ['an output created under the prefix', { operation: 'Create', name: '/karma/karma-dev/network/outputs/vpc_id' }, true],
+    ['an output updated with a human description', { operation: 'Update', name: '/karma/karma-dev/dns/outputs/zone', description: 'set by the network team' }, true],
+    ['an output deleted', { operation: 'Delete', name: '/karma/karma-dev/dns/outputs/zone' }, true],
+    ['an external parameter the config consumes', { operation: 'Update', name: '/acme/external/datadog-api-key' }, true],
+    ["Karma's own state write", { operation: 'Create', name: '/karma/karma-dev/network/state' }, false],
+    ['a lock (outside the prefix)', { operation: 'Create', name: '/karma-locks/env-karma-dev' }, false],
     ['another prefix', { operation: 'Update', name: '/other/thing' }, false],
-    ['the prefix without its slash', { operation: 'Update', name: '/karmafoo/x' }, false],
+    ['the prefix without its slash', { operation: 'Update', name: '/karmafoo/x/y/outputs/z' }, false],
   ])('%s → %s', async (_name, detail, expected) => {
     expect(await matches(ssmEvent(detail))).toBe(expected);
   });

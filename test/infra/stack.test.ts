@@ -220,12 +220,11 @@ describe('triggers', () => {
     return t['InputTransformer'] as Json;
   }
 
-  it('SSM change: prefix, not karma:managed, passes {trigger, parameter, event}', () => {
-    const rule = ruleWith(cc, ssmChangePattern('/karma'));
+  it('SSM change: outputs under the prefix and the external paths (never state or locks), passes {trigger, parameter, event}', () => {
+    const rule = ruleWith(cc, ssmChangePattern('/karma', cc.stack.settings.readableParameterPaths));
     expect((rule['EventPattern'] as Json)['detail']).toEqual({
       operation: ['Create', 'Update', 'Delete', 'LabelParameterVersion'],
-      name: [{ prefix: '/karma/' }],
-      description: [{ exists: false }, { 'anything-but': { prefix: 'karma:managed' } }],
+      name: [{ wildcard: '/karma/*/*/outputs/*' }, ...cc.stack.settings.readableParameterPaths.map((p) => ({ prefix: p }))],
     });
     const input = startTarget(rule);
     expect(input['InputPathsMap']).toEqual({ 'detail-name': '$.detail.name', f2: '$' });
