@@ -4,18 +4,21 @@
  * Lambda environment:
  *   KARMA_CONFIG        the config repo: an https Git URL (cloned with isomorphic-git into /tmp) or a directory
  *   KARMA_BACKEND       aws (default in Lambda) | local
- *   KARMA_SNAPSHOTS     where build snapshots go: a directory (default /tmp/karma-snapshots)
+ *   KARMA_SNAPSHOT_BUCKET  build snapshots go to this S3 bucket (gzipped JSON, ref s3://bucket/key) when set
+ *   KARMA_SNAPSHOT_PREFIX  key prefix in that bucket (default snapshots/; the stack's IAM grant is scoped to it)
+ *   KARMA_SNAPSHOTS     without a bucket: a directory for build snapshots (default /tmp/karma-snapshots)
  *   KARMA_MAX_PARALLEL  components applied at once per round (default 4; CodeBuild's concurrent-build quota)
  *   KARMA_LOCK_TTL      seconds an environment lock outlives a dead execution (default 21600)
  */
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import type { Config } from '../../core/model.ts';
-import type { ConfigSource } from '../../ports.ts';
+import type { ConfigSource, SnapshotStore } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import { DirectorySource } from '../../adapters/fs/directory-source.ts';
 import { GitSource, isGitUrl } from '../../adapters/git/git-source.ts';
 import { DirectorySnapshotStore } from '../../adapters/snapshots/directory-snapshots.ts';
+import { S3SnapshotStore } from '../../adapters/snapshots/s3-snapshots.ts';
 import { openBackend, type BackendType } from '../backend.ts';
 import type { PipelineContext } from './steps.ts';
 
@@ -54,6 +57,20 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/** S3 when KARMA_SNAPSHOT_BUCKET is set (the deployed stack), else a directory. */
+export function snapshotsFromEnv(env: NodeJS.ProcessEnv): SnapshotStore {
+  const bucket = env['KARMA_SNAPSHOT_BUCKET'];
+  if (!bucket) return new DirectorySnapshotStore(env['KARMA_SNAPSHOTS'] ?? '/tmp/karma-snapshots');
+  const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  const endpoint = env['AWS_ENDPOINT_URL_S3'] ?? env['AWS_ENDPOINT_URL'];
+  return new S3SnapshotStore({
+    bucket,
+    prefix: env['KARMA_SNAPSHOT_PREFIX'] ?? 'snapshots/',
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+  });
+}
+
 export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log']): PipelineContext {
   const location = env['KARMA_CONFIG'];
   if (!location) throw new UsageError('KARMA_CONFIG is not set: the config repo (an https Git URL or a directory)');
@@ -63,7 +80,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log
   return {
     source: (at) => configSourceAt(location, at),
     openBackend: (config: Config) => openBackend(config, { baseDir, create: true, type: backend }),
-    snapshots: new DirectorySnapshotStore(env['KARMA_SNAPSHOTS'] ?? '/tmp/karma-snapshots'),
+    snapshots: snapshotsFromEnv(env),
     clock: systemClock,
     maxParallel: positiveInt('KARMA_MAX_PARALLEL', env['KARMA_MAX_PARALLEL'], 4),
     lockTtlSeconds: positiveInt('KARMA_LOCK_TTL', env['KARMA_LOCK_TTL'], 6 * 3600),
