@@ -6,15 +6,26 @@
  */
 import type { Deployment } from './model.ts';
 
-export function dependencyEdges(d: Deployment): string[] {
-  const targets = new Set<string>();
-  for (const dep of d.dependsOn) targets.add(`${d.env}/${dep}`);
-  for (const r of d.references) if (r.kind === 'output') targets.add(`${r.env}/${r.component}`);
-  return [...targets].sort();
+const edgeCache = new WeakMap<Deployment, readonly string[]>();
+
+/**
+ * What a deployment depends on, as sorted `env/component` keys. Computed once per deployment (the statuses, every
+ * plan and the cycle check all ask): deployments are immutable once parsed.
+ */
+export function dependencyEdges(d: Deployment): readonly string[] {
+  let cached = edgeCache.get(d);
+  if (cached === undefined) {
+    const targets = new Set<string>();
+    for (const dep of d.dependsOn) targets.add(`${d.env}/${dep}`);
+    for (const r of d.references) if (r.kind === 'output') targets.add(`${r.env}/${r.component}`);
+    cached = [...targets].sort();
+    edgeCache.set(d, cached);
+  }
+  return cached;
 }
 
 export function findCycles(deployments: readonly Deployment[]): string[][] {
-  const adjacency = new Map<string, string[]>();
+  const adjacency = new Map<string, readonly string[]>();
   for (const d of deployments) adjacency.set(`${d.env}/${d.component}`, dependencyEdges(d));
   const nodes = [...adjacency.keys()].sort();
 

@@ -14,7 +14,7 @@
  */
 import { DirectedGraph } from 'graphology';
 import { configFingerprint } from './config.ts';
-import { contentHash, sha256 } from './hash.ts';
+import { sha256 } from './hash.ts';
 import { outputParamPath, type Config, type Deployment } from './model.ts';
 import type { RuntimeSnapshot } from './runtime.ts';
 import type { BuildMeta, GraphElement, GraphSnapshot, PropValue } from './snapshot.ts';
@@ -32,35 +32,50 @@ export const edgeId = (label: string, from: string, to: string): string => `${la
 
 export interface Build {
   readonly config: Config;
+  /** Vertices and edges by id, in insertion order: what the snapshot and the stores are made of. */
+  readonly vertices: ReadonlyMap<string, VertexAttributes>;
+  readonly edges: ReadonlyMap<string, EdgeAttributes & { from: string; to: string }>;
+  /** The same graph as a graphology graph, for traversals and queries; built on first use. */
   readonly graph: KarmaGraph;
   /** By `env/component`. */
   readonly statuses: ReadonlyMap<string, ComponentStatus>;
   readonly meta: BuildMeta;
 }
 
-function addEdge(graph: KarmaGraph, label: string, from: string, to: string, props: Record<string, PropValue>): void {
+type EdgeMap = Map<string, EdgeAttributes & { from: string; to: string }>;
+
+/** Adds an edge, or merges props into an existing one (an edge declared twice: dependsOn AND an output). */
+function addEdge(edges: EdgeMap, label: string, from: string, to: string, props: Record<string, PropValue>): void {
   const id = edgeId(label, from, to);
-  if (graph.hasEdge(id)) {
-    const attrs = graph.getEdgeAttributes(id);
+  const existing = edges.get(id);
+  if (existing) {
     for (const [k, v] of Object.entries(props)) {
-      const prev = attrs.props[k];
-      attrs.props[k] = prev === undefined || prev === v ? v : [...new Set([...String(prev).split(','), ...String(v).split(',')])].sort().join(',');
+      const prev = existing.props[k];
+      existing.props[k] = prev === undefined || prev === v ? v : [...new Set([...String(prev).split(','), ...String(v).split(',')])].sort().join(',');
     }
     return;
   }
-  graph.addDirectedEdgeWithKey(id, from, to, { label, props });
+  edges.set(id, { label, from, to, props });
+}
+
+function graphologyView(vertices: ReadonlyMap<string, VertexAttributes>, edges: EdgeMap): KarmaGraph {
+  const graph: KarmaGraph = new DirectedGraph({ allowSelfLoops: false });
+  for (const [id, v] of vertices) graph.addNode(id, v);
+  for (const [id, e] of edges) graph.addDirectedEdgeWithKey(id, e.from, e.to, { label: e.label, props: e.props });
+  return graph;
 }
 
 export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { builtAt: string }): Build {
   const prefix = config.project.parameterPrefix;
   const statuses = computeStatuses(config, runtime);
-  const graph: KarmaGraph = new DirectedGraph({ allowSelfLoops: false });
+  const vertices = new Map<string, VertexAttributes>();
+  const edges: EdgeMap = new Map();
 
   for (const env of config.project.environments.values()) {
     const props: Record<string, PropValue> = { name: env.name };
     if (env.region) props['region'] = env.region;
     if (env.account) props['account'] = env.account;
-    graph.addNode(envId(env.name), { label: 'Environment', props });
+    vertices.set(envId(env.name), { label: 'Environment', props });
   }
 
   const addComponent = (d: Deployment): void => {
@@ -83,8 +98,8 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
       if (status.state.commit) props['appliedCommit'] = status.state.commit;
     }
     const id = componentId(d.env, d.component);
-    graph.addNode(id, { label: 'Component', props });
-    addEdge(graph, 'IN_ENV', id, envId(d.env), {});
+    vertices.set(id, { label: 'Component', props });
+    addEdge(edges, 'IN_ENV', id, envId(d.env), {});
     for (const output of def.outputs) {
       const path = outputParamPath(prefix, d.env, d.component, output);
       const param = runtime.get(path);
@@ -100,8 +115,8 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
         }
       }
       const oid = outputId(d.env, d.component, output);
-      graph.addNode(oid, { label: 'Output', props: oprops });
-      addEdge(graph, 'PRODUCES', id, oid, {});
+      vertices.set(oid, { label: 'Output', props: oprops });
+      addEdge(edges, 'PRODUCES', id, oid, {});
     }
   };
   for (const d of config.deployments) addComponent(d);
@@ -109,11 +124,11 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
   for (const d of config.deployments) {
     const id = componentId(d.env, d.component);
     const consumed = statuses.get(`${d.env}/${d.component}`)?.state?.consumed ?? {};
-    for (const dep of d.dependsOn) addEdge(graph, 'DEPENDS_ON', id, componentId(d.env, dep), { via: 'dependsOn' });
+    for (const dep of d.dependsOn) addEdge(edges, 'DEPENDS_ON', id, componentId(d.env, dep), { via: 'dependsOn' });
     for (const ref of d.references) {
       if (ref.kind === 'ssm') {
         const pid = paramId(ref.path);
-        if (!graph.hasNode(pid)) {
+        if (!vertices.has(pid)) {
           const param = runtime.get(ref.path);
           const props: Record<string, PropValue> = { path: ref.path, present: param !== undefined };
           if (param) {
@@ -121,18 +136,18 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
             props['type'] = param.type;
             if (param.type !== 'SecureString') props['valueHash'] = sha256(param.value).slice(0, 32);
           }
-          graph.addNode(pid, { label: 'Parameter', props });
+          vertices.set(pid, { label: 'Parameter', props });
         }
         const eprops: Record<string, PropValue> = { inputs: ref.at };
         if (consumed[ref.path] !== undefined) eprops['appliedVersion'] = consumed[ref.path]!;
-        addEdge(graph, 'CONSUMES', id, pid, eprops);
+        addEdge(edges, 'CONSUMES', id, pid, eprops);
         continue;
       }
       const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
       const eprops: Record<string, PropValue> = { inputs: ref.at };
       if (consumed[path] !== undefined) eprops['appliedVersion'] = consumed[path]!;
-      addEdge(graph, 'CONSUMES', id, outputId(ref.env, ref.component, ref.output), eprops);
-      addEdge(graph, 'DEPENDS_ON', id, componentId(ref.env, ref.component), { via: 'output' });
+      addEdge(edges, 'CONSUMES', id, outputId(ref.env, ref.component, ref.output), eprops);
+      addEdge(edges, 'DEPENDS_ON', id, componentId(ref.env, ref.component), { via: 'output' });
     }
   }
 
@@ -143,19 +158,33 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
     ...(config.commit ? { commit: config.commit } : {}),
     configFingerprint: configFingerprint(config),
   };
-  return { config, graph, statuses, meta };
+  let graph: KarmaGraph | undefined;
+  return {
+    config,
+    vertices,
+    edges,
+    get graph(): KarmaGraph {
+      return (graph ??= graphologyView(vertices, edges));
+    },
+    statuses,
+    meta,
+  };
 }
 
-/** The graph as a flat, sorted, hashed element list: what stores write. */
+/**
+ * The graph as a flat, sorted, hashed element list: what stores write. The hash is sha256 over the JSON of
+ * label, ends and props. Props are built in a fixed order by buildGraph, so plain JSON.stringify is already
+ * canonical here (and much cheaper than sorting keys for 150,000 elements).
+ */
 export function toSnapshot(build: Build): GraphSnapshot {
   const vertices: GraphElement[] = [];
   const edges: GraphElement[] = [];
-  build.graph.forEachNode((id, a) => {
-    vertices.push({ id, label: a.label, props: a.props, hash: contentHash([a.label, a.props]) });
-  });
-  build.graph.forEachEdge((id, a, from, to) => {
-    edges.push({ id, label: a.label, from, to, props: a.props, hash: contentHash([a.label, from, to, a.props]) });
-  });
+  for (const [id, a] of build.vertices) vertices.push({ id, label: a.label, props: a.props, hash: elementHash([a.label, a.props]) });
+  for (const [id, a] of build.edges) edges.push({ id, label: a.label, from: a.from, to: a.to, props: a.props, hash: elementHash([a.label, a.from, a.to, a.props]) });
   const byId = (x: GraphElement, y: GraphElement): number => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
   return { meta: build.meta, vertices: vertices.sort(byId), edges: edges.sort(byId) };
+}
+
+function elementHash(value: unknown): string {
+  return sha256(JSON.stringify(value)).slice(0, 32);
 }

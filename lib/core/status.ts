@@ -51,7 +51,8 @@ function since(state: ComponentState): string {
   return `${state.appliedAt}${state.commit ? ` (commit ${state.commit.slice(0, 7)})` : ''}`;
 }
 
-function ownStatus(d: Deployment, prefix: string, runtime: RuntimeSnapshot): { status: Status; reason: string; state?: ComponentState } {
+/** `paths[i]` is the parameter `d.references[i]` reads. */
+function ownStatus(d: Deployment, paths: readonly string[], runtime: RuntimeSnapshot, prefix: string): { status: Status; reason: string; state?: ComponentState } {
   const read = parseState(runtime.get(stateParamPath(prefix, d.env, d.component)));
   if (read.kind === 'absent') return { status: 'never-applied', reason: `never applied in ${d.env}` };
   if (read.kind === 'unreadable') return { status: 'failed', reason: `state unreadable: ${read.reason}; re-apply to rewrite it` };
@@ -62,8 +63,9 @@ function ownStatus(d: Deployment, prefix: string, runtime: RuntimeSnapshot): { s
   if (state.configHash !== d.configHash) {
     return { status: 'pending', reason: `config changed since the apply at ${since(state)}`, state };
   }
-  for (const ref of d.references) {
-    const path = ref.kind === 'ssm' ? ref.path : outputParamPath(prefix, ref.env, ref.component, ref.output);
+  for (let r = 0; r < d.references.length; r++) {
+    const ref = d.references[r]!;
+    const path = paths[r]!;
     const applied = state.consumed[path];
     const current = runtime.get(path);
     if (applied !== undefined && current && current.version > applied) {
@@ -91,56 +93,56 @@ function describeBlocker(b: Blocker, env: string): string {
 /** Statuses of every deployment, computed upstream-first (the config has no cycles: parseConfig checked). */
 export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<string, ComponentStatus> {
   const prefix = config.project.parameterPrefix;
-  const byKey = new Map(config.deployments.map((d) => [`${d.env}/${d.component}`, d]));
+  const ds = config.deployments;
+  const keys = ds.map((d) => `${d.env}/${d.component}`);
+  const index = new Map(keys.map((k, i) => [k, i]));
+  // By position: what each depends on, who depends on each, and the parameter each reference reads.
+  const deps: number[][] = ds.map((d) => dependencyEdges(d).flatMap((k) => index.get(k) ?? []));
+  const dependents: number[][] = ds.map(() => []);
+  const pending = new Int32Array(ds.length);
+  deps.forEach((list, i) => {
+    pending[i] = list.length;
+    for (const j of list) dependents[j]!.push(i);
+  });
+  const statuses: ComponentStatus[] = new Array<ComponentStatus>(ds.length);
   const result = new Map<string, ComponentStatus>();
 
   // Kahn's order over dependency edges (dependencies first).
-  const pendingDeps = new Map<string, number>();
-  const dependents = new Map<string, string[]>();
-  for (const [key, d] of byKey) {
-    const deps = dependencyEdges(d).filter((k) => byKey.has(k));
-    pendingDeps.set(key, deps.length);
-    for (const dep of deps) {
-      let list = dependents.get(dep);
-      if (!list) dependents.set(dep, (list = []));
-      list.push(key);
-    }
-  }
-  const queue = [...byKey.keys()].filter((k) => pendingDeps.get(k) === 0);
-  for (let i = 0; i < queue.length; i++) {
-    const key = queue[i]!;
-    const d = byKey.get(key)!;
-    const own = ownStatus(d, prefix, runtime);
+  const queue: number[] = [];
+  for (let i = 0; i < ds.length; i++) if (pending[i] === 0) queue.push(i);
+  for (let q = 0; q < queue.length; q++) {
+    const i = queue[q]!;
+    const d = ds[i]!;
+    const paths = d.references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
+    const own = ownStatus(d, paths, runtime, prefix);
     const blockers: Blocker[] = [];
-    for (const dep of dependencyEdges(d)) {
-      const upstream = result.get(dep);
-      if (upstream && (upstream.status === 'failed' || upstream.status === 'never-applied' || upstream.status === 'blocked')) {
-        const [env, component] = dep.split('/') as [string, string];
-        blockers.push({ kind: 'upstream', env, component, status: upstream.status });
+    for (const j of deps[i]!) {
+      const upstream = statuses[j]!;
+      if (upstream.status === 'failed' || upstream.status === 'never-applied' || upstream.status === 'blocked') {
+        blockers.push({ kind: 'upstream', env: upstream.env, component: upstream.component, status: upstream.status });
       }
     }
     let missing = false;
-    for (const ref of d.references) {
+    d.references.forEach((ref, r) => {
+      const path = paths[r]!;
+      if (runtime.has(path)) return;
       if (ref.kind === 'ssm') {
-        if (!runtime.has(ref.path)) {
-          blockers.push({ kind: 'missing-parameter', path: ref.path });
-          missing = true;
-        }
-        continue;
+        blockers.push({ kind: 'missing-parameter', path });
+        missing = true;
+        return;
       }
-      const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
-      const upstream = result.get(`${ref.env}/${ref.component}`);
-      const upstreamApplied = upstream && upstream.own !== 'never-applied';
+      const upstream = statuses[index.get(`${ref.env}/${ref.component}`)!];
+      const upstreamApplied = upstream !== undefined && upstream.own !== 'never-applied';
       const alreadyBlocking = blockers.some(
         (b) => (b.kind === 'missing-output' && b.path === path) || (b.kind === 'upstream' && b.env === ref.env && b.component === ref.component),
       );
-      if (!runtime.has(path) && upstreamApplied && !alreadyBlocking) {
+      if (upstreamApplied && !alreadyBlocking) {
         blockers.push({ kind: 'missing-output', env: ref.env, component: ref.component, output: ref.output, path });
         missing = true;
       }
-    }
+    });
     const blocked = blockers.length > 0 && own.status !== 'failed' && (missing || NEEDS_APPLY.has(own.status));
-    result.set(key, {
+    const status: ComponentStatus = {
       env: d.env,
       component: d.component,
       status: blocked ? 'blocked' : own.status,
@@ -149,12 +151,10 @@ export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<s
       ownReason: own.reason,
       blockers,
       ...(own.state ? { state: own.state } : {}),
-    });
-    for (const next of dependents.get(key) ?? []) {
-      const left = pendingDeps.get(next)! - 1;
-      pendingDeps.set(next, left);
-      if (left === 0) queue.push(next);
-    }
+    };
+    statuses[i] = status;
+    result.set(keys[i]!, status);
+    for (const next of dependents[i]!) if (--pending[next]! === 0) queue.push(next);
   }
   return result;
 }
