@@ -1,7 +1,10 @@
 /**
  * Errors shared by the adapters, so every RuntimeStore (SQLite, SSM) fails the same way for the same cause.
  */
-import { StoreError } from '../core/errors.ts';
+import { KarmaError, StoreError } from '../core/errors.ts';
 
 /** put(name, value, { overwrite: false }) on a name that already exists (SSM's ParameterAlreadyExists). */
 export class ParameterExistsError extends StoreError {}
+
+/** A notification (SNS Publish) could not be sent. */
+export class NotifyError extends KarmaError {}

@@ -373,7 +373,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     const at = declaredAt.get(edge);
     return at && `${at.doc.file}:${at.doc.lineOf(typeof at.path === 'string' ? atToPath(at.path) : at.path)}`;
   };
-  for (const { file, env, component } of [...envFiles.values()].sort((a, b) => a.file.path.localeCompare(b.file.path))) {
+  for (const { file, env, component } of [...envFiles.values()].sort((a, b) => byText(a.file.path, b.file.path))) {
     const def = components.get(component);
     const loaded = load(file);
     if (!loaded.doc) {
@@ -470,8 +470,13 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  deployments.sort((a, b) => (a.env === b.env ? a.component.localeCompare(b.component) : a.env.localeCompare(b.env)));
+  deployments.sort((a, b) => (a.env === b.env ? byText(a.component, b.component) : byText(a.env, b.env)));
   return { project, components, deployments, ...(options.commit ? { commit: options.commit } : {}), source: options.source };
+}
+
+/** Code-point order: the same everywhere (no locale), and far cheaper than localeCompare on 15,000 names. */
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function atToPath(at: string): PathSegment[] {

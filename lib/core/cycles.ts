@@ -105,5 +105,5 @@ export function findCycles(deployments: readonly Deployment[]): string[][] {
       // `cycle` walks the edges backwards; reverse to read in dependency direction.
       return [start, ...cycle.slice(1, -1).reverse(), start];
     })
-    .sort((a, b) => a[0]!.localeCompare(b[0]!));
+    .sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
 }

@@ -7,6 +7,7 @@
  *   KARMA_SNAPSHOT_BUCKET  build snapshots go to this S3 bucket (gzipped JSON, ref s3://bucket/key) when set
  *   KARMA_SNAPSHOT_PREFIX  key prefix in that bucket (default snapshots/; the stack's IAM grant is scoped to it)
  *   KARMA_SNAPSHOTS     without a bucket: a directory for build snapshots (default /tmp/karma-snapshots)
+ *   KARMA_NOTIFY_TOPIC_ARN  SNS topic Summarize publishes drift to (docs/pipeline.md "Notifications"); none when unset
  *   KARMA_MAX_PARALLEL  components applied at once per round (default 4; CodeBuild's concurrent-build quota)
  *   KARMA_LOCK_TTL      seconds an environment lock outlives a dead execution (default 21600)
  */
@@ -19,6 +20,7 @@ import { DirectorySource } from '../../adapters/fs/directory-source.ts';
 import { GitSource, isGitUrl } from '../../adapters/git/git-source.ts';
 import { DirectorySnapshotStore } from '../../adapters/snapshots/directory-snapshots.ts';
 import { S3SnapshotStore } from '../../adapters/snapshots/s3-snapshots.ts';
+import { SnsNotifier } from '../../adapters/notify/sns.ts';
 import { openBackend, type BackendType } from '../backend.ts';
 import type { PipelineContext } from './steps.ts';
 
@@ -71,12 +73,22 @@ export function snapshotsFromEnv(env: NodeJS.ProcessEnv): SnapshotStore {
   });
 }
 
+/** An SNS publisher when KARMA_NOTIFY_TOPIC_ARN is set (the deployed stack), else none. */
+export function notifyFromEnv(env: NodeJS.ProcessEnv): PipelineContext['notify'] {
+  const topicArn = env['KARMA_NOTIFY_TOPIC_ARN'];
+  if (!topicArn) return undefined;
+  const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  const endpoint = env['AWS_ENDPOINT_URL_SNS'] ?? env['AWS_ENDPOINT_URL'];
+  return new SnsNotifier({ topicArn, ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) }).notify;
+}
+
 export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log']): PipelineContext {
   const location = env['KARMA_CONFIG'];
   if (!location) throw new UsageError('KARMA_CONFIG is not set: the config repo (an https Git URL or a directory)');
   const backend = (env['KARMA_BACKEND'] ?? 'aws') as BackendType;
   if (backend !== 'aws' && backend !== 'local') throw new UsageError(`KARMA_BACKEND must be aws or local, got "${backend}"`);
   const baseDir = isGitUrl(location) ? '/tmp' : resolve(location);
+  const notify = notifyFromEnv(env);
   return {
     source: (at) => configSourceAt(location, at),
     openBackend: (config: Config) => openBackend(config, { baseDir, create: true, type: backend }),
@@ -85,5 +97,6 @@ export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log
     maxParallel: positiveInt('KARMA_MAX_PARALLEL', env['KARMA_MAX_PARALLEL'], 4),
     lockTtlSeconds: positiveInt('KARMA_LOCK_TTL', env['KARMA_LOCK_TTL'], 6 * 3600),
     log,
+    ...(notify ? { notify } : {}),
   };
 }

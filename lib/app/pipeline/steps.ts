@@ -20,6 +20,7 @@ import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../por
 import type { Backend } from '../backend.ts';
 import { buildFromConfig, loadConfig } from '../build.ts';
 import { table } from '../../core/table.ts';
+import { notifySummary } from './notify.ts';
 import {
   ExecutionInput,
   PipelineState,
@@ -48,6 +49,8 @@ export interface PipelineContext {
   /** How long an environment lock lives if its execution dies. */
   readonly lockTtlSeconds: number;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  /** Sends one notification (SNS in AWS); Summarize calls it when drift was found (see notify.ts). */
+  readonly notify?: (subject: string, text: string) => Promise<void>;
 }
 
 function parseState(raw: unknown): PipelineState {
@@ -313,7 +316,9 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
     rows.length === 0
       ? `nothing to do in ${envs.join(', ') || 'no environment'}`
       : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
-  return { mode, envs, rows, applied: count('applied'), failed: count('failed'), skipped: count('skipped'), drifted: count('drifted'), text };
+  const summary: Summary = { mode, envs, rows, applied: count('applied'), failed: count('failed'), skipped: count('skipped'), drifted: count('drifted'), text };
+  await notifySummary(ctx, summary, state.run.executionId);
+  return summary;
 }
 
 function dependentsOf(config: Config, env: string, roots: readonly string[]): string[] {
