@@ -54,6 +54,7 @@ export function findReferences(value: unknown, env: string): { references: Refer
   const problems: ReferenceProblem[] = [];
   const visit = (v: unknown, at: string): void => {
     if (typeof v === 'string') {
+      if (!v.includes('${')) return; // most values hold no reference: skip the regex
       for (const match of v.matchAll(TOKEN)) {
         if (match[0].startsWith('$$')) continue;
         const parsed = parseReferenceBody(match[1] ?? '', env);
