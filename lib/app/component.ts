@@ -35,8 +35,17 @@ const VAR_FILE = 'karma.tfvars.json';
 const MANIFEST = '.karma-module-files.json';
 const NOT_MODULE = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate)/;
 
-/** Resolves the component's inputs against the runtime: the values Terraform receives. Secrets included. */
-export async function resolveInputs(config: Config, runtime: RuntimeStore, env: string, component: string): Promise<Record<string, unknown>> {
+/**
+ * Resolves the component's inputs against the runtime: the values Terraform receives, secrets included, and
+ * the list of secret values among them (SecureString parameters, outputs their producer marks sensitive) so
+ * they can be kept out of every log.
+ */
+export async function resolveInputs(
+  config: Config,
+  runtime: RuntimeStore,
+  env: string,
+  component: string,
+): Promise<{ inputs: Record<string, unknown>; secrets: string[] }> {
   const d = findDeployment(config, env, component);
   const prefix = config.project.parameterPrefix;
   const paths = new Set<string>();
@@ -49,18 +58,25 @@ export async function resolveInputs(config: Config, runtime: RuntimeStore, env: 
     }
   }
   const params = new Map((await runtime.readNames([...paths, ...producers])).map((p) => [p.name, p]));
-  return resolveReferences(d.inputs, env, (target) => {
+  const secrets: string[] = [];
+  const inputs = resolveReferences(d.inputs, env, (target) => {
     if (target.kind === 'ssm') {
       const p = params.get(target.path);
       if (!p) throw new InputResolutionError(`${component} in ${env}: parameter ${target.path} does not exist; create it, then apply again`);
+      if (p.type === 'SecureString') secrets.push(p.value);
       return p.value;
     }
     const path = outputParamPath(prefix, target.env, target.component, target.output);
     const p = params.get(path);
     if (!p) throw new InputResolutionError(`${component} in ${env}: ${target.component}.${target.output} has no value yet (${path}); apply ${target.component} in ${target.env} first`);
     const producer = parseState(params.get(stateParamPath(prefix, target.env, target.component)));
-    return decodeOutput(p, producer.kind === 'ok' ? producer.state.outputs[target.output] : undefined);
+    const value = decodeOutput(p, producer.kind === 'ok' ? producer.state.outputs[target.output] : undefined);
+    if (p.type === 'SecureString' || config.components.get(target.component)?.sensitiveOutputs.includes(target.output)) {
+      secrets.push(p.value, ...(typeof value === 'string' ? [value] : []));
+    }
+    return value;
   }) as Record<string, unknown>;
+  return { inputs, secrets };
 }
 
 /** Copies the module's files into the work directory, removing files an earlier copy left that are gone now. */
@@ -115,7 +131,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     millis: Math.round(performance.now() - started),
   });
 
-  const inputs = await resolveInputs(config, runtime, env, component);
+  const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
   const workDir = join(options.workRoot, env, component);
   syncModule(options.files, def.terraform, workDir);
   const log = join(workDir, `${mode}.log`);
@@ -124,7 +140,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   writeFileSync(varFile, JSON.stringify(inputs, null, 2), { mode: 0o600 });
   chmodSync(varFile, 0o600);
   const commit = options.commit ?? config.commit;
-  const tf = (args: string[]) => options.runner.run(args, { cwd: workDir, log });
+  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
   try {
     progress.step(`${env}/${component}: terraform init`);
     const init = await tf(['init', '-input=false', '-no-color']);
@@ -134,7 +150,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
       progress.step(`${env}/${component}: terraform apply`);
       const apply = await tf(['apply', '-input=false', '-auto-approve', '-no-color', `-var-file=${VAR_FILE}`]);
       if (apply.code !== 0) return await failed(terraformErrorLine(apply));
-      const out = await tf(['output', '-json', '-no-color']);
+      const out = await tf(['output', '-json', '-no-color'], false);
       if (out.code !== 0) return await failed(terraformErrorLine(out));
       const raw = JSON.parse(out.stdout) as Record<string, { value: unknown }>;
       const outputs: Record<string, unknown> = {};

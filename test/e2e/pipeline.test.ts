@@ -68,6 +68,21 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     expect(new Set(Object.values(await statuses('karma-dev')))).toEqual(new Set(['in-sync']));
   });
 
+  it('secrets never reach the Terraform logs: a SecureString input and a sensitive output are redacted', async () => {
+    // Prepare: api-service's module does not mark datadog_api_key sensitive, so `terraform apply` prints it
+    const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: false });
+    const [password] = await backend.runtime.readNames(['/karma/karma-dev/database/outputs/master_password']);
+    await backend.close();
+    const logs = ['api-service', 'database'].map((c) => readFileSync(join(dir, '.karma', 'work', 'karma-dev', c, 'apply.log'), 'utf8'));
+    // Assess
+    expect(password?.type).toBe('SecureString');
+    for (const log of logs) {
+      expect(log).not.toContain('e2e-secret-value');
+      expect(log).not.toContain(password!.value);
+    }
+    expect(logs[0]).toContain('(sensitive)');
+  });
+
   it('a second run applies nothing', async () => {
     const result = await run({});
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');

@@ -45,15 +45,41 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export interface TerraformRunner {
-  run(args: readonly string[], options: { cwd: string; log: string }): Promise<RunResult>;
+export interface RunOptions {
+  readonly cwd: string;
+  readonly log: string;
+  /** Values never to show: replaced by (sensitive) in the log, the progress lines and the captured output. */
+  readonly redact?: readonly string[];
+  /** false: stdout is captured but neither logged nor shown (`terraform output -json` prints sensitive outputs in clear). */
+  readonly logStdout?: boolean;
 }
 
-/** The real runner: spawns the binary with an argument array. */
+export interface TerraformRunner {
+  run(args: readonly string[], options: RunOptions): Promise<RunResult>;
+}
+
+/**
+ * Replaces every secret value in a text. Terraform prints variables a module did not mark `sensitive` (a plan
+ * shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in CodeBuild, CloudWatch.
+ * Longest first, so a secret that contains another is replaced whole. Values shorter than 4 characters are
+ * not redacted (they would shred ordinary output and protect nothing).
+ */
+export function redactor(secrets: readonly string[] = []): (text: string) => string {
+  const values = [...new Set(secrets.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+  if (values.length === 0) return (t) => t;
+  return (text) => {
+    let out = text;
+    for (const v of values) if (out.includes(v)) out = out.split(v).join('(sensitive)');
+    return out;
+  };
+}
+
+/** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
   return {
-    run: (args, { cwd, log }) =>
+    run: (args, { cwd, log, redact, logStdout = true }) =>
       new Promise((resolvePromise, reject) => {
+        const clean = redactor(redact);
         const out = createWriteStream(log, { flags: 'a', mode: 0o600 });
         out.write(`$ ${binary} ${args.join(' ')}\n`);
         const child = spawn(binary, [...args], {
@@ -61,21 +87,30 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           env: { ...process.env, ...options.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        const forward = (chunk: Buffer): void => {
-          if (!options.onLine) return;
-          for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) options.onLine(line);
+        const captured = { stdout: [] as string[], stderr: [] as string[] };
+        const pending = { stdout: '', stderr: '' };
+        const emit = (stream: 'stdout' | 'stderr', line: string): void => {
+          const safe = clean(line);
+          captured[stream].push(safe);
+          if (stream === 'stdout' && !logStdout) return;
+          out.write(`${safe}\n`);
+          if (options.onLine && safe.trim()) options.onLine(safe);
         };
-        child.stdout.on('data', (c: Buffer) => (stdout.push(c), out.write(c), forward(c)));
-        child.stderr.on('data', (c: Buffer) => (stderr.push(c), out.write(c), forward(c)));
+        const feed = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+          const lines = (pending[stream] + chunk.toString('utf8')).split('\n');
+          pending[stream] = lines.pop()!;
+          for (const line of lines) emit(stream, line);
+        };
+        child.stdout.on('data', feed('stdout'));
+        child.stderr.on('data', feed('stderr'));
         child.on('error', (error) => {
           out.end();
           reject(new TerraformError(`cannot run ${binary}: ${error.message}`, `${binary} ${args[0] ?? ''}`, null));
         });
         child.on('close', (code) => {
+          for (const stream of ['stdout', 'stderr'] as const) if (pending[stream]) emit(stream, pending[stream]);
           out.end();
-          resolvePromise({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
+          resolvePromise({ code, stdout: captured.stdout.join('\n'), stderr: captured.stderr.join('\n') });
         });
       }),
   };
