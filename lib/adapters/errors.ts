@@ -8,3 +8,6 @@ export class ParameterExistsError extends StoreError {}
 
 /** A notification (SNS Publish) could not be sent. */
 export class NotifyError extends KarmaError {}
+
+/** The config repo could not be fetched: authentication or access (401/403), or credentials missing. */
+export class GitAccessError extends KarmaError {}

@@ -19,6 +19,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -80,6 +81,11 @@ export interface KarmaPipelineProps {
   /** KARMA_CONFIG for the Lambdas: the config repo's https Git URL. */
   readonly configUrl: string;
   readonly codeCommitRepositoryArn?: string;
+  /**
+   * Secrets Manager secret (name) holding a read-only token for a private GitHub config repo: CodeBuild gets it
+   * as GITHUB_TOKEN, the step functions that load the config as KARMA_GIT_TOKEN_SECRET (with read access).
+   * @default - a public repository (or CodeCommit)
+   */
   readonly gitHubTokenSecretName?: string;
   readonly environments: Readonly<Record<string, { deployRoleArn: string }>>;
   readonly maxParallel: number;
@@ -192,7 +198,9 @@ export class KarmaPipeline extends Construct {
       KARMA_NEPTUNE_ENDPOINT: props.graph.gremlinUrl,
       KARMA_NEPTUNE_IAM_AUTH: 'true',
       KARMA_NOTIFY_TOPIC_ARN: this.topic.topicArn,
+      ...(props.gitHubTokenSecretName ? { KARMA_GIT_TOKEN_SECRET: props.gitHubTokenSecretName } : {}),
     };
+    const gitToken = props.gitHubTokenSecretName ? secretsmanager.Secret.fromSecretNameV2(this, 'GitHubToken', props.gitHubTokenSecretName) : undefined;
     const functions: Partial<Record<HandlerName, NodejsFunction>> = {};
     const substitutions: Record<string, string> = {};
     for (const [key, name] of Object.entries(FUNCTION_SUBSTITUTIONS)) {
@@ -213,9 +221,11 @@ export class KarmaPipeline extends Construct {
         props.graph.grantReadWrite(fn);
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [this.snapshotBucket.arnForObjects('snapshots/*')] }));
       }
-      if (props.codeCommitRepositoryArn && name !== 'normalize' && name !== 'record') {
+      const loadsConfig = name !== 'normalize' && name !== 'record';
+      if (props.codeCommitRepositoryArn && loadsConfig) {
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['codecommit:GitPull'], resources: [props.codeCommitRepositoryArn] }));
       }
+      if (gitToken && loadsConfig) gitToken.grantRead(fn);
       if (name === 'summarize') this.topic.grantPublish(fn);
       functions[name] = fn;
       substitutions[key] = fn.functionArn;

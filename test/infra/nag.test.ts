@@ -8,6 +8,7 @@ describe('cdk-nag AwsSolutions', () => {
   it.each([
     ['CodeCommit', CODECOMMIT_SETTINGS],
     ['GitHub', GITHUB_SETTINGS],
+    ['private GitHub (token secret)', { ...GITHUB_SETTINGS, configRepo: { github: { owner: 'acme', repo: 'infra-config', tokenSecretName: 'karma/github-token' } } }],
   ])('%s deployment: no unacknowledged findings; every acknowledgement has a reason', (_name, settings) => {
     const { stack, outdir } = synth(settings, { nag: true }); // throws if any plugin reports a violation
     const report = join(outdir, 'policy-validation-report.json');

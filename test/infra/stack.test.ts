@@ -91,6 +91,39 @@ describe('Lambdas', () => {
     }
   });
 
+  it('private GitHub repo (gitHub.tokenSecretName): the steps that load the config get KARMA_GIT_TOKEN_SECRET and read on that secret only', () => {
+    // Prepare
+    const priv = synth({ ...GITHUB_SETTINGS, configRepo: { github: { owner: 'acme', repo: 'infra-config', tokenSecretName: 'karma/github-token' } } });
+    const steps = resources(priv, 'AWS::Lambda::Function').filter(([, r]) => String(props(r)['Description']).startsWith('Karma pipeline step'));
+
+    // Assess
+    for (const [, r] of steps) expect((props(r)['Environment'] as { Variables: Json }).Variables['KARMA_GIT_TOKEN_SECRET']).toBe('karma/github-token');
+    const readers = resources(priv, 'AWS::IAM::Policy').filter(([id, r]) => id.startsWith('Pipeline') && JSON.stringify(r).includes('secretsmanager:GetSecretValue'));
+    expect(readers.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual([
+      'PipelineAcquireLock',
+      'PipelineApplyRole',
+      'PipelineBuild',
+      'PipelinePlan',
+      'PipelineReleaseLock',
+      'PipelineSummarize',
+    ].map((x) => (x === 'PipelineApplyRole' ? expect.stringMatching(/^PipelineApplyRole/) : x)));
+    for (const [id, r] of readers.filter(([x]) => !x.startsWith('PipelineApplyRole'))) {
+      const statement = (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement.find((st) => JSON.stringify(st['Action']).includes('secretsmanager:GetSecretValue'))!;
+      expect(JSON.stringify(statement['Resource']), id).toMatch(/:secret:karma\/github-token-\?\?\?\?\?\?"\]\]\}$/);
+    }
+    // Without the setting nothing changes.
+    for (const [, r] of resources(gh, 'AWS::Lambda::Function')) expect(JSON.stringify(props(r)['Environment'] ?? {})).not.toContain('KARMA_GIT_TOKEN_SECRET');
+  });
+
+  it('snapshots: KARMA_SNAPSHOT_BUCKET and KARMA_SNAPSHOT_PREFIX match the S3 grant (snapshots/*)', () => {
+    const [, build] = resources(cc, 'AWS::Lambda::Function').find(([id]) => id.startsWith('PipelineBuild'))!;
+    const env = (props(build)['Environment'] as { Variables: Json }).Variables;
+    expect(env['KARMA_SNAPSHOT_PREFIX']).toBe('snapshots/');
+    expect(JSON.stringify(env['KARMA_SNAPSHOT_BUCKET'])).toMatch(/PipelineSnapshots[0-9A-F]{8}/);
+    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineBuildServiceRoleDefaultPolicy'))!;
+    expect(JSON.stringify(policy)).toMatch(/PipelineSnapshots[0-9A-F]{8}","Arn"\]\},"\/snapshots\/\*"/);
+  });
+
   it('neptune-db grants: only the graph-writing steps, scoped to the cluster resource id', () => {
     const policies = resources(cc, 'AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r).includes('neptune-db:'));
     expect(policies.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual(['PipelineBuild', 'PipelinePlan', 'PipelineSummarize']);

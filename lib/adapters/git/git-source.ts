@@ -2,16 +2,22 @@
  * ConfigSource for a Git repository at a ref (isomorphic-git: pure JavaScript, so the same code runs in
  * Lambda). `dir` is a local clone; for an https URL the repository is cloned (shallow, one branch) into a
  * cache directory first. The commit id becomes part of the build.
+ *
+ * Credentials: `onAuth` (isomorphic-git's callback, asked when the server answers 401) supplies them; see
+ * ./auth.ts for CodeCommit (SigV4 from AWS credentials) and tokens from Secrets Manager (GitHub). A 401/403 that
+ * remains is a GitAccessError saying what to grant or set.
  */
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
-import git from 'isomorphic-git';
+import git, { type AuthCallback } from 'isomorphic-git';
 import { UsageError } from '../../core/errors.ts';
 import type { Problem } from '../../core/errors.ts';
 import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
+import { GitAccessError } from '../errors.ts';
+import { codeCommitTarget } from './auth.ts';
 
 export function isGitUrl(location: string): boolean {
   return /^(https?:\/\/|git@|ssh:\/\/)/.test(location);
@@ -22,11 +28,13 @@ export class GitSource implements ConfigSource {
   private readonly location: string;
   private readonly ref: string;
   private readonly cacheDir: string;
-  constructor(location: string, ref: string, options: { cacheDir?: string } = {}) {
+  private readonly onAuth: AuthCallback | undefined;
+  constructor(location: string, ref: string, options: { cacheDir?: string; onAuth?: AuthCallback } = {}) {
     this.location = location;
     this.ref = ref;
     this.description = `${location}@${ref}`;
     this.cacheDir = options.cacheDir ?? join(homedir(), '.cache', 'karma', 'git');
+    this.onAuth = options.onAuth;
   }
 
   private async localDir(): Promise<string> {
@@ -37,10 +45,22 @@ export class GitSource implements ConfigSource {
     const http = (await import('isomorphic-git/http/node')).default;
     const dir = join(this.cacheDir, createHash('sha256').update(this.location).digest('hex').slice(0, 16));
     fs.mkdirSync(dir, { recursive: true });
-    if (!fs.existsSync(join(dir, '.git'))) {
-      await git.clone({ fs, http, dir, url: this.location, noCheckout: true, singleBranch: false, depth: 50 });
-    } else {
-      await git.fetch({ fs, http, dir, url: this.location, depth: 50, tags: true });
+    const auth = this.onAuth ? { onAuth: this.onAuth } : {};
+    try {
+      if (!fs.existsSync(join(dir, '.git'))) {
+        await git.clone({ fs, http, dir, url: this.location, noCheckout: true, singleBranch: false, depth: 50, ...auth });
+      } else {
+        await git.fetch({ fs, http, dir, url: this.location, depth: 50, tags: true, ...auth });
+      }
+    } catch (error) {
+      const status = (error as { code?: string; data?: { statusCode?: number } }).code === 'HttpError' ? (error as { data: { statusCode?: number } }).data.statusCode : undefined;
+      if (status !== 401 && status !== 403) throw error;
+      const hint = codeCommitTarget(this.location)
+        ? 'the role needs codecommit:GitPull on the repository (Karma signs with the AWS credentials of the default chain)'
+        : this.onAuth
+          ? 'check that KARMA_GIT_TOKEN_SECRET holds a token that can read the repository'
+          : 'a private repository needs a token: set KARMA_GIT_TOKEN_SECRET to a Secrets Manager secret holding it';
+      throw new GitAccessError(`cannot fetch ${redact(this.location)}: HTTP ${status}; ${hint}`, { cause: error });
     }
     return dir;
   }
@@ -87,6 +107,11 @@ export class GitSource implements ConfigSource {
     files.sort((a, b) => (a.path < b.path ? -1 : 1));
     return { files, problems, commit };
   }
+}
+
+/** The URL without any user:password part, for messages. */
+function redact(url: string): string {
+  return url.replace(/^(https?:\/\/)[^@/]*@/, '$1');
 }
 
 /** A branch, tag, full or abbreviated commit id → the full commit id. */

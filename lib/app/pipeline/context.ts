@@ -2,7 +2,9 @@
  * Building a PipelineContext: explicitly for a local run, from the environment for Lambda.
  *
  * Lambda environment:
- *   KARMA_CONFIG        the config repo: an https Git URL (cloned with isomorphic-git into /tmp) or a directory
+ *   KARMA_CONFIG        the config repo: an https Git URL (cloned with isomorphic-git into /tmp) or a directory;
+ *                       a CodeCommit URL is signed with the function's AWS credentials (adapters/git/auth.ts)
+ *   KARMA_GIT_TOKEN_SECRET  Secrets Manager secret (name or ARN) with a token for a private GitHub repository
  *   KARMA_BACKEND       aws (default in Lambda) | local
  *   KARMA_SNAPSHOT_BUCKET  build snapshots go to this S3 bucket (gzipped JSON, ref s3://bucket/key) when set
  *   KARMA_SNAPSHOT_PREFIX  key prefix in that bucket (default snapshots/; the stack's IAM grant is scoped to it)
@@ -18,6 +20,8 @@ import type { ConfigSource, SnapshotStore } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import { DirectorySource } from '../../adapters/fs/directory-source.ts';
 import { GitSource, isGitUrl } from '../../adapters/git/git-source.ts';
+import { gitOnAuthFromEnv } from '../../adapters/git/auth.ts';
+import type { AuthCallback } from 'isomorphic-git';
 import { DirectorySnapshotStore } from '../../adapters/snapshots/directory-snapshots.ts';
 import { S3SnapshotStore } from '../../adapters/snapshots/s3-snapshots.ts';
 import { SnsNotifier } from '../../adapters/notify/sns.ts';
@@ -32,9 +36,9 @@ export interface LocalContextOptions {
   readonly log?: PipelineContext['log'];
 }
 
-export function configSourceAt(location: string, at: { ref?: string; commit?: string }): ConfigSource {
+export function configSourceAt(location: string, at: { ref?: string; commit?: string }, options: { onAuth?: AuthCallback } = {}): ConfigSource {
   const pin = at.commit ?? at.ref;
-  if (isGitUrl(location)) return new GitSource(location, pin ?? 'HEAD');
+  if (isGitUrl(location)) return new GitSource(location, pin ?? 'HEAD', options.onAuth ? { onAuth: options.onAuth } : {});
   return pin ? new GitSource(resolve(location), pin) : new DirectorySource(location);
 }
 
@@ -89,8 +93,9 @@ export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log
   if (backend !== 'aws' && backend !== 'local') throw new UsageError(`KARMA_BACKEND must be aws or local, got "${backend}"`);
   const baseDir = isGitUrl(location) ? '/tmp' : resolve(location);
   const notify = notifyFromEnv(env);
+  const onAuth = isGitUrl(location) ? gitOnAuthFromEnv(env) : undefined;
   return {
-    source: (at) => configSourceAt(location, at),
+    source: (at) => configSourceAt(location, at, onAuth ? { onAuth } : {}),
     openBackend: (config: Config) => openBackend(config, { baseDir, create: true, type: backend }),
     snapshots: snapshotsFromEnv(env),
     clock: systemClock,

@@ -1,0 +1,166 @@
+/**
+ * Git access from the Lambdas, against real servers on loopback:
+ *   - a private Git server (git http-backend behind a Basic-auth check, as GitHub answers: 401 without the
+ *     token) cloned by GitSource with the token from Secrets Manager (moto), through contextFromEnv exactly as
+ *     a Lambda would (KARMA_CONFIG + KARMA_GIT_TOKEN_SECRET);
+ *   - no token or a wrong one: one GitAccessError saying what to set;
+ *   - the secret itself: plain or {"token":...}; a missing secret names the secret.
+ * CodeCommit signing is unit-tested (test/unit/adapters/git-auth.test.ts); no real CodeCommit here.
+ */
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GitAccessError } from '../../lib/adapters/errors.ts';
+import { gitOnAuth, secretsManagerToken } from '../../lib/adapters/git/auth.ts';
+import { GitSource } from '../../lib/adapters/git/git-source.ts';
+import { loadConfig } from '../../lib/app/build.ts';
+import { contextFromEnv } from '../../lib/app/pipeline/context.ts';
+import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+
+const TOKEN = `ghs_${randomUUID().replace(/-/g, '')}`;
+const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+const tmp = makeTempDir('karma-git-auth-');
+let server: Server;
+let url: string;
+let commit: string;
+const seen: { authorization?: string }[] = [];
+
+/** git http-backend (CGI) behind Basic auth that accepts only x-access-token:<TOKEN>. */
+function privateGitServer(root: string): Server {
+  const expected = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString('base64')}`;
+  return createServer((req, res) => {
+    seen.push({ ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('auth required');
+      return;
+    }
+    const [path, query = ''] = (req.url ?? '/').split('?');
+    const cgi = spawn('git', ['http-backend'], {
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: path,
+        QUERY_STRING: query,
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
+        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+        REMOTE_USER: 'x-access-token',
+      },
+    });
+    req.pipe(cgi.stdin);
+    const chunks: Buffer[] = [];
+    cgi.stdout.on('data', (c: Buffer) => chunks.push(c));
+    cgi.on('close', () => {
+      const out = Buffer.concat(chunks);
+      const split = out.indexOf('\r\n\r\n') >= 0 ? out.indexOf('\r\n\r\n') : out.indexOf('\n\n');
+      const sep = out.indexOf('\r\n\r\n') >= 0 ? 4 : 2;
+      const headers: Record<string, string> = {};
+      let status = 200;
+      for (const line of out.subarray(0, split).toString('latin1').split(/\r?\n/)) {
+        const i = line.indexOf(':');
+        const key = line.slice(0, i).trim();
+        const value = line.slice(i + 1).trim();
+        if (key.toLowerCase() === 'status') status = Number(value.split(' ')[0]);
+        else if (key) headers[key] = value;
+      }
+      res.writeHead(status, headers).end(out.subarray(split + sep));
+    });
+  });
+}
+
+beforeAll(async () => {
+  // Prepare: a committed config repo served privately.
+  const repo = makeRepo(tmp);
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('commit', '-q', '-m', 'config');
+  commit = git('rev-parse', 'HEAD');
+  server = privateGitServer(tmp);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  removeDir(tmp);
+});
+
+describe('GitSource with onAuth against a private Git server', () => {
+  it('clones with x-access-token:<token> after the 401 and loads the config at the commit', async () => {
+    // Prepare
+    seen.length = 0;
+    const source = new GitSource(url, 'main', { cacheDir: join(tmp, 'cache-ok'), onAuth: gitOnAuth({ token: async () => TOKEN }) });
+
+    // Act
+    const config = await loadConfig(source);
+
+    // Assess
+    expect(config.commit).toBe(commit);
+    expect(config.deployments.map((d) => `${d.env}/${d.component}`).sort()).toEqual(['karma-dev/app', 'karma-dev/network']);
+    expect(seen[0]).toEqual({});
+    expect(seen.slice(1).every((r) => r.authorization?.startsWith('Basic '))).toBe(true);
+  });
+
+  it('no token: one GitAccessError saying to set KARMA_GIT_TOKEN_SECRET; a wrong token: one saying to check it', async () => {
+    const none = (await new GitSource(url, 'main', { cacheDir: join(tmp, 'cache-none') }).load().catch((e: unknown) => e)) as Error;
+    const wrong = (await new GitSource(url, 'main', { cacheDir: join(tmp, 'cache-wrong'), onAuth: gitOnAuth({ token: async () => 'ghs_wrong' }) })
+      .load()
+      .catch((e: unknown) => e)) as Error;
+
+    expect(none).toBeInstanceOf(GitAccessError);
+    expect(none.message).toBe(`cannot fetch ${url}: HTTP 401; a private repository needs a token: set KARMA_GIT_TOKEN_SECRET to a Secrets Manager secret holding it`);
+    expect(wrong).toBeInstanceOf(GitAccessError);
+    expect(wrong.message).toBe(`cannot fetch ${url}: HTTP 401; check that KARMA_GIT_TOKEN_SECRET holds a token that can read the repository`);
+    expect(wrong.message).not.toContain('ghs_wrong');
+  });
+
+  it('contextFromEnv: KARMA_CONFIG (the URL) + KARMA_GIT_TOKEN_SECRET read from Secrets Manager (moto), as in Lambda', async () => {
+    // Prepare
+    const sm = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials });
+    const name = `karma/github-token-${randomUUID().slice(0, 8)}`;
+    const arn = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ token: TOKEN }) }))).ARN!;
+    sm.destroy();
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', HOME: join(tmp, 'home') });
+    try {
+      const env = { KARMA_CONFIG: url, KARMA_BACKEND: 'local', KARMA_GIT_TOKEN_SECRET: arn, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: inject('motoEndpoint') };
+
+      // Act
+      const config = await loadConfig(contextFromEnv(env, () => undefined).source({ ref: 'main' }));
+
+      // Assess
+      expect(config.commit).toBe(commit);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+describe('secretsManagerToken on moto', () => {
+  it('reads a plain token by name, and names a missing secret in one GitAccessError', async () => {
+    const sm = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials });
+    const name = `karma/plain-${randomUUID().slice(0, 8)}`;
+    await sm.send(new CreateSecretCommand({ Name: name, SecretString: `${TOKEN}\n` }));
+    sm.destroy();
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+    try {
+      const read = secretsManagerToken(name, { region: 'us-east-1', endpoint: inject('motoEndpoint') });
+      expect(await read()).toBe(TOKEN);
+      expect(await read()).toBe(TOKEN);
+
+      const missing = (await secretsManagerToken('karma/no-such-secret', { region: 'us-east-1', endpoint: inject('motoEndpoint') })().catch((e: unknown) => e)) as Error;
+      expect(missing).toBeInstanceOf(GitAccessError);
+      expect(missing.message).toMatch(/^cannot read the Git token secret karma\/no-such-secret: ResourceNotFoundException/);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
