@@ -5,7 +5,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParameterCommand, GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runLocalPipeline } from '../../lib/app/pipeline/local-run.ts';
 import { NeptuneGraphStore } from '../../lib/adapters/neptune/graph-store.ts';
@@ -37,7 +37,9 @@ beforeAll(async () => {
   await ssm.close();
 }, 20 * 60 * 1000);
 
-afterAll(() => {
+afterAll(async () => {
+  // moto is shared by the whole integration run: leave the external parameter as other tests expect it (absent)
+  await new SSMClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1' }).send(new DeleteParameterCommand({ Name: '/acme/external/datadog-api-key' }));
   process.env = saved;
   rmSync(dir, { recursive: true, force: true });
 });
