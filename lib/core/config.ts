@@ -366,12 +366,19 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
 
   const deployed = new Set([...envFiles.keys(), ...unreadableDeployments]);
   const deployments: Deployment[] = [];
-  // "dependent->dependency" (env/name) → where it is declared: a file and the data path in it. Lines are looked up only
-  // to report a cycle: finding a line re-parses the file, too slow to do for every edge of a large repo.
-  const declaredAt = new Map<string, { readonly doc: ParsedDocument; readonly path: readonly PathSegment[] | string }>();
+  // Where each deployment's inputs were read: to name the file and line declaring an edge of a cycle. Looked up
+  // only when a cycle is found (finding a line re-parses the file; keeping a map of every edge cost more than it saved).
+  const deploymentDocs = new Map<string, ParsedDocument>();
   const declaredLine = (edge: string): string | undefined => {
-    const at = declaredAt.get(edge);
-    return at && `${at.doc.file}:${at.doc.lineOf(typeof at.path === 'string' ? atToPath(at.path) : at.path)}`;
+    const [from, to] = edge.split('->') as [string, string];
+    const d = deployments.find((x) => `${x.env}/${x.component}` === from);
+    const doc = deploymentDocs.get(from);
+    if (!d || !doc) return undefined;
+    const [toEnv, toComponent] = to.split('/') as [string, string];
+    const ref = d.references.find((r) => r.kind === 'output' && r.env === toEnv && r.component === toComponent);
+    if (ref) return `${doc.file}:${doc.lineOf(atToPath(ref.at))}`;
+    const componentDoc = componentDocs.get(d.component);
+    return toEnv === d.env && d.dependsOn.includes(toComponent) && componentDoc ? `${componentDoc.file}:${componentDoc.lineOf(['dependsOn'])}` : undefined;
   };
   for (const { file, env, component } of [...envFiles.values()].sort((a, b) => byText(a.file.path, b.file.path))) {
     const def = components.get(component);
@@ -422,9 +429,6 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
             line: line(),
             message: `${ref.at}: ${ref.text} refers to unknown output "${ref.output}" of ${ref.component}; it declares ${target.outputs.join(', ') || 'no outputs'}`,
           });
-        } else {
-          const edge = `${env}/${component}->${ref.env}/${ref.component}`;
-          if (!declaredAt.has(edge)) declaredAt.set(edge, { doc, path: ref.at });
         }
       }
     }
@@ -435,12 +439,10 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
           file: file.path,
           message: `${component} depends on ${dep} (${componentDoc.file}:${componentDoc.lineOf(['dependsOn'])}), which is not deployed in ${env}; add environments/${env}/${dep}.json or remove the dependency`,
         });
-      } else {
-        const edge = `${env}/${component}->${env}/${dep}`;
-        if (!declaredAt.has(edge)) declaredAt.set(edge, { doc: componentDocs.get(component)!, path: ['dependsOn'] });
       }
     }
     if (problems.length > before) continue;
+    deploymentDocs.set(`${env}/${component}`, doc);
     const configHash = computeConfigHash(def, inputs);
     deployments.push({
       env,
@@ -492,16 +494,16 @@ function isWholeReference(inputs: unknown, ref: Reference): boolean {
 }
 
 /** canonicalJson of each component's definition: one per component, not one per deployment. */
-const definitionJson = new WeakMap<ComponentDef, string>();
+const definitionDigest = new WeakMap<ComponentDef, string>();
 
 /** The config hash of a component with given inputs (as written, references unresolved). */
 export function computeConfigHash(def: ComponentDef, inputs: unknown): string {
-  if (def.definition === undefined || (def.moduleHash as string | undefined) === undefined) return sha256(canonicalJson({ component: def.definition, inputs, module: def.moduleHash }));
-  let component = definitionJson.get(def);
-  if (component === undefined) definitionJson.set(def, (component = canonicalJson(def.definition)));
-  // Exactly canonicalJson({ component, inputs, module }): keys in order, an undefined member left out.
+  // The definition (component.yaml, its input schema included: often kilobytes) is digested once per component,
+  // not re-hashed with every environment's inputs.
+  let component = definitionDigest.get(def);
+  if (component === undefined) definitionDigest.set(def, (component = sha256(canonicalJson(def.definition ?? null))));
   const inputsPart = inputs === undefined ? '' : `"inputs":${canonicalJson(inputs)},`;
-  return sha256(`{"component":${component},${inputsPart}"module":${JSON.stringify(def.moduleHash)}}`);
+  return sha256(`{"component":"${component}",${inputsPart}"module":${JSON.stringify(def.moduleHash ?? null)}}`);
 }
 
 /** A stable id for a config: the hash of all config hashes. */
