@@ -12,6 +12,9 @@
  *   edges     the same with mergeE (k holds T.id, T.label, Direction.out, Direction.in)
  *   deletes   g.E(ids).drop(), then g.V(ids).drop()
  *
+ * Vertices go first, then edges in one serial queue per environment (queues in parallel: they share no
+ * vertex, so no transaction conflicts), then the edges across environments or to shared vertices serially.
+ *
  * Each row is a Map { k: {T.id, T.label}, p: {prop: value, ..., _hash} }. The step count of a request does
  * not grow with the rows (far under Neptune's limits). Properties are rewritten whole, with single
  * cardinality written explicitly (Neptune's default is set), so a property that vanished from an element
@@ -312,20 +315,25 @@ export class NeptuneGraphStore implements GraphStore {
   /**
    * Upserts edges (one request per batch); their vertices must exist. New edges go as whole merge maps, the
    * others get their properties rewritten (as for vertices). Adding an edge modifies both of its vertices, so
-   * two parallel batches holding edges of the same hub vertex (an environment, a popular output) conflict
-   * (ConcurrentModificationException on Neptune). Edges touching a hub (more than `hubDegree` edges in this
-   * write) therefore go in one serial lane after the parallel ones; the rest are sorted by their source so a
-   * component's edges share a batch.
+   * two parallel batches holding edges of one vertex conflict (ConcurrentModificationException on Neptune,
+   * a whole-request retry each).
+   *
+   * With `laneOf` (vertex id → lane key: Karma's environment), edges whose two ends share a lane go in that
+   * lane's serial queue; lanes run in parallel (at most `concurrency` at once) and never share a vertex, so
+   * they cannot conflict. Every other edge (across lanes, or touching a vertex without a lane: environments,
+   * shared parameters) goes afterwards in one serial queue.
+   *
+   * Without `laneOf`: edges touching a hub (more than `hubDegree` edges in this write) go in one serial lane
+   * after the parallel ones; the rest are sorted by their source so a component's edges share a batch.
    */
-  async upsertEdges(edges: readonly GraphElement[], batchSize = this.batchSize, isNew: (id: string) => boolean = () => false, hubDegree = 16): Promise<void> {
-    const degree = new Map<string, number>();
-    for (const e of edges) {
-      degree.set(e.from!, (degree.get(e.from!) ?? 0) + 1);
-      degree.set(e.to!, (degree.get(e.to!) ?? 0) + 1);
-    }
-    const isHub = (e: GraphElement): boolean => (degree.get(e.from!) ?? 0) > hubDegree || (degree.get(e.to!) ?? 0) > hubDegree;
-    const hubs = edges.filter(isHub).sort((a, b) => (a.to! < b.to! ? -1 : a.to! > b.to! ? 1 : 0));
-    const rest = edges.filter((e) => !isHub(e)).sort((a, b) => (a.from! < b.from! ? -1 : a.from! > b.from! ? 1 : 0));
+  async upsertEdges(
+    edges: readonly GraphElement[],
+    batchSize = this.batchSize,
+    isNew: (id: string) => boolean = () => false,
+    hubDegree = 16,
+    laneOf?: (vertexId: string) => string | undefined,
+  ): Promise<void> {
+    const bySource = (a: GraphElement, b: GraphElement): number => (a.from! < b.from! ? -1 : a.from! > b.from! ? 1 : 0);
     const send = async (batch: GraphElement[]): Promise<void> => {
       const created = batch.filter((e) => isNew(e.id));
       const updated = batch.filter((e) => !isNew(e.id));
@@ -354,6 +362,35 @@ export class NeptuneGraphStore implements GraphStore {
         );
       }
     };
+    if (laneOf) {
+      const lanes = new Map<string, GraphElement[]>();
+      const rest: GraphElement[] = [];
+      for (const e of edges) {
+        const lane = laneOf(e.from!);
+        if (lane !== undefined && lane === laneOf(e.to!)) {
+          const list = lanes.get(lane);
+          if (list) list.push(e);
+          else lanes.set(lane, [e]);
+        } else rest.push(e);
+      }
+      const queues = [...lanes.values()].sort((a, b) => b.length - a.length);
+      await this.inParallel(
+        queues.map((lane) => [lane]),
+        async ([lane]) => {
+          for (const batch of chunks(lane!.sort(bySource), batchSize)) await send(batch);
+        },
+      );
+      await this.inParallel(chunks(rest.sort(bySource), batchSize), send, 1);
+      return;
+    }
+    const degree = new Map<string, number>();
+    for (const e of edges) {
+      degree.set(e.from!, (degree.get(e.from!) ?? 0) + 1);
+      degree.set(e.to!, (degree.get(e.to!) ?? 0) + 1);
+    }
+    const isHub = (e: GraphElement): boolean => (degree.get(e.from!) ?? 0) > hubDegree || (degree.get(e.to!) ?? 0) > hubDegree;
+    const hubs = edges.filter(isHub).sort((a, b) => (a.to! < b.to! ? -1 : a.to! > b.to! ? 1 : 0));
+    const rest = edges.filter((e) => !isHub(e)).sort(bySource);
     await this.inParallel(chunks(rest, batchSize), send);
     await this.inParallel(chunks(hubs, batchSize), send, 1);
   }
@@ -364,7 +401,11 @@ export class NeptuneGraphStore implements GraphStore {
     const stored = await this.readHashes();
     const plan = planWrite(stored, snapshot);
     await this.upsertVertices(plan.upsertVertices, this.batchSize, (id) => !stored.vertices.has(id));
-    await this.upsertEdges(plan.upsertEdges, this.batchSize, (id) => !stored.edges.has(id));
+    // Lanes for edges: a vertex's environment (Karma's vertices carry `env`; environments and shared
+    // parameters do not, so their edges go in the serial queue).
+    const env = new Map<string, string>();
+    for (const v of snapshot.vertices) if (typeof v.props['env'] === 'string') env.set(v.id, v.props['env']);
+    await this.upsertEdges(plan.upsertEdges, this.batchSize, (id) => !stored.edges.has(id), undefined, (id) => env.get(id));
     await this.inParallel(chunks(plan.deleteEdges, this.batchSize), (ids) => this.request('delete-edges', ids.length, (g) => g.E(...ids).drop().iterate()));
     await this.inParallel(chunks(plan.deleteVertices, this.batchSize), (ids) => this.request('delete-vertices', ids.length, (g) => g.V(...ids).drop().iterate()));
     const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
