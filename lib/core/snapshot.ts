@@ -102,6 +102,24 @@ export function planWrite(
   return { upsertVertices, upsertEdges, deleteVertices, deleteEdges, unchanged };
 }
 
+/** What a store reports for a write of `plan`, given what it held before (ids of stored vertices and edges). */
+export function writeStats(
+  plan: WritePlan,
+  stored: { readonly vertices: ReadonlyMap<string, string> | ReadonlySet<string>; readonly edges: ReadonlyMap<string, string> | ReadonlySet<string> },
+  requests: number,
+  millis: number,
+): WriteStats {
+  const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
+  return {
+    added,
+    updated: plan.upsertVertices.length + plan.upsertEdges.length - added,
+    deleted: plan.deleteVertices.length + plan.deleteEdges.length,
+    unchanged: plan.unchanged,
+    requests,
+    millis: Math.round(millis),
+  };
+}
+
 export interface WriteStats {
   readonly added: number;
   readonly updated: number;

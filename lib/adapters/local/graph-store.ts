@@ -4,7 +4,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { filterEnv, planWrite, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
+import { filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { transaction } from './database.ts';
 
@@ -69,15 +69,7 @@ export class LocalGraphStore implements GraphStore {
       for (const v of plan.upsertVertices) upsertV.run(v.id, v.label, JSON.stringify(v.props), v.hash);
       for (const e of plan.upsertEdges) upsertE.run(e.id, e.label, e.from!, e.to!, JSON.stringify(e.props), e.hash);
       requests += plan.deleteEdges.length + 2 * plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
-      const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
-      return {
-        added,
-        updated: plan.upsertVertices.length + plan.upsertEdges.length - added,
-        deleted: plan.deleteVertices.length + plan.deleteEdges.length,
-        unchanged: plan.unchanged,
-        requests,
-        millis: Math.round(performance.now() - started),
-      };
+      return writeStats(plan, stored, requests, performance.now() - started);
     });
   }
 

@@ -30,7 +30,7 @@
  */
 import gremlin from 'gremlin';
 import { StoreError } from '../../core/errors.ts';
-import { filterEnv, planWrite, type BuildMeta, type GraphElement, type GraphSnapshot, type PropValue, type WriteStats } from '../../core/snapshot.ts';
+import { filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type PropValue, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { withBackoff, type BackoffPolicy, type Sleeper } from '../ssm/rate-limit.ts';
 import type { BuildHistory } from './history.ts';
@@ -408,15 +408,7 @@ export class NeptuneGraphStore implements GraphStore {
     await this.upsertEdges(plan.upsertEdges, this.batchSize, (id) => !stored.edges.has(id), undefined, (id) => env.get(id));
     await this.inParallel(chunks(plan.deleteEdges, this.batchSize), (ids) => this.request('delete-edges', ids.length, (g) => g.E(...ids).drop().iterate()));
     await this.inParallel(chunks(plan.deleteVertices, this.batchSize), (ids) => this.request('delete-vertices', ids.length, (g) => g.V(...ids).drop().iterate()));
-    const added = plan.upsertVertices.filter((v) => !stored.vertices.has(v.id)).length + plan.upsertEdges.filter((e) => !stored.edges.has(e.id)).length;
-    return {
-      added,
-      updated: plan.upsertVertices.length + plan.upsertEdges.length - added,
-      deleted: plan.deleteVertices.length + plan.deleteEdges.length,
-      unchanged: plan.unchanged,
-      requests: this.requests - before,
-      millis: Math.round(performance.now() - started),
-    };
+    return writeStats(plan, stored, this.requests - before, performance.now() - started);
   }
 
   // ------------------------------------------------------------------------------------------ reads
