@@ -10,6 +10,17 @@ const components = {
   app: { outputs: ['url'], in: { dev: { db: '${database.endpoint}', key: '${ssm:/ext/key}' } } },
 };
 
+/** The three components applied in order with the external parameter present: everything in-sync. */
+async function allApplied() {
+  const cfg = config(['dev'], components);
+  const runtime = memoryRuntime();
+  await runtime.put('/ext/key', 'k');
+  await apply(cfg, runtime, 'dev', 'network', { vpc_id: 'vpc-1' });
+  await apply(cfg, runtime, 'dev', 'database', { endpoint: 'db:5432' });
+  await apply(cfg, runtime, 'dev', 'app', { url: 'https://app' });
+  return { cfg, runtime };
+}
+
 describe('statuses', () => {
   it('a component without state is never-applied, and its dependents are blocked behind it', async () => {
     // Prepare
@@ -37,12 +48,7 @@ describe('statuses', () => {
   });
 
   it('a config change makes pending; a newer consumed output makes stale-inputs; an unchanged output re-written keeps consumers in-sync', async () => {
-    const cfg = config(['dev'], components);
-    const runtime = memoryRuntime();
-    await runtime.put('/ext/key', 'k');
-    await apply(cfg, runtime, 'dev', 'network', { vpc_id: 'vpc-1' });
-    await apply(cfg, runtime, 'dev', 'database', { endpoint: 'db:5432' });
-    await apply(cfg, runtime, 'dev', 'app', { url: 'https://app' });
+    const { cfg, runtime } = await allApplied();
     // same outputs again: versions unchanged
     await apply(cfg, runtime, 'dev', 'network', { vpc_id: 'vpc-1' });
     expect(status(await build(cfg, runtime), 'dev', 'database')[0]).toBe('in-sync');
@@ -56,12 +62,7 @@ describe('statuses', () => {
   });
 
   it('an external parameter with a newer version makes its consumer stale-inputs; a missing one blocks it', async () => {
-    const cfg = config(['dev'], components);
-    const runtime = memoryRuntime();
-    await runtime.put('/ext/key', 'k');
-    await apply(cfg, runtime, 'dev', 'network', { vpc_id: 'vpc-1' });
-    await apply(cfg, runtime, 'dev', 'database', { endpoint: 'db:5432' });
-    await apply(cfg, runtime, 'dev', 'app', { url: 'https://app' });
+    const { cfg, runtime } = await allApplied();
     await runtime.put('/ext/key', 'rotated', { type: 'SecureString' });
     expect(status(await build(cfg, runtime), 'dev', 'app')).toEqual(['stale-inputs', '/ext/key is at version 2, applied with version 1']);
 

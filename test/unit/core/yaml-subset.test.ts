@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { NOT_SIMPLE, parseSimpleYaml } from '../../../lib/core/yaml-subset.ts';
+import { prng } from '../../../bench/generate.ts'; // mulberry32: the fuzz corpus is the same on every run
 
 /** What parseConfigDocument did before the fast path: `yaml` with unique keys; an error means "invalid". */
 function reference(text: string): { ok: true; data: unknown } | { ok: false } {
@@ -36,17 +37,6 @@ function yamlFiles(dir: string): string[] {
   return out;
 }
 
-/** mulberry32: the fuzz corpus is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SCALARS = [
   'x', 'hello world', 'a: b', 'a:b', 'a #c', 'a# b', '#c', '', '~', 'null', 'Null', 'NULL', 'nul', 'true', 'True', 'TRUE', 'tRUE', 'false', 'yes', 'no', 'on',
