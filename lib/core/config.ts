@@ -30,6 +30,8 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const name = z.string().regex(NAME_PATTERN, 'must be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
 
+const DriftYaml = z.object({ onTrigger: z.enum(['report', 'revert']).default('report') }).strict();
+
 const KarmaYaml = z
   .object({
     project: z.string().min(1, 'must not be empty'),
@@ -46,6 +48,7 @@ const KarmaYaml = z
             .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")') })
             .regex(/^\d{12}$/, 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")')
             .optional(),
+          drift: DriftYaml.optional(),
         })
         .strict()
         .nullable()
@@ -68,6 +71,7 @@ const KarmaYaml = z
       ])
       .default({ type: 'local', path: '.karma' }),
     terraform: z.object({ binary: z.string().min(1).optional() }).strict().default({}),
+    drift: DriftYaml.default({ onTrigger: 'report' }),
   })
   .strict();
 
@@ -220,6 +224,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     environments,
     backend: k.backend as BackendConfig,
     terraform: k.terraform,
+    drift: k.drift,
   };
 
   // components/<name>/component.yaml

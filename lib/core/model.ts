@@ -13,6 +13,17 @@ export interface EnvironmentDef {
   readonly name: string;
   readonly region?: string;
   readonly account?: string;
+  /** Overrides the project's drift policy for this environment. */
+  readonly drift?: DriftPolicy;
+}
+
+/**
+ * What a run started by an event (a parameter change, a push, a schedule) does with a component whose only
+ * reason to apply is drift: `report` (the default) lists and notifies it and leaves it alone; `revert`
+ * re-applies it. A manual run always applies what it plans.
+ */
+export interface DriftPolicy {
+  readonly onTrigger: 'report' | 'revert';
 }
 
 export type BackendConfig =
@@ -30,6 +41,7 @@ export interface ProjectConfig {
   readonly environments: ReadonlyMap<string, EnvironmentDef>;
   readonly backend: BackendConfig;
   readonly terraform: { readonly binary?: string };
+  readonly drift: DriftPolicy;
 }
 
 export interface ComponentDef {

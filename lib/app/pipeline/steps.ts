@@ -14,7 +14,7 @@ import { KarmaError } from '../../core/errors.ts';
 import type { Build } from '../../core/graph.ts';
 import { stateParamPath, type Config } from '../../core/model.ts';
 import { parseState as parseRuntimeState } from '../../core/runtime.ts';
-import { planEnv } from '../../core/order.ts';
+import { holdsDrift, planEnv } from '../../core/order.ts';
 import { toSnapshot } from '../../core/graph.ts';
 import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
 import type { Backend } from '../backend.ts';
@@ -241,7 +241,8 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
       if (state.run.mode === 'drift') {
         next = driftCandidates(build, env, exclude, only);
       } else {
-        next = planEnv(build, env, { exclude, ...(only ? { only } : {}) }).waves[0] ?? [];
+        const holdDrift = holdsDrift(config.project, env, state.run.trigger);
+        next = planEnv(build, env, { exclude, holdDrift, ...(only ? { only } : {}) }).waves[0] ?? [];
       }
       if (next.length === 0) continue;
       const wave: WorkItem[] = next.slice(0, ctx.maxParallel).map((component) => ({
@@ -300,14 +301,27 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
       }
       if (mode === 'apply') {
         const done = new Set(processed.map((p) => p.component));
-        for (const s of planEnv(build, env, { exclude: done, ...(only ? { only } : {}) }).skipped) {
+        const holdDrift = holdsDrift(config.project, env, state.run.trigger);
+        const left = planEnv(build, env, { exclude: done, holdDrift, ...(only ? { only } : {}) });
+        for (const s of left.skipped) {
           if (!done.has(s.component)) rows.push({ env, component: s.component, result: 'skipped', detail: `${s.status}: ${s.reason}` });
         }
+        for (const s of left.held ?? []) {
+          drifted.push(s.component);
+          rows.push({
+            env,
+            component: s.component,
+            result: 'drifted',
+            detail: `${s.reason}; not reverted (drift.onTrigger is report for a ${state.run.trigger} run): run karma pipeline run --env ${env} to revert it, or change the config to match`,
+          });
+        }
       }
-      if (mode === 'drift' && drifted.length > 0) {
+      if (drifted.length > 0) {
         // Dependents of a drifted component are at risk: they consume outputs of infrastructure that changed under Terraform.
         const risk = dependentsOf(config, env, drifted);
-        for (const c of risk) if (!drifted.includes(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
+        // A drift check lists a dependent twice (its own check, and at risk); an apply run lists each component once.
+        const listed = new Set(mode === 'drift' ? drifted : rows.filter((r) => r.env === env).map((r) => r.component));
+        for (const c of risk) if (!listed.has(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
       }
     }
   });

@@ -2,7 +2,8 @@
  * `karma pipeline run` (and `karma drift`): execute statemachines/pipeline.asl.json locally.
  *
  * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; or a step
- * failed); 2 the input was invalid (unknown env or component, bad mode).
+ * failed); 2 the input was invalid (unknown env or component, bad mode); 3 it succeeded and found drift that
+ * is still in place (a drift check, or an event-driven run under drift.onTrigger: report).
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
@@ -10,6 +11,9 @@ import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/l
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { palette, type IO } from '../io.ts';
+
+/** Exit code of a run that succeeded but left drift in place: scripts and schedules can tell it from 0. */
+export const DRIFT_FOUND = 3;
 
 export interface PipelineRunOptions extends CommonOptions {
   readonly env?: string;
@@ -75,7 +79,7 @@ export async function runPipelineAndReport(
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
     progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
   });
-  const code = result.status === 'SUCCEEDED' ? 0 : result.error === 'InvalidInputError' ? 2 : 1;
+  const code = result.status === 'SUCCEEDED' ? (result.summary?.drifted ? DRIFT_FOUND : 0) : result.error === 'InvalidInputError' ? 2 : 1;
   if (options.json) {
     io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
     return code;
@@ -112,7 +116,7 @@ export async function pipelineStart(options: PipelineStartOptions, io: IO): Prom
   return 0;
 }
 
-/** `karma pipeline status EXECUTION [--follow]`. Exit 0 running or succeeded, 1 failed, timed out or aborted. */
+/** `karma pipeline status EXECUTION [--follow]`. Exit 0 running or succeeded, 3 succeeded with drift left in place, 1 failed, timed out or aborted. */
 export async function pipelineStatus(options: { execution: string; follow?: boolean; json?: boolean; region?: string; intervalMs?: number }, io: IO): Promise<number> {
   const { describeRemote } = await import('../../app/pipeline/remote.ts');
   const remote = options.region ? { region: options.region } : {};
@@ -123,7 +127,7 @@ export async function pipelineStatus(options: { execution: string; follow?: bool
   }
   const summary = (() => {
     try {
-      return (JSON.parse(out.output ?? 'null') as { summary?: { text?: string } } | null)?.summary;
+      return (JSON.parse(out.output ?? 'null') as { summary?: { text?: string; drifted?: number } } | null)?.summary;
     } catch {
       return undefined;
     }
@@ -135,5 +139,6 @@ export async function pipelineStatus(options: { execution: string; follow?: bool
     if (summary?.text) io.out(summary.text);
     else if (out.cause) io.out(out.cause);
   }
-  return out.status === 'RUNNING' || out.status === 'SUCCEEDED' || out.status === 'PENDING_REDRIVE' ? 0 : 1;
+  if (out.status === 'SUCCEEDED') return summary?.drifted ? DRIFT_FOUND : 0;
+  return out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE' ? 0 : 1;
 }
