@@ -37,15 +37,15 @@ const NOT_MODULE = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate
 
 /**
  * Resolves the component's inputs against the runtime: the values Terraform receives, secrets included, and
- * the list of secret values among them (SecureString parameters, outputs their producer marks sensitive) so
- * they can be kept out of every log.
+ * the secret values among them (SecureString parameters, outputs their producer marks sensitive) so they
+ * can be kept out of every log: strings, or whole maps and lists, whose every leaf the redactor hides.
  */
 export async function resolveInputs(
   config: Config,
   runtime: RuntimeStore,
   env: string,
   component: string,
-): Promise<{ inputs: Record<string, unknown>; secrets: string[] }> {
+): Promise<{ inputs: Record<string, unknown>; secrets: unknown[] }> {
   const d = findDeployment(config, env, component);
   const prefix = config.project.parameterPrefix;
   const paths = new Set<string>();
@@ -58,7 +58,7 @@ export async function resolveInputs(
     }
   }
   const params = new Map((await runtime.readNames([...paths, ...producers])).map((p) => [p.name, p]));
-  const secrets: string[] = [];
+  const secrets: unknown[] = [];
   const inputs = resolveReferences(d.inputs, env, (target) => {
     if (target.kind === 'ssm') {
       const p = params.get(target.path);
@@ -72,7 +72,7 @@ export async function resolveInputs(
     const producer = parseState(params.get(stateParamPath(prefix, target.env, target.component)));
     const value = decodeOutput(p, producer.kind === 'ok' ? producer.state.outputs[target.output] : undefined);
     if (p.type === 'SecureString' || config.components.get(target.component)?.sensitiveOutputs.includes(target.output)) {
-      secrets.push(p.value, ...(typeof value === 'string' ? [value] : []));
+      secrets.push(p.value, value);
     }
     return value;
   }) as Record<string, unknown>;

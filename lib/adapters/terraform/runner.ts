@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
+import { redactor } from '../../core/secrets.ts';
 
 export class TerraformError extends KarmaError {
   readonly command: string;
@@ -48,8 +49,11 @@ export interface RunResult {
 export interface RunOptions {
   readonly cwd: string;
   readonly log: string;
-  /** Values never to show: replaced by (sensitive) in the log, the progress lines and the captured output. */
-  readonly redact?: readonly string[];
+  /**
+   * Secret values never to show (strings, or structured values: every leaf counts): replaced by (sensitive),
+   * in every form they can be printed, in the log, the progress lines and the captured output.
+   */
+  readonly redact?: readonly unknown[];
   /** false: stdout is captured but neither logged nor shown (`terraform output -json` prints sensitive outputs in clear). */
   readonly logStdout?: boolean;
 }
@@ -59,20 +63,12 @@ export interface TerraformRunner {
 }
 
 /**
- * Replaces every secret value in a text. Terraform prints variables a module did not mark `sensitive` (a plan
- * shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in CodeBuild, CloudWatch.
- * Longest first, so a secret that contains another is replaced whole. Values shorter than 4 characters are
- * not redacted (they would shred ordinary output and protect nothing).
+ * Replaces every printable form of the secret values in a text (lib/core/secrets.ts: leaves of structured
+ * values, lines of multi-line ones, raw and escaped). Terraform prints variables a module did not mark
+ * `sensitive` (a plan shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in
+ * CodeBuild, CloudWatch.
  */
-export function redactor(secrets: readonly string[] = []): (text: string) => string {
-  const values = [...new Set(secrets.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
-  if (values.length === 0) return (t) => t;
-  return (text) => {
-    let out = text;
-    for (const v of values) if (out.includes(v)) out = out.split(v).join('(sensitive)');
-    return out;
-  };
-}
+export { redactor };
 
 /** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
