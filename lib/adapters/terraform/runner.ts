@@ -7,6 +7,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
 import { redactor } from '../../core/secrets.ts';
+import { trackChild } from './cleanup.ts';
 
 export class TerraformError extends KarmaError {
   readonly command: string;
@@ -82,6 +83,8 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           cwd,
           env: { ...process.env, ...options.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
+          // Its own process group: on Ctrl-C, Terraform hears the interrupt once, forwarded (cleanup.ts).
+          detached: true,
         });
         const captured = { stdout: [] as string[], stderr: [] as string[] };
         const pending = { stdout: '', stderr: '' };
@@ -108,6 +111,7 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           out.end();
           resolvePromise({ code, stdout: captured.stdout.join('\n'), stderr: captured.stderr.join('\n') });
         });
+        trackChild(child);
       }),
   };
 }
