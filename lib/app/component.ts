@@ -196,7 +196,8 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     const apply = await withInputs(['apply', '-input=false', '-auto-approve', '-no-color']);
     if (apply.code !== 0) return await failed(terraformErrorLine(apply));
     const out = await tf(['output', '-json', '-no-color'], false);
-    if (out.code !== 0) return await failed(terraformErrorLine(out));
+    // Its stdout holds the outputs unredacted: only stderr may explain a failure.
+    if (out.code !== 0) return await failed(terraformErrorLine({ ...out, stdout: '' }));
     const read = readOutputs(out.stdout, def);
     if (read.kind === 'error') return await failed(read.message);
     const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));

@@ -55,7 +55,10 @@ export interface RunOptions {
    * in every form they can be printed, in the log, the progress lines and the captured output.
    */
   readonly redact?: readonly unknown[];
-  /** false: stdout is captured but neither logged nor shown (`terraform output -json` prints sensitive outputs in clear). */
+  /**
+   * false: stdout is captured as printed, unredacted, and neither logged nor shown (`terraform output -json`
+   * prints sensitive outputs in clear, and they must be stored as they are). Never put that stdout in a message.
+   */
   readonly logStdout?: boolean;
 }
 
@@ -89,9 +92,13 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
         const captured = { stdout: [] as string[], stderr: [] as string[] };
         const pending = { stdout: '', stderr: '' };
         const emit = (stream: 'stdout' | 'stderr', line: string): void => {
+          if (stream === 'stdout' && !logStdout) {
+            // Kept as printed: the caller parses it (redacting would corrupt the values) and never shows it.
+            captured.stdout.push(line);
+            return;
+          }
           const safe = clean(line);
           captured[stream].push(safe);
-          if (stream === 'stdout' && !logStdout) return;
           out.write(`${safe}\n`);
           if (options.onLine && safe.trim()) options.onLine(safe);
         };
