@@ -89,6 +89,16 @@ describe('what terraform output -json says', () => {
     expect(state.kind === 'ok' && [state.state.result, state.state.error]).toEqual(['failed', message]);
     expect(why.stdout.join('\n')).toContain('network is failed');
   });
+
+  it('the pipeline reports that apply as failed, skips the consumer, and exits 1', async () => {
+    const repo = makeRepo(join(tmp, 'missing-pipeline'));
+    const tf = fakeTerraform(tmp, 'tf-missing-pipeline', `output) echo '{}';;`);
+    const run = await karma('pipeline', 'run', '--env', 'karma-dev', '-c', repo, '--terraform', tf, '--json');
+    expect(run.code).toBe(1);
+    const rows = (JSON.parse(run.stdout[0]!) as { summary: { rows: { component: string; result: string; detail?: string }[] } }).summary.rows;
+    expect(rows.map((r) => [r.component, r.result])).toEqual([['network', 'failed'], ['app', 'skipped']]);
+    expect(rows[0]!.detail).toContain('declared output vpc_id');
+  }, 60_000);
 });
 
 describe("Terraform's own sensitive flag", () => {
