@@ -4,15 +4,17 @@
  * terraform output -json → outputs and state in the runtime store. CodeBuild's buildspec runs exactly this
  * command, and so does the local pipeline runner.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { KarmaError } from '../core/errors.ts';
-import { outputParamPath, stateParamPath, type Config, type RepoFile } from '../core/model.ts';
+import { z } from 'zod';
+import { outputParamPath, stateParamPath, type ComponentDef, type Config, type RepoFile } from '../core/model.ts';
 import { resolveReferences } from '../core/references.ts';
 import { decodeOutput, parseState } from '../core/runtime.ts';
 import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
-import { terraformErrorLine, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
 
 export type ComponentMode = 'apply' | 'plan' | 'drift';
@@ -37,15 +39,15 @@ const NOT_MODULE = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate
 
 /**
  * Resolves the component's inputs against the runtime: the values Terraform receives, secrets included, and
- * the list of secret values among them (SecureString parameters, outputs their producer marks sensitive) so
- * they can be kept out of every log.
+ * the secret values among them (SecureString parameters, outputs their producer marks sensitive) so they
+ * can be kept out of every log: strings, or whole maps and lists, whose every leaf the redactor hides.
  */
 export async function resolveInputs(
   config: Config,
   runtime: RuntimeStore,
   env: string,
   component: string,
-): Promise<{ inputs: Record<string, unknown>; secrets: string[] }> {
+): Promise<{ inputs: Record<string, unknown>; secrets: unknown[] }> {
   const d = findDeployment(config, env, component);
   const prefix = config.project.parameterPrefix;
   const paths = new Set<string>();
@@ -58,7 +60,7 @@ export async function resolveInputs(
     }
   }
   const params = new Map((await runtime.readNames([...paths, ...producers])).map((p) => [p.name, p]));
-  const secrets: string[] = [];
+  const secrets: unknown[] = [];
   const inputs = resolveReferences(d.inputs, env, (target) => {
     if (target.kind === 'ssm') {
       const p = params.get(target.path);
@@ -72,7 +74,7 @@ export async function resolveInputs(
     const producer = parseState(params.get(stateParamPath(prefix, target.env, target.component)));
     const value = decodeOutput(p, producer.kind === 'ok' ? producer.state.outputs[target.output] : undefined);
     if (p.type === 'SecureString' || config.components.get(target.component)?.sensitiveOutputs.includes(target.output)) {
-      secrets.push(p.value, ...(typeof value === 'string' ? [value] : []));
+      secrets.push(p.value, value);
     }
     return value;
   }) as Record<string, unknown>;
@@ -94,6 +96,40 @@ function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: stri
     writeFileSync(target, w.bytes);
   }
   writeFileSync(manifestPath, JSON.stringify([...now].sort()));
+}
+
+/** What `terraform output -json` prints: every output by name, with Terraform's own `sensitive` flag. */
+const TerraformOutputs = z.record(z.string(), z.looseObject({ value: z.unknown(), sensitive: z.boolean().default(false) }));
+
+type OutputsRead =
+  | { readonly kind: 'ok'; readonly outputs: Record<string, unknown>; readonly sensitive: string[] }
+  | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * The declared outputs from `terraform output -json`, and which of them Terraform marks sensitive (secret,
+ * whatever component.yaml says). Its stdout is never quoted in a message: it holds sensitive values in clear.
+ */
+function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    return { kind: 'error', message: `terraform output -json printed no valid JSON (${stdout.length} characters on stdout); is the configured binary (--terraform, $KARMA_TERRAFORM, karma.yaml terraform.binary) terraform or tofu?` };
+  }
+  const parsed = TerraformOutputs.safeParse(json);
+  if (!parsed.success) {
+    return { kind: 'error', message: 'terraform output -json printed JSON that is not a map of outputs ({"name": {"value": ...}}); is the configured binary terraform or tofu?' };
+  }
+  const missing = def.outputs.filter((name) => parsed.data[name] === undefined || parsed.data[name].value === null || parsed.data[name].value === undefined);
+  if (missing.length > 0) {
+    return {
+      kind: 'error',
+      message: `the module produced no value for declared output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; add ${missing.length > 1 ? 'them' : 'it'} to the module in ${def.terraform} (an output block with a non-null value) or remove ${missing.length > 1 ? 'them' : 'it'} from outputs in ${def.file}`,
+    };
+  }
+  const outputs: Record<string, unknown> = {};
+  for (const name of def.outputs) outputs[name] = parsed.data[name]!.value;
+  return { kind: 'ok', outputs, sensitive: def.outputs.filter((name) => parsed.data[name]!.sensitive) };
 }
 
 function planSummary(stdout: string): string | undefined {
@@ -137,45 +173,51 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const log = join(workDir, `${mode}.log`);
   rmSync(log, { force: true });
   const varFile = join(workDir, VAR_FILE);
-  writeFileSync(varFile, JSON.stringify(inputs, null, 2), { mode: 0o600 });
-  chmodSync(varFile, 0o600);
+  // A run killed with SIGKILL could not remove its var file: never leave it for longer than the next run.
+  rmSync(varFile, { force: true });
   const commit = options.commit ?? config.commit;
   const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
-  try {
-    progress.step(`${env}/${component}: terraform init`);
-    const init = await tf(['init', '-input=false', '-no-color']);
-    if (init.code !== 0) return await failed(terraformErrorLine(init));
-
-    if (mode === 'apply') {
-      progress.step(`${env}/${component}: terraform apply`);
-      const apply = await tf(['apply', '-input=false', '-auto-approve', '-no-color', `-var-file=${VAR_FILE}`]);
-      if (apply.code !== 0) return await failed(terraformErrorLine(apply));
-      const out = await tf(['output', '-json', '-no-color'], false);
-      if (out.code !== 0) return await failed(terraformErrorLine(out));
-      const raw = JSON.parse(out.stdout) as Record<string, { value: unknown }>;
-      const outputs: Record<string, unknown> = {};
-      for (const name of def.outputs) if (name in raw) outputs[name] = raw[name]!.value;
-      const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
-      const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
-      await recordApply(config, runtime, { env, component, result: 'success', outputs, ...(commit ? { commit } : {}) }, clock);
-      const after = await runtime.readNames(paths);
-      const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
-      return done('applied', { changedOutputs });
+  /** The resolved inputs (secrets included) exist on disk only while the command that reads them runs. */
+  const withInputs = async (args: string[]): Promise<RunResult> => {
+    const remove = writeSecretFile(varFile, JSON.stringify(inputs, null, 2));
+    try {
+      return await tf([...args, `-var-file=${VAR_FILE}`]);
+    } finally {
+      remove();
     }
+  };
 
-    progress.step(`${env}/${component}: terraform plan`);
-    const plan = await tf(['plan', '-input=false', '-no-color', '-detailed-exitcode', `-var-file=${VAR_FILE}`]);
-    if (plan.code !== 0 && plan.code !== 2) {
-      return done('failed', { error: terraformErrorLine(plan) });
-    }
-    const changed = plan.code === 2;
-    if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
-    const summary = planSummary(plan.stdout);
-    await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}) }, clock);
-    return done(changed ? 'drifted' : 'in-sync');
-  } finally {
-    rmSync(varFile, { force: true });
+  progress.step(`${env}/${component}: terraform init`);
+  const init = await tf(['init', '-input=false', '-no-color']);
+  if (init.code !== 0) return await failed(terraformErrorLine(init));
+
+  if (mode === 'apply') {
+    progress.step(`${env}/${component}: terraform apply`);
+    const apply = await withInputs(['apply', '-input=false', '-auto-approve', '-no-color']);
+    if (apply.code !== 0) return await failed(terraformErrorLine(apply));
+    const out = await tf(['output', '-json', '-no-color'], false);
+    // Its stdout holds the outputs unredacted: only stderr may explain a failure.
+    if (out.code !== 0) return await failed(terraformErrorLine({ ...out, stdout: '' }));
+    const read = readOutputs(out.stdout, def);
+    if (read.kind === 'error') return await failed(read.message);
+    const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
+    const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
+    await recordApply(config, runtime, { env, component, result: 'success', outputs: read.outputs, sensitive: read.sensitive, ...(commit ? { commit } : {}) }, clock);
+    const after = await runtime.readNames(paths);
+    const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
+    return done('applied', { changedOutputs });
   }
+
+  progress.step(`${env}/${component}: terraform plan`);
+  const plan = await withInputs(['plan', '-input=false', '-no-color', '-detailed-exitcode']);
+  if (plan.code !== 0 && plan.code !== 2) {
+    return done('failed', { error: terraformErrorLine(plan) });
+  }
+  const changed = plan.code === 2;
+  if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
+  const summary = planSummary(plan.stdout);
+  await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}) }, clock);
+  return done(changed ? 'drifted' : 'in-sync');
 
   async function failed(error: string): Promise<ComponentRunResult> {
     if (mode === 'apply') await recordApply(config, runtime, { env, component, result: 'failed', error, ...(commit ? { commit } : {}) }, clock);

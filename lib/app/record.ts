@@ -18,6 +18,8 @@ export interface ApplyRecord {
   readonly result: 'success' | 'failed';
   /** Terraform's outputs (decoded values). Ignored for a failed apply. */
   readonly outputs?: Readonly<Record<string, unknown>>;
+  /** Outputs Terraform itself marks `sensitive`: stored as SecureString even when component.yaml forgets them. */
+  readonly sensitive?: readonly string[];
   readonly error?: string;
   readonly commit?: string;
   readonly appliedAt?: string;
@@ -69,7 +71,7 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
       const encoding = typeof value === 'string' && value !== '' ? 'string' : 'json';
       encodings[name] = encoding;
       const text = encoding === 'string' ? (value as string) : JSON.stringify(value);
-      const type = def.sensitiveOutputs.includes(name) ? 'SecureString' : 'String';
+      const type = def.sensitiveOutputs.includes(name) || record.sensitive?.includes(name) ? 'SecureString' : 'String';
       const before = current.get(path(name));
       if (before && before.value === text && before.type === type) continue;
       await runtime.put(path(name), text, { type, overwrite: true });

@@ -54,7 +54,7 @@ export interface ComponentDef {
   readonly dependsOn: readonly string[];
   readonly inputsSchema: Record<string, unknown> | undefined;
   readonly outputs: readonly string[];
-  /** Which outputs Terraform marks sensitive: stored as SecureString. */
+  /** Outputs to treat as secrets (stored as SecureString), besides those Terraform itself marks sensitive. */
   readonly sensitiveOutputs: readonly string[];
   /** Normalised component.yaml content: part of the config hash. */
   readonly definition: unknown;

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
+import { redactor } from '../../core/secrets.ts';
+import { trackChild } from './cleanup.ts';
 
 export class TerraformError extends KarmaError {
   readonly command: string;
@@ -48,9 +50,15 @@ export interface RunResult {
 export interface RunOptions {
   readonly cwd: string;
   readonly log: string;
-  /** Values never to show: replaced by (sensitive) in the log, the progress lines and the captured output. */
-  readonly redact?: readonly string[];
-  /** false: stdout is captured but neither logged nor shown (`terraform output -json` prints sensitive outputs in clear). */
+  /**
+   * Secret values never to show (strings, or structured values: every leaf counts): replaced by (sensitive),
+   * in every form they can be printed, in the log, the progress lines and the captured output.
+   */
+  readonly redact?: readonly unknown[];
+  /**
+   * false: stdout is captured as printed, unredacted, and neither logged nor shown (`terraform output -json`
+   * prints sensitive outputs in clear, and they must be stored as they are). Never put that stdout in a message.
+   */
   readonly logStdout?: boolean;
 }
 
@@ -59,20 +67,12 @@ export interface TerraformRunner {
 }
 
 /**
- * Replaces every secret value in a text. Terraform prints variables a module did not mark `sensitive` (a plan
- * shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in CodeBuild, CloudWatch.
- * Longest first, so a secret that contains another is replaced whole. Values shorter than 4 characters are
- * not redacted (they would shred ordinary output and protect nothing).
+ * Replaces every printable form of the secret values in a text (lib/core/secrets.ts: leaves of structured
+ * values, lines of multi-line ones, raw and escaped). Terraform prints variables a module did not mark
+ * `sensitive` (a plan shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in
+ * CodeBuild, CloudWatch.
  */
-export function redactor(secrets: readonly string[] = []): (text: string) => string {
-  const values = [...new Set(secrets.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
-  if (values.length === 0) return (t) => t;
-  return (text) => {
-    let out = text;
-    for (const v of values) if (out.includes(v)) out = out.split(v).join('(sensitive)');
-    return out;
-  };
-}
+export { redactor };
 
 /** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
@@ -86,13 +86,19 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           cwd,
           env: { ...process.env, ...options.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
+          // Its own process group: on Ctrl-C, Terraform hears the interrupt once, forwarded (cleanup.ts).
+          detached: true,
         });
         const captured = { stdout: [] as string[], stderr: [] as string[] };
         const pending = { stdout: '', stderr: '' };
         const emit = (stream: 'stdout' | 'stderr', line: string): void => {
+          if (stream === 'stdout' && !logStdout) {
+            // Kept as printed: the caller parses it (redacting would corrupt the values) and never shows it.
+            captured.stdout.push(line);
+            return;
+          }
           const safe = clean(line);
           captured[stream].push(safe);
-          if (stream === 'stdout' && !logStdout) return;
           out.write(`${safe}\n`);
           if (options.onLine && safe.trim()) options.onLine(safe);
         };
@@ -112,6 +118,7 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           out.end();
           resolvePromise({ code, stdout: captured.stdout.join('\n'), stderr: captured.stderr.join('\n') });
         });
+        trackChild(child);
       }),
   };
 }
