@@ -62,7 +62,7 @@ export function resolveState(
 
 /** A value as HCL, for a `-backend-config` file: strings JSON-quoted (HCL accepts JSON escapes), maps as `{ k = v }`. */
 export function toHcl(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+  if (typeof value === 'string') return JSON.stringify(value).replace(/([$%])\{/g, (_, c: string) => `${c}${c}{`);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (value === null || value === undefined) return 'null';
   if (Array.isArray(value)) return `[${value.map(toHcl).join(', ')}]`;

@@ -39,7 +39,8 @@ export function remoteStateFromEnv(env: NodeJS.ProcessEnv): StateSettings | unde
   const bucket = env['KARMA_STATE_BUCKET'];
   if (!bucket) return undefined;
   const region = env['KARMA_STATE_REGION'] ?? env['AWS_REGION'];
-  return { backend: 's3', config: { bucket, ...(region ? { region } : {}), encrypt: true, use_lockfile: true } };
+  // The stack's bucket is Karma's own: no project prefix, and each deploy role may reach `<env>/*` only.
+  return { backend: 's3', config: { bucket, key: '{env}/{component}/terraform.tfstate', ...(region ? { region } : {}), encrypt: true, use_lockfile: true } };
 }
 
 export async function componentRun(options: ComponentOptions, io: IO): Promise<number> {
