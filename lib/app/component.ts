@@ -4,13 +4,15 @@
  * terraform output -json → outputs and state in the runtime store. CodeBuild's buildspec runs exactly this
  * command, and so does the local pipeline runner.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { KarmaError } from '../core/errors.ts';
 import { z } from 'zod';
 import { outputParamPath, stateParamPath, type ComponentDef, type Config, type RepoFile } from '../core/model.ts';
 import { resolveReferences } from '../core/references.ts';
 import { decodeOutput, parseState } from '../core/runtime.ts';
+import { backendBlockFile, backendConfigFile, resolveState, type ResolvedState } from '../core/state-backend.ts';
+import type { StateSettings } from '../core/model.ts';
 import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
 import { terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
@@ -34,6 +36,9 @@ export interface ComponentRunResult {
 export class InputResolutionError extends KarmaError {}
 
 const VAR_FILE = 'karma.tfvars.json';
+/** Karma's backend block, added when the module declares none; and the backend's settings, passed to init. */
+const BACKEND_BLOCK = 'karma_backend.tf.json';
+const BACKEND_CONFIG = 'karma.tfbackend';
 const MANIFEST = '.karma-module-files.json';
 const NOT_MODULE = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate)/;
 
@@ -143,8 +148,16 @@ export interface ComponentRunOptions {
   readonly mode: ComponentMode;
   /** The config repo's files (the module is copied from them). */
   readonly files: readonly RepoFile[];
-  /** Where per-component Terraform working directories live (state stays there between runs). */
+  /** Where per-component Terraform working directories live (scratch: safe to delete). */
   readonly workRoot: string;
+  /** Where local state lives when the backend is local (default backend): a folder no Karma command wipes. */
+  readonly stateRoot: string;
+  /** The backend to use when karma.yaml leaves state local (CodeBuild: the stack's state bucket). */
+  readonly remoteState?: StateSettings;
+  /** Refuse local state (a CodeBuild container is thrown away after the build, and its state with it). */
+  readonly requireRemoteState?: boolean;
+  /** The operator moved the state to the configured backend: accept a location other than the recorded one. */
+  readonly stateMoved?: boolean;
   readonly runner: TerraformRunner;
   readonly commit?: string;
   readonly clock?: Clock;
@@ -167,15 +180,24 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     millis: Math.round(performance.now() - started),
   });
 
+  const state = resolveState(config.project, env, component, {
+    localStateRoot: options.stateRoot,
+    ...(options.remoteState ? { remoteDefault: options.remoteState } : {}),
+  });
+  const commit = options.commit ?? config.commit;
+  const refused = await checkStateLocation(config, runtime, d.env, d.component, state, options);
+  // Nothing ran: recorded failed (its dependents wait), keeping the location it was last applied with.
+  if (refused) return failed(refused.message, refused.recorded);
   const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
   const workDir = join(options.workRoot, env, component);
   syncModule(options.files, def.terraform, workDir);
+  const moved = prepareBackend(workDir, state, def.declaredBackend !== undefined);
+  if (moved) progress.step(`${env}/${component}: moved local state from ${moved} to ${state.config['path']}`);
   const log = join(workDir, `${mode}.log`);
   rmSync(log, { force: true });
   const varFile = join(workDir, VAR_FILE);
   // A run killed with SIGKILL could not remove its var file: never leave it for longer than the next run.
   rmSync(varFile, { force: true });
-  const commit = options.commit ?? config.commit;
   const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
   /** The resolved inputs (secrets included) exist on disk only while the command that reads them runs. */
   const withInputs = async (args: string[]): Promise<RunResult> => {
@@ -188,8 +210,16 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   };
 
   progress.step(`${env}/${component}: terraform init`);
-  const init = await tf(['init', '-input=false', '-no-color']);
-  if (init.code !== 0) return await failed(terraformErrorLine(init));
+  const init = await tf(['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`]);
+  if (init.code !== 0) {
+    if (/Backend configuration changed|Backend initialization required|state migration/i.test(`${init.stderr}\n${init.stdout}`)) {
+      return await failed(
+        `the state backend changed (now ${state.location}); Karma never moves state on its own: move it with ` +
+          `terraform -chdir=${workDir} init -migrate-state -backend-config=${BACKEND_CONFIG} (see docs/state.md), then run again`,
+      );
+    }
+    return await failed(terraformErrorLine(init));
+  }
 
   if (mode === 'apply') {
     progress.step(`${env}/${component}: terraform apply`);
@@ -202,7 +232,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     if (read.kind === 'error') return await failed(read.message);
     const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
     const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
-    await recordApply(config, runtime, { env, component, result: 'success', outputs: read.outputs, sensitive: read.sensitive, ...(commit ? { commit } : {}) }, clock);
+    await recordApply(config, runtime, { env, component, result: 'success', outputs: read.outputs, sensitive: read.sensitive, stateLocation: state.location, ...(commit ? { commit } : {}) }, clock);
     const after = await runtime.readNames(paths);
     const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
     return done('applied', { changedOutputs });
@@ -219,8 +249,67 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}) }, clock);
   return done(changed ? 'drifted' : 'in-sync');
 
-  async function failed(error: string): Promise<ComponentRunResult> {
-    if (mode === 'apply') await recordApply(config, runtime, { env, component, result: 'failed', error, ...(commit ? { commit } : {}) }, clock);
+  async function failed(error: string, stateLocation: string | undefined = state.location): Promise<ComponentRunResult> {
+    if (mode === 'apply') {
+      await recordApply(config, runtime, { env, component, result: 'failed', error, ...(stateLocation ? { stateLocation } : {}), ...(commit ? { commit } : {}) }, clock);
+    }
     return done('failed', { error });
   }
+}
+
+/**
+ * Refuses to run where the state is not: a deployment applied with its state in one place and now configured
+ * (or defaulted) to another would plan against an empty state and create everything again. Also refuses local
+ * state where it would be thrown away (CodeBuild).
+ */
+async function checkStateLocation(
+  config: Config,
+  runtime: RuntimeStore,
+  env: string,
+  component: string,
+  state: ResolvedState,
+  options: ComponentRunOptions,
+): Promise<{ message: string; recorded: string | undefined } | undefined> {
+  const read = parseState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, env, component)]))[0]);
+  const recorded = read.kind === 'ok' ? read.state.stateLocation : undefined;
+  if (options.requireRemoteState && state.backend === 'local') {
+    return {
+      recorded,
+      message: `state would be lost: this run keeps nothing after it ends (CodeBuild); set terraform.state in karma.yaml (docs/state.md) or deploy the stack with its state bucket (KARMA_STATE_BUCKET)`,
+    };
+  }
+  if (!options.stateMoved && recorded && recorded !== state.location) {
+    return {
+      recorded,
+      message:
+        `last applied with its state at ${recorded}, but this run would use ${state.location}; configure the same backend ` +
+        `(karma.yaml terraform.state, KARMA_STATE_BUCKET), or move the state there and run once with --state-moved (docs/state.md)`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Writes the backend files into the work directory: the settings (always, mode 0600: a backend config may hold
+ * credentials) and Karma's backend block unless the module declares one of the same type (config.ts refuses
+ * another type). A local state left in the work directory by Karma before state had a home of its own is moved
+ * there once. Returns where a state was moved from, if it was.
+ */
+function prepareBackend(workDir: string, state: ResolvedState, moduleDeclares: boolean): string | undefined {
+  const block = join(workDir, BACKEND_BLOCK);
+  if (moduleDeclares) rmSync(block, { force: true });
+  else writeFileSync(block, backendBlockFile(state));
+  writeFileSync(join(workDir, BACKEND_CONFIG), backendConfigFile(state), { mode: 0o600 });
+  if (state.backend !== 'local') return undefined;
+  const target = String(state.config['path']);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  const legacy = join(workDir, 'terraform.tfstate');
+  if (!existsSync(legacy) || existsSync(target) || legacy === target) return undefined;
+  try {
+    renameSync(legacy, target);
+  } catch {
+    copyFileSync(legacy, target);
+    rmSync(legacy);
+  }
+  return legacy;
 }

@@ -26,6 +26,8 @@ export interface ApplyRecord {
   /** The inputs the apply used, when not the current ones (adopting an older apply). */
   readonly inputs?: Record<string, unknown>;
   readonly drift?: { readonly drifted: boolean; readonly summary?: string; readonly checkedAt?: string };
+  /** Where Terraform keeps this deployment's state (state-backend.ts ResolvedState.location). */
+  readonly stateLocation?: string;
 }
 
 export function findDeployment(config: Config, env: string, component: string): Deployment {
@@ -99,6 +101,7 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
     appliedAt,
     result: record.result,
     ...(record.error ? { error: record.error } : {}),
+    ...(record.stateLocation ? { stateLocation: record.stateLocation } : {}),
     outputs: encodings,
     outputVersions,
     ...(record.drift ? { drift: { checkedAt: record.drift.checkedAt ?? appliedAt, drifted: record.drift.drifted, ...(record.drift.summary ? { summary: record.drift.summary } : {}) } } : {}),

@@ -136,7 +136,8 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('--commit <sha>', 'the config commit being applied (recorded in the state)')
         .option('--work-dir <dir>', 'Terraform working directories (default: <store>/work)')
         .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
-        .option('-v, --verbose', "stream Terraform's output to stderr"),
+        .option('-v, --verbose', "stream Terraform's output to stderr")
+        .option('--state-moved', 'you moved the state to the configured backend: accept it although the last apply recorded another location'),
     ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => componentRun({ ...o, component: name, env, mode } as never, io))(...rest));
   }
 

@@ -25,10 +25,18 @@ import {
 import type { BackendConfig, ComponentDef, Config, Deployment, EnvironmentDef, ProjectConfig, Reference, RepoFile } from './model.ts';
 import { NAME_PATTERN, findReferences } from './references.ts';
 import { findCycles } from './cycles.ts';
+import { declaredBackends, stateSettingsFor } from './state-backend.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const name = z.string().regex(NAME_PATTERN, 'must be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
+
+const StateYaml = z
+  .object({
+    backend: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Terraform backend type like s3, local, gcs, azurerm'),
+    config: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
 
 const DriftYaml = z.object({ onTrigger: z.enum(['report', 'revert']).default('report') }).strict();
 
@@ -48,6 +56,7 @@ const KarmaYaml = z
             .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")') })
             .regex(/^\d{12}$/, 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")')
             .optional(),
+          state: StateYaml.optional(),
           drift: DriftYaml.optional(),
         })
         .strict()
@@ -70,7 +79,7 @@ const KarmaYaml = z
           .strict(),
       ])
       .default({ type: 'local', path: '.karma' }),
-    terraform: z.object({ binary: z.string().min(1).optional() }).strict().default({}),
+    terraform: z.object({ binary: z.string().min(1).optional(), state: StateYaml.optional() }).strict().default({}),
     drift: DriftYaml.default({ onTrigger: 'report' }),
   })
   .strict();
@@ -325,6 +334,11 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       }
       validator = compiled;
     }
+    const backends = declaredBackends(terraformDir, dirIndex.get(terraformDir) ?? []);
+    if (backends.length > 1) {
+      problems.push({ file: backends[1]!.file, line: backends[1]!.line, message: `the module of ${componentName} declares more than one backend (also ${backends[0]!.file}:${backends[0]!.line}); keep none: Karma supplies the backend from karma.yaml terraform.state` });
+      continue;
+    }
     validators.set(componentName, validator);
     components.set(componentName, {
       name: componentName,
@@ -337,6 +351,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       sensitiveOutputs: c.sensitiveOutputs,
       definition: c,
       moduleHash: moduleHash(terraformDir)!,
+      ...(backends[0] ? { declaredBackend: backends[0] } : {}),
     });
   }
 
@@ -445,6 +460,15 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
           message: `${component} depends on ${dep} (${componentDoc.file}:${componentDoc.lineOf(['dependsOn'])}), which is not deployed in ${env}; add environments/${env}/${dep}.json or remove the dependency`,
         });
       }
+    }
+    const declared = def.declaredBackend;
+    const wanted = stateSettingsFor(project, env).backend;
+    if (declared && declared.type !== wanted) {
+      problems.push({
+        file: declared.file,
+        line: declared.line,
+        message: `the module of ${component} declares ${declared.type === 'cloud' ? 'a cloud block' : `backend "${declared.type}"`}, but ${env} keeps state in "${wanted}" (karma.yaml terraform.state); remove the block (Karma supplies the backend, with a key per deployment)${declared.type === 'cloud' ? '' : `, or set terraform.state.backend: ${declared.type} in karma.yaml`}`,
+      });
     }
     if (problems.length > before) continue;
     deploymentDocs.set(`${env}/${component}`, doc);

@@ -13,8 +13,16 @@ export interface EnvironmentDef {
   readonly name: string;
   readonly region?: string;
   readonly account?: string;
+  /** Where this environment's Terraform state lives (overrides karma.yaml terraform.state). */
+  readonly state?: StateSettings;
   /** Overrides the project's drift policy for this environment. */
   readonly drift?: DriftPolicy;
+}
+
+/** A Terraform backend: its type (`s3`, `local`, `gcs`, ...) and the settings of its block (see state-backend.ts). */
+export interface StateSettings {
+  readonly backend: string;
+  readonly config: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -40,7 +48,7 @@ export interface ProjectConfig {
   readonly parameterPrefix: string;
   readonly environments: ReadonlyMap<string, EnvironmentDef>;
   readonly backend: BackendConfig;
-  readonly terraform: { readonly binary?: string };
+  readonly terraform: { readonly binary?: string; readonly state?: StateSettings };
   readonly drift: DriftPolicy;
 }
 
@@ -60,6 +68,8 @@ export interface ComponentDef {
   readonly definition: unknown;
   /** sha256 over the module directory's files (path and content): part of the config hash. */
   readonly moduleHash: string;
+  /** A backend the module declares itself (`backend "s3" {}`): Karma then fills in its settings instead of adding one. */
+  readonly declaredBackend?: { readonly type: string; readonly file: string; readonly line: number };
 }
 
 /** What a reference points at. */

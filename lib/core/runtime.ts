@@ -30,6 +30,8 @@ export const ComponentState = z.object({
   drift: z
     .object({ checkedAt: z.string(), drifted: z.boolean(), summary: z.string().optional() })
     .optional(),
+  /** Where Terraform keeps the state (`s3://bucket/key`, `local:<env>/<component>`): a run elsewhere is refused. */
+  stateLocation: z.string().optional(),
 });
 export type ComponentState = z.infer<typeof ComponentState>;
 

@@ -100,6 +100,8 @@ export class KarmaPipeline extends Construct {
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly project: codebuild.Project;
   readonly snapshotBucket: s3.Bucket;
+  /** Terraform state of every deployment, a key per deployment (`<env>/<component>/terraform.tfstate`). */
+  readonly stateBucket: s3.Bucket;
   readonly topic: sns.Topic;
   readonly key: kms.Key;
   readonly definitionSubstitutions: Record<string, string>;
@@ -129,6 +131,30 @@ export class KarmaPipeline extends Construct {
       serverAccessLogsPrefix: 'snapshots/',
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // --- Terraform state: versioned (a bad apply can be rolled back to the previous state), retained when the
+    // stack goes, TLS only. SSE-S3 rather than the stack's KMS key: deploy roles in other accounts read and write
+    // their environment's state, and a cross-account KMS grant per role would be one more thing to get wrong.
+    this.stateBucket = new s3.Bucket(this, 'TerraformState', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(365), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'tfstate/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Terraform runs as the environment's deploy role (buildspec.ts): each role reaches its environment's keys only.
+    for (const [env, e] of Object.entries(props.environments)) {
+      const role = new iam.ArnPrincipal(e.deployRoleArn);
+      this.stateBucket.addToResourcePolicy(
+        new iam.PolicyStatement({ principals: [role], actions: ['s3:ListBucket'], resources: [this.stateBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${env}/*`] } } }),
+      );
+      this.stateBucket.addToResourcePolicy(
+        new iam.PolicyStatement({ principals: [role], actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: [this.stateBucket.arnForObjects(`${env}/*`)] }),
+      );
+    }
 
     // --- notifications
     this.topic = new sns.Topic(this, 'Notifications', { displayName: 'Karma failures and drift', masterKey: this.key, enforceSSL: true });
@@ -168,6 +194,8 @@ export class KarmaPipeline extends Construct {
         KARMA_DEPLOY_ROLES: { value: JSON.stringify(deployRoles) },
         KARMA_NEPTUNE_ENDPOINT: { value: props.graph.gremlinUrl },
         KARMA_NEPTUNE_IAM_AUTH: { value: 'true' },
+        KARMA_STATE_BUCKET: { value: this.stateBucket.bucketName },
+        KARMA_STATE_REGION: { value: stack.region },
         TF_VERSION: { value: props.terraform.version },
         TF_SHA256: { value: props.terraform.sha256 ?? '' },
         ...(props.gitHubTokenSecretName

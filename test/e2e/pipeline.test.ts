@@ -152,7 +152,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
 
   it('drift mode flags a drifted component and reports its dependents at risk', async () => {
     // Prepare: someone changed the worker outside Terraform (its recorded state no longer matches)
-    const state = join(dir, '.karma', 'work', 'karma-dev', 'worker', 'terraform.tfstate');
+    const state = join(dir, '.karma', 'state', 'karma-dev', 'worker', 'terraform.tfstate');
     const tfstate = JSON.parse(readFileSync(state, 'utf8')) as { resources: { instances: { attributes: { input: { value: { concurrency: number } } } }[] }[]; serial: number };
     tfstate.resources[0]!.instances[0]!.attributes.input.value.concurrency = 16;
     tfstate.serial += 1;
@@ -189,7 +189,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     expect(worker?.result).toBe('drifted');
     expect(worker?.detail).toMatch(/not reverted \(drift\.onTrigger is report for a git-push run\): run karma pipeline run --env karma-dev to revert it/);
     expect((await statuses('karma-dev'))['worker']).toBe('drifted');
-    const state = JSON.parse(readFileSync(join(dir, '.karma', 'work', 'karma-dev', 'worker', 'terraform.tfstate'), 'utf8')) as { resources: { instances: { attributes: { input: { value: { concurrency: number } } } }[] }[] };
+    const state = JSON.parse(readFileSync(join(dir, '.karma', 'state', 'karma-dev', 'worker', 'terraform.tfstate'), 'utf8')) as { resources: { instances: { attributes: { input: { value: { concurrency: number } } } }[] }[] };
     expect(state.resources[0]!.instances[0]!.attributes.input.value.concurrency).toBe(16);
   });
 

@@ -227,6 +227,31 @@ describe('bucket and notifications', () => {
     expect(JSON.stringify(policy[1])).toContain('"aws:SecureTransport":"false"');
   });
 
+  it('Terraform state bucket: versioned, encrypted, TLS only, public access blocked, retained; each deploy role reaches its environment\'s keys only; CodeBuild names it', () => {
+    // Prepare
+    const [id, bucket] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineTerraformState'))!;
+    // Assess
+    expect(bucket['DeletionPolicy']).toBe('Retain');
+    expect(props(bucket)).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: { LogFilePrefix: 'tfstate/' },
+    });
+    const policy = resources(cc, 'AWS::S3::BucketPolicy').find(([, r]) => JSON.stringify(props(r)['Bucket']).includes(id))!;
+    const statements = (props(policy[1])['PolicyDocument'] as { Statement: Json[] }).Statement;
+    expect(JSON.stringify(statements)).toContain('"aws:SecureTransport":"false"');
+    const objects = statements.filter((st) => JSON.stringify(st['Action']).includes('s3:PutObject'));
+    expect(objects.map((st) => [JSON.stringify((st['Principal'] as Json)['AWS']), JSON.stringify(st['Resource'])])).toEqual([
+      [expect.stringContaining('karma-deploy-dev'), expect.stringContaining('/karma-dev/*')],
+      [expect.stringContaining('karma-deploy-prod'), expect.stringContaining('/karma-prod/*')],
+    ]);
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const vars = Object.fromEntries((((props(project)['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
+    expect(vars['KARMA_STATE_BUCKET']).toEqual({ Ref: id });
+    cc.template.hasOutput('TerraformStateBucket', { Value: { Ref: id } });
+  });
+
   it('failed, timed-out or aborted executions go to the SNS topic', () => {
     cc.template.resourceCountIs('AWS::SNS::Topic', 1);
     cc.template.hasResourceProperties('AWS::Events::Rule', {
