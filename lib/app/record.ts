@@ -51,11 +51,12 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
   const appliedAt = record.appliedAt ?? clock.now().toISOString();
 
   const encodings: Record<string, 'string' | 'json'> = {};
+  const previous = parseState((await runtime.readNames([stateParamPath(prefix, d.env, d.component)]))[0]);
+  // A record that does not say where the state is (a failure before Terraform ran, an adopted apply) keeps the last one.
+  const stateLocation = record.stateLocation ?? (previous.kind === 'ok' ? previous.state.stateLocation : undefined);
   if (record.result === 'failed') {
     // A failed apply leaves the outputs as they were: keep how they are encoded.
-    const [previous] = await runtime.readNames([stateParamPath(prefix, d.env, d.component)]);
-    const read = parseState(previous);
-    if (read.kind === 'ok') Object.assign(encodings, read.state.outputs);
+    if (previous.kind === 'ok') Object.assign(encodings, previous.state.outputs);
   }
   if (record.result === 'success') {
     const given = record.outputs ?? {};
@@ -84,10 +85,8 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
   if (record.result === 'success') {
     const paths = def.outputs.map((name) => outputParamPath(prefix, d.env, d.component, name));
     for (const p of await runtime.readNames(paths)) outputVersions[p.name.slice(p.name.lastIndexOf('/') + 1)] = p.version;
-  } else {
-    const [previous] = await runtime.readNames([stateParamPath(prefix, d.env, d.component)]);
-    const read = parseState(previous);
-    if (read.kind === 'ok') Object.assign(outputVersions, read.state.outputVersions);
+  } else if (previous.kind === 'ok') {
+    Object.assign(outputVersions, previous.state.outputVersions);
   }
 
   const consumedPaths = references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
@@ -101,7 +100,7 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
     appliedAt,
     result: record.result,
     ...(record.error ? { error: record.error } : {}),
-    ...(record.stateLocation ? { stateLocation: record.stateLocation } : {}),
+    ...(stateLocation ? { stateLocation } : {}),
     outputs: encodings,
     outputVersions,
     ...(record.drift ? { drift: { checkedAt: record.drift.checkedAt ?? appliedAt, drifted: record.drift.drifted, ...(record.drift.summary ? { summary: record.drift.summary } : {}) } } : {}),

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import { applyTaskTimeoutSeconds } from '../adapters/stepfunctions/local-runner.ts';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -187,7 +188,9 @@ export class KarmaPipeline extends Construct {
         privileged: false,
       },
       encryptionKey: this.key,
-      timeout: Duration.hours(2),
+      // CodeBuild stops a build that runs too long (Terraform with it) a few minutes before the state machine gives up
+      // on the task, so an item fails, and the lock is released, only once Terraform has ended.
+      timeout: Duration.minutes(Math.floor(applyTaskTimeoutSeconds() / 60) - 5),
       buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
       environmentVariables: {
         KARMA_CONFIG_REPO_URL: { value: props.configUrl },
@@ -255,6 +258,8 @@ export class KarmaPipeline extends Construct {
       }
       if (gitToken && loadsConfig) gitToken.grantRead(fn);
       if (name === 'summarize') this.topic.grantPublish(fn);
+      // PlanWave records a component whose build died without recording its result as failed (its state only).
+      if (name === 'plan') fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: [param(`${prefix}/*/state`)] }));
       functions[name] = fn;
       substitutions[key] = fn.functionArn;
     }

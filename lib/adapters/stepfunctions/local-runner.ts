@@ -11,6 +11,14 @@ import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type Handl
 
 export const PIPELINE_DEFINITION = new URL('../../../statemachines/pipeline.asl.json', import.meta.url);
 
+/** TimeoutSeconds of the task that applies one component (ApplyWave's ApplyComponent): CodeBuild's bound too. */
+export function applyTaskTimeoutSeconds(text: string = readFileSync(PIPELINE_DEFINITION, 'utf8')): number {
+  const asl = JSON.parse(text) as { States: Record<string, { ItemProcessor?: { States: Record<string, { TimeoutSeconds?: number }> } }> };
+  const seconds = asl.States['ApplyWave']?.ItemProcessor?.States['ApplyComponent']?.TimeoutSeconds;
+  if (typeof seconds !== 'number') throw new Error('statemachines/pipeline.asl.json: ApplyWave.ApplyComponent has no TimeoutSeconds');
+  return seconds;
+}
+
 type Json = Record<string, unknown>;
 
 export class DefinitionError extends KarmaError {}

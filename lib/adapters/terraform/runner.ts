@@ -123,15 +123,36 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
   };
 }
 
-/** The first "Error: ..." line Terraform printed, for a one-line failure message. */
+/** How long a failure reason may get: the whole first error, but a table cell and a state parameter stay readable. */
+const MAX_ERROR = 1500;
+
+/**
+ * Terraform's first error as one line: its title and its whole explanation (every paragraph, wrapped lines
+ * joined), without the source excerpt it shows for context. The caller's output is already redacted.
+ */
 export function terraformErrorLine(result: RunResult): string {
   // eslint-disable-next-line no-control-regex
   const text = `${result.stderr}\n${result.stdout}`.replace(/\u001b\[[0-9;]*m/g, '');
-  // We run with -no-color, so boxed lines (`├────`, `│ var.x is "y"`) are values shown for context.
-  const lines = text.split('\n').map((l) => (/^\s*[│├]/.test(l) ? '' : l.trim()));
+  // We run with -no-color, so boxed lines (`├────`, `│ var.x is "y"`, a warning's `╷ … ╵`) are context, not the error.
+  const lines = text.split('\n').map((l) => (/^\s*[│├╷╵]/.test(l) ? '' : l.trim()));
   const i = lines.findIndex((l) => l.startsWith('Error: '));
-  if (i < 0) return lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`;
-  // Skip the source excerpt Terraform shows (`on file line N:`, `N: code`, `with ...`) to reach the explanation.
-  const detail = lines.slice(i + 1).find((l) => l && !/^(on |with |\d+:)/.test(l));
-  return detail ? `${lines[i]}: ${detail}` : lines[i]!;
+  if (i < 0) return cap(lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`);
+  const paragraphs: string[] = [];
+  let paragraph: string[] = [];
+  const close = (): void => {
+    if (paragraph.length > 0) paragraphs.push(paragraph.join(' '));
+    paragraph = [];
+  };
+  for (const line of lines.slice(i + 1)) {
+    if (/^(Error|Warning): /.test(line)) break;
+    // The source excerpt Terraform shows (`on file line N:`, `N: code`, `with resource.x,`) is context.
+    if (!line || /^(on .* line \d+|with |\d+:)/.test(line)) close();
+    else paragraph.push(line);
+  }
+  close();
+  return cap(paragraphs.length > 0 ? `${lines[i]}: ${paragraphs.join(' ')}` : lines[i]!);
+}
+
+function cap(line: string): string {
+  return line.length > MAX_ERROR ? `${line.slice(0, MAX_ERROR - 1)}…` : line;
 }

@@ -6,13 +6,16 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
+import { applyTaskTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
 import type { BackendType } from '../backend.ts';
 import { localContext } from './context.ts';
 import { makeHandlers } from './handlers.ts';
 import { Summary, type Plan } from './model.ts';
 
 const KARMA_BIN = fileURLToPath(new URL('../../../bin/karma.ts', import.meta.url));
+
+/** The apply task's TimeoutSeconds in the ASL (the same number bounds CodeBuild in AWS). */
+const APPLY_TIMEOUT_SECONDS = applyTaskTimeoutSeconds();
 
 export interface LocalPipelineOptions {
   readonly configDir: string;
@@ -39,12 +42,30 @@ export interface LocalPipelineResult extends LocalRunResult {
   readonly waves: readonly WaveTiming[];
 }
 
+/**
+ * A failed Map item, as Step Functions reports a failed CodeBuild build (`States.TaskFailed`) or one that ran out
+ * of time (`States.Timeout`). The message is the cause: `{message, log}` as JSON, which RecordWave reads
+ * (failureOf) as it reads a CodeBuild build record in AWS.
+ */
 class ComponentFailedError extends Error {
-  constructor(message: string) {
-    super(message);
-    // What Step Functions reports for a failed CodeBuild build.
-    this.name = 'States.TaskFailed';
+  constructor(message: string, log: string | undefined, name: 'States.TaskFailed' | 'States.Timeout' = 'States.TaskFailed') {
+    super(JSON.stringify({ message, ...(log ? { log } : {}) }));
+    this.name = name;
   }
+}
+
+/**
+ * How long one component may run before it is stopped: the ASL's TimeoutSeconds for the apply task (the CodeBuild
+ * project's timeout in AWS), or KARMA_APPLY_TIMEOUT seconds. Stopping is SIGINT (Terraform finishes what it can,
+ * releases its state lock, Karma deletes the var file), then SIGKILL after the grace period. It happens before the
+ * state machine's own timeout fires, so the item fails, and the lock is released, only once Terraform has ended.
+ */
+export function applyDeadline(env: NodeJS.ProcessEnv, aslTimeoutSeconds: number): { stopAfterMs: number; graceMs: number } {
+  const graceMs = 1000 * Number(env['KARMA_APPLY_GRACE'] ?? 30);
+  const configured = env['KARMA_APPLY_TIMEOUT'] ? 1000 * Number(env['KARMA_APPLY_TIMEOUT']) : Infinity;
+  // Leave the grace period and a margin before the state machine gives up on the task.
+  const limit = Math.max(1000, aslTimeoutSeconds * 1000 - graceMs - 30_000);
+  return { stopAfterMs: Math.min(configured, limit), graceMs };
 }
 
 /** Runs `karma component ...` for one Map item: the local stand-in for CodeBuild. */
@@ -59,27 +80,43 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       const started = performance.now();
       progress(`    ${request.env}/${request.component}: ${request.mode} started`);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const { stopAfterMs, graceMs } = applyDeadline(process.env, APPLY_TIMEOUT_SECONDS);
+      let timedOut = false;
+      let kill: NodeJS.Timeout | undefined;
+      const stop = setTimeout(() => {
+        timedOut = true;
+        progress(`    ${request.env}/${request.component}: timed out after ${Math.round(stopAfterMs / 1000)} s: stopping terraform (SIGINT, SIGKILL in ${graceMs / 1000} s)`);
+        child.kill('SIGINT');
+        kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      }, stopAfterMs);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (c: Buffer) => out.push(c));
       child.stderr.on('data', (c: Buffer) => err.push(c));
-      child.on('error', (e) => reject(new ComponentFailedError(`cannot start karma: ${e.message}`)));
-      child.on('close', (code) => {
+      child.on('error', (e) => reject(new ComponentFailedError(`cannot start karma: ${e.message}`, undefined)));
+      child.on('close', (code, signal) => {
+        clearTimeout(stop);
+        clearTimeout(kill);
         const ms = Math.round(performance.now() - started);
-        let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
+        let result: { outcome?: string; error?: unknown; changedOutputs?: string[]; log?: string } = {};
         try {
           result = JSON.parse(Buffer.concat(out).toString('utf8') || '{}') as typeof result;
         } catch {
           // not JSON: reported below from stderr
         }
-        if (code === 0) {
+        if (timedOut) {
+          const error = `timed out after ${Math.round(stopAfterMs / 1000)} s; terraform was stopped (${signal ?? `exit ${code}`})`;
+          progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
+          reject(new ComponentFailedError(error, result.log, 'States.Timeout'));
+        } else if (code === 0) {
           const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
           progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
           resolve();
         } else {
-          const error = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop() ?? `exit ${code}`);
+          const said = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop());
+          const error = said || (signal ? `the component process was killed (${signal})` : `the component process exited ${code}`);
           progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
-          reject(new ComponentFailedError(error));
+          reject(new ComponentFailedError(error, result.log));
         }
       });
     });

@@ -67,7 +67,17 @@ export const WorkItem = z.object({
 });
 export type WorkItem = z.infer<typeof WorkItem>;
 
-export const Processed = z.object({ env: z.string(), component: z.string(), ok: z.boolean(), error: z.string().optional() });
+export const Processed = z.object({
+  env: z.string(),
+  component: z.string(),
+  ok: z.boolean(),
+  /** The error name (States.TaskFailed, States.Timeout...) of a failed item. */
+  error: z.string().optional(),
+  /** What the failed item said (the component's one-line error, or the build's status), short. */
+  detail: z.string().optional(),
+  /** Where its log is: a local path, or the CodeBuild log link. */
+  log: z.string().optional(),
+});
 export type Processed = z.infer<typeof Processed>;
 
 export const Progress = z.object({ round: z.number().int(), processed: z.array(Processed) });

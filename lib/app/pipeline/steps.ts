@@ -17,6 +17,7 @@ import { parseState as parseRuntimeState } from '../../core/runtime.ts';
 import { holdsDrift, planEnv } from '../../core/order.ts';
 import { toSnapshot } from '../../core/graph.ts';
 import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
+import { recordApply } from '../record.ts';
 import type { Backend } from '../backend.ts';
 import { buildFromConfig, loadConfig } from '../build.ts';
 import { table } from '../../core/table.ts';
@@ -234,6 +235,7 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
   const config = await loadConfig(ctx.source(pinned(state)));
   const only = state.run.components ? new Set(state.run.components) : undefined;
   return withBackend(ctx, config, async (backend) => {
+    await recordLostFailures(config, backend.runtime, state, ctx.clock);
     const build = await liveBuild(ctx, config, backend);
     for (const env of state.build?.envs ?? []) {
       const exclude = processedIn(state.progress, env);
@@ -259,15 +261,57 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
   });
 }
 
+/**
+ * What a failed Map item's cause says, kept short: locally the component command's `{message, log}`; in AWS the
+ * CodeBuild build record startBuild.sync fails with (its status and log link; the whole record is kilobytes, and
+ * the state payload is capped at 256 KiB).
+ */
+export function failureOf(cause: string | undefined): { detail?: string; log?: string } {
+  if (!cause) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(cause);
+  } catch {
+    return { detail: cause.slice(0, 500) };
+  }
+  if (json === null || typeof json !== 'object') return { detail: cause.slice(0, 500) };
+  const o = json as Record<string, unknown>;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+  if (text(o['message'])) return { detail: text(o['message'])!.slice(0, 1500), ...(text(o['log']) ? { log: text(o['log'])! } : {}) };
+  const build = (o['Build'] ?? o['build'] ?? o) as Record<string, unknown>;
+  const logs = (build['Logs'] ?? build['logs'] ?? {}) as Record<string, unknown>;
+  const status = text(build['BuildStatus']) ?? text(build['buildStatus']);
+  const id = text(build['Id']) ?? text(build['id']);
+  const log = text(logs['DeepLink']) ?? text(logs['deepLink']);
+  return { ...(status ? { detail: `CodeBuild build ${id ?? ''} ended ${status}`.replace('  ', ' ') } : {}), ...(log ? { log } : {}) };
+}
+
 /** RecordWave: fold the Map's results into the progress. The runtime already holds outputs and state. */
 export function recordStep(raw: unknown): Progress {
   const state = parseState(raw);
   const processed: Processed[] = [...(state.progress?.processed ?? [])];
   for (const r of state.waveResults ?? []) {
-    // The error name only: the CodeBuild cause is a whole build record, and the runtime state has the real error.
-    processed.push({ env: r.env, component: r.component, ok: r.outcome === 'succeeded', ...(r.error ? { error: r.error } : {}) });
+    const failure = r.outcome === 'succeeded' ? {} : failureOf(r.cause);
+    processed.push({ env: r.env, component: r.component, ok: r.outcome === 'succeeded', ...(r.error ? { error: r.error } : {}), ...failure });
   }
   return { round: state.plan?.round ?? (state.progress?.round ?? 0) + 1, processed };
+}
+
+/**
+ * A component whose apply step failed without recording it — the process was killed, the build timed out or was
+ * stopped — must not look merely pending to the re-plan (its dependents would be applied on its old outputs):
+ * record it failed, with what is known. Idempotent: a component whose state already says failed is left alone.
+ */
+async function recordLostFailures(config: Config, runtime: RuntimeStore, state: PipelineState, clock: Clock): Promise<void> {
+  if (state.run.mode !== 'apply') return;
+  for (const p of state.progress?.processed ?? []) {
+    if (p.ok) continue;
+    const read = parseRuntimeState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, p.env, p.component)]))[0]);
+    if (read.kind === 'ok' && read.state.result === 'failed') continue;
+    const what = p.detail ?? p.error ?? 'the apply step failed';
+    const error = `the apply ended without recording a result (${what}); its resources may be partly changed${p.log ? `: see ${p.log}` : ''}`;
+    await recordApply(config, runtime, { env: p.env, component: p.component, result: 'failed', error, ...(state.build?.commit ? { commit: state.build.commit } : {}) }, clock);
+  }
 }
 
 /** Summarize: one row per component touched or left behind, from the runtime as it now is. */
@@ -288,7 +332,8 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
       for (const p of processed) {
         const s = build.statuses.get(`${env}/${p.component}`)!;
         if (!p.ok) {
-          rows.push({ env, component: p.component, result: 'failed', detail: s.own === 'failed' ? s.ownReason : (p.error ?? 'the apply step failed') });
+          const reason = s.own === 'failed' ? s.ownReason : (p.detail ?? p.error ?? 'the apply step failed');
+          rows.push({ env, component: p.component, result: 'failed', detail: p.log && !reason.includes(p.log) ? `${reason} (log: ${p.log})` : reason });
         } else if (mode === 'apply') {
           rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}` });
         } else if (mode === 'drift') {

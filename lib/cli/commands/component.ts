@@ -6,6 +6,7 @@
  * whether it found drift or not: the result says which), 1 when Terraform or the store failed, 2 for bad
  * input (unknown component, missing terraform binary...).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
@@ -69,11 +70,12 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       ...(options.commit ? { commit: options.commit } : {}),
       progress,
     });
-    if (options.json) io.out(JSON.stringify(result));
+    const log = join(workRoot, result.env, result.component, `${result.mode}.log`);
+    if (options.json) io.out(JSON.stringify({ ...result, log }));
     else {
       const changed = result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : '';
       io.out(`${result.env}/${result.component}: ${result.outcome}${changed}${result.error ? `: ${result.error}` : ''} in ${result.millis} ms`);
-      if (result.outcome === 'failed') io.err(`karma: the full Terraform log is in ${join(workRoot, result.env, result.component, `${result.mode}.log`)}`);
+      if (result.outcome === 'failed' && existsSync(log)) io.err(`karma: the full Terraform log is in ${log}`);
     }
     return result.outcome === 'failed' ? 1 : 0;
   } finally {

@@ -108,6 +108,38 @@ describe('secret redaction in Terraform output', () => {
     expect(clean('a = "x\\"y", on = true, none = null, n = 80')).toBe('a = "x\\"y", on = true, none = null, n = 80');
   });
 
+  it('a Terraform error is its title and its whole explanation, wrapped lines joined, without the source excerpt or warnings', () => {
+    // Prepare: what terraform 1.11 prints for a failed validation, after a CLI-config warning
+    const stderr = [
+      '╷',
+      '│ Warning: Unable to open CLI configuration file',
+      '│',
+      '│ The CLI configuration file at "/root/.terraformrc" does not exist.',
+      '╵',
+      '',
+      'Error: Invalid value for variable',
+      '',
+      '  on main.tf line 1:',
+      '   1: variable "x" {',
+      '    ├────────────────',
+      '    │ var.x is "a"',
+      '',
+      'x must be b; it is the only value this module accepts. Use b, which is the',
+      'value that this module was written for and tested with.',
+      '',
+      'This was checked by the validation rule at main.tf:3,3-13.',
+      '',
+      'Error: local-exec provisioner error',
+    ].join('\n');
+    // Act / Assess
+    expect(terraformErrorLine({ code: 1, stdout: '', stderr })).toBe(
+      'Error: Invalid value for variable: x must be b; it is the only value this module accepts. Use b, which is the value that this module was written for and tested with. This was checked by the validation rule at main.tf:3,3-13.',
+    );
+    const provisioner = ['Error: local-exec provisioner error', '', '  with terraform_data.q,', '  on main.tf line 10, in resource "terraform_data" "q":', '  10:   provisioner "local-exec" { command = "echo boom; exit 3" }', '', "Error running command 'echo boom; exit 3': exit status 3. Output: boom", ''].join('\n');
+    expect(terraformErrorLine({ code: 1, stdout: '', stderr: provisioner })).toBe("Error: local-exec provisioner error: Error running command 'echo boom; exit 3': exit status 3. Output: boom");
+    expect(terraformErrorLine({ code: 1, stdout: '', stderr: `Error: x\n\n${'y'.repeat(2000)}` })).toHaveLength(1500);
+  });
+
   it('picks the explanation line of a Terraform error', () => {
     const stderr = ['', 'Error: Invalid value for variable', '', '  on karma.tfvars.json line 7:', '   7:   "node_type": "m5.large"', '    ├────────────────', '    │ var.node_type is "m5.large"', '', 'node_type must be an ElastiCache node type.', ''].join('\n');
     expect(terraformErrorLine({ code: 1, stdout: '', stderr })).toBe('Error: Invalid value for variable: node_type must be an ElastiCache node type.');
