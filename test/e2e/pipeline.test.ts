@@ -145,7 +145,10 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
       ['karma-dev', 'api-service', 'skipped'],
     ]);
     const details = Object.fromEntries((result.summary?.rows ?? []).map((r) => [r.component, r.detail]));
-    expect(details['cache']).toMatch(/^apply failed at .*: Error: Invalid value for variable: node_type must be an ElastiCache node type, like cache\.t4g\.small\.$/);
+    // The whole first Terraform error, and where the log is
+    expect(details['cache']).toMatch(
+      /^apply failed at .*: Error: Invalid value for variable: node_type must be an ElastiCache node type, like cache\.t4g\.small\. This was checked by the validation rule at \S+\.tf:[\d,-]+\. \(log: \S+\/\.karma\/work\/karma-dev\/cache\/apply\.log\)$/,
+    );
     expect(details['api-service']).toBe('blocked: cache is failed');
     expect(result.cause).toContain('api-service');
   });

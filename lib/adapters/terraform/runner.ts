@@ -131,10 +131,12 @@ const MAX_ERROR = 1500;
  * joined), without the source excerpt it shows for context. The caller's output is already redacted.
  */
 export function terraformErrorLine(result: RunResult): string {
-  // eslint-disable-next-line no-control-regex
-  const text = `${result.stderr}\n${result.stdout}`.replace(/\u001b\[[0-9;]*m/g, '');
   // We run with -no-color, so boxed lines (`├────`, `│ var.x is "y"`, a warning's `╷ … ╵`) are context, not the error.
-  const lines = text.split('\n').map((l) => (/^\s*[│├╷╵]/.test(l) ? '' : l.trim()));
+  // eslint-disable-next-line no-control-regex
+  const linesOf = (text: string): string[] => text.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => (/^\s*[│├╷╵]/.test(l) ? '' : l.trim()));
+  // Errors go to stderr; stdout ends with a summary ("Planning failed. ...") that is not part of one.
+  const streams = [linesOf(result.stderr), linesOf(result.stdout)];
+  const lines = streams.find((l) => l.some((x) => x.startsWith('Error: '))) ?? streams.flat();
   const i = lines.findIndex((l) => l.startsWith('Error: '));
   if (i < 0) return cap(lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`);
   const paragraphs: string[] = [];

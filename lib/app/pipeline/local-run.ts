@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyTaskTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
 import type { BackendType } from '../backend.ts';
@@ -77,6 +78,10 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       if (options.backend) args.push('--backend', options.backend);
       if (options.store) args.push('--store', options.store);
       if (options.terraform) args.push('--terraform', options.terraform);
+      // The runner names the working copy, so it can point at the log even when the component process dies.
+      const workRoot = process.env['KARMA_WORK_DIR'] ?? join(resolvePath(options.configDir), options.store ?? '.karma', 'work');
+      const log = join(workRoot, request.env, request.component, `${request.mode}.log`);
+      args.push('--work-dir', workRoot);
       const started = performance.now();
       progress(`    ${request.env}/${request.component}: ${request.mode} started`);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,7 +103,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         clearTimeout(stop);
         clearTimeout(kill);
         const ms = Math.round(performance.now() - started);
-        let result: { outcome?: string; error?: unknown; changedOutputs?: string[]; log?: string } = {};
+        let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
         try {
           result = JSON.parse(Buffer.concat(out).toString('utf8') || '{}') as typeof result;
         } catch {
@@ -107,7 +112,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         if (timedOut) {
           const error = `timed out after ${Math.round(stopAfterMs / 1000)} s; terraform was stopped (${signal ?? `exit ${code}`})`;
           progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
-          reject(new ComponentFailedError(error, result.log, 'States.Timeout'));
+          reject(new ComponentFailedError(error, log, 'States.Timeout'));
         } else if (code === 0) {
           const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
           progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
@@ -116,7 +121,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
           const said = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop());
           const error = said || (signal ? `the component process was killed (${signal})` : `the component process exited ${code}`);
           progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
-          reject(new ComponentFailedError(error, result.log));
+          reject(new ComponentFailedError(error, log));
         }
       });
     });
