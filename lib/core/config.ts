@@ -396,7 +396,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     }
     const before = problems.length;
     const { references, problems: refProblems } = findReferences(inputs, env);
-    for (const p of refProblems) problems.push({ file: file.path, line: doc.lineOf(atToPath(p.at)), message: `${p.at}: ${p.message}` });
+    for (const p of refProblems) problems.push({ file: file.path, line: doc.lineOf(p.path), message: `${p.at}: ${p.message}` });
 
     const validator = validators.get(component);
     if (validator && !validator(inputs)) {

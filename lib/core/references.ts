@@ -60,7 +60,10 @@ export function splitTemplate(value: string): TemplatePiece[] | string {
 }
 
 export interface ReferenceProblem {
+  /** displayPath of where it stands: `tags.name`, `subnets[0]`. */
   readonly at: string;
+  /** The same place as data path segments (exact even when a key holds `.` or `[`): to find the line. */
+  readonly path: readonly (string | number)[];
   readonly message: string;
 }
 
@@ -100,31 +103,46 @@ export function parseReferenceBody(body: string, env: string): ReferenceTarget |
 export function findReferences(value: unknown, env: string): { references: Reference[]; problems: ReferenceProblem[] } {
   const references: Reference[] = [];
   const problems: ReferenceProblem[] = [];
-  const stack: { readonly v: unknown; readonly at: string }[] = [{ v: value, at: '' }];
+  interface Frame {
+    readonly v: unknown;
+    readonly at: string;
+    readonly key: string | number | undefined;
+    readonly parent: Frame | undefined;
+  }
+  /** The frame's data path, rebuilt from the parent links only when a problem needs it. */
+  const pathOf = (frame: Frame): (string | number)[] => {
+    const path: (string | number)[] = [];
+    for (let f: Frame | undefined = frame; f?.key !== undefined; f = f.parent) path.push(f.key);
+    return path.reverse();
+  };
+  const stack: Frame[] = [{ v: value, at: '', key: undefined, parent: undefined }];
   while (stack.length > 0) {
-    const { v, at } = stack.pop()!;
+    const frame = stack.pop()!;
+    const { v, at } = frame;
     if (typeof v === 'string') {
       if (!v.includes('${')) continue; // most values hold no reference: skip the scan
       const pieces = splitTemplate(v);
       if (typeof pieces === 'string') {
-        problems.push({ at, message: pieces });
+        problems.push({ at, path: pathOf(frame), message: pieces });
         continue;
       }
       for (const piece of pieces) {
         if (piece.kind === 'text') continue;
         const parsed = parseReferenceBody(piece.body, env);
-        if (typeof parsed === 'string') problems.push({ at, message: parsed });
+        if (typeof parsed === 'string') problems.push({ at, path: pathOf(frame), message: parsed });
         else references.push({ ...parsed, at, text: piece.text });
       }
     } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], at: `${at}[${i}]` });
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], at: `${at}[${i}]`, key: i, parent: frame });
     } else if (v !== null && typeof v === 'object') {
       const entries = Object.entries(v);
       for (let i = entries.length - 1; i >= 0; i--) {
         const [k, item] = entries[i]!;
-        const path = at === '' ? k : `${at}.${k}`;
-        if (k.includes('${')) problems.push({ at: path, message: `the key "${k}" holds a reference, but keys are passed to Terraform as written; move the reference into a value` });
-        stack.push({ v: item, at: path });
+        const child: Frame = { v: item, at: at === '' ? k : `${at}.${k}`, key: k, parent: frame };
+        if (k.includes('${')) {
+          problems.push({ at: child.at, path: pathOf(child), message: `the key "${k}" holds a reference, but keys are passed to Terraform as written; move the reference into a value` });
+        }
+        stack.push(child);
       }
     }
   }

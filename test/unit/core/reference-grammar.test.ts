@@ -27,7 +27,7 @@ describe('unterminated and malformed references are problems', () => {
     const found = findReferences({ x: value }, 'dev');
 
     // Assess
-    expect(found).toEqual({ references: [], problems: [{ at: 'x', message }] });
+    expect(found).toEqual({ references: [], problems: [{ at: 'x', path: ['x'], message }] });
   });
 
   it('a reference in an object key is a problem (keys reach Terraform as written)', () => {
@@ -36,7 +36,7 @@ describe('unterminated and malformed references are problems', () => {
 
     // Assess
     expect(found.problems).toEqual([
-      { at: 'tags.${a.o}', message: 'the key "${a.o}" holds a reference, but keys are passed to Terraform as written; move the reference into a value' },
+      { at: 'tags.${a.o}', path: ['tags', '${a.o}'], message: 'the key "${a.o}" holds a reference, but keys are passed to Terraform as written; move the reference into a value' },
     ]);
   });
 
