@@ -152,7 +152,7 @@ describe('a deep but legal repo: 10,000 components in a line', { timeout: 120_00
     dir = join(tmp, 'chain');
     applyChanges(dir, chainRepo(N));
   }, 120_000);
-  afterAll(() => removeDir(tmp));
+  afterAll(() => removeDir(tmp), 120_000);
 
   /** The real binary, so the stack is the one a user's process has. */
   const karma = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
