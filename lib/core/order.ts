@@ -143,18 +143,40 @@ export function planEnv(
     else if (needsApply(s.status)) planned.add(name);
   }
   const isHeld = new Set(held.map((h) => h.component));
-  // Blocked components join when all their blockers are planned here; repeat until nothing changes.
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const name of deployments.keys()) {
-      const s = status(name);
-      if (planned.has(name) || exclude.has(name) || s.status !== 'blocked') continue;
-      const resolvable = s.blockers.every(
-        (b) => b.kind !== 'missing-parameter' && b.env === env && planned.has(b.component),
-      );
-      if (resolvable) {
-        planned.add(name);
-        changed = true;
+  // Blocked components join when all their blockers are planned here. A worklist, not "repeat until nothing
+  // changes": that re-scans every component once per link of a chain (quadratic: 18 s for a 10,000-chain).
+  const waitingOn = new Map<string, Set<string>>();
+  const waiters = new Map<string, string[]>();
+  const ready = [...planned];
+  for (const name of deployments.keys()) {
+    const s = status(name);
+    if (planned.has(name) || exclude.has(name) || s.status !== 'blocked') continue;
+    const blockedBy = new Set<string>();
+    let resolvable = true;
+    for (const b of s.blockers) {
+      if (b.kind === 'missing-parameter' || b.env !== env) resolvable = false;
+      else if (!planned.has(b.component)) blockedBy.add(b.component);
+    }
+    if (!resolvable) continue;
+    if (blockedBy.size === 0) {
+      planned.add(name);
+      ready.push(name);
+      continue;
+    }
+    waitingOn.set(name, blockedBy);
+    for (const c of blockedBy) {
+      let list = waiters.get(c);
+      if (!list) waiters.set(c, (list = []));
+      list.push(name);
+    }
+  }
+  for (let r = 0; r < ready.length; r++) {
+    for (const waiter of waiters.get(ready[r]!) ?? []) {
+      const blockedBy = waitingOn.get(waiter)!;
+      blockedBy.delete(ready[r]!);
+      if (blockedBy.size === 0 && !planned.has(waiter)) {
+        planned.add(waiter);
+        ready.push(waiter);
       }
     }
   }
@@ -217,8 +239,8 @@ export function impact(build: Build, env: string, component: string, output?: st
       }
     }
   }
-  while (queue.length > 0) {
-    for (const next of dependents.get(queue.shift()!) ?? []) {
+  for (let q = 0; q < queue.length; q++) {
+    for (const next of dependents.get(queue[q]!) ?? []) {
       if (!closure.has(next)) {
         closure.add(next);
         queue.push(next);
