@@ -13,6 +13,7 @@ import { decodeOutput, parseState } from '../core/runtime.ts';
 import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
 import { terraformErrorLine, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
 
 export type ComponentMode = 'apply' | 'plan' | 'drift';
@@ -27,6 +28,10 @@ export interface ComponentRunResult {
   /** Outputs whose value (and so version) changed: their consumers are now stale-inputs. */
   readonly changedOutputs?: readonly string[];
   readonly millis: number;
+  /** How long `terraform init` took (absent when the run failed before it). */
+  readonly initMillis?: number;
+  /** How init used the shared provider cache (absent without one): see lib/adapters/terraform/plugin-cache.ts. */
+  readonly providerCache?: CacheUse;
 }
 
 export class InputResolutionError extends KarmaError {}
@@ -113,6 +118,8 @@ export interface ComponentRunOptions {
   readonly commit?: string;
   readonly clock?: Clock;
   readonly progress?: Progress;
+  /** The shared provider plugin cache (TF_PLUGIN_CACHE_DIR); none: each working directory installs its own. */
+  readonly pluginCacheDir?: string;
 }
 
 export async function runComponent(config: Config, runtime: RuntimeStore, options: ComponentRunOptions): Promise<ComponentRunResult> {
@@ -122,6 +129,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const { env, component, mode } = options;
   const d = findDeployment(config, env, component);
   const def = config.components.get(d.component)!;
+  const timing: { initMillis?: number; providerCache?: CacheUse } = {};
   const done = (outcome: ComponentOutcome, extra: { error?: string; changedOutputs?: string[] } = {}): ComponentRunResult => ({
     env,
     component,
@@ -129,6 +137,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     outcome,
     ...extra,
     millis: Math.round(performance.now() - started),
+    ...timing,
   });
 
   const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
@@ -140,11 +149,35 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   writeFileSync(varFile, JSON.stringify(inputs, null, 2), { mode: 0o600 });
   chmodSync(varFile, 0o600);
   const commit = options.commit ?? config.commit;
-  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
+  const moduleLock = `${def.terraform === '.' ? '' : `${def.terraform}/`}${LOCK_FILE}`;
+  const cacheDir = options.pluginCacheDir;
+  const planCache = () => (cacheDir ? planCacheUse({ cacheDir, workDir, committedLock: options.files.some((f) => f.path === moduleLock) }) : undefined);
+  let cache = planCache();
+  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout, ...(cache ? { env: cache.env } : {}) });
   try {
-    progress.step(`${env}/${component}: terraform init`);
-    const init = await tf(['init', '-input=false', '-no-color']);
+    const runInit = () => {
+      progress.step(`${env}/${component}: terraform init${cache ? ` (provider cache: ${cache.use})` : ''}`);
+      if (cache?.note) progress.step(`${env}/${component}: ${cache.note}`);
+      return tf(['init', '-input=false', '-no-color']);
+    };
+    const initStarted = performance.now();
+    // One init at a time may write the cache (see plugin-cache.ts), deciding again once it holds the lock (the
+    // provider may have been installed meanwhile); an init that only links runs at once.
+    const init =
+      cacheDir && cache?.use === 'install'
+        ? await withInstallLock(
+            cacheDir,
+            () => {
+              cache = planCache();
+              return runInit();
+            },
+            { onWait: (holder) => progress.step(`${env}/${component}: waiting for the provider cache (installing: ${holder})`) },
+          )
+        : await runInit();
+    timing.initMillis = Math.round(performance.now() - initStarted);
+    if (cache) timing.providerCache = cache.use;
     if (init.code !== 0) return await failed(terraformErrorLine(init));
+    recordInit(workDir);
 
     if (mode === 'apply') {
       progress.step(`${env}/${component}: terraform apply`);
@@ -157,7 +190,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
       for (const name of def.outputs) if (name in raw) outputs[name] = raw[name]!.value;
       const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
       const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
-      await recordApply(config, runtime, { env, component, result: 'success', outputs, ...(commit ? { commit } : {}) }, clock);
+      await recordApply(config, runtime, { env, component, result: 'success', outputs, ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
       const after = await runtime.readNames(paths);
       const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
       return done('applied', { changedOutputs });
@@ -171,14 +204,14 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     const changed = plan.code === 2;
     if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
     const summary = planSummary(plan.stdout);
-    await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}) }, clock);
+    await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}), initMillis: timing.initMillis }, clock);
     return done(changed ? 'drifted' : 'in-sync');
   } finally {
     rmSync(varFile, { force: true });
   }
 
   async function failed(error: string): Promise<ComponentRunResult> {
-    if (mode === 'apply') await recordApply(config, runtime, { env, component, result: 'failed', error, ...(commit ? { commit } : {}) }, clock);
+    if (mode === 'apply') await recordApply(config, runtime, { env, component, result: 'failed', error, ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
     return done('failed', { error });
   }
 }

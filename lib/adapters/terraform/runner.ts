@@ -52,6 +52,8 @@ export interface RunOptions {
   readonly redact?: readonly string[];
   /** false: stdout is captured but neither logged nor shown (`terraform output -json` prints sensitive outputs in clear). */
   readonly logStdout?: boolean;
+  /** Extra environment for this command (the provider cache settings), over the runner's own. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TerraformRunner {
@@ -77,14 +79,14 @@ export function redactor(secrets: readonly string[] = []): (text: string) => str
 /** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
   return {
-    run: (args, { cwd, log, redact, logStdout = true }) =>
+    run: (args, { cwd, log, redact, logStdout = true, env }) =>
       new Promise((resolvePromise, reject) => {
         const clean = redactor(redact);
         const out = createWriteStream(log, { flags: 'a', mode: 0o600 });
         out.write(`$ ${binary} ${args.join(' ')}\n`);
         const child = spawn(binary, [...args], {
           cwd,
-          env: { ...process.env, ...options.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
+          env: { ...process.env, ...options.env, ...env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         const captured = { stdout: [] as string[], stderr: [] as string[] };

@@ -66,7 +66,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       child.on('error', (e) => reject(new ComponentFailedError(`cannot start karma: ${e.message}`)));
       child.on('close', (code) => {
         const ms = Math.round(performance.now() - started);
-        let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
+        let result: { outcome?: string; error?: unknown; changedOutputs?: string[]; initMillis?: number } = {};
         try {
           result = JSON.parse(Buffer.concat(out).toString('utf8') || '{}') as typeof result;
         } catch {
@@ -74,7 +74,8 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         }
         if (code === 0) {
           const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
-          progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
+          const init = result.initMillis !== undefined ? `, init ${result.initMillis} ms` : '';
+          progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${init}${changed})`);
           resolve();
         } else {
           const error = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop() ?? `exit ${code}`);

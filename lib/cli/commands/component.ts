@@ -11,6 +11,7 @@ import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode } from '../../app/component.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
+import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
 import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { dirname } from 'node:path';
@@ -34,6 +35,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
   const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
   const workRoot =
     options.workDir ?? process.env['KARMA_WORK_DIR'] ?? join(dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) })), 'work');
+  const cacheDir = pluginCacheDir(workRoot);
   const backend = await openBackendFor(config, options, true);
   try {
     const result = await runComponent(config, backend.runtime, {
@@ -44,12 +46,16 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       workRoot,
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
       ...(options.commit ? { commit: options.commit } : {}),
+      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress,
     });
     if (options.json) io.out(JSON.stringify(result));
     else {
       const changed = result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : '';
       io.out(`${result.env}/${result.component}: ${result.outcome}${changed}${result.error ? `: ${result.error}` : ''} in ${result.millis} ms`);
+      if (options.verbose && result.initMillis !== undefined) {
+        io.err(`karma: terraform init took ${result.initMillis} ms (provider cache: ${result.providerCache ? `${result.providerCache}, ${cacheDir}` : 'off'})`);
+      }
       if (result.outcome === 'failed') io.err(`karma: the full Terraform log is in ${join(workRoot, result.env, result.component, `${result.mode}.log`)}`);
     }
     return result.outcome === 'failed' ? 1 : 0;
