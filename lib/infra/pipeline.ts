@@ -32,6 +32,9 @@ export const DEFINITION_FILE = join(REPO_ROOT, 'statemachines', 'pipeline.asl.js
 
 /** Steps that open the graph store and write to Neptune. */
 export const GRAPH_WRITERS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
+/** Where CodeBuild keeps the provider cache archive in its bucket. */
+export const PROVIDER_CACHE_PREFIX = 'terraform-plugin-cache';
+
 /** Steps that take and release the environment lock (SSM `<prefix>-locks/`). */
 export const LOCK_STEPS: ReadonlySet<HandlerName> = new Set(['acquireLock', 'releaseLock']);
 /** Steps that may run long (config clone, graph build, SSM reads). */
@@ -100,6 +103,8 @@ export class KarmaPipeline extends Construct {
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly project: codebuild.Project;
   readonly snapshotBucket: s3.Bucket;
+  /** CodeBuild's S3 cache: the provider plugin directory (TF_PLUGIN_CACHE_DIR) shared by every build. */
+  readonly providerCacheBucket: s3.Bucket;
   readonly topic: sns.Topic;
   readonly key: kms.Key;
   readonly definitionSubstitutions: Record<string, string>;
@@ -128,6 +133,20 @@ export class KarmaPipeline extends Construct {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'snapshots/',
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // --- CodeBuild's S3 cache of the Terraform provider plugin directory (one archive, updated by every build)
+    this.providerCacheBucket = new s3.Bucket(this, 'ProviderCache', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: false,
+      // Unused for a month: gone; the next build downloads its providers and saves the cache again.
+      lifecycleRules: [{ expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'provider-cache/',
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: false,
     });
 
     // --- notifications
@@ -162,6 +181,7 @@ export class KarmaPipeline extends Construct {
       },
       encryptionKey: this.key,
       timeout: Duration.hours(2),
+      cache: codebuild.Cache.bucket(this.providerCacheBucket, { prefix: PROVIDER_CACHE_PREFIX }),
       buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
       environmentVariables: {
         KARMA_CONFIG_REPO_URL: { value: props.configUrl },
