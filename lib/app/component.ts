@@ -13,7 +13,7 @@ import { decodeOutput, parseState } from '../core/runtime.ts';
 import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
 import { terraformErrorLine, type TerraformRunner } from '../adapters/terraform/runner.ts';
-import { LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
+import { installInProgress, LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
 
 export type ComponentMode = 'apply' | 'plan' | 'drift';
@@ -161,10 +161,10 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
       return tf(['init', '-input=false', '-no-color']);
     };
     const initStarted = performance.now();
-    // One init at a time may write the cache (see plugin-cache.ts), deciding again once it holds the lock (the
-    // provider may have been installed meanwhile); an init that only links runs at once.
+    // One init at a time may write the cache (see plugin-cache.ts), planned again once it holds the lock; only an
+    // init that links, planned while nobody installs, runs at once.
     const init =
-      cacheDir && cache?.use === 'install'
+      cacheDir && (cache?.use !== 'link' || installInProgress(cacheDir))
         ? await withInstallLock(
             cacheDir,
             () => {

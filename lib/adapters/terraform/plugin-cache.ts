@@ -19,8 +19,9 @@
  *   when an earlier init of the same module files left a lock naming only cached providers (or none: a
  *   module without providers), else `install`.
  *
- * `install` runs under the cache's install lock and decides again once it holds it (the provider may have
- * arrived meanwhile). A `link` init never writes the cache, so it runs in parallel with anything.
+ * Only a `link` planned while no install is in progress runs at once (it never writes the cache). Anything
+ * else runs under the cache's install lock and is planned again once it holds it: the provider may have
+ * arrived meanwhile, and a plan made during someone's install may have seen a half-written package.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -204,6 +205,14 @@ function detachFromCache(workDir: string): void {
   for (const entry of readdirSync(providers, { withFileTypes: true, recursive: true })) {
     if (entry.isSymbolicLink()) rmSync(join(entry.parentPath, entry.name), { force: true });
   }
+}
+
+/**
+ * Someone holds the install lock: a package in the cache may be half written, so a plan made now may be
+ * wrong (a half-written package does not match its checksum). Plan again under the lock instead.
+ */
+export function installInProgress(cacheDir: string): boolean {
+  return existsSync(join(cacheDir, KARMA_DIR, 'install.lock'));
 }
 
 export interface InstallLockOptions {

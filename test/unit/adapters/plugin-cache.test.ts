@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  installInProgress,
   packageHashV1,
   parseLockFile,
   planCacheUse,
@@ -155,6 +156,12 @@ describe('the install lock', () => {
     spans.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
     expect(existsSync(join(cacheDir, '.karma', 'install.lock'))).toBe(false);
+  });
+
+  it('is visible while held, so a plan made meanwhile is made again under the lock', async () => {
+    expect(installInProgress(cacheDir)).toBe(false);
+    expect(await withInstallLock(cacheDir, () => Promise.resolve(installInProgress(cacheDir)))).toBe(true);
+    expect(installInProgress(cacheDir)).toBe(false);
   });
 
   it('is released when the work fails', async () => {
