@@ -17,6 +17,7 @@ import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
 import { terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
+import { installInProgress, LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
 
 export type ComponentMode = 'apply' | 'plan' | 'drift';
@@ -31,6 +32,10 @@ export interface ComponentRunResult {
   /** Outputs whose value (and so version) changed: their consumers are now stale-inputs. */
   readonly changedOutputs?: readonly string[];
   readonly millis: number;
+  /** How long `terraform init` took (absent when the run failed before it). */
+  readonly initMillis?: number;
+  /** How init used the shared provider cache (absent without one): see lib/adapters/terraform/plugin-cache.ts. */
+  readonly providerCache?: CacheUse;
 }
 
 export class InputResolutionError extends KarmaError {}
@@ -162,6 +167,8 @@ export interface ComponentRunOptions {
   readonly commit?: string;
   readonly clock?: Clock;
   readonly progress?: Progress;
+  /** The shared provider plugin cache (TF_PLUGIN_CACHE_DIR); none: each working directory installs its own. */
+  readonly pluginCacheDir?: string;
 }
 
 export async function runComponent(config: Config, runtime: RuntimeStore, options: ComponentRunOptions): Promise<ComponentRunResult> {
@@ -171,6 +178,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const { env, component, mode } = options;
   const d = findDeployment(config, env, component);
   const def = config.components.get(d.component)!;
+  const timing: { initMillis?: number; providerCache?: CacheUse } = {};
   const done = (outcome: ComponentOutcome, extra: { error?: string; changedOutputs?: string[] } = {}): ComponentRunResult => ({
     env,
     component,
@@ -178,6 +186,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     outcome,
     ...extra,
     millis: Math.round(performance.now() - started),
+    ...timing,
   });
 
   const state = resolveState(config.project, env, component, {
@@ -198,7 +207,11 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const varFile = join(workDir, VAR_FILE);
   // A run killed with SIGKILL could not remove its var file: never leave it for longer than the next run.
   rmSync(varFile, { force: true });
-  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
+  const moduleLock = `${def.terraform === '.' ? '' : `${def.terraform}/`}${LOCK_FILE}`;
+  const cacheDir = options.pluginCacheDir;
+  const planCache = () => (cacheDir ? planCacheUse({ cacheDir, workDir, committedLock: options.files.some((f) => f.path === moduleLock) }) : undefined);
+  let cache = planCache();
+  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout, ...(cache ? { env: cache.env } : {}) });
   /** The resolved inputs (secrets included) exist on disk only while the command that reads them runs. */
   const withInputs = async (args: string[]): Promise<RunResult> => {
     const remove = writeSecretFile(varFile, JSON.stringify(inputs, null, 2));
@@ -209,8 +222,27 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     }
   };
 
-  progress.step(`${env}/${component}: terraform init`);
-  const init = await tf(['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`]);
+  const runInit = () => {
+    progress.step(`${env}/${component}: terraform init${cache ? ` (provider cache: ${cache.use})` : ''}`);
+    if (cache?.note) progress.step(`${env}/${component}: ${cache.note}`);
+    return tf(['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`]);
+  };
+  const initStarted = performance.now();
+  // One init at a time may write the provider cache (see plugin-cache.ts), planned again once it holds the lock;
+  // only an init that links, planned while nobody installs, runs at once.
+  const init =
+    cacheDir && (cache?.use !== 'link' || installInProgress(cacheDir))
+      ? await withInstallLock(
+          cacheDir,
+          () => {
+            cache = planCache();
+            return runInit();
+          },
+          { onWait: (holder) => progress.step(`${env}/${component}: waiting for the provider cache (installing: ${holder})`) },
+        )
+      : await runInit();
+  timing.initMillis = Math.round(performance.now() - initStarted);
+  if (cache) timing.providerCache = cache.use;
   if (init.code !== 0) {
     if (/Backend configuration changed|Backend initialization required|state migration/i.test(`${init.stderr}\n${init.stdout}`)) {
       return await failed(
@@ -220,6 +252,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     }
     return await failed(terraformErrorLine(init));
   }
+  recordInit(workDir);
 
   if (mode === 'apply') {
     progress.step(`${env}/${component}: terraform apply`);
@@ -232,7 +265,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     if (read.kind === 'error') return await failed(read.message);
     const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
     const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
-    await recordApply(config, runtime, { env, component, result: 'success', outputs: read.outputs, sensitive: read.sensitive, stateLocation: state.location, ...(commit ? { commit } : {}) }, clock);
+    await recordApply(config, runtime, { env, component, result: 'success', outputs: read.outputs, sensitive: read.sensitive, stateLocation: state.location, ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
     const after = await runtime.readNames(paths);
     const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
     return done('applied', { changedOutputs });
@@ -246,12 +279,12 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const changed = plan.code === 2;
   if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
   const summary = planSummary(plan.stdout);
-  await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}) }, clock);
+  await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}), initMillis: timing.initMillis }, clock);
   return done(changed ? 'drifted' : 'in-sync');
 
   async function failed(error: string, stateLocation: string | undefined = state.location): Promise<ComponentRunResult> {
     if (mode === 'apply') {
-      await recordApply(config, runtime, { env, component, result: 'failed', error, ...(stateLocation ? { stateLocation } : {}), ...(commit ? { commit } : {}) }, clock);
+      await recordApply(config, runtime, { env, component, result: 'failed', error, ...(stateLocation ? { stateLocation } : {}), ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
     }
     return done('failed', { error });
   }

@@ -28,6 +28,8 @@ export interface ApplyRecord {
   readonly drift?: { readonly drifted: boolean; readonly summary?: string; readonly checkedAt?: string };
   /** Where Terraform keeps this deployment's state (state-backend.ts ResolvedState.location). */
   readonly stateLocation?: string;
+  /** How long `terraform init` took, shown in the pipeline's result table. */
+  readonly initMillis?: number | undefined;
 }
 
 export function findDeployment(config: Config, env: string, component: string): Deployment {
@@ -103,6 +105,7 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
     ...(stateLocation ? { stateLocation } : {}),
     outputs: encodings,
     outputVersions,
+    ...(record.initMillis !== undefined ? { initMillis: record.initMillis } : {}),
     ...(record.drift ? { drift: { checkedAt: record.drift.checkedAt ?? appliedAt, drifted: record.drift.drifted, ...(record.drift.summary ? { summary: record.drift.summary } : {}) } } : {}),
   };
   await runtime.put(stateParamPath(prefix, d.env, d.component), JSON.stringify(state), { type: 'String', overwrite: true });
@@ -114,7 +117,7 @@ export async function recordDrift(
   config: Config,
   runtime: RuntimeStore,
   target: { env: string; component: string },
-  drift: { drifted: boolean; summary?: string },
+  drift: { drifted: boolean; summary?: string; initMillis?: number | undefined },
   clock: Clock = systemClock,
 ): Promise<void> {
   const d = findDeployment(config, target.env, target.component);
@@ -122,6 +125,7 @@ export async function recordDrift(
   const [param] = await runtime.readNames([path]);
   const read = parseState(param);
   if (read.kind !== 'ok') throw new UsageError(`${d.component} in ${d.env} has no readable state to record a drift check in; apply it first`);
-  const state: ComponentState = { ...read.state, drift: { checkedAt: clock.now().toISOString(), drifted: drift.drifted, ...(drift.summary ? { summary: drift.summary } : {}) } };
+  const { initMillis: _previous, ...kept } = read.state;
+  const state: ComponentState = { ...kept, ...(drift.initMillis !== undefined ? { initMillis: drift.initMillis } : {}), drift: { checkedAt: clock.now().toISOString(), drifted: drift.drifted, ...(drift.summary ? { summary: drift.summary } : {}) } };
   await runtime.put(path, JSON.stringify(state), { type: 'String', overwrite: true });
 }

@@ -72,6 +72,11 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
   for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) {
     ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'read-only access to the CDK asset holding the Karma source the build runs (Source.s3 grantRead)');
   }
+  // Cache.bucket grants read/write on the whole bucket; the bucket holds nothing but this project's cache.
+  ack(project, `AwsSolutions-IAM5[Resource::<${logicalId(pipeline.providerCacheBucket)}.Arn>/*]`, 'CodeBuild S3 cache (Cache.bucket grantReadWrite): the bucket is dedicated to this project\'s provider plugin cache');
+  for (const action of ['s3:DeleteObject*', 's3:Abort*']) {
+    ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'CodeBuild S3 cache (Cache.bucket grantReadWrite) replaces and cleans up its cache archive in the dedicated provider cache bucket');
+  }
   for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
     ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'build artifacts and logs encrypted with Karma\'s own customer managed key (the only key in the grant)');
   }

@@ -33,6 +33,9 @@ export const DEFINITION_FILE = join(REPO_ROOT, 'statemachines', 'pipeline.asl.js
 
 /** Steps that open the graph store and write to Neptune. */
 export const GRAPH_WRITERS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
+/** Where CodeBuild keeps the provider cache archive in its bucket. */
+export const PROVIDER_CACHE_PREFIX = 'terraform-plugin-cache';
+
 /** Steps that take and release the environment lock (SSM `<prefix>-locks/`). */
 export const LOCK_STEPS: ReadonlySet<HandlerName> = new Set(['acquireLock', 'releaseLock']);
 /** Steps that may run long (config clone, graph build, SSM reads). */
@@ -103,6 +106,8 @@ export class KarmaPipeline extends Construct {
   readonly snapshotBucket: s3.Bucket;
   /** Terraform state of every deployment, a key per deployment (`<env>/<component>/terraform.tfstate`). */
   readonly stateBucket: s3.Bucket;
+  /** CodeBuild's S3 cache: the provider plugin directory (TF_PLUGIN_CACHE_DIR) shared by every build. */
+  readonly providerCacheBucket: s3.Bucket;
   readonly topic: sns.Topic;
   readonly key: kms.Key;
   readonly definitionSubstitutions: Record<string, string>;
@@ -157,6 +162,20 @@ export class KarmaPipeline extends Construct {
       );
     }
 
+    // --- CodeBuild's S3 cache of the Terraform provider plugin directory (one archive, updated by every build)
+    this.providerCacheBucket = new s3.Bucket(this, 'ProviderCache', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: false,
+      // Unused for a month: gone; the next build downloads its providers and saves the cache again.
+      lifecycleRules: [{ expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'provider-cache/',
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: false,
+    });
+
     // --- notifications
     this.topic = new sns.Topic(this, 'Notifications', { displayName: 'Karma failures and drift', masterKey: this.key, enforceSSL: true });
     for (const email of props.notificationEmails) {
@@ -191,6 +210,7 @@ export class KarmaPipeline extends Construct {
       // CodeBuild stops a build that runs too long (Terraform with it) a few minutes before the state machine gives up
       // on the task, so an item fails, and the lock is released, only once Terraform has ended.
       timeout: Duration.minutes(Math.floor(applyTaskTimeoutSeconds() / 60) - 5),
+      cache: codebuild.Cache.bucket(this.providerCacheBucket, { prefix: PROVIDER_CACHE_PREFIX }),
       buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
       environmentVariables: {
         KARMA_CONFIG_REPO_URL: { value: props.configUrl },

@@ -9,7 +9,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
 import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
-import { DEFINITION_FILE } from '../../lib/infra/pipeline.ts';
+import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
+import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';
 import { CODECOMMIT_SETTINGS, GITHUB_SETTINGS, synth, type Synthesized } from './helpers.ts';
 
 type Json = Record<string, unknown>;
@@ -202,6 +203,26 @@ describe('CodeBuild', () => {
       'karma-dev': 'arn:aws:iam::123456789012:role/karma-deploy-dev',
       'karma-prod': 'arn:aws:iam::210987654321:role/karma-deploy-prod',
     });
+  });
+
+  it('providers come from an S3 cache of the plugin directory that every build restores and saves', () => {
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const p = props(project);
+    // the project's cache is the dedicated bucket, under its prefix
+    const cache = p['Cache'] as Json;
+    expect(cache['Type']).toBe('S3');
+    const [bucketId] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineProviderCache'))!;
+    expect(cache['Location']).toEqual({ 'Fn::Join': ['/', [{ Ref: bucketId }, PROVIDER_CACHE_PREFIX]] });
+    // the buildspec points Terraform's plugin cache at the cached path
+    const spec = JSON.parse(String((p['Source'] as Json)['BuildSpec'])) as { env: { variables: Record<string, string> }; cache: { paths: string[] } };
+    expect(spec.env.variables['TF_PLUGIN_CACHE_DIR']).toBe(PLUGIN_CACHE_DIR);
+    expect(spec.cache.paths).toEqual([`${PLUGIN_CACHE_DIR}/**/*`]);
+    // the bucket: encrypted, TLS only, private, access-logged, expiring when unused
+    const bucket = props(resources(cc, 'AWS::S3::Bucket').find(([id]) => id === bucketId)![1]);
+    expect(bucket['BucketEncryption']).toBeDefined();
+    expect(bucket['PublicAccessBlockConfiguration']).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket['LoggingConfiguration']).toMatchObject({ LogFilePrefix: 'provider-cache/' });
+    expect(JSON.stringify(bucket['LifecycleConfiguration'])).toContain('"ExpirationInDays":30');
   });
 
   it('its role may assume only the configured deploy roles, and holds no admin rights', () => {

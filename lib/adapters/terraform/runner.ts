@@ -60,6 +60,8 @@ export interface RunOptions {
    * prints sensitive outputs in clear, and they must be stored as they are). Never put that stdout in a message.
    */
   readonly logStdout?: boolean;
+  /** Extra environment for this command (the provider cache settings), over the runner's own. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TerraformRunner {
@@ -77,14 +79,14 @@ export { redactor };
 /** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
   return {
-    run: (args, { cwd, log, redact, logStdout = true }) =>
+    run: (args, { cwd, log, redact, logStdout = true, env }) =>
       new Promise((resolvePromise, reject) => {
         const clean = redactor(redact);
         const out = createWriteStream(log, { flags: 'a', mode: 0o600 });
         out.write(`$ ${binary} ${args.join(' ')}\n`);
         const child = spawn(binary, [...args], {
           cwd,
-          env: { ...process.env, ...options.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
+          env: { ...process.env, ...options.env, ...env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
           // Its own process group: on Ctrl-C, Terraform hears the interrupt once, forwarded (cleanup.ts).
           detached: true,

@@ -103,7 +103,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         clearTimeout(stop);
         clearTimeout(kill);
         const ms = Math.round(performance.now() - started);
-        let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
+        let result: { outcome?: string; error?: unknown; changedOutputs?: string[]; initMillis?: number } = {};
         try {
           result = JSON.parse(Buffer.concat(out).toString('utf8') || '{}') as typeof result;
         } catch {
@@ -115,7 +115,8 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
           reject(new ComponentFailedError(error, log, 'States.Timeout'));
         } else if (code === 0) {
           const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
-          progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
+          const init = result.initMillis !== undefined ? `, init ${result.initMillis} ms` : '';
+          progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${init}${changed})`);
           resolve();
         } else {
           const said = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop());

@@ -100,6 +100,8 @@ export const ResultRow = z.object({
   component: z.string(),
   result: z.enum(['applied', 'failed', 'skipped', 'drifted', 'in-sync', 'at-risk', 'planned']),
   detail: z.string(),
+  /** How long this execution's `terraform init` of the component took (recorded in its state by the apply). */
+  initMillis: z.number().optional(),
 });
 export type ResultRow = z.infer<typeof ResultRow>;
 

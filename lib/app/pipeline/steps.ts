@@ -331,15 +331,23 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
       const drifted: string[] = [];
       for (const p of processed) {
         const s = build.statuses.get(`${env}/${p.component}`)!;
+        // The state this execution's apply (or drift check) wrote says how long its init took.
+        const init = (own: boolean) => (own && s.state?.initMillis !== undefined ? { initMillis: s.state.initMillis } : {});
         if (!p.ok) {
           const reason = s.own === 'failed' ? s.ownReason : (p.detail ?? p.error ?? 'the apply step failed');
-          rows.push({ env, component: p.component, result: 'failed', detail: p.log && !reason.includes(p.log) ? `${reason} (log: ${p.log})` : reason });
+          rows.push({
+            env,
+            component: p.component,
+            result: 'failed',
+            detail: p.log && !reason.includes(p.log) ? `${reason} (log: ${p.log})` : reason,
+            ...init(s.own === 'failed' && mode === 'apply'),
+          });
         } else if (mode === 'apply') {
-          rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}` });
+          rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}`, ...init(true) });
         } else if (mode === 'drift') {
           const isDrifted = s.state?.drift?.drifted === true;
           if (isDrifted) drifted.push(p.component);
-          rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes' });
+          rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes', ...init(true) });
         } else {
           rows.push({ env, component: p.component, result: 'planned', detail: 'terraform plan ran; see the build log' });
         }
@@ -374,10 +382,17 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
   const text =
     rows.length === 0
       ? `nothing to do in ${envs.join(', ') || 'no environment'}`
-      : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
+      : rows.some((r) => r.initMillis !== undefined)
+        ? table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL', 'INIT'], rows.map((r) => [r.env, r.component, r.result, r.detail, r.initMillis === undefined ? '' : formatMillis(r.initMillis)]))
+        : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
   const summary: Summary = { mode, envs, rows, applied: count('applied'), failed: count('failed'), skipped: count('skipped'), drifted: count('drifted'), text };
   await notifySummary(ctx, summary, state.run.executionId);
   return summary;
+}
+
+/** `412 ms`, `3.2 s`. */
+export function formatMillis(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function dependentsOf(config: Config, env: string, roots: readonly string[]): string[] {

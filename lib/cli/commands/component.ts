@@ -12,6 +12,7 @@ import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode } from '../../app/component.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
+import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
 import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { dirname, resolve } from 'node:path';
@@ -53,6 +54,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
   const storeDir = dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
   const stateRoot = resolve(process.env['KARMA_STATE_DIR'] ?? join(storeDir, 'state'));
   const remoteState = remoteStateFromEnv(process.env);
+  const cacheDir = pluginCacheDir(workRoot);
   const backend = await openBackendFor(config, options, true);
   try {
     const result = await runComponent(config, backend.runtime, {
@@ -68,6 +70,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       ...(options.stateMoved ? { stateMoved: true } : {}),
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
       ...(options.commit ? { commit: options.commit } : {}),
+      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress,
     });
     const log = join(workRoot, result.env, result.component, `${result.mode}.log`);
@@ -76,6 +79,9 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       const changed = result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : '';
       io.out(`${result.env}/${result.component}: ${result.outcome}${changed}${result.error ? `: ${result.error}` : ''} in ${result.millis} ms`);
       if (result.outcome === 'failed' && existsSync(log)) io.err(`karma: the full Terraform log is in ${log}`);
+      if (options.verbose && result.initMillis !== undefined) {
+        io.err(`karma: terraform init took ${result.initMillis} ms (provider cache: ${result.providerCache ? `${result.providerCache}, ${cacheDir}` : 'off'})`);
+      }
     }
     return result.outcome === 'failed' ? 1 : 0;
   } finally {
