@@ -15,7 +15,7 @@ import { backendBlockFile, backendConfigFile, resolveState, type ResolvedState }
 import type { StateSettings } from '../core/model.ts';
 import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
-import { terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { redactor, terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
 import { installInProgress, LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
@@ -211,6 +211,9 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const cacheDir = options.pluginCacheDir;
   const planCache = () => (cacheDir ? planCacheUse({ cacheDir, workDir, committedLock: options.files.some((f) => f.path === moduleLock) }) : undefined);
   let cache = planCache();
+  // Terraform wraps long explanations; joining the wrapped lines can rebuild a secret that no single line held.
+  const clean = redactor(secrets);
+  const errorLine = (result: RunResult): string => clean(terraformErrorLine(result));
   const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout, ...(cache ? { env: cache.env } : {}) });
   /** The resolved inputs (secrets included) exist on disk only while the command that reads them runs. */
   const withInputs = async (args: string[]): Promise<RunResult> => {
@@ -250,17 +253,17 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
           `terraform -chdir=${workDir} init -migrate-state -backend-config=${BACKEND_CONFIG} (see docs/state.md), then run again`,
       );
     }
-    return await failed(terraformErrorLine(init));
+    return await failed(errorLine(init));
   }
   recordInit(workDir);
 
   if (mode === 'apply') {
     progress.step(`${env}/${component}: terraform apply`);
     const apply = await withInputs(['apply', '-input=false', '-auto-approve', '-no-color']);
-    if (apply.code !== 0) return await failed(terraformErrorLine(apply));
+    if (apply.code !== 0) return await failed(errorLine(apply));
     const out = await tf(['output', '-json', '-no-color'], false);
     // Its stdout holds the outputs unredacted: only stderr may explain a failure.
-    if (out.code !== 0) return await failed(terraformErrorLine({ ...out, stdout: '' }));
+    if (out.code !== 0) return await failed(errorLine({ ...out, stdout: '' }));
     const read = readOutputs(out.stdout, def);
     if (read.kind === 'error') return await failed(read.message);
     const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
@@ -274,7 +277,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   progress.step(`${env}/${component}: terraform plan`);
   const plan = await withInputs(['plan', '-input=false', '-no-color', '-detailed-exitcode']);
   if (plan.code !== 0 && plan.code !== 2) {
-    return done('failed', { error: terraformErrorLine(plan) });
+    return done('failed', { error: errorLine(plan) });
   }
   const changed = plan.code === 2;
   if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');

@@ -53,6 +53,7 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
     }
   }
 
+  ack(pipeline.functions.plan, ssm(`${prefix}/*/state`), 'PlanWave records a component whose build died without a result as failed: only state parameters (<prefix>/<env>/<component>/state), named at run time');
   ack(pipeline.functions.summarize, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'publishing drift notifications to the topic encrypted with Karma\'s own key (the only key in the grant)');
 
   // State machine role
