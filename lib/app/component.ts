@@ -29,7 +29,9 @@ export interface ComponentRunResult {
   readonly millis: number;
 }
 
-export class InputResolutionError extends KarmaError {}
+export class InputResolutionError extends KarmaError {
+  override readonly name: string = 'InputResolutionError';
+}
 
 const VAR_FILE = 'karma.tfvars.json';
 const MANIFEST = '.karma-module-files.json';

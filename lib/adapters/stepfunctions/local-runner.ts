@@ -7,13 +7,28 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { KarmaError } from '../../core/errors.ts';
-import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type HandlerName, type StepHandler } from '../../app/pipeline/handlers.ts';
+import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
 
 export const PIPELINE_DEFINITION = new URL('../../../statemachines/pipeline.asl.json', import.meta.url);
 
 type Json = Record<string, unknown>;
 
-export class DefinitionError extends KarmaError {}
+export class DefinitionError extends KarmaError {
+  override readonly name: string = 'DefinitionError';
+}
+
+/**
+ * A Retry or Catch on a Karma error that no class is known to raise under that literal name would silently never
+ * fire in AWS (minified bundles): refuse such a definition, here and in the CDK construct.
+ */
+export function assertKnownErrors(definition: Json): void {
+  const unknown = unknownMatchedErrors(definition);
+  if (unknown.length > 0) {
+    throw new DefinitionError(
+      `state machine definition: ErrorEquals names ${unknown.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`,
+    );
+  }
+}
 
 /** Replaces `${Name}` placeholders; any placeholder left is an error naming it. */
 export function substitute(text: string, values: Readonly<Record<string, string>>): string {
@@ -94,7 +109,9 @@ export function loadDefinition(text?: string): Json {
   const raw = text ?? readFileSync(PIPELINE_DEFINITION, 'utf8');
   const values: Record<string, string> = { [CODEBUILD_SUBSTITUTION]: 'karma-component' };
   for (const [key, handler] of Object.entries(FUNCTION_SUBSTITUTIONS)) values[key] = functionArn(handler);
-  return JSON.parse(substitute(raw, values)) as Json;
+  const definition = JSON.parse(substitute(raw, values)) as Json;
+  assertKnownErrors(definition);
+  return definition;
 }
 
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {

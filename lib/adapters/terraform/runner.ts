@@ -8,6 +8,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
 
 export class TerraformError extends KarmaError {
+  override readonly name: string = 'TerraformError';
   readonly command: string;
   readonly exitCode_: number | null;
   constructor(message: string, command: string, code: number | null) {

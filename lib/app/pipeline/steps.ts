@@ -35,6 +35,7 @@ import {
 
 /** Bad execution input: the state machine fails at once with this error name and the message as cause. */
 export class InvalidInputError extends KarmaError {
+  override readonly name: string = 'InvalidInputError';
   override readonly exitCode = 2;
 }
 

@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
+import { PIPELINE_ERRORS } from '../../core/pipeline-contract.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
@@ -75,7 +76,7 @@ export async function runPipelineAndReport(
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
     progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
   });
-  const code = result.status === 'SUCCEEDED' ? 0 : result.error === 'InvalidInputError' ? 2 : 1;
+  const code = result.status === 'SUCCEEDED' ? 0 : result.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
   if (options.json) {
     io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
     return code;
@@ -84,7 +85,7 @@ export async function runPipelineAndReport(
   const timing = result.waves.map((w) => `wave ${w.round} (${w.env}: ${w.components.join(', ')}) ${w.millis} ms`).join('; ');
   if (result.status === 'SUCCEEDED') {
     io.out(p.green(`succeeded in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
-  } else if (result.error === 'ComponentsFailedError') {
+  } else if (result.error === PIPELINE_ERRORS.componentsFailed) {
     io.out(p.red(`failed: ${result.summary?.failed ?? 'some'} component(s) failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
   } else {
     io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
