@@ -10,7 +10,10 @@ import { runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } fro
 import type { BackendType } from '../backend.ts';
 import { localContext } from './context.ts';
 import { makeHandlers } from './handlers.ts';
-import { Summary, type Plan } from './model.ts';
+import { LockState, Summary, type Plan } from './model.ts';
+import { STATES } from '../../core/pipeline-contract.ts';
+import { formatDuration } from '../../core/duration.ts';
+import { envOfLock, tookOverLine, waitingLine } from '../locks.ts';
 
 const KARMA_BIN = fileURLToPath(new URL('../../../bin/karma.ts', import.meta.url));
 
@@ -24,6 +27,13 @@ export interface LocalPipelineOptions {
   readonly waitMillis?: number;
   /** Human progress lines (state transitions, applies with timings). */
   readonly progress?: (line: string) => void;
+  /**
+   * While waiting for a busy lock: called once with what is being waited for, then with undefined when the wait
+   * ends (a terminal shows a spinner in between). The waiting line itself goes to `progress`, once.
+   */
+  readonly waiting?: (text: string | undefined) => void;
+  /** Where KARMA_LOCK_TTL is read (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface WaveTiming {
@@ -93,26 +103,61 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
+    ...(options.env ? { env: options.env } : {}),
   });
   const waves: WaveTiming[] = [];
+  // Waiting for a lock is one line (and a spinner on a terminal), not two state lines per poll.
+  let lockEntered = false;
+  let waitingFor: string | undefined;
+  const onLock = (lock: LockState): void => {
+    for (const l of lock.tookOver ?? []) progress(tookOverLine(l));
+    if (!lock.acquired && lock.holder) {
+      const line = waitingLine(lock.holder);
+      if (line !== waitingFor) {
+        if (waitingFor !== undefined) options.waiting?.(undefined);
+        progress(line);
+        options.waiting?.(line);
+        waitingFor = line;
+      }
+      return;
+    }
+    if (waitingFor !== undefined) {
+      options.waiting?.(undefined);
+      waitingFor = undefined;
+      if (lock.acquired && lock.waitingSince) {
+        const waited = (Date.now() - Date.parse(lock.waitingSince)) / 1000;
+        progress(`lock acquired after ${formatDuration(waited)}${lock.holder ? ` (${envOfLock(lock.holder.name)})` : ''}`);
+      }
+    }
+  };
   let summary: Summary | undefined;
   let current: { round: number; env: string; components: string[]; started: number } | undefined;
   const onEvent = (e: LocalEvent): void => {
     if (e.type === 'StateEntered' && e.index === undefined && e.state) {
-      if (e.state !== 'ApplyWave' && e.state !== 'Done?' && e.state !== 'LockAcquired?' && e.state !== 'Outcome?') progress(`→ ${e.state}`);
+      const quiet: readonly string[] = [STATES.applyWave, STATES.done, STATES.lockAcquired, STATES.outcome, STATES.waitForLock];
+      if (e.state === STATES.acquireLock) {
+        if (!lockEntered) progress(`→ ${e.state}`);
+        lockEntered = true;
+      } else if (!quiet.includes(e.state)) {
+        progress(`→ ${e.state}`);
+      }
     }
-    if (e.type === 'StateExited' && e.state === 'PlanWave') {
+    if (e.type === 'StateExited' && e.state === STATES.acquireLock) {
+      const lock = LockState.safeParse((e.output as { lock?: unknown } | undefined)?.lock);
+      if (lock.success) onLock(lock.data);
+    }
+    if (e.type === 'StateExited' && e.state === STATES.planWave) {
       const plan = (e.output as { plan?: Plan } | undefined)?.plan;
       if (plan && !plan.done && plan.wave.length > 0) {
         current = { round: plan.round, env: plan.wave[0]!.env, components: plan.wave.map((w) => w.component), started: performance.now() };
         progress(`  wave ${plan.round} in ${current.env}: ${current.components.join(', ')}`);
       }
     }
-    if (e.type === 'StateExited' && e.state === 'ApplyWave' && current) {
+    if (e.type === 'StateExited' && e.state === STATES.applyWave && current) {
       waves.push({ round: current.round, env: current.env, components: current.components, millis: Math.round(performance.now() - current.started) });
       current = undefined;
     }
-    if (e.type === 'StateExited' && e.state === 'Summarize') {
+    if (e.type === 'StateExited' && e.state === STATES.summarize) {
       const parsed = Summary.safeParse((e.output as { summary?: unknown } | undefined)?.summary);
       if (parsed.success) summary = parsed.data;
     }
@@ -124,6 +169,8 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     executionId,
     ...(options.waitMillis !== undefined ? { waitMillis: options.waitMillis } : {}),
     onEvent,
+  }).finally(() => {
+    if (waitingFor !== undefined) options.waiting?.(undefined);
   });
   return { ...result, executionId, ...(summary ? { summary } : {}), waves };
 }

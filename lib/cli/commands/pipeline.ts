@@ -1,8 +1,8 @@
 /**
  * `karma pipeline run` (and `karma drift`): execute statemachines/pipeline.asl.json locally.
  *
- * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; or a step
- * failed); 2 the input was invalid (unknown env or component, bad mode).
+ * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; a step failed;
+ * the lock stayed busy past --lock-timeout); 2 the input was invalid (unknown env or component, bad mode).
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
@@ -10,7 +10,8 @@ import { PIPELINE_ERRORS } from '../../core/pipeline-contract.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
-import { palette, type IO } from '../io.ts';
+import { palette, spinner, type IO } from '../io.ts';
+import { parseDuration } from '../../core/duration.ts';
 
 export interface PipelineRunOptions extends CommonOptions {
   readonly env?: string;
@@ -20,6 +21,16 @@ export interface PipelineRunOptions extends CommonOptions {
   readonly commit?: string;
   readonly maxParallel?: number;
   readonly terraform?: string;
+  /** How long to wait for a busy environment lock: `90s`, `10m`, `1h` or seconds (default 1h). */
+  readonly lockTimeout?: string;
+}
+
+/** --lock-timeout → seconds (UsageError when it is not a duration); undefined when not given. */
+export function lockTimeoutSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = parseDuration(value);
+  if (seconds === undefined || seconds > 86_400) throw new UsageError(`--lock-timeout must be a duration up to 24h, like 90s, 10m or 1h, got "${value}"`);
+  return seconds;
 }
 
 export async function pipelineRun(options: PipelineRunOptions, io: IO): Promise<number> {
@@ -41,6 +52,8 @@ export function executionInput(options: PipelineRunOptions): Record<string, unkn
   if (options.component?.length) input['components'] = options.component;
   if (options.ref) input['ref'] = options.ref;
   if (options.commit) input['commit'] = options.commit;
+  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
+  if (lockTimeout !== undefined) input['lockTimeout'] = lockTimeout;
   return input;
 }
 
@@ -67,14 +80,17 @@ export async function runPipelineAndReport(
   jsonExtra?: Record<string, unknown>,
 ): Promise<number> {
   const p = palette(io);
+  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
+  const spin = spinner(io);
   const result = await runLocalPipeline({
     configDir,
-    input,
+    input: lockTimeout !== undefined && input['lockTimeout'] === undefined ? { ...input, lockTimeout } : input,
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.terraform ? { terraform: options.terraform } : {}),
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
     progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
+    waiting: (text) => (options.json ? undefined : text ? spin.start(text) : spin.stop()),
   });
   const code = result.status === 'SUCCEEDED' ? 0 : result.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
   if (options.json) {
