@@ -73,6 +73,8 @@ export interface LocalRunOptions {
   readonly waitMillis?: number;
   readonly onEvent?: (event: LocalEvent) => void;
   readonly definitionText?: string;
+  /** Aborting stops the execution: no further state starts (StopExecution's local stand-in). */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalEvent {
@@ -86,7 +88,7 @@ export interface LocalEvent {
 }
 
 export interface LocalRunResult {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   readonly output?: unknown;
   readonly error?: string;
   readonly cause?: string;
@@ -140,6 +142,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     overrides: { taskResourceLocalHandlers: overrides as never, waitTimeOverrides: waits },
     context: { Execution: { Id: options.executionId, Input: options.input as never, Name: options.executionId.split(':').pop()!, StartTime: new Date().toISOString(), RoleArn: `arn:aws:iam::${STAND_IN_ACCOUNT}:role/karma-local` } } as never,
   });
+  const abort = (): void => execution.abort();
+  if (options.signal?.aborted) abort();
+  else options.signal?.addEventListener('abort', abort, { once: true });
   const follow = (async () => {
     for await (const e of execution.eventLogs) {
       const ev = e as unknown as { type: string; state?: { name: string; input?: unknown; output?: unknown }; index?: number; Error?: string; Cause?: unknown };
@@ -160,7 +165,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     // aws-local-stepfunctions wraps the failure (a Fail state's Error/Cause, or an uncaught task error) in an
     // ExecutionError whose `cause` is the original: report that, as Step Functions does.
     const outer = error as Error & { cause?: unknown };
+    if (outer.name === 'ExecutionAbortedError') return { status: 'ABORTED', millis: Math.round(performance.now() - started) };
     const e = outer.name === 'ExecutionError' && outer.cause instanceof Error ? outer.cause : outer;
     return { status: 'FAILED', error: e.name, cause: e.message, millis: Math.round(performance.now() - started) };
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
 }

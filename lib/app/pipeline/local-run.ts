@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
 import type { BackendType } from '../backend.ts';
 import { localContext } from './context.ts';
+import { loadConfig } from '../build.ts';
+import type { PipelineContext } from './steps.ts';
 import { makeHandlers } from './handlers.ts';
 import { LockState, Summary, type Plan } from './model.ts';
 import { STATES } from '../../core/pipeline-contract.ts';
@@ -34,6 +36,19 @@ export interface LocalPipelineOptions {
   readonly waiting?: (text: string | undefined) => void;
   /** Where KARMA_LOCK_TTL is read (default: process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Interrupt (Ctrl-C): stop the execution, pass SIGINT to every running `karma component` (and its Terraform:
+   * each runs in its own process group), wait until they are gone, release this execution's locks.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What an interrupted run stopped and released. */
+export interface Interrupted {
+  /** `env/component` applies that were running and got SIGINT. */
+  readonly stopped: readonly string[];
+  /** Environments whose lock this execution held and released. */
+  readonly released: readonly string[];
 }
 
 export interface WaveTiming {
@@ -47,6 +62,7 @@ export interface LocalPipelineResult extends LocalRunResult {
   readonly executionId: string;
   readonly summary?: Summary;
   readonly waves: readonly WaveTiming[];
+  readonly interrupted?: Interrupted;
 }
 
 class ComponentFailedError extends Error {
@@ -57,10 +73,37 @@ class ComponentFailedError extends Error {
   }
 }
 
+/** A running `karma component` child: its process group (it and its Terraform) and what it applies. */
+interface Running {
+  readonly pgid: number;
+  readonly what: string;
+}
+
+/** Sends a signal to a whole process group; a group already gone is fine. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nothing left in the group
+  }
+}
+
+/** Resolves once no process of the group is left (the child and whatever it started, Terraform included). */
+async function groupGone(pgid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Runs `karma component ...` for one Map item: the local stand-in for CodeBuild. */
-function componentCommand(options: LocalPipelineOptions, progress: (l: string) => void) {
-  return (request: ApplyRequest): Promise<void> =>
-    new Promise((resolve, reject) => {
+function componentCommand(options: LocalPipelineOptions, progress: (l: string) => void, running: Set<Running>) {
+  return (request: ApplyRequest): Promise<void> => {
+    const applied = new Promise<void>((resolve, reject) => {
       const args = [KARMA_BIN, 'component', request.mode, request.component, request.env, '--config', options.configDir, '--json'];
       if (request.commit) args.push('--ref', request.commit, '--commit', request.commit);
       if (options.backend) args.push('--backend', options.backend);
@@ -68,13 +111,18 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       if (options.terraform) args.push('--terraform', options.terraform);
       const started = performance.now();
       progress(`    ${request.env}/${request.component}: ${request.mode} started`);
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // With an interrupt signal, each child leads its own process group, so SIGINT reaches it and its Terraform
+      // (a terminal's Ctrl-C then reaches only this process, which passes it on: see runLocalPipeline).
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.signal !== undefined });
+      const entry: Running | undefined = child.pid !== undefined ? { pgid: child.pid, what: `${request.env}/${request.component}` } : undefined;
+      if (entry) running.add(entry);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (c: Buffer) => out.push(c));
       child.stderr.on('data', (c: Buffer) => err.push(c));
       child.on('error', (e) => reject(new ComponentFailedError(`cannot start karma: ${e.message}`)));
       child.on('close', (code) => {
+        if (entry) running.delete(entry);
         const ms = Math.round(performance.now() - started);
         let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
         try {
@@ -88,11 +136,28 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
           resolve();
         } else {
           const error = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop() ?? `exit ${code}`);
-          progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
+          progress(`    ${request.env}/${request.component}: ${options.signal?.aborted ? 'interrupted' : 'failed'} (${ms} ms): ${error}`);
           reject(new ComponentFailedError(error));
         }
       });
     });
+    // After an interrupt nothing awaits this any more: its rejection must not become an unhandled one.
+    applied.catch(() => undefined);
+    return applied;
+  };
+}
+
+/** Releases every lock this execution holds (after an interrupt: the state machine's ReleaseLock never ran). */
+async function releaseOwnLocks(ctx: PipelineContext, input: Record<string, unknown>, executionId: string): Promise<string[]> {
+  const at = { ...(typeof input['ref'] === 'string' ? { ref: input['ref'] } : {}), ...(typeof input['commit'] === 'string' ? { commit: input['commit'] } : {}) };
+  const backend = await ctx.openBackend(await loadConfig(ctx.source(at)));
+  try {
+    const mine = (await backend.locks.list()).filter((l) => l.owner === executionId);
+    await backend.locks.release(mine.map((l) => l.name), executionId);
+    return mine.map((l) => envOfLock(l.name));
+  } finally {
+    await backend.close();
+  }
 }
 
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipelineResult> {
@@ -162,15 +227,33 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       if (parsed.success) summary = parsed.data;
     }
   };
+  const running = new Set<Running>();
+  const stopped: Running[] = [];
+  const interrupt = (): void => {
+    for (const r of running) {
+      stopped.push(r);
+      signalGroup(r.pgid, 'SIGINT');
+    }
+  };
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   const result = await runLocal({
     handlers: makeHandlers(ctx),
-    applyComponent: componentCommand(options, progress),
+    applyComponent: componentCommand(options, progress, running),
     input: options.input,
     executionId,
     ...(options.waitMillis !== undefined ? { waitMillis: options.waitMillis } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
     onEvent,
   }).finally(() => {
+    options.signal?.removeEventListener('abort', interrupt);
     if (waitingFor !== undefined) options.waiting?.(undefined);
   });
-  return { ...result, executionId, ...(summary ? { summary } : {}), waves };
+  if (result.status !== 'ABORTED') return { ...result, executionId, ...(summary ? { summary } : {}), waves };
+  // Interrupted: Terraform stops gracefully on SIGINT (it saves its state); wait for every group to be empty
+  // before giving the environment back, so a re-run never applies beside a Terraform still running.
+  const what = stopped.map((r) => r.what);
+  if (what.length > 0) progress(`interrupted: waiting for ${what.join(', ')} to stop`);
+  await Promise.all(stopped.map((r) => groupGone(r.pgid)));
+  const released = await releaseOwnLocks(ctx, options.input, executionId);
+  return { ...result, executionId, ...(summary ? { summary } : {}), waves, interrupted: { stopped: what, released } };
 }

@@ -2,7 +2,8 @@
  * `karma pipeline run` (and `karma drift`): execute statemachines/pipeline.asl.json locally.
  *
  * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; a step failed;
- * the lock stayed busy past --lock-timeout); 2 the input was invalid (unknown env or component, bad mode).
+ * the lock stayed busy past --lock-timeout); 2 the input was invalid (unknown env or component, bad mode);
+ * 130 interrupted (Ctrl-C, SIGINT) and 143 terminated (SIGTERM): running applies stopped, the lock released.
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
@@ -12,6 +13,10 @@ import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { palette, spinner, type IO } from '../io.ts';
 import { parseDuration } from '../../core/duration.ts';
+
+/** Exit codes of an interrupted run (128 + the signal number, as shells report them). */
+export const EXIT_INTERRUPTED = 130;
+export const EXIT_TERMINATED = 143;
 
 export interface PipelineRunOptions extends CommonOptions {
   readonly env?: string;
@@ -62,6 +67,7 @@ export function pipelineJson(result: LocalPipelineResult): Record<string, unknow
     executionId: result.executionId,
     status: result.status,
     ...(result.error ? { error: result.error, cause: result.cause } : {}),
+    ...(result.interrupted ? { interrupted: result.interrupted } : {}),
     summary: result.summary ?? null,
     waves: result.waves,
     millis: result.millis,
@@ -82,6 +88,18 @@ export async function runPipelineAndReport(
   const p = palette(io);
   const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
   const spin = spinner(io);
+  // Ctrl-C / SIGTERM: stop the applies, release the lock, exit 130 / 143. A second Ctrl-C exits at once (the
+  // handler is `once`), leaving the lock to the next run's dead-process takeover.
+  const controller = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalled = signal;
+    spin.stop();
+    if (!options.json) io.err(`karma: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the running applies and releasing the lock (Ctrl-C again to exit at once)`);
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const result = await runLocalPipeline({
     configDir,
     input: lockTimeout !== undefined && input['lockTimeout'] === undefined ? { ...input, lockTimeout } : input,
@@ -91,7 +109,21 @@ export async function runPipelineAndReport(
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
     progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
     waiting: (text) => (options.json ? undefined : text ? spin.start(text) : spin.stop()),
+    signal: controller.signal,
+  }).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   });
+  if (result.status === 'ABORTED') {
+    const { stopped = [], released = [] } = result.interrupted ?? {};
+    const code = signalled === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    if (options.json) {
+      io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
+    } else {
+      io.err(`karma: ${signalled === 'SIGTERM' ? 'terminated' : 'interrupted'}: stopped ${stopped.join(', ') || 'no running apply'}; released the lock on ${released.join(', ') || 'no environment'}. Run it again to go on.`);
+    }
+    return code;
+  }
   const code = result.status === 'SUCCEEDED' ? 0 : result.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
   if (options.json) {
     io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
