@@ -152,7 +152,7 @@ async function applyRemote(dir: string, env: string, commit: string, merged: Mer
     return 1;
   }
   const started = await startRemotePipeline(
-    { env, mode: 'apply', trigger: 'manual', commit },
+    { env, mode: 'apply', trigger: 'manual', commit, ...(options.lockTimeout ? { lockTimeout: lockTimeoutSeconds(options.lockTimeout) } : {}) },
     { ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}), ...(options.region ? { region: options.region } : {}) },
   );
   if (options.json) {
