@@ -17,7 +17,7 @@ import { LocalLockStore } from '../../lib/adapters/local/lock-store.ts';
 import { UsageError } from '../../lib/core/errors.ts';
 import { PIPELINE_ERRORS } from '../../lib/core/pipeline-contract.ts';
 import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
+import { memoryIO, spinner } from '../../lib/cli/io.ts';
 import type { LockHolder } from '../../lib/ports.ts';
 import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { deadPid, kill, liveProcess } from '../helpers/processes.ts';
@@ -196,6 +196,22 @@ describe('waiting for a busy lock (karma pipeline run, local)', () => {
     } finally {
       await kill(child);
     }
+  });
+
+  it('on a terminal the wait is a spinner redrawn in place, cleared when it ends; without a terminal, nothing', async () => {
+    const drawn: (string | undefined)[] = [];
+    const spin = spinner({ ...memoryIO(), status: (t) => drawn.push(t) }, 10);
+    spin.start('waiting for karma-dev: held by x');
+    await new Promise((r) => setTimeout(r, 80));
+    spin.stop();
+    expect(drawn.length).toBeGreaterThan(3);
+    expect(drawn.slice(0, -1).every((t) => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] waiting for karma-dev: held by x \(\d+s\)$/.test(t ?? ''))).toBe(true);
+    expect(drawn.at(-1)).toBeUndefined();
+    const quiet = memoryIO();
+    const none = spinner(quiet, 10);
+    none.start('waiting');
+    none.stop();
+    expect([quiet.stdout, quiet.stderr]).toEqual([[], []]);
   });
 
   it('`karma pipeline run --lock-timeout` with a bad duration is a usage error (exit 2), nothing run', async () => {
