@@ -38,7 +38,9 @@ export interface ComponentRunResult {
   readonly providerCache?: CacheUse;
 }
 
-export class InputResolutionError extends KarmaError {}
+export class InputResolutionError extends KarmaError {
+  override readonly name: string = 'InputResolutionError';
+}
 
 const VAR_FILE = 'karma.tfvars.json';
 /** Karma's backend block, added when the module declares none; and the backend's settings, passed to init. */

@@ -8,6 +8,11 @@ export interface IO {
   out(text: string): void;
   err(text: string): void;
   readonly color: boolean;
+  /**
+   * A transient status line on stderr, redrawn in place (a spinner); undefined clears it. Only on a terminal:
+   * absent otherwise, so nothing is printed per poll into logs and pipes.
+   */
+  readonly status?: (text: string | undefined) => void;
 }
 
 export function processIO(): IO {
@@ -16,6 +21,32 @@ export function processIO(): IO {
     out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     color,
+    ...(process.stderr.isTTY ? { status: (t: string | undefined) => void process.stderr.write(`\r\x1b[K${t ?? ''}`) } : {}),
+  };
+}
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** A spinner with elapsed time on `io.status`; does nothing when the IO has no status line (not a terminal). */
+export function spinner(io: IO, intervalMs = 120): { start(text: string): void; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (timer) clearInterval(timer);
+    if (timer) io.status?.(undefined);
+    timer = undefined;
+  };
+  return {
+    start(text: string): void {
+      stop();
+      if (!io.status) return;
+      const started = Date.now();
+      let frame = 0;
+      const draw = (): void => io.status?.(`${FRAMES[frame++ % FRAMES.length]} ${text} (${Math.round((Date.now() - started) / 1000)}s)`);
+      draw();
+      timer = setInterval(draw, intervalMs);
+      timer.unref();
+    },
+    stop,
   };
 }
 

@@ -7,6 +7,7 @@
  * IAM is computed here: SSM on `<prefix>/*` and `<prefix>-locks/*` only, neptune-db on the cluster resource
  * id only (for the steps that write the graph), sts:AssumeRole on the configured deploy roles only.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -24,7 +25,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type HandlerName } from '../app/pipeline/handlers.ts';
+import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName } from '../core/pipeline-contract.ts';
 import type { KarmaGraph } from './graph.ts';
 import { buildSpec } from './buildspec.ts';
 
@@ -293,6 +294,11 @@ export class KarmaPipeline extends Construct {
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // The definition's Retry/Catch must only name errors Karma raises under a literal name (minified bundles).
+    const unknownErrors = unknownMatchedErrors(JSON.parse(readFileSync(DEFINITION_FILE, 'utf8')) as Record<string, unknown>);
+    if (unknownErrors.length > 0) {
+      throw new Error(`${DEFINITION_FILE}: ErrorEquals names ${unknownErrors.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`);
+    }
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromFile(DEFINITION_FILE),
       definitionSubstitutions: substitutions,

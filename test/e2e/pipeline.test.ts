@@ -216,7 +216,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('InvalidInputError');
     expect(result.cause).toBe(
-      'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)',
+      'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)',
     );
   });
 });

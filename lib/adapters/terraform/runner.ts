@@ -10,6 +10,7 @@ import { redactor } from '../../core/secrets.ts';
 import { trackChild } from './cleanup.ts';
 
 export class TerraformError extends KarmaError {
+  override readonly name: string = 'TerraformError';
   readonly command: string;
   readonly exitCode_: number | null;
   constructor(message: string, command: string, code: number | null) {

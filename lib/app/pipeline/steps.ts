@@ -22,9 +22,11 @@ import type { Backend } from '../backend.ts';
 import { buildFromConfig, loadConfig } from '../build.ts';
 import { table } from '../../core/table.ts';
 import { notifySummary } from './notify.ts';
+import { DEFAULT_LOCK_TIMEOUT_SECONDS, holderState, lockName, lockTimeoutMessage, tookOverLine, type ProcessProbe } from '../locks.ts';
 import {
   ExecutionInput,
   PipelineState,
+  type LockState,
   type BuildRef,
   type Plan,
   type Processed,
@@ -36,6 +38,7 @@ import {
 
 /** Bad execution input: the state machine fails at once with this error name and the message as cause. */
 export class InvalidInputError extends KarmaError {
+  override readonly name: string = 'InvalidInputError';
   override readonly exitCode = 2;
 }
 
@@ -47,8 +50,12 @@ export interface PipelineContext {
   readonly clock: Clock;
   /** How many components one round applies at most (CodeBuild's concurrent-build quota). Default 4. */
   readonly maxParallel: number;
-  /** How long an environment lock lives if its execution dies. */
+  /** How long an environment lock lives if its execution dies (KARMA_LOCK_TTL). */
   readonly lockTtlSeconds: number;
+  /** Recorded with the lock beside the execution id: a local run's host and pid; nothing for Lambda. */
+  readonly holder?: { readonly host?: string; readonly pid?: number };
+  /** Tells whether a local holder's process still runs, so a dead one's lock is taken over; none in Lambda. */
+  readonly processes?: ProcessProbe;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
   /** Sends one notification (SNS in AWS); Summarize calls it when drift was found (see notify.ts). */
   readonly notify?: (subject: string, text: string) => Promise<void>;
@@ -72,7 +79,7 @@ export function normalize(raw: { input: unknown; executionId: string }): Pipelin
       return `${i.path.join('.') || '(input)'}: ${i.message}`;
     });
     throw new InvalidInputError(
-      `invalid execution input: ${messages.join('; ')}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)`,
+      `invalid execution input: ${messages.join('; ')}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)`,
     );
   }
   const input = parsed.data;
@@ -86,6 +93,7 @@ export function normalize(raw: { input: unknown; executionId: string }): Pipelin
       ...(input.ref ? { ref: input.ref } : {}),
       ...(input.commit ? { commit: input.commit } : {}),
       ...(input.parameter ? { parameter: input.parameter } : {}),
+      ...(input.lockTimeout ? { lockTimeout: input.lockTimeout } : {}),
     },
   };
 }
@@ -182,17 +190,52 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
   });
 }
 
-const lockNames = (envs: readonly string[]): string[] => envs.map((e) => `env-${e}`);
+const lockNames = (envs: readonly string[]): string[] => envs.map(lockName);
 
-export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promise<NonNullable<PipelineState['lock']>> {
+/**
+ * AcquireLock: every target environment's lock, or none. A lock whose holder is a dead local process is taken
+ * over at once (ctx.processes decides; deployed executions have none). A busy lock: the state machine waits
+ * and comes back here, until `lockTimeout` seconds after the first attempt (then `timedOut`).
+ */
+export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promise<LockState> {
   const state = parseState(raw);
   const envs = state.build?.envs ?? [];
   const config = await loadConfig(ctx.source(pinned(state)));
   return withBackend(ctx, config, async (backend) => {
-    const got = await backend.locks.acquire(lockNames(envs), state.run.executionId, ctx.lockTtlSeconds);
+    const now = ctx.clock.now();
+    const probe = ctx.processes;
+    const got = await backend.locks.acquire(
+      lockNames(envs),
+      { owner: state.run.executionId, ...ctx.holder },
+      ctx.lockTtlSeconds,
+      probe ? { canTakeOver: (lock) => holderState(lock, now, probe) === 'dead' } : {},
+    );
     const attempts = (state.lock?.attempts ?? 0) + 1;
-    ctx.log(got.acquired ? 'lock acquired' : 'lock busy', { envs, heldBy: got.heldBy, attempts });
-    return { acquired: got.acquired, ...(got.heldBy ? { heldBy: got.heldBy } : {}), attempts };
+    for (const lock of got.tookOver) ctx.log(tookOverLine(lock), { lock });
+    if (got.acquired) {
+      ctx.log('lock acquired', { envs, attempts });
+      return {
+        acquired: true,
+        timedOut: false,
+        attempts,
+        ...(state.lock?.waitingSince ? { waitingSince: state.lock.waitingSince } : {}),
+        ...(got.tookOver.length > 0 ? { tookOver: [...got.tookOver] } : {}),
+      };
+    }
+    const holder = got.heldBy!;
+    const waitingSince = state.lock?.waitingSince ?? now.toISOString();
+    const waited = (now.getTime() - Date.parse(waitingSince)) / 1000;
+    const timedOut = waited >= (state.run.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_SECONDS);
+    ctx.log(timedOut ? 'lock timeout' : 'lock busy', { envs, heldBy: holder.owner, attempts });
+    return {
+      acquired: false,
+      timedOut,
+      attempts,
+      waitingSince,
+      heldBy: holder.owner,
+      holder,
+      ...(timedOut ? { message: lockTimeoutMessage(holder, waited) } : {}),
+    };
   });
 }
 
