@@ -47,7 +47,7 @@ const FACTORIES: Record<string, (C: new (...args: never[]) => Error) => Error> =
 };
 
 /** The one error whose name is deliberately not its class name: what Step Functions reports for a failed build. */
-const ALIASED: Record<string, string> = { ComponentFailedError: 'States.TaskFailed' };
+const ALIASED: Record<string, string> = { ComponentFailedError: 'States.TaskFailed', ComponentTimedOutError: 'States.Timeout' };
 /** Not errors anyone sees: thrown and caught inside one module. */
 const INTERNAL = new Set(['NotSimple']);
 

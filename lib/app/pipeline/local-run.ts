@@ -75,10 +75,14 @@ export interface LocalPipelineResult extends LocalRunResult {
  * (failureOf) as it reads a CodeBuild build record in AWS.
  */
 class ComponentFailedError extends Error {
-  constructor(message: string, log: string | undefined, name: 'States.TaskFailed' | 'States.Timeout' = 'States.TaskFailed') {
+  override readonly name: string = 'States.TaskFailed';
+  constructor(message: string, log: string | undefined) {
     super(JSON.stringify({ message, ...(log ? { log } : {}) }));
-    this.name = name;
   }
+}
+
+class ComponentTimedOutError extends ComponentFailedError {
+  override readonly name: string = 'States.Timeout';
 }
 
 /**
@@ -170,7 +174,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         if (timedOut) {
           const error = `timed out after ${Math.round(stopAfterMs / 1000)} s; terraform was stopped (${signal ?? `exit ${code}`})`;
           progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
-          reject(new ComponentFailedError(error, log, 'States.Timeout'));
+          reject(new ComponentTimedOutError(error, log));
         } else if (code === 0) {
           const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
           progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
