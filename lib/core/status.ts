@@ -9,6 +9,9 @@
  *   drifted        the last drift check found changes
  *   in-sync        none of the above
  *
+ * A deployment gone from the config whose runtime record remains is `orphaned` (lib/core/orphans.ts): it has
+ * no config to compute any of the above from, only the record of its last apply.
+ *
  * Effective status: `blocked` replaces an own status that needs an apply (never-applied, pending,
  * stale-inputs, drifted) when an upstream it depends on is failed, never-applied or blocked; and replaces any
  * status but failed when a value it consumes is missing (an upstream output not in the runtime store, an
@@ -20,7 +23,7 @@ import { outputParamPath, stateParamPath } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
 import { dependencyEdges } from './cycles.ts';
 
-export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted'] as const;
+export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted', 'orphaned'] as const;
 export type Status = (typeof STATUSES)[number];
 
 export type Blocker =
@@ -42,6 +45,10 @@ export interface ComponentStatus {
 }
 
 const NEEDS_APPLY: ReadonlySet<Status> = new Set(['never-applied', 'pending', 'stale-inputs', 'drifted']);
+
+/** What to do about an orphaned deployment: the same words in `graph why`, the warnings and the notification. */
+export const ORPHAN_ADVICE = (component: string, env: string): string =>
+  `its resources still exist: karma destroy ${component} ${env} (destroy them) or karma forget ${component} ${env} (drop the record)`;
 
 export function needsApply(status: Status): boolean {
   return NEEDS_APPLY.has(status) || status === 'failed';
@@ -177,6 +184,7 @@ export function explainStatus(statuses: ReadonlyMap<string, ComponentStatus>, en
       for (const b of s.blockers) if (b.kind === 'upstream') walk(`${b.env}/${b.component}`, depth + 1);
       if (s.own !== 'in-sync') lines.push(`${'  '.repeat(depth + 1)}once unblocked, ${name} is ${s.own}: ${s.ownReason}`);
     }
+    if (s.status === 'orphaned') lines.push(`${'  '.repeat(depth + 1)}${ORPHAN_ADVICE(s.component, s.env)}`);
   };
   walk(`${env}/${component}`, 0);
   return lines;

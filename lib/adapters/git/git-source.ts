@@ -18,6 +18,8 @@ import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
 import { GitAccessError } from '../errors.ts';
 import { codeCommitTarget } from './auth.ts';
+import { findRemovals } from './history.ts';
+import type { Removal } from '../../core/orphans.ts';
 
 export function isGitUrl(location: string): boolean {
   return /^(https?:\/\/|git@|ssh:\/\/)/.test(location);
@@ -106,6 +108,12 @@ export class GitSource implements ConfigSource {
     }
     files.sort((a, b) => (a.path < b.path ? -1 : 1));
     return { files, problems, commit };
+  }
+
+  /** Removed deployments looked up in the history of the ref (history.ts). */
+  async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
+    const dir = await this.localDir();
+    return findRemovals(dir, await resolveCommit(dir, this.ref), deployments);
   }
 }
 

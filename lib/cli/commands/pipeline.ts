@@ -11,6 +11,7 @@ import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/l
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { palette, type IO } from '../io.ts';
+import { warnOrphans } from '../warnings.ts';
 
 /** Exit code of a run that succeeded but left drift in place: scripts and schedules can tell it from 0. */
 export const DRIFT_FOUND = 3;
@@ -80,6 +81,7 @@ export async function runPipelineAndReport(
     progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
   });
   const code = result.status === 'SUCCEEDED' ? (result.summary?.drifted ? DRIFT_FOUND : 0) : result.error === 'InvalidInputError' ? 2 : 1;
+  warnOrphans(io, (result.summary?.rows ?? []).filter((r) => r.result === 'orphaned'));
   if (options.json) {
     io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
     return code;
