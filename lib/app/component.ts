@@ -80,7 +80,7 @@ export async function resolveInputs(
 }
 
 /** Copies the module's files into the work directory, removing files an earlier copy left that are gone now. */
-function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: string): void {
+export function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: string): void {
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const prefix = moduleDir === '.' ? '' : `${moduleDir}/`;
   const wanted = files.filter((f) => f.path.startsWith(prefix) && !NOT_MODULE.test(f.path)).map((f) => ({ rel: f.path.slice(prefix.length), bytes: f.bytes }));
@@ -96,7 +96,7 @@ function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: stri
   writeFileSync(manifestPath, JSON.stringify([...now].sort()));
 }
 
-function planSummary(stdout: string): string | undefined {
+export function planSummary(stdout: string): string | undefined {
   const m = /(Plan: \d+ to add, \d+ to change, \d+ to destroy\.)/.exec(stdout) ?? /(No changes\.)/.exec(stdout);
   return m?.[1];
 }

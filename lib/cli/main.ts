@@ -11,6 +11,7 @@ import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
 import { componentRun } from './commands/component.ts';
 import { pipelineRun, pipelineStart, pipelineStatus } from './commands/pipeline.ts';
 import { applyCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
+import { destroyCommand, forgetCommand } from './commands/destroy.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -204,6 +205,28 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')
       .option('--region <region>', 'with --remote: AWS region (default: the SDK chain)'),
   ).action(async (proposal: string | undefined, ...rest: unknown[]) => run((o, io) => applyCommand({ ...o, ...(proposal ? { proposal } : {}) }, io))(...rest));
+
+  // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
+  withCommon(
+    program
+      .command('destroy')
+      .description('terraform destroy a deployment (orphaned, or still in the config with its dependents), dependents first, then delete its runtime record')
+      .argument('<component>')
+      .argument('<env>')
+      .option('-y, --yes', 'destroy without asking (CI); without it a terminal is needed to confirm')
+      .option('--dry-run', 'show the destroy plan, destroy nothing')
+      .option('--work-dir <dir>', 'Terraform working directories (default: <store>/work)')
+      .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
+      .option('-v, --verbose', "stream Terraform's output to stderr"),
+  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => destroyCommand({ ...o, component: name, env } as never, io))(...rest));
+  withCommon(
+    program
+      .command('forget')
+      .description('delete the runtime record (state and outputs) of a deployment removed from the config, without destroying its resources')
+      .argument('<component>')
+      .argument('<env>')
+      .option('-y, --yes', 'forget without asking (CI)'),
+  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => forgetCommand({ ...o, component: name, env } as never, io))(...rest));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
