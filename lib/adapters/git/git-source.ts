@@ -67,8 +67,11 @@ export class GitSource implements ConfigSource {
     return dir;
   }
 
+  /** The clone load() used: findRemovals reads the same one instead of fetching twice. */
+  private loadedDir: Promise<string> | undefined;
+
   async load(): Promise<{ files: RepoFile[]; problems: Problem[]; commit: string }> {
-    const dir = await this.localDir();
+    const dir = await (this.loadedDir = this.localDir());
     let commit: string;
     try {
       commit = await resolveCommit(dir, this.ref);
@@ -110,9 +113,9 @@ export class GitSource implements ConfigSource {
     return { files, problems, commit };
   }
 
-  /** Removed deployments looked up in the history of the ref (history.ts). */
+  /** Removed deployments looked up in the history of the ref (history.ts); after load(), without fetching again. */
   async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
-    const dir = await this.localDir();
+    const dir = await (this.loadedDir ?? this.localDir());
     return findRemovals(dir, await resolveCommit(dir, this.ref), deployments);
   }
 }
