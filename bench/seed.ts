@@ -56,6 +56,13 @@ export class MemoryRuntimeStore implements RuntimeStore {
   async history(name: string): Promise<Parameter[]> {
     return this.historyRows.filter((p) => p.name === name);
   }
+  async delete(names: readonly string[]): Promise<{ deleted: number }> {
+    let deleted = 0;
+    for (const n of new Set(names)) if (this.current.delete(n)) deleted++;
+    const gone = new Set(names);
+    this.historyRows.splice(0, this.historyRows.length, ...this.historyRows.filter((p) => !gone.has(p.name)));
+    return { deleted };
+  }
   async close(): Promise<void> {}
 
   /** Writes every parameter and every version into the local store's tables, in one transaction. */

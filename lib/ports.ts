@@ -4,6 +4,7 @@
  */
 import type { Problem } from './core/errors.ts';
 import type { RepoFile } from './core/model.ts';
+import type { Removal } from './core/orphans.ts';
 import type { Parameter, ParameterType } from './core/runtime.ts';
 import type { GraphSnapshot, WriteStats } from './core/snapshot.ts';
 
@@ -16,6 +17,12 @@ export interface ConfigSource {
    * source itself finds (a symlink leaving the repo, an unreadable file) come back beside the files.
    */
   load(): Promise<{ files: RepoFile[]; problems: Problem[]; commit?: string }>;
+  /**
+   * Where removed deployments were last seen, by `env/component`, when the config comes from Git (a Git URL, a
+   * ref, or a directory that is a Git work tree): the last commit that had the env file and the commit that
+   * removed it. Deployments not found in the history searched are absent. Sources without history omit it.
+   */
+  findRemovals?(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>>;
 }
 
 export interface PutOptions {
@@ -33,6 +40,8 @@ export interface RuntimeStore {
   put(name: string, value: string, options?: PutOptions): Promise<{ version: number }>;
   /** Every version of one parameter, oldest first. */
   history(name: string): Promise<Parameter[]>;
+  /** Deletes the named parameters and their history; names that do not exist are ignored. Returns how many were deleted. */
+  delete(names: readonly string[]): Promise<{ deleted: number }>;
   close(): Promise<void>;
 }
 

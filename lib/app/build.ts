@@ -5,6 +5,7 @@ import { parseConfig } from '../core/config.ts';
 import type { Config, RepoFile } from '../core/model.ts';
 import { envParamPath } from '../core/model.ts';
 import { buildGraph, toSnapshot, type Build } from '../core/graph.ts';
+import { findOrphans, type Removal } from '../core/orphans.ts';
 import type { Parameter, RuntimeSnapshot } from '../core/runtime.ts';
 import type { GraphSnapshot, WriteStats } from '../core/snapshot.ts';
 import type { BuildRecord, Clock, ConfigSource, GraphStore, Progress, RuntimeStore } from '../ports.ts';
@@ -57,15 +58,39 @@ export interface BuildResult {
   readonly timings: Readonly<Record<string, number>>;
 }
 
-/** Reads the runtime the config needs and builds the graph with statuses. Writes nothing. */
-export async function buildFromConfig(config: Config, runtime: RuntimeStore | undefined, options: { clock?: Clock; progress?: Progress } = {}): Promise<BuildResult> {
+/**
+ * Where the orphans of this runtime were removed, when `source` has Git history (else an empty map). Looked up
+ * only when there are orphans; a history that cannot be read is reported as a progress line, never an error.
+ */
+async function removalsFor(config: Config, params: RuntimeSnapshot, source: ConfigSource | undefined, progress: Progress): Promise<ReadonlyMap<string, Removal>> {
+  if (!source?.findRemovals) return new Map();
+  const orphans = findOrphans(config, params);
+  if (orphans.length === 0) return new Map();
+  try {
+    return await source.findRemovals(orphans);
+  } catch (error) {
+    progress.step(`cannot read the Git history to date removed deployments: ${(error as Error).message}`);
+    return new Map();
+  }
+}
+
+/**
+ * Reads the runtime the config needs and builds the graph with statuses. Writes nothing. `source` (the config's
+ * own source) lets orphaned deployments say which commit removed them.
+ */
+export async function buildFromConfig(
+  config: Config,
+  runtime: RuntimeStore | undefined,
+  options: { clock?: Clock; progress?: Progress; source?: ConfigSource } = {},
+): Promise<BuildResult> {
   const progress = options.progress ?? silentProgress;
   const clock = options.clock ?? systemClock;
   const t1 = performance.now();
   progress.step(`reading runtime state (${config.project.environments.size} environments)`);
   const params = runtime ? await readRuntime(config, runtime) : new Map<string, Parameter>();
+  const removals = await removalsFor(config, params, options.source, progress);
   const t2 = performance.now();
-  const build = buildGraph(config, params, { builtAt: clock.now().toISOString() });
+  const build = buildGraph(config, params, { builtAt: clock.now().toISOString(), removals });
   const snapshot = toSnapshot(build);
   const t3 = performance.now();
   return { build, snapshot, timings: { runtimeMs: t2 - t1, graphMs: t3 - t2 } };
@@ -81,7 +106,7 @@ export async function buildFromSources(
   (options.progress ?? silentProgress).step(`reading config from ${source.description}`);
   const config = await loadConfig(source);
   const configMs = performance.now() - t0;
-  const result = await buildFromConfig(config, runtime, options);
+  const result = await buildFromConfig(config, runtime, { ...options, source });
   return { ...result, timings: { configMs, ...result.timings } };
 }
 

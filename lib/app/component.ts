@@ -94,7 +94,7 @@ export async function resolveInputs(
 }
 
 /** Copies the module's files into the work directory, removing files an earlier copy left that are gone now. */
-function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: string): void {
+export function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: string): void {
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const prefix = moduleDir === '.' ? '' : `${moduleDir}/`;
   const wanted = files.filter((f) => f.path.startsWith(prefix) && !NOT_MODULE.test(f.path)).map((f) => ({ rel: f.path.slice(prefix.length), bytes: f.bytes }));
@@ -144,7 +144,7 @@ function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
   return { kind: 'ok', outputs, sensitive: def.outputs.filter((name) => parsed.data[name]!.sensitive) };
 }
 
-function planSummary(stdout: string): string | undefined {
+export function planSummary(stdout: string): string | undefined {
   const m = /(Plan: \d+ to add, \d+ to change, \d+ to destroy\.)/.exec(stdout) ?? /(No changes\.)/.exec(stdout);
   return m?.[1];
 }
@@ -306,7 +306,7 @@ async function checkStateLocation(
   env: string,
   component: string,
   state: ResolvedState,
-  options: ComponentRunOptions,
+  options: StateOptions,
 ): Promise<{ message: string; recorded: string | undefined } | undefined> {
   const read = parseState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, env, component)]))[0]);
   const recorded = read.kind === 'ok' ? read.state.stateLocation : undefined;
@@ -350,4 +350,33 @@ function prepareBackend(workDir: string, state: ResolvedState, moduleDeclares: b
     rmSync(legacy);
   }
   return legacy;
+}
+
+export type StateOptions = Pick<ComponentRunOptions, 'stateRoot' | 'remoteState' | 'requireRemoteState' | 'stateMoved'>;
+
+/**
+ * A working copy ready for `terraform init`, for any command that runs Terraform on a deployment (apply, plan,
+ * drift, destroy): the module copied, the state backend supplied, the location checked against the last
+ * apply's. Throws StateLocationError when the state is not where this run would look for it.
+ */
+export async function prepareWorkingCopy(
+  config: Config,
+  runtime: RuntimeStore,
+  target: { env: string; component: string; files: readonly RepoFile[]; workRoot: string },
+  options: StateOptions,
+): Promise<{ workDir: string; state: ResolvedState; initArgs: string[] }> {
+  const { env, component } = target;
+  const def = config.components.get(component)!;
+  const state = resolveState(config.project, env, component, { localStateRoot: options.stateRoot, ...(options.remoteState ? { remoteDefault: options.remoteState } : {}) });
+  const refused = await checkStateLocation(config, runtime, env, component, state, options);
+  if (refused) throw new StateLocationError(`${env}/${component}: ${refused.message}`);
+  const workDir = join(target.workRoot, env, component);
+  syncModule(target.files, def.terraform, workDir);
+  prepareBackend(workDir, state, def.declaredBackend !== undefined);
+  return { workDir, state, initArgs: ['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`] };
+}
+
+/** The state is not where this run would look for it (see checkStateLocation). */
+export class StateLocationError extends KarmaError {
+  override readonly name: string = 'StateLocationError';
 }

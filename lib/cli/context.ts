@@ -62,7 +62,8 @@ export async function withConfig(options: SourceOptions): Promise<Config> {
  * runtime (everything never-applied), not an error: reading must not create files.
  */
 export async function liveBuild(options: CommonOptions, io: IO): Promise<{ config: Config; result: BuildResult }> {
-  const config = await withConfig(options);
+  const source = makeSource(options);
+  const config = await loadConfig(source);
   const type = options.backend ?? config.project.backend.type;
   if (type === 'local') {
     const file = localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) });
@@ -73,7 +74,7 @@ export async function liveBuild(options: CommonOptions, io: IO): Promise<{ confi
   }
   const backend = await openBackendFor(config, options, false);
   try {
-    return { config, result: await buildFromConfig(config, backend.runtime) };
+    return { config, result: await buildFromConfig(config, backend.runtime, { source }) };
   } finally {
     await backend.close();
   }

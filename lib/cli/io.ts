@@ -2,6 +2,7 @@
  * What a command may touch of the terminal. Commands write through this, never to process.* directly, so
  * tests call them as plain functions and read what they printed.
  */
+import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
 
 export interface IO {
@@ -13,6 +14,10 @@ export interface IO {
    * absent otherwise, so nothing is printed per poll into logs and pipes.
    */
   readonly status?: (text: string | undefined) => void;
+  /** A person can answer a question (stdin and stderr are terminals). Absent: no. */
+  readonly interactive?: boolean;
+  /** Asks one question on the terminal and returns the answer (only when interactive). */
+  ask?(question: string): Promise<string>;
 }
 
 export function processIO(): IO {
@@ -22,6 +27,15 @@ export function processIO(): IO {
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     color,
     ...(process.stderr.isTTY ? { status: (t: string | undefined) => void process.stderr.write(`\r\x1b[K${t ?? ''}`) } : {}),
+    interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+    ask: async (question) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
   };
 }
 

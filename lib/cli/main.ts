@@ -12,6 +12,7 @@ import { componentRun } from './commands/component.ts';
 import { pipelineRun, pipelineStart, pipelineStatus } from './commands/pipeline.ts';
 import { applyCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
 import { lockList, lockRelease } from './commands/lock.ts';
+import { destroyCommand, forgetCommand } from './commands/destroy.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -220,6 +221,27 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .argument('<env>')
       .option('--force', 'release it even though its holder may still be running'),
   ).action(async (env: string, ...rest: unknown[]) => run((o, io) => lockRelease({ ...o, env } as never, io))(...rest));
+  // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
+  withCommon(
+    program
+      .command('destroy')
+      .description('terraform destroy a deployment (orphaned, or still in the config with its dependents), dependents first, then delete its runtime record')
+      .argument('<component>')
+      .argument('<env>')
+      .option('-y, --yes', 'destroy without asking (CI); without it a terminal is needed to confirm')
+      .option('--dry-run', 'show the destroy plan, destroy nothing')
+      .option('--work-dir <dir>', 'Terraform working directories (default: <store>/work)')
+      .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
+      .option('-v, --verbose', "stream Terraform's output to stderr"),
+  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => destroyCommand({ ...o, component: name, env } as never, io))(...rest));
+  withCommon(
+    program
+      .command('forget')
+      .description('delete the runtime record (state and outputs) of a deployment removed from the config, without destroying its resources')
+      .argument('<component>')
+      .argument('<env>')
+      .option('-y, --yes', 'forget without asking (CI)'),
+  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => forgetCommand({ ...o, component: name, env } as never, io))(...rest));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -10,6 +10,10 @@
  *             PRODUCES    component → output
  *             CONSUMES    component → output | param
  *
+ * A deployment gone from the config whose runtime record remains (orphans.ts) is a Component vertex with status
+ * `orphaned`, its IN_ENV edge and its leftover Output vertices (version and type only: whether an output was
+ * secret is no longer known, so no value and no hash).
+ *
  * Edge ids are `<LABEL>:<from>-><to>`. Every element carries a content hash of its label, ends and props.
  */
 import { DirectedGraph } from 'graphology';
@@ -19,6 +23,7 @@ import { outputParamPath, type Config, type Deployment } from './model.ts';
 import type { RuntimeSnapshot } from './runtime.ts';
 import type { BuildMeta, GraphElement, GraphSnapshot, PropValue } from './snapshot.ts';
 import { computeStatuses, type ComponentStatus } from './status.ts';
+import { findOrphans, orphanKey, orphanStatus, type Orphan, type Removal } from './orphans.ts';
 
 export type VertexAttributes = { label: string; props: Record<string, PropValue> };
 export type EdgeAttributes = { label: string; props: Record<string, PropValue> };
@@ -37,8 +42,10 @@ export interface Build {
   readonly edges: ReadonlyMap<string, EdgeAttributes & { from: string; to: string }>;
   /** The same graph as a graphology graph, for traversals and queries; built on first use. */
   readonly graph: KarmaGraph;
-  /** By `env/component`. */
+  /** By `env/component`: every deployment of the config, then every orphan. */
   readonly statuses: ReadonlyMap<string, ComponentStatus>;
+  /** Deployments gone from the config whose runtime record remains (status orphaned), by env then component. */
+  readonly orphans: readonly Orphan[];
   readonly meta: BuildMeta;
 }
 
@@ -65,9 +72,11 @@ function graphologyView(vertices: ReadonlyMap<string, VertexAttributes>, edges: 
   return graph;
 }
 
-export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { builtAt: string }): Build {
+export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { builtAt: string; removals?: ReadonlyMap<string, Removal> }): Build {
   const prefix = config.project.parameterPrefix;
   const statuses = computeStatuses(config, runtime);
+  const orphans = findOrphans(config, runtime, options.removals);
+  for (const o of orphans) statuses.set(orphanKey(o.env, o.component), orphanStatus(o));
   const vertices = new Map<string, VertexAttributes>();
   const edges: EdgeMap = new Map();
 
@@ -120,6 +129,7 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
     }
   };
   for (const d of config.deployments) addComponent(d);
+  for (const o of orphans) addOrphan(vertices, edges, o, runtime);
 
   for (const d of config.deployments) {
     const id = componentId(d.env, d.component);
@@ -167,8 +177,31 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
       return (graph ??= graphologyView(vertices, edges));
     },
     statuses,
+    orphans,
     meta,
   };
+}
+
+function addOrphan(vertices: Map<string, VertexAttributes>, edges: EdgeMap, o: Orphan, runtime: RuntimeSnapshot): void {
+  const props: Record<string, PropValue> = { name: o.component, env: o.env, status: 'orphaned', reason: o.reason };
+  if (o.state) {
+    props['appliedConfigHash'] = o.state.configHash;
+    props['appliedAt'] = o.state.appliedAt;
+    props['result'] = o.state.result;
+    if (o.state.commit) props['appliedCommit'] = o.state.commit;
+  }
+  if (o.removal?.file) props['file'] = o.removal.file;
+  if (o.removal?.lastCommit) props['lastCommit'] = o.removal.lastCommit;
+  if (o.removal?.removedIn) props['removedInCommit'] = o.removal.removedIn.commit;
+  const id = componentId(o.env, o.component);
+  vertices.set(id, { label: 'Component', props });
+  addEdge(edges, 'IN_ENV', id, envId(o.env), {});
+  for (const [name, path] of o.outputs) {
+    const param = runtime.get(path)!;
+    const oid = outputId(o.env, o.component, name);
+    vertices.set(oid, { label: 'Output', props: { name, env: o.env, component: o.component, path, present: true, version: param.version, type: param.type } });
+    addEdge(edges, 'PRODUCES', id, oid, {});
+  }
 }
 
 /**

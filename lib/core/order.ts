@@ -94,6 +94,13 @@ export interface EnvOrder {
   readonly skipped: readonly Skipped[];
   /** Drifted components this run leaves alone (`holdDrift`): reported, not reverted. */
   readonly held?: readonly Skipped[];
+  /** Deployments gone from the config whose resources remain (status orphaned): never planned, always reported. */
+  readonly orphaned?: readonly Skipped[];
+}
+
+/** The orphaned deployments of `env` (see orphans.ts), by name. */
+export function orphansIn(build: Build, env: string): Skipped[] {
+  return build.orphans.filter((o) => o.env === env).map((o) => ({ component: o.component, status: 'orphaned', reason: o.reason }));
 }
 
 /**
@@ -185,7 +192,41 @@ export function planEnv(
     const s = status(name);
     if (!planned.has(name) && !exclude.has(name) && !isHeld.has(name) && s.status !== 'in-sync') skipped.push({ component: name, status: s.status, reason: s.reason });
   }
-  return { env, waves: layeredWaves(envDeps(all, env), planned), skipped, ...(options.holdDrift ? { held } : {}) };
+  return { env, waves: layeredWaves(envDeps(all, env), planned), skipped, ...(options.holdDrift ? { held } : {}), orphaned: orphansIn(build, env) };
+}
+
+/**
+ * What destroying `component` in `env` takes down, as waves, dependents first: the component and everything
+ * in the same environment that depends on it, transitively, among the deployments `keep` accepts (the
+ * component itself is always in). Dependents in other environments are `crossEnvironmentDependents`.
+ */
+export function destroyClosure(config: Config, env: string, component: string, keep: (name: string) => boolean = () => true): Waves {
+  const deployments = envDeployments(config, env);
+  if (!deployments.has(component)) {
+    throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${[...deployments.keys()].sort().join(', ') || 'none'}`);
+  }
+  const deps = envDeps(deployments, env);
+  const dependents = new Map<string, string[]>();
+  for (const [name, list] of deps) for (const p of list) dependents.set(p, [...(dependents.get(p) ?? []), name]);
+  const closure = new Set([component]);
+  const queue = [component];
+  while (queue.length > 0) {
+    for (const next of dependents.get(queue.shift()!) ?? []) {
+      if (!closure.has(next) && keep(next)) {
+        closure.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return layeredWaves(deps, closure).reverse();
+}
+
+/** Deployments in other environments that consume `component`'s outputs in `env` (`${env:...}` references), as `env/component`. */
+export function crossEnvironmentDependents(config: Config, env: string, component: string): string[] {
+  return config.deployments
+    .filter((d) => d.env !== env && d.references.some((r) => r.kind === 'output' && r.env === env && r.component === component))
+    .map((d) => `${d.env}/${d.component}`)
+    .sort();
 }
 
 export interface Impact {

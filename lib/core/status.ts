@@ -9,6 +9,9 @@
  *   drifted        the last drift check found changes
  *   in-sync        none of the above
  *
+ * A deployment gone from the config whose runtime record remains is `orphaned` (lib/core/orphans.ts): it has
+ * no config to compute any of the above from, only the record of its last apply.
+ *
  * Effective status: `blocked` replaces an own status that needs an apply (never-applied, pending,
  * stale-inputs, drifted) when an upstream it depends on is failed, never-applied or blocked; and replaces any
  * status but failed when a value it consumes is missing (an upstream output not in the runtime store, an
@@ -20,7 +23,7 @@ import { outputParamPath, stateParamPath } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
 import { dependencyEdges } from './cycles.ts';
 
-export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted'] as const;
+export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted', 'orphaned'] as const;
 export type Status = (typeof STATUSES)[number];
 
 export type Blocker =
@@ -42,6 +45,10 @@ export interface ComponentStatus {
 }
 
 const NEEDS_APPLY: ReadonlySet<Status> = new Set(['never-applied', 'pending', 'stale-inputs', 'drifted']);
+
+/** What to do about an orphaned deployment: the same words in `graph why`, the warnings and the notification. */
+export const ORPHAN_ADVICE = (component: string, env: string): string =>
+  `its resources still exist: karma destroy ${component} ${env} (destroy them) or karma forget ${component} ${env} (drop the record)`;
 
 export function needsApply(status: Status): boolean {
   return NEEDS_APPLY.has(status) || status === 'failed';
@@ -188,6 +195,7 @@ export function explainStatus(statuses: ReadonlyMap<string, ComponentStatus>, en
     if (!s) continue;
     const name = s.env === env ? s.component : `${s.env}/${s.component}`;
     lines.push(`${indent(depth)}${name} is ${s.status}: ${s.reason}`);
+    if (s.status === 'orphaned') lines.push(`${indent(depth + 1)}${ORPHAN_ADVICE(s.component, s.env)}`);
     if (s.status !== 'blocked') continue;
     if (s.own !== 'in-sync') work.push({ line: `${indent(depth + 1)}once unblocked, ${name} is ${s.own}: ${s.ownReason}` });
     // Pushed in reverse so the first blocker is explained first.

@@ -89,6 +89,26 @@ describe('SsmRuntimeStore on moto', () => {
     expect(await store.history(`${prefix}/never/written`)).toEqual([]);
   });
 
+  it('deletes named parameters with DeleteParameters, 10 names a call, ignoring names that do not exist', async () => {
+    // Prepare: a component's record of 23 parameters, and a neighbour that must survive
+    fresh();
+    const names = [`${prefix}/dev/app/state`, ...Array.from({ length: 22 }, (_, i) => `${prefix}/dev/app/outputs/o${String(i).padStart(2, '0')}`)];
+    for (const n of names) await store.put(n, 'v');
+    await store.put(`${prefix}/dev/app-two/state`, 'stays');
+    const before = store.calls.get('DeleteParametersCommand') ?? 0;
+
+    // Act
+    const result = await store.delete([...names, `${prefix}/dev/app/outputs/missing`]);
+
+    // Assess: 24 names → 3 calls; the missing one is not counted; history goes with the parameter
+    expect(result).toEqual({ deleted: 23 });
+    expect((store.calls.get('DeleteParametersCommand') ?? 0) - before).toBe(3);
+    expect(await store.readPath(`${prefix}/dev/app`)).toEqual([]);
+    expect((await store.readPath(`${prefix}/dev`)).map((p) => p.name)).toEqual([`${prefix}/dev/app-two/state`]);
+    expect(await store.history(names[0]!)).toEqual([]);
+    expect(await store.delete([])).toEqual({ deleted: 0 });
+  });
+
   it('refuses to overwrite with overwrite=false, like the local store', async () => {
     fresh();
     const name = `${prefix}/dev/x/state`;

@@ -164,6 +164,7 @@ describe('--json prints only JSON', () => {
       env: 'karma-dev',
       waves: [['cache', 'database', 'queue'], ['api-service', 'worker'], ['monitoring', 'serverless-site']],
       skipped: [],
+      orphaned: [],
     });
   });
 
@@ -174,8 +175,8 @@ describe('--json prints only JSON', () => {
 
     // Assess
     const everything = [['network', 'security-baseline'], ['cache', 'database', 'queue'], ['api-service', 'worker'], ['monitoring', 'serverless-site']];
-    expect(onlyJson(all)).toEqual({ env: 'karma-dev', waves: everything });
-    expect(onlyJson(destroy)).toEqual({ env: 'karma-dev', waves: [...everything].reverse() });
+    expect(onlyJson(all)).toEqual({ env: 'karma-dev', waves: everything, orphaned: [] });
+    expect(onlyJson(destroy)).toEqual({ env: 'karma-dev', waves: [...everything].reverse(), orphaned: [] });
   });
 
   it('graph impact, why, show, validate parse as JSON', async () => {
@@ -237,7 +238,7 @@ describe('graph build, history and diff', () => {
       deployments: 19,
       vertices: 53,
       edges: 101,
-      statuses: { 'never-applied': 0, 'in-sync': 11, pending: 2, 'stale-inputs': 1, blocked: 3, failed: 1, drifted: 1 },
+      statuses: { 'never-applied': 0, 'in-sync': 11, pending: 2, 'stale-inputs': 1, blocked: 3, failed: 1, drifted: 1, orphaned: 0 },
     });
     expect(first.store).toMatchObject({ added: 154, updated: 0, deleted: 0, unchanged: 0 });
     expect(second.store).toMatchObject({ added: 0, updated: 0, deleted: 0, unchanged: 154 });

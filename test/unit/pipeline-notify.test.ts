@@ -102,13 +102,30 @@ describe('Summarize notifications', () => {
     expect(logs.some((l) => l.startsWith('notification failed; the execution goes on') && l.includes('AuthorizationError'))).toBe(true);
   });
 
+  it('orphaned deployments are notified on their own and beside drift; never when a component failed', () => {
+    const orphan = { env: 'karma-dev', component: 'app', result: 'orphaned' as const, detail: 'no longer in the config; last applied at T' };
+    const drift = { env: 'karma-prod', component: 'a', result: 'drifted' as const, detail: 'x' };
+    const base = { mode: 'apply' as const, envs: ['karma-dev', 'karma-prod'], applied: 0, failed: 0, skipped: 0, text: 'T' };
+
+    const alone = notificationFor({ ...base, rows: [orphan], drifted: 0, orphaned: 1 }, 'e');
+    const both = notificationFor({ ...base, rows: [drift, orphan], drifted: 1, orphaned: 1 }, 'e');
+    const failed = notificationFor({ ...base, rows: [orphan], drifted: 0, orphaned: 1, failed: 1 }, 'e');
+
+    expect(alone?.subject).toBe('Karma: 1 orphaned in karma-dev');
+    expect(alone?.text.split('\n')[0]).toBe(
+      'Karma apply run (execution e): 1 orphaned: removed from the config, their resources still exist. Destroy them (karma destroy) or drop their record (karma forget).',
+    );
+    expect(both?.subject).toBe('Karma: 1 drifted, 1 orphaned in karma-prod, karma-dev');
+    expect(failed).toBeUndefined();
+  });
+
   it('several environments are named in the subject; the SNS adapter keeps subjects and messages within SNS limits', () => {
     const rows = [
       { env: 'karma-dev', component: 'a', result: 'drifted' as const, detail: 'x' },
       { env: 'karma-prod', component: 'a', result: 'drifted' as const, detail: 'x' },
       { env: 'karma-prod', component: 'b', result: 'drifted' as const, detail: 'x' },
     ];
-    const n = notificationFor({ mode: 'drift', envs: ['karma-dev', 'karma-prod'], rows, applied: 0, failed: 0, skipped: 0, drifted: 3, text: 'T' }, 'e');
+    const n = notificationFor({ mode: 'drift', envs: ['karma-dev', 'karma-prod'], rows, applied: 0, failed: 0, skipped: 0, drifted: 3, orphaned: 0, text: 'T' }, 'e');
 
     expect(n?.subject).toBe('Karma: 3 drifted in karma-dev, karma-prod');
     expect(snsSubject(`Karma: 1 drifted in ${'x'.repeat(200)}\nnext`)).toHaveLength(100);

@@ -3,11 +3,13 @@
  * (.git, .karma, .terraform, ...) and node_modules. A symlink is followed only when it stays inside the
  * repository; one that leaves it is a problem, never read.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Problem } from '../../core/errors.ts';
 import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
+import type { Removal } from '../../core/orphans.ts';
+import { findRemovals } from '../git/history.ts';
 
 /** Larger files are not read at all (config files have their own, smaller limit in core). */
 export const MAX_REPO_FILE_BYTES = 64 * 1024 * 1024;
@@ -71,6 +73,12 @@ export class DirectorySource implements ConfigSource {
     };
     walk(this.root, '');
     return { files, problems };
+  }
+
+  /** A directory that is a Git work tree (`.git` at its root): removed deployments are looked up from HEAD. */
+  async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
+    if (!existsSync(join(this.root, '.git'))) return new Map();
+    return findRemovals(this.root, 'HEAD', deployments, { workingTree: true });
   }
 }
 

@@ -18,6 +18,8 @@ import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
 import { GitAccessError } from '../errors.ts';
 import { codeCommitTarget } from './auth.ts';
+import { findRemovals } from './history.ts';
+import type { Removal } from '../../core/orphans.ts';
 
 export function isGitUrl(location: string): boolean {
   return /^(https?:\/\/|git@|ssh:\/\/)/.test(location);
@@ -65,8 +67,11 @@ export class GitSource implements ConfigSource {
     return dir;
   }
 
+  /** The clone load() used: findRemovals reads the same one instead of fetching twice. */
+  private loadedDir: Promise<string> | undefined;
+
   async load(): Promise<{ files: RepoFile[]; problems: Problem[]; commit: string }> {
-    const dir = await this.localDir();
+    const dir = await (this.loadedDir = this.localDir());
     let commit: string;
     try {
       commit = await resolveCommit(dir, this.ref);
@@ -106,6 +111,12 @@ export class GitSource implements ConfigSource {
     }
     files.sort((a, b) => (a.path < b.path ? -1 : 1));
     return { files, problems, commit };
+  }
+
+  /** Removed deployments looked up in the history of the ref (history.ts); after load(), without fetching again. */
+  async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
+    const dir = await (this.loadedDir ?? this.localDir());
+    return findRemovals(dir, await resolveCommit(dir, this.ref), deployments);
   }
 }
 

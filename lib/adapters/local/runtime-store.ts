@@ -85,6 +85,19 @@ export class LocalRuntimeStore implements RuntimeStore {
     return rows.map(toParameter);
   }
 
+  async delete(names: readonly string[]): Promise<{ deleted: number }> {
+    return transaction(this.db, () => {
+      let deleted = 0;
+      const del = this.db.prepare('DELETE FROM parameters WHERE name = ?');
+      const history = this.db.prepare('DELETE FROM parameter_history WHERE name = ?');
+      for (const name of new Set(names)) {
+        deleted += Number(del.run(name).changes);
+        history.run(name);
+      }
+      return { deleted };
+    });
+  }
+
   async close(): Promise<void> {
     // The database is shared with the graph store; LocalBackend closes it.
   }

@@ -6,6 +6,7 @@
  * - put: PutParameter with Overwrite (String, StringList, SecureString); overwrite=false on an existing
  *   name throws ParameterExistsError, as the local store does.
  * - history: GetParameterHistory, every page, oldest version first.
+ * - delete: DeleteParameters, 10 names a call (SSM's limit); names SSM reports as InvalidParameters did not exist.
  *
  * Quotas: GetParameter(s) and GetParametersByPath share 40 TPS per account and region by default. Every
  * HTTP attempt waits on a client-side token bucket (reads: 30 TPS by default, writes: their own bucket), the
@@ -16,6 +17,7 @@
  * logged: errors carry names and AWS error codes only.
  */
 import {
+  DeleteParametersCommand,
   GetParameterHistoryCommand,
   GetParametersByPathCommand,
   GetParametersCommand,
@@ -198,6 +200,19 @@ export class SsmRuntimeStore implements RuntimeStore {
       throw error;
     }
     return out.sort((a, b) => a.version - b.version);
+  }
+
+  async delete(names: readonly string[]): Promise<{ deleted: number }> {
+    const unique = [...new Set(names)];
+    let deleted = 0;
+    for (let i = 0; i < unique.length; i += 10) {
+      const chunk = unique.slice(i, i + 10);
+      const res = await this.send('DeleteParameters', chunk.length === 1 ? chunk[0]! : `${chunk[0]} (+${chunk.length - 1} more)`, () =>
+        this.client.send(new DeleteParametersCommand({ Names: chunk })),
+      );
+      deleted += res.DeletedParameters?.length ?? 0;
+    }
+    return { deleted };
   }
 
   async close(): Promise<void> {

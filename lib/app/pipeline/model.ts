@@ -130,7 +130,7 @@ export const WaveResult = z.object({
 export const ResultRow = z.object({
   env: z.string(),
   component: z.string(),
-  result: z.enum(['applied', 'failed', 'skipped', 'drifted', 'in-sync', 'at-risk', 'planned']),
+  result: z.enum(['applied', 'failed', 'skipped', 'drifted', 'in-sync', 'at-risk', 'planned', 'orphaned']),
   detail: z.string(),
   /** How long this execution's `terraform init` of the component took (recorded in its state by the apply). */
   initMillis: z.number().optional(),
@@ -145,6 +145,8 @@ export const Summary = z.object({
   failed: z.number(),
   skipped: z.number(),
   drifted: z.number(),
+  /** Deployments gone from the config whose resources remain (listed on every run until destroyed or forgotten). */
+  orphaned: z.number().default(0),
   text: z.string(),
 });
 export type Summary = z.infer<typeof Summary>;

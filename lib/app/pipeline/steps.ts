@@ -14,7 +14,8 @@ import { KarmaError } from '../../core/errors.ts';
 import type { Build } from '../../core/graph.ts';
 import { stateParamPath, type Config } from '../../core/model.ts';
 import { parseState as parseRuntimeState } from '../../core/runtime.ts';
-import { holdsDrift, planEnv } from '../../core/order.ts';
+import { holdsDrift, orphansIn, planEnv } from '../../core/order.ts';
+import { ORPHAN_ADVICE } from '../../core/status.ts';
 import { toSnapshot } from '../../core/graph.ts';
 import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
 import { recordApply } from '../record.ts';
@@ -170,7 +171,8 @@ async function withBackend<T>(ctx: PipelineContext, config: Config, fn: (backend
 export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<BuildRef> {
   const state = parseState(raw);
   const { run } = state;
-  const config = await loadConfig(ctx.source({ ...(run.ref ? { ref: run.ref } : {}), ...(run.commit ? { commit: run.commit } : {}) }));
+  const source = ctx.source({ ...(run.ref ? { ref: run.ref } : {}), ...(run.commit ? { commit: run.commit } : {}) });
+  const config = await loadConfig(source);
   let envs = targetEnvironments(config, state);
   for (const c of run.components ?? []) {
     if (!config.deployments.some((d) => d.component === c && envs.includes(d.env))) {
@@ -182,7 +184,7 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
       ctx.log('ignored: the parameter was written by Karma itself', { parameter: run.parameter });
       envs = [];
     }
-    const { snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock });
+    const { snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock, source });
     await backend.graph.write(snapshot);
     const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot);
     ctx.log('built', { envs, commit: config.commit, vertices: snapshot.vertices.length });
@@ -265,8 +267,8 @@ function driftCandidates(build: Build, env: string, exclude: ReadonlySet<string>
     .sort();
 }
 
-async function liveBuild(ctx: PipelineContext, config: Config, backend: Backend): Promise<Build> {
-  const { build, snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock });
+async function liveBuild(ctx: PipelineContext, config: Config, backend: Backend, source: ConfigSource): Promise<Build> {
+  const { build, snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock, source });
   await backend.graph.write(snapshot);
   return build;
 }
@@ -275,11 +277,12 @@ async function liveBuild(ctx: PipelineContext, config: Config, backend: Backend)
 export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan> {
   const state = parseState(raw);
   const round = (state.progress?.round ?? 0) + 1;
-  const config = await loadConfig(ctx.source(pinned(state)));
+  const source = ctx.source(pinned(state));
+  const config = await loadConfig(source);
   const only = state.run.components ? new Set(state.run.components) : undefined;
   return withBackend(ctx, config, async (backend) => {
     await recordLostFailures(config, backend.runtime, state, ctx.clock);
-    const build = await liveBuild(ctx, config, backend);
+    const build = await liveBuild(ctx, config, backend, source);
     for (const env of state.build?.envs ?? []) {
       const exclude = processedIn(state.progress, env);
       let next: string[];
@@ -362,11 +365,12 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
   const state = parseState(raw);
   const envs = state.build?.envs ?? [];
   const mode = state.run.mode;
-  const config = await loadConfig(ctx.source(pinned(state)));
+  const source = ctx.source(pinned(state));
+  const config = await loadConfig(source);
   const only = state.run.components ? new Set(state.run.components) : undefined;
   const rows: ResultRow[] = [];
   await withBackend(ctx, config, async (backend) => {
-    const build = await liveBuild(ctx, config, backend);
+    const build = await liveBuild(ctx, config, backend, source);
     const snapshot = toSnapshot(build);
     await ctx.snapshots.put(`${state.run.executionId}-final`, snapshot);
     for (const env of envs) {
@@ -419,6 +423,8 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
         const listed = new Set(mode === 'drift' ? drifted : rows.filter((r) => r.env === env).map((r) => r.component));
         for (const c of risk) if (!listed.has(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
       }
+      // Removed from the config, resources still there: every run lists them until they are destroyed or forgotten.
+      for (const o of orphansIn(build, env)) rows.push({ env, component: o.component, result: 'orphaned', detail: `${o.reason}; ${ORPHAN_ADVICE(o.component, env)}` });
     }
   });
   const count = (r: ResultRow['result']): number => rows.filter((x) => x.result === r).length;
@@ -428,7 +434,17 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
       : rows.some((r) => r.initMillis !== undefined)
         ? table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL', 'INIT'], rows.map((r) => [r.env, r.component, r.result, r.detail, r.initMillis === undefined ? '' : formatMillis(r.initMillis)]))
         : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
-  const summary: Summary = { mode, envs, rows, applied: count('applied'), failed: count('failed'), skipped: count('skipped'), drifted: count('drifted'), text };
+  const summary: Summary = {
+    mode,
+    envs,
+    rows,
+    applied: count('applied'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    drifted: count('drifted'),
+    orphaned: count('orphaned'),
+    text,
+  };
   await notifySummary(ctx, summary, state.run.executionId);
   return summary;
 }

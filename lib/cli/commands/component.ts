@@ -10,13 +10,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
-import { runComponent, type ComponentMode } from '../../app/component.ts';
+import { runComponent, type ComponentMode, type StateOptions } from '../../app/component.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
 import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
 import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { dirname, resolve } from 'node:path';
-import type { StateSettings } from '../../core/model.ts';
+import type { Config, StateSettings } from '../../core/model.ts';
 
 export interface ComponentOptions extends CommonOptions {
   readonly component: string;
@@ -45,15 +45,28 @@ export function remoteStateFromEnv(env: NodeJS.ProcessEnv): StateSettings | unde
   return { backend: 's3', config: { bucket, key: '{env}/{component}/terraform.tfstate', ...(region ? { region } : {}), encrypt: true, use_lockfile: true } };
 }
 
+/**
+ * Where a command that runs Terraform keeps its working copies and its local state, and which backend it uses
+ * when karma.yaml leaves state local: the same for apply, plan, drift and destroy.
+ */
+export function terraformPlaces(config: Config, options: CommonOptions & { readonly workDir?: string }, env: NodeJS.ProcessEnv = process.env): { workRoot: string } & StateOptions {
+  const storeDir = dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
+  const remoteState = remoteStateFromEnv(env);
+  return {
+    workRoot: options.workDir ?? env['KARMA_WORK_DIR'] ?? join(storeDir, 'work'),
+    stateRoot: resolve(env['KARMA_STATE_DIR'] ?? join(storeDir, 'state')),
+    ...(remoteState ? { remoteState } : {}),
+    // A CodeBuild container is thrown away after the build: state kept there would be lost.
+    requireRemoteState: env['CODEBUILD_BUILD_ID'] !== undefined,
+  };
+}
+
 export async function componentRun(options: ComponentOptions, io: IO): Promise<number> {
   const progress = progressFor(io, options);
   const { config, files } = await loadConfigAndFiles(makeSource(options));
   const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
-  const workRoot =
-    options.workDir ?? process.env['KARMA_WORK_DIR'] ?? join(dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) })), 'work');
-  const storeDir = dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
-  const stateRoot = resolve(process.env['KARMA_STATE_DIR'] ?? join(storeDir, 'state'));
-  const remoteState = remoteStateFromEnv(process.env);
+  const places = terraformPlaces(config, options);
+  const { workRoot } = places;
   const cacheDir = pluginCacheDir(workRoot);
   const backend = await openBackendFor(config, options, true);
   try {
@@ -62,11 +75,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       component: options.component,
       mode: options.mode,
       files,
-      workRoot,
-      stateRoot,
-      ...(remoteState ? { remoteState } : {}),
-      // A CodeBuild container is thrown away after the build: state kept there would be lost.
-      requireRemoteState: process.env['CODEBUILD_BUILD_ID'] !== undefined,
+      ...places,
       ...(options.stateMoved ? { stateMoved: true } : {}),
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
       ...(options.commit ? { commit: options.commit } : {}),

@@ -4,14 +4,16 @@
  */
 import { UsageError } from '../../core/errors.ts';
 import type { Build } from '../../core/graph.ts';
-import { destroyOrder, impact, orderAll, planEnv, type EnvOrder } from '../../core/order.ts';
+import { destroyOrder, impact, orderAll, orphansIn, planEnv, type EnvOrder } from '../../core/order.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
-import { STATUSES, explainStatus, type Status } from '../../core/status.ts';
+import { ORPHAN_ADVICE, STATUSES, explainStatus, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
 import { formatWaves, statusPaint, table, toDot, toMermaid } from '../format.ts';
 import { palette, type IO } from '../io.ts';
-import { liveBuild, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
+import { liveBuild, makeSource, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
+import { loadConfig } from '../../app/build.ts';
+import { warnOrphans } from '../warnings.ts';
 
 function statusRows(build: Build, env?: string): { env: string; component: string; status: Status; reason: string }[] {
   return [...build.statuses.values()]
@@ -42,15 +44,18 @@ function printEnvironment(io: IO, build: Build, env: string, plan: EnvOrder): vo
   io.out(`  ${p.bold('to apply')} (waves):`);
   io.out(formatWaves(plan.waves).replace(/^/gm, '  '));
   for (const s of plan.skipped) io.out(`  ${p.dim(`not applicable now: ${s.component} (${s.reason})`)}`);
+  for (const s of plan.orphaned ?? []) io.out(`  ${p.yellow(`orphaned: ${s.component} (${s.reason})`)}`);
 }
 
 export async function graphBuild(options: CommonOptions, io: IO): Promise<number> {
   const progress = progressFor(io, options);
   progress.step(`reading config from ${options.config ?? '.'}`);
-  const config = await withConfig(options);
+  const source = makeSource(options);
+  const config = await loadConfig(source);
   const backend = await openBackendFor(config, options, true);
   try {
-    const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress });
+    const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress, source });
+    warnOrphans(io, build.orphans);
     progress.step(`writing ${snapshot.vertices.length} vertices and ${snapshot.edges.length} edges to the ${backend.description}`);
     const { stats, record } = await storeBuild(backend.graph, snapshot);
     const envs = [...config.project.environments.keys()];
@@ -71,6 +76,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
           statuses: statusRows(build),
           waves: Object.fromEntries(plans.map((pl) => [pl.env, pl.waves])),
           skipped: Object.fromEntries(plans.map((pl) => [pl.env, pl.skipped])),
+          orphaned: Object.fromEntries(plans.map((pl) => [pl.env, pl.orphaned ?? []])),
           timings,
         }),
       );
@@ -104,14 +110,17 @@ export async function graphValidate(options: CommonOptions, io: IO): Promise<num
 export async function graphOrder(options: CommonOptions & { env: string; all?: boolean; destroy?: boolean }, io: IO): Promise<number> {
   const { result } = await liveBuild(options, io);
   const order = options.destroy ? destroyOrder(result.build, options.env) : options.all ? orderAll(result.build, options.env) : planEnv(result.build, options.env);
+  // Orphans are in no order (nothing in the config applies them), but every view of the environment names them.
+  const orphaned = orphansIn(result.build, options.env);
   if (options.json) {
-    io.out(JSON.stringify({ env: order.env, waves: order.waves, ...(options.all || options.destroy ? {} : { skipped: order.skipped }) }));
+    io.out(JSON.stringify({ env: order.env, waves: order.waves, ...(options.all || options.destroy ? {} : { skipped: order.skipped }), orphaned }));
     return 0;
   }
   const what = options.destroy ? 'destroy order' : options.all ? 'apply order (all components)' : 'to apply';
   io.out(`${order.env}: ${what}`);
   io.out(formatWaves(order.waves));
   for (const s of order.skipped) io.out(`  not applicable now: ${s.component} (${s.reason})`);
+  for (const s of orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, options.env)}`);
   return 0;
 }
 
@@ -134,11 +143,13 @@ export async function graphImpact(options: CommonOptions & { component: string; 
 
 export async function graphWhy(options: CommonOptions & { component: string; env: string }, io: IO): Promise<number> {
   const { config, result } = await liveBuild(options, io);
-  findDeployment(config, options.env, options.component);
+  const orphan = result.build.orphans.find((o) => o.env === options.env && o.component === options.component);
+  if (!orphan) findDeployment(config, options.env, options.component);
   const lines = explainStatus(result.build.statuses, options.env, options.component);
   const s = result.build.statuses.get(`${options.env}/${options.component}`)!;
   if (options.json) {
-    io.out(JSON.stringify({ env: s.env, component: s.component, status: s.status, reason: s.reason, chain: lines.map((l) => l.trim()) }));
+    const removal = orphan ? { removal: orphan.removal ?? null } : {};
+    io.out(JSON.stringify({ env: s.env, component: s.component, status: s.status, reason: s.reason, chain: lines.map((l) => l.trim()), ...removal }));
     return 0;
   }
   io.out(lines.join('\n'));

@@ -19,6 +19,7 @@ import { parseDuration } from '../../core/duration.ts';
 /** Exit codes of an interrupted run (128 + the signal number, as shells report them). */
 export const EXIT_INTERRUPTED = 130;
 export const EXIT_TERMINATED = 143;
+import { warnOrphans } from '../warnings.ts';
 
 /** Exit code of a run that succeeded but left drift in place: scripts and schedules can tell it from 0. */
 export const DRIFT_FOUND = 3;
@@ -130,6 +131,7 @@ export async function runPipelineAndReport(
     return code;
   }
   const code = result.status === 'SUCCEEDED' ? (result.summary?.drifted ? DRIFT_FOUND : 0) : result.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
+  warnOrphans(io, (result.summary?.rows ?? []).filter((r) => r.result === 'orphaned'));
   if (options.json) {
     io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
     return code;

@@ -39,6 +39,22 @@ describe('local runtime store (SSM semantics)', () => {
     await expect(b.runtime.put('/karma/dev-2/x', 'again', { overwrite: false })).rejects.toBeInstanceOf(ParameterExistsError);
     await b.close();
   });
+
+  it('delete removes the named parameters and their history, ignores missing names; a new put starts at version 1', async () => {
+    const b = backend();
+    await b.runtime.put('/karma/dev/app/state', 's');
+    await b.runtime.put('/karma/dev/app/state', 's2');
+    await b.runtime.put('/karma/dev/app/outputs/url', 'u');
+    await b.runtime.put('/karma/dev/app-2/state', 'stays');
+
+    const result = await b.runtime.delete(['/karma/dev/app/state', '/karma/dev/app/outputs/url', '/karma/dev/app/missing']);
+
+    expect(result).toEqual({ deleted: 2 });
+    expect((await b.runtime.readPath('/karma/dev')).map((p) => p.name)).toEqual(['/karma/dev/app-2/state']);
+    expect(await b.runtime.history('/karma/dev/app/state')).toEqual([]);
+    expect(await b.runtime.put('/karma/dev/app/state', 'again')).toEqual({ version: 1 });
+    await b.close();
+  });
 });
 
 describe('local graph store', () => {

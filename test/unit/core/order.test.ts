@@ -35,12 +35,12 @@ describe('ordering', () => {
     await apply(cfg, runtime, 'dev', 'lone');
     const b = await build(cfg, runtime);
     // zeta never-applied, mid blocked behind it, tail blocked behind mid: all planned in order
-    expect(planEnv(b, 'dev')).toEqual({ env: 'dev', waves: [['zeta'], ['mid'], ['tail']], skipped: [] });
+    expect(planEnv(b, 'dev')).toEqual({ env: 'dev', waves: [['zeta'], ['mid'], ['tail']], skipped: [], orphaned: [] });
     // re-planned after zeta applied and mid failed in this run: mid is excluded (at most once), tail early-exits
     await apply(cfg, runtime, 'dev', 'zeta', { id: 'z1' });
     await apply(cfg, runtime, 'dev', 'mid', {}, { result: 'failed', error: 'boom' });
     const replanned = planEnv(await build(cfg, runtime), 'dev', { exclude: new Set(['zeta', 'mid']) });
-    expect(replanned).toEqual({ env: 'dev', waves: [], skipped: [{ component: 'tail', status: 'blocked', reason: 'mid is failed' }] });
+    expect(replanned).toEqual({ env: 'dev', waves: [], skipped: [{ component: 'tail', status: 'blocked', reason: 'mid is failed' }], orphaned: [] });
   });
 
   it('holdDrift leaves drifted components out of the plan and returns them in held; their dependents still plan on their own reasons', async () => {
