@@ -6,15 +6,16 @@
  *   put NAME VAL  set a parameter (e.g. an external ${ssm:...} one), as a change made outside Karma would
  *   list          parameters under the prefix, with versions (SecureString values never printed)
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
-import { decodeConfigText, displayPath, parseConfigDocument } from '../../core/documents.ts';
+import { displayPath } from '../../core/documents.ts';
+import { readUserDocument } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
 import { table } from '../format.ts';
 import type { IO } from '../io.ts';
-import { openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+import { isGitUrl } from '../../adapters/git/git-source.ts';
 
 const RecordFile = z
   .object({
@@ -42,16 +43,12 @@ const RecordFile = z
   .strict();
 
 export async function runtimeRecord(options: CommonOptions & { file: string }, io: IO): Promise<number> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(options.file);
-  } catch (error) {
-    throw new UsageError(`${options.file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  const text = decodeConfigText(options.file, bytes);
-  if (typeof text !== 'string') throw new ConfigError([text]);
-  const doc = parseConfigDocument(options.file, text);
-  if (!('data' in doc)) throw new ConfigError([doc]);
+  const location = configLocation(options);
+  const doc = readUserDocument(options.file, {
+    label: 'record file',
+    expected: 'a JSON or YAML file of applies and parameters (see docs/cli.md)',
+    ...(isGitUrl(location) ? {} : { repoRoot: location }),
+  });
   const parsed = RecordFile.safeParse(doc.data);
   if (!parsed.success) {
     throw new ConfigError(
