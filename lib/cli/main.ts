@@ -36,6 +36,21 @@ function usageMessage(s: string): string {
     .replace(/\s*\n\s*/g, ' ');
 }
 
+/**
+ * `karma runtime put NAME VALUE`: VALUE may be a secret, and commander quotes the argument it stumbled on
+ * (`unknown option '-s3cr3t'`, `argument 's3cr3t' is invalid`). For that command, every quoted argument the user
+ * typed is hidden, and a value that looks like an option gets the two ways to pass it.
+ */
+function hideArguments(argv: readonly string[], message: string): string {
+  const at = argv.findIndex((a, i) => a === 'put' && argv[i - 1] === 'runtime');
+  if (at < 0) return message;
+  const typed = new Set(argv.slice(at + 1));
+  if (/^unknown option '/.test(message)) {
+    return 'unknown option (not shown: it may be the value); a VALUE that starts with - goes after --: karma runtime put [options] NAME -- VALUE, or pass - and pipe the value on standard input';
+  }
+  return message.replace(/'([^']*)'/g, (quoted, inner: string) => (typed.has(inner) ? '(not shown)' : quoted));
+}
+
 type Action = (opts: Record<string, unknown>, io: IO) => Promise<number>;
 
 export async function main(argv: readonly string[], io: IO = processIO()): Promise<number> {
@@ -66,7 +81,11 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
       writeErr: (s) => (json ? undefined : io.err(s.trimEnd())),
-      outputError: (s, write) => (json ? io.out(JSON.stringify({ error: { name: 'UsageError', message: usageMessage(s), exitCode: EXIT_INVALID } })) : write(`karma: ${usageMessage(s)}\n`)),
+      outputError: (s, write) => {
+        const message = hideArguments(argv, usageMessage(s));
+        if (json) io.out(JSON.stringify({ error: { name: 'UsageError', message, exitCode: EXIT_INVALID } }));
+        else write(`karma: ${message}\n`);
+      },
     });
 
   const graph = program.command('graph').description('build, inspect and order the dependency graph');
@@ -117,7 +136,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .command('put')
       .description('set a parameter, as a change made outside Karma')
       .argument('<name>')
-      .argument('<value>')
+      .argument('<value>', 'the value, or - to read it from standard input (keeps a secret out of shell history and process lists)')
       .addOption(new Option('-t, --type <type>', 'parameter type').choices(['String', 'StringList', 'SecureString'])),
   ).action(async (name: string, value: string, ...rest: unknown[]) => run((o, io) => runtimePut({ ...o, name, value } as never, io))(...rest));
   withCommon(runtime.command('list').description('parameters under the prefix, with versions').option('-e, --env <env>', 'only this environment')).action(

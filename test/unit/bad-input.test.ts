@@ -532,6 +532,29 @@ const CLI_CASES: readonly CliCase[] = [
       `--input ${join(dir, 'leak.json')}: a symlink in the config repo that leads out of it (to ${join(realpathSync(files), 'shadow.json')}); name the file outside the repo directly; ${INPUT_HINT}`,
     secret: SECRET,
   },
+  // --- runtime put: the value is never echoed -------------------------------------------------------------
+  {
+    name: 'runtime put with a value that starts with - (commander would quote it as an unknown option)',
+    argv: ({ dir }) => ['runtime', 'put', '/karma/external/key', `-${SECRET}`, '-c', dir],
+    code: 2,
+    expected:
+      'unknown option (not shown: it may be the value); a VALUE that starts with - goes after --: karma runtime put [options] NAME -- VALUE, or pass - and pipe the value on standard input',
+    secret: SECRET,
+  },
+  {
+    name: 'runtime put with the value where --type expects a type',
+    argv: ({ dir }) => ['runtime', 'put', '/karma/external/key', '--type', SECRET, '-c', dir],
+    code: 2,
+    expected: "option '-t, --type <type>' argument (not shown) is invalid. Allowed choices are String, StringList, SecureString.",
+    secret: SECRET,
+  },
+  {
+    name: 'runtime put - with over 1 MiB on standard input',
+    argv: ({ dir }) => ['runtime', 'put', '/karma/external/key', '-', '-c', dir],
+    stdin: Buffer.alloc(2 * 1024 * 1024, 0x61),
+    code: 2,
+    expected: 'runtime put NAME -: standard input is over the 1048576-byte (1 MiB) limit; pipe a smaller value',
+  },
 ];
 
 describe('bad-input corpus: bad command lines and user files, through the real binary', () => {

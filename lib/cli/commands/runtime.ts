@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
 import { displayPath } from '../../core/documents.ts';
-import { readUserDocument } from '../../adapters/fs/user-file.ts';
+import { readUserDocument, readUserStdin } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
 import { table } from '../format.ts';
@@ -99,17 +99,47 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
   return 0;
 }
 
+/** `karma runtime put NAME -`: the value comes from standard input (out of shell history and process lists). */
+export const STDIN_VALUE = '-';
+
+/** The value to put: the argument, or standard input for `-` (one trailing newline dropped, as `echo` adds one). */
+function valueToPut(options: { value: string }, io: IO, json: boolean): string {
+  if (options.value !== STDIN_VALUE) return options.value;
+  if (io.stdinIsTTY && !json) io.err('… reading the value from standard input (end it with Ctrl-D)');
+  const bytes = (io.readStdin ?? readUserStdin)('runtime put NAME -');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError('runtime put NAME -: standard input is not valid UTF-8; pipe the value as UTF-8 text');
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new UsageError('runtime put NAME -: standard input is empty; pipe the value (e.g. karma runtime put NAME - < value.txt)');
+  return value;
+}
+
 export async function runtimePut(options: CommonOptions & { name: string; value: string; type?: ParameterType }, io: IO): Promise<number> {
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(options.name)) throw new UsageError(`parameter name "${options.name}" is not an SSM path (it must start with /)`);
+  const value = valueToPut(options, io, options.json === true);
   const config = await withConfig(options);
   const backend = await openBackendFor(config, options, true);
   try {
-    const { version } = await backend.runtime.put(options.name, options.value, { type: options.type ?? 'String', overwrite: true });
+    const { version } = await backend.runtime.put(options.name, value, { type: options.type ?? 'String', overwrite: true });
     io.out(options.json ? JSON.stringify({ name: options.name, version }) : `${options.name} is now at version ${version}`);
     return 0;
+  } catch (error) {
+    throw withoutValue(error, value);
   } finally {
     await backend.close();
   }
+}
+
+/** A store's error that quotes the value (some AWS validation messages do) → the same error without it. */
+function withoutValue(error: unknown, value: string): unknown {
+  if (!(error instanceof Error) || value.length < 3 || !error.message.includes(value)) return error;
+  error.message = error.message.split(value).join('(value not shown)');
+  delete error.stack;
+  return error;
 }
 
 export async function runtimeList(options: CommonOptions & { env?: string }, io: IO): Promise<number> {
