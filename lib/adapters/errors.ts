@@ -9,5 +9,5 @@ export class ParameterExistsError extends StoreError {}
 /** A notification (SNS Publish) could not be sent. */
 export class NotifyError extends KarmaError {}
 
-/** The config repo could not be fetched: authentication or access (401/403), or credentials missing. */
+/** The config repo could not be fetched: the server unreachable, authentication or access (401/403), or credentials missing. Exit 1. */
 export class GitAccessError extends KarmaError {}

@@ -8,7 +8,7 @@
  */
 import { basename } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
-import { parseConfig } from '../core/config.ts';
+import { parseConfig, requireEnvironment } from '../core/config.ts';
 import { ConfigError, ConflictError, UsageError, formatProblem, type Problem } from '../core/errors.ts';
 import { buildGraph } from '../core/graph.ts';
 import { canonicalJson } from '../core/hash.ts';
@@ -119,9 +119,7 @@ export async function proposeChange(request: ProposeRequest): Promise<Proposed> 
   const { dir, component, env } = request;
   const head = await readHead(dir);
   const { files, problems, config } = await configAt(dir, head.commit);
-  if (!config.project.environments.has(env)) {
-    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  requireEnvironment(config, env);
   const def = config.components.get(component);
   if (!def) throw new UsageError(`unknown component "${component}"; the repo defines ${[...config.components.keys()].sort().join(', ')}`);
   const inputs = readInputFile(request.inputFile, dir);

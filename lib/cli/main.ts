@@ -4,7 +4,7 @@
  *   0 success · 1 operational failure · 2 invalid input or usage
  * With --json, stdout carries only JSON: the result, or {"error":{"name","message",...}}.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
 import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
 import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
@@ -49,6 +49,13 @@ function hideArguments(argv: readonly string[], message: string): string {
     return 'unknown option (not shown: it may be the value); a VALUE that starts with - goes after --: karma runtime put [options] NAME -- VALUE, or pass - and pipe the value on standard input';
   }
   return message.replace(/'([^']*)'/g, (quoted, inner: string) => (typed.has(inner) ? '(not shown)' : quoted));
+}
+
+/** A numeric option's parser: a positive integer (digits only), else commander's one-line usage error, exit 2. */
+function positiveInteger(value: string): number {
+  const n = /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('It must be a positive integer (1, 2, 3...).');
+  return n;
 }
 
 type Action = (opts: Record<string, unknown>, io: IO) => Promise<number>;
@@ -120,7 +127,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     async (from: string | undefined, to: string | undefined, ...rest: unknown[]) =>
       run((o, io) => graphDiff({ ...o, ...(from ? { from } : {}), ...(to ? { to } : {}) }, io))(...rest),
   );
-  withCommon(graph.command('history').description('stored builds, newest first').option('-n, --limit <n>', 'how many', (v) => Number.parseInt(v, 10))).action(
+  withCommon(graph.command('history').description('stored builds, newest first').option('-n, --limit <n>', 'how many (default 20)', positiveInteger)).action(
     run((o, io) => graphHistory(o, io)),
   );
   withCommon(graph.command('why').description('the chain of reasons behind a status').argument('<component>').argument('<env>')).action(
@@ -166,7 +173,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('-e, --env <env>', 'one environment (default: every environment, shared ones first)')
         .option('--component <name>', 'only this component (repeatable)', collect)
         .option('--commit <sha>', 'the config commit to apply (default: --ref, else the working tree)')
-        .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
+        .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
         .option('--terraform <binary>', 'terraform, tofu or a path'),
     );
   const pipeline = program.command('pipeline').description('the orchestration pipeline (statemachines/pipeline.asl.json)');
@@ -217,7 +224,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .description('merge a proposal into the current branch (fast-forward, or refuse on conflict), then run the pipeline for its environment')
       .argument('[proposal]', 'a proposal id (karma proposals); without one, apply --env as committed')
       .option('-e, --env <env>', 'the environment to apply (required without a proposal)')
-      .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
+      .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
       .option('--terraform <binary>', 'terraform, tofu or a path')
       .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')
       .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')

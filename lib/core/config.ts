@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { z } from 'zod';
-import { ConfigError, type Problem } from './errors.ts';
+import { ConfigError, UsageError, type Problem } from './errors.ts';
 import { canonicalJson, contentHash, sha256 } from './hash.ts';
 import {
   decodeConfigText,
@@ -509,4 +509,11 @@ export function computeConfigHash(def: ComponentDef, inputs: unknown): string {
 /** A stable id for a config: the hash of all config hashes. */
 export function configFingerprint(config: Config): string {
   return contentHash(config.deployments.map((d) => [d.env, d.component, d.configHash]));
+}
+
+/** An environment named on the command line (or in a request) must be declared: else exit 2 naming the valid ones. */
+export function requireEnvironment(config: Pick<Config, 'project'>, env: string): void {
+  if (!config.project.environments.has(env)) {
+    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ') || 'none'}`);
+  }
 }

@@ -526,10 +526,10 @@ const CLI_CASES: readonly CliCase[] = [
   },
   {
     name: 'propose-change --input through a symlink in the repo that leads out of it',
-    argv: ({ dir }) => ['propose-change', 'network', 'karma-dev', '--input', join(dir, 'leak.json'), '--dry-run', '-c', dir],
+    argv: ({ dir }) => ['propose-change', 'network', 'karma-dev', '--input', join(dir, '.inputs', 'leak.json'), '--dry-run', '-c', dir],
     code: 2,
     expected: ({ dir, files }) =>
-      `--input ${join(dir, 'leak.json')}: a symlink in the config repo that leads out of it (to ${join(realpathSync(files), 'shadow.json')}); name the file outside the repo directly; ${INPUT_HINT}`,
+      `--input ${join(dir, '.inputs', 'leak.json')}: a symlink in the config repo that leads out of it (to ${join(realpathSync(files), 'shadow.json')}); name the file outside the repo directly; ${INPUT_HINT}`,
     secret: SECRET,
   },
   // --- runtime put: the value is never echoed -------------------------------------------------------------
@@ -555,6 +555,50 @@ const CLI_CASES: readonly CliCase[] = [
     code: 2,
     expected: 'runtime put NAME -: standard input is over the 1048576-byte (1 MiB) limit; pipe a smaller value',
   },
+  // --- numbers, names and URLs: one line, the right code -------------------------------------------------
+  {
+    name: 'graph history -n abc (was: unexpected Error: datatype mismatch, exit 1)',
+    argv: ({ dir }) => ['graph', 'history', '-n', 'abc', '-c', dir],
+    code: 2,
+    expected: "option '-n, --limit <n>' argument 'abc' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'graph history -n -3 (was: every build)',
+    argv: ({ dir }) => ['graph', 'history', '-n', '-3', '-c', dir],
+    code: 2,
+    expected: "option '-n, --limit <n>' argument '-3' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'pipeline run --max-parallel abc (was: got NaN)',
+    argv: ({ dir }) => ['pipeline', 'run', '--env', 'karma-dev', '--max-parallel', 'abc', '-c', dir],
+    code: 2,
+    expected: "option '--max-parallel <n>' argument 'abc' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'apply --max-parallel 1.5',
+    argv: ({ dir }) => ['apply', '--env', 'karma-dev', '--max-parallel', '1.5', '-c', dir],
+    code: 2,
+    expected: "option '--max-parallel <n>' argument '1.5' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'runtime list --env nope (was: exit 0, an empty table)',
+    argv: ({ dir }) => ['runtime', 'list', '--env', 'nope', '-c', dir],
+    code: 2,
+    expected: 'unknown environment "nope"; karma.yaml declares karma-dev, karma-prod',
+  },
+  {
+    name: '--config https:// to a port nobody listens on (was: unexpected Error: connect ECONNREFUSED)',
+    argv: () => ['graph', 'validate', '--config', 'https://127.0.0.1:1/x.git'],
+    code: 1,
+    expected:
+      'cannot fetch https://127.0.0.1:1/x.git: connection refused (ECONNREFUSED); check the URL and that the Git server is reachable from here, or clone the repository yourself and pass the directory',
+  },
+  {
+    name: '--config http:// to another host (plain http refused)',
+    argv: () => ['graph', 'validate', '--config', 'http://example.com/config.git'],
+    code: 2,
+    expected: '--config http://example.com/config.git: plain http is refused (the config would travel unencrypted); use https:// (http is accepted only for 127.0.0.1 or localhost)',
+  },
 ];
 
 describe('bad-input corpus: bad command lines and user files, through the real binary', () => {
@@ -573,7 +617,9 @@ describe('bad-input corpus: bad command lines and user files, through the real b
     writeFileSync(join(files, 'huge.json'), Buffer.alloc(2 * 1024 * 1024, 0x20));
     writeFileSync(join(files, 'shadow.json'), `root:${SECRET}:19000:0:99999:7:::\n`);
     writeFileSync(join(files, 'shadow'), `root:${SECRET}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`);
-    symlinkSync(join(files, 'shadow.json'), join(dir, 'leak.json'));
+    // In a dot-folder, which the config loader skips: the repo itself stays valid.
+    mkdirSync(join(dir, '.inputs'));
+    symlinkSync(join(files, 'shadow.json'), join(dir, '.inputs', 'leak.json'));
     execFileSync('mkfifo', [join(files, 'fifo')]);
     home = join(tmp, 'home');
     mkdirSync(home);
@@ -584,7 +630,9 @@ describe('bad-input corpus: bad command lines and user files, through the real b
   it.each(CLI_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     // Prepare
     const before = snapshotTree(ctx.dir);
-    const homeBefore = Object.keys(snapshotTree(home)).filter((p) => !p.startsWith('rss-'));
+    // Files only: a Git URL may leave its (empty) cache folders under ~/.cache/karma, never a file.
+    const homeFiles = (): string[] => Object.entries(snapshotTree(home)).filter(([p, v]) => v !== 'dir' && !p.startsWith('rss-')).map(([p]) => p);
+    const homeBefore = homeFiles();
 
     // Act
     const run = await runKarma(c.argv(ctx), { cwd: ctx.tmp, home, ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) });
@@ -600,7 +648,7 @@ describe('bad-input corpus: bad command lines and user files, through the real b
     expect(run.code).toBe(c.code);
     if (c.secret) expect(run.stdout + run.stderr).not.toContain(c.secret);
     expect(snapshotTree(ctx.dir)).toEqual(before);
-    expect(Object.keys(snapshotTree(home)).filter((p) => !p.startsWith('rss-'))).toEqual(homeBefore);
+    expect(homeFiles()).toEqual(homeBefore);
     expect(run.rssKiB).toBeLessThan(MAX_RSS_KIB);
   }, 40_000);
 });

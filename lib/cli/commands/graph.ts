@@ -3,6 +3,7 @@
  * (options, io) → exit code; lib/cli/main.ts only parses arguments.
  */
 import { UsageError } from '../../core/errors.ts';
+import { requireEnvironment } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
 import { destroyOrder, impact, orderAll, planEnv, type EnvOrder } from '../../core/order.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
@@ -150,9 +151,7 @@ export type ShowFormat = 'table' | 'json' | 'dot' | 'mermaid';
 export async function graphShow(options: CommonOptions & { env?: string; format?: ShowFormat }, io: IO): Promise<number> {
   const format = options.format ?? (options.json ? 'json' : 'table');
   const { config, result } = await liveBuild(options, io);
-  if (options.env !== undefined && !config.project.environments.has(options.env)) {
-    throw new UsageError(`unknown environment "${options.env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  if (options.env !== undefined) requireEnvironment(config, options.env);
   const snapshot = options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env);
   switch (format) {
     case 'json':

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
 import { displayPath } from '../../core/documents.ts';
+import { requireEnvironment } from '../../core/config.ts';
 import { readUserDocument, readUserStdin } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
@@ -144,6 +145,7 @@ function withoutValue(error: unknown, value: string): unknown {
 
 export async function runtimeList(options: CommonOptions & { env?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
+  if (options.env !== undefined) requireEnvironment(config, options.env);
   const backend = await openBackendFor(config, options, false);
   try {
     const path = options.env ? `${config.project.parameterPrefix}/${options.env}` : config.project.parameterPrefix;
