@@ -34,7 +34,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
   const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
   const workRoot =
     options.workDir ?? process.env['KARMA_WORK_DIR'] ?? join(dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) })), 'work');
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     const result = await runComponent(config, backend.runtime, {
       env: options.env,

@@ -49,7 +49,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
   const progress = progressFor(io, options);
   progress.step(`reading config from ${options.config ?? '.'}`);
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress });
     progress.step(`writing ${snapshot.vertices.length} vertices and ${snapshot.edges.length} edges to the ${backend.description}`);
@@ -186,7 +186,7 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
 
 export async function graphDiff(options: CommonOptions & { from?: string; to?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     const builds = await backend.graph.listBuilds(2);
     const toId = options.to ?? builds[0]?.id;
@@ -220,7 +220,7 @@ export async function graphDiff(options: CommonOptions & { from?: string; to?: s
 
 export async function graphHistory(options: CommonOptions & { limit?: number }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     const builds = await backend.graph.listBuilds(options.limit ?? 20);
     if (options.json) {

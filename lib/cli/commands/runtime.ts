@@ -75,7 +75,7 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
   });
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     for (const p of parsed.data.parameters) await backend.runtime.put(p.name, p.value, { type: p.type as ParameterType, overwrite: true });
     for (const a of parsed.data.applies) {
@@ -123,7 +123,7 @@ export async function runtimePut(options: CommonOptions & { name: string; value:
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(options.name)) throw new UsageError(`parameter name "${options.name}" is not an SSM path (it must start with /)`);
   const value = valueToPut(options, io, options.json === true);
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     const { version } = await backend.runtime.put(options.name, value, { type: options.type ?? 'String', overwrite: true });
     io.out(options.json ? JSON.stringify({ name: options.name, version }) : `${options.name} is now at version ${version}`);
@@ -146,7 +146,7 @@ function withoutValue(error: unknown, value: string): unknown {
 export async function runtimeList(options: CommonOptions & { env?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
   if (options.env !== undefined) requireEnvironment(config, options.env);
-  const backend = await openBackendFor(config, options, false);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     const path = options.env ? `${config.project.parameterPrefix}/${options.env}` : config.project.parameterPrefix;
     const params = await backend.runtime.readPath(path);
