@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
+import { keepBuilds } from '../core/config.ts';
 import type { Clock, GraphStore, LockStore, RuntimeStore } from '../ports.ts';
 import { DATABASE_FILE, openDatabase } from '../adapters/local/database.ts';
 import { LocalRuntimeStore } from '../adapters/local/runtime-store.ts';
@@ -43,7 +44,7 @@ export function localDatabasePath(config: Config | undefined, options: BackendOp
   return join(resolve(options.baseDir, options.localPath ?? configured), DATABASE_FILE);
 }
 
-export function openLocalBackend(file: string, options: { create: boolean; clock?: Clock; warn?: (message: string) => void }): Backend {
+export function openLocalBackend(file: string, options: { create: boolean; clock?: Clock; warn?: (message: string) => void; keepBuilds?: number }): Backend {
   if (!options.create && !existsSync(file)) {
     throw new UsageError(`no local store at ${file}: run \`karma graph build\` first (or pass --store)`);
   }
@@ -52,7 +53,7 @@ export function openLocalBackend(file: string, options: { create: boolean; clock
     type: 'local',
     description: `local store ${file}`,
     runtime: new LocalRuntimeStore(db, options.clock),
-    graph: new LocalGraphStore(db),
+    graph: new LocalGraphStore(db, options.keepBuilds ? { keepBuilds: options.keepBuilds } : {}),
     locks: new LocalLockStore(db, options.clock),
     close: async () => db.close(),
   };
@@ -63,6 +64,7 @@ export async function openBackend(config: Config | undefined, options: BackendOp
   if (type === 'local') {
     return openLocalBackend(localDatabasePath(config, options), {
       create: options.create ?? false,
+      keepBuilds: keepBuilds(config),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.warn ? { warn: options.warn } : {}),
     });

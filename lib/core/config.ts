@@ -30,6 +30,14 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const name = z.string().regex(NAME_PATTERN, 'must be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
 
+/** Builds kept by every store with build history (karma.yaml `history.keepBuilds`); older ones are deleted. */
+export const DEFAULT_KEEP_BUILDS = 50;
+
+/** How many builds the stores keep for this config (the default without one). */
+export function keepBuilds(config: Pick<Config, 'project'> | undefined): number {
+  return config?.project.history?.keepBuilds ?? DEFAULT_KEEP_BUILDS;
+}
+
 const KarmaYaml = z
   .object({
     project: z.string().min(1, 'must not be empty'),
@@ -68,6 +76,10 @@ const KarmaYaml = z
       ])
       .default({ type: 'local', path: '.karma' }),
     terraform: z.object({ binary: z.string().min(1).optional() }).strict().default({}),
+    history: z
+      .object({ keepBuilds: z.number().int().min(1).max(100_000).default(DEFAULT_KEEP_BUILDS) })
+      .strict()
+      .default({ keepBuilds: DEFAULT_KEEP_BUILDS }),
   })
   .strict();
 
@@ -220,6 +232,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     environments,
     backend: k.backend as BackendConfig,
     terraform: k.terraform,
+    history: k.history,
   };
 
   // components/<name>/component.yaml

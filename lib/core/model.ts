@@ -30,6 +30,8 @@ export interface ProjectConfig {
   readonly environments: ReadonlyMap<string, EnvironmentDef>;
   readonly backend: BackendConfig;
   readonly terraform: { readonly binary?: string };
+  /** Build history: how many builds every store keeps (default 50). Absent in hand-made configs. */
+  readonly history?: { readonly keepBuilds: number };
 }
 
 export interface ComponentDef {
