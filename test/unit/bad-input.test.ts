@@ -288,6 +288,15 @@ const CASES: readonly Case[] = [
       `environments/karma-dev/network.json: symlink to ${join(realpathSync(tmp), 'outside.json')} leaves the repository; copy the file into the repository instead`,
   },
   {
+    name: 'symlink to a FIFO inside the repo (was: the build waited forever for a writer)',
+    changes: (tmp) => {
+      mkdirSync(join(tmp, 'repo', 'modules'), { recursive: true });
+      execFileSync('mkfifo', [join(tmp, 'repo', 'modules', 'pipe')]);
+      return { 'environments/karma-dev/network.json': { symlink: '../../modules/pipe' } };
+    },
+    expected: 'environments/karma-dev/network.json: symlink to something that is not a regular file (a FIFO, a device or a socket); point it at a file',
+  },
+  {
     name: 'broken symlink',
     changes: (tmp) => ({ 'environments/karma-dev/network.json': { symlink: join(tmp, 'does-not-exist.json') } }),
     expected: 'environments/karma-dev/network.json: broken symlink; remove it or point it at a file inside the repository',
