@@ -12,7 +12,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          testTimeout: 60_000,
+          // Real terraform runs: generous, so a loaded machine slows them down without failing them.
+          testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
           globalSetup: ['test/integration/setup/servers.ts'],

@@ -61,15 +61,53 @@ export interface GraphStore {
   close(): Promise<void>;
 }
 
+/** Who holds a lock: the execution, and for a local run the process (so a dead one can be recognised). */
+export interface LockHolder {
+  /** The execution id. */
+  readonly owner: string;
+  /** The host the holding process runs on (absent for a deployed execution: its Lambdas come and go). */
+  readonly host?: string;
+  /** The process that holds it (`karma pipeline run`); absent for a deployed execution. */
+  readonly pid?: number;
+}
+
+/** A lock as stored. */
+export interface LockInfo extends LockHolder {
+  /** `env-<env>`. */
+  readonly name: string;
+  /** ISO 8601. */
+  readonly acquiredAt: string;
+  /** ISO 8601: after this the lock is free for anyone. */
+  readonly expiresAt: string;
+}
+
+export interface AcquireOptions {
+  /** A held, unexpired lock for which this returns true is taken over (its holder is known to be gone). */
+  readonly canTakeOver?: (lock: LockInfo) => boolean;
+}
+
+export interface AcquireResult {
+  readonly acquired: boolean;
+  /** When not acquired: the first lock someone else holds. */
+  readonly heldBy?: LockInfo;
+  /** Locks taken over from a holder `canTakeOver` declared gone (expired locks are not listed). */
+  readonly tookOver: readonly LockInfo[];
+}
+
 /**
- * Mutual exclusion per environment: one pipeline execution applies to an environment at a time. A lock has an
- * owner (the execution id) and expires, so a crashed execution cannot hold an environment forever.
+ * Mutual exclusion per environment: one pipeline execution applies to an environment at a time. A lock has a
+ * holder (the execution id; for a local run the host and pid) and expires, so a crashed execution cannot hold
+ * an environment forever.
  */
 export interface LockStore {
-  /** Takes every named lock, or none; returns the holder of the first one that is taken by someone else. */
-  acquire(names: readonly string[], owner: string, ttlSeconds: number): Promise<{ acquired: boolean; heldBy?: string }>;
+  /** Takes every named lock, or none; when one is taken by someone else, returns that lock. */
+  acquire(names: readonly string[], holder: LockHolder, ttlSeconds: number, options?: AcquireOptions): Promise<AcquireResult>;
   /** Releases the named locks this owner holds (others' locks are left alone). */
   release(names: readonly string[], owner: string): Promise<void>;
+  /** Every lock, expired ones included, by name. */
+  list(): Promise<LockInfo[]>;
+  /** Deletes the named lock whoever holds it (with `owner`: only if that owner holds it); returns what it deleted. */
+  forceRelease(name: string, owner?: string): Promise<LockInfo | undefined>;
 }
 
 /** Graph snapshots by reference (S3 in AWS, a directory locally): the state machine passes keys, not graphs. */

@@ -4,15 +4,20 @@
  * terraform output -json → outputs and state in the runtime store. CodeBuild's buildspec runs exactly this
  * command, and so does the local pipeline runner.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { KarmaError } from '../core/errors.ts';
-import { outputParamPath, stateParamPath, type Config, type RepoFile } from '../core/model.ts';
+import { z } from 'zod';
+import { outputParamPath, stateParamPath, type ComponentDef, type Config, type RepoFile } from '../core/model.ts';
 import { resolveReferences } from '../core/references.ts';
 import { decodeOutput, parseState } from '../core/runtime.ts';
+import { backendBlockFile, backendConfigFile, resolveState, type ResolvedState } from '../core/state-backend.ts';
+import type { StateSettings } from '../core/model.ts';
 import type { Clock, Progress, RuntimeStore } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
-import { terraformErrorLine, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { redactor, terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
+import { installInProgress, LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
 
 export type ComponentMode = 'apply' | 'plan' | 'drift';
@@ -27,25 +32,34 @@ export interface ComponentRunResult {
   /** Outputs whose value (and so version) changed: their consumers are now stale-inputs. */
   readonly changedOutputs?: readonly string[];
   readonly millis: number;
+  /** How long `terraform init` took (absent when the run failed before it). */
+  readonly initMillis?: number;
+  /** How init used the shared provider cache (absent without one): see lib/adapters/terraform/plugin-cache.ts. */
+  readonly providerCache?: CacheUse;
 }
 
-export class InputResolutionError extends KarmaError {}
+export class InputResolutionError extends KarmaError {
+  override readonly name: string = 'InputResolutionError';
+}
 
 const VAR_FILE = 'karma.tfvars.json';
+/** Karma's backend block, added when the module declares none; and the backend's settings, passed to init. */
+const BACKEND_BLOCK = 'karma_backend.tf.json';
+const BACKEND_CONFIG = 'karma.tfbackend';
 const MANIFEST = '.karma-module-files.json';
 const NOT_MODULE = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfstate)/;
 
 /**
  * Resolves the component's inputs against the runtime: the values Terraform receives, secrets included, and
- * the list of secret values among them (SecureString parameters, outputs their producer marks sensitive) so
- * they can be kept out of every log.
+ * the secret values among them (SecureString parameters, outputs their producer marks sensitive) so they
+ * can be kept out of every log: strings, or whole maps and lists, whose every leaf the redactor hides.
  */
 export async function resolveInputs(
   config: Config,
   runtime: RuntimeStore,
   env: string,
   component: string,
-): Promise<{ inputs: Record<string, unknown>; secrets: string[] }> {
+): Promise<{ inputs: Record<string, unknown>; secrets: unknown[] }> {
   const d = findDeployment(config, env, component);
   const prefix = config.project.parameterPrefix;
   const paths = new Set<string>();
@@ -58,7 +72,7 @@ export async function resolveInputs(
     }
   }
   const params = new Map((await runtime.readNames([...paths, ...producers])).map((p) => [p.name, p]));
-  const secrets: string[] = [];
+  const secrets: unknown[] = [];
   const inputs = resolveReferences(d.inputs, env, (target) => {
     if (target.kind === 'ssm') {
       const p = params.get(target.path);
@@ -72,7 +86,7 @@ export async function resolveInputs(
     const producer = parseState(params.get(stateParamPath(prefix, target.env, target.component)));
     const value = decodeOutput(p, producer.kind === 'ok' ? producer.state.outputs[target.output] : undefined);
     if (p.type === 'SecureString' || config.components.get(target.component)?.sensitiveOutputs.includes(target.output)) {
-      secrets.push(p.value, ...(typeof value === 'string' ? [value] : []));
+      secrets.push(p.value, value);
     }
     return value;
   }) as Record<string, unknown>;
@@ -96,6 +110,40 @@ function syncModule(files: readonly RepoFile[], moduleDir: string, workDir: stri
   writeFileSync(manifestPath, JSON.stringify([...now].sort()));
 }
 
+/** What `terraform output -json` prints: every output by name, with Terraform's own `sensitive` flag. */
+const TerraformOutputs = z.record(z.string(), z.looseObject({ value: z.unknown(), sensitive: z.boolean().default(false) }));
+
+type OutputsRead =
+  | { readonly kind: 'ok'; readonly outputs: Record<string, unknown>; readonly sensitive: string[] }
+  | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * The declared outputs from `terraform output -json`, and which of them Terraform marks sensitive (secret,
+ * whatever component.yaml says). Its stdout is never quoted in a message: it holds sensitive values in clear.
+ */
+function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    return { kind: 'error', message: `terraform output -json printed no valid JSON (${stdout.length} characters on stdout); is the configured binary (--terraform, $KARMA_TERRAFORM, karma.yaml terraform.binary) terraform or tofu?` };
+  }
+  const parsed = TerraformOutputs.safeParse(json);
+  if (!parsed.success) {
+    return { kind: 'error', message: 'terraform output -json printed JSON that is not a map of outputs ({"name": {"value": ...}}); is the configured binary terraform or tofu?' };
+  }
+  const missing = def.outputs.filter((name) => parsed.data[name] === undefined || parsed.data[name].value === null || parsed.data[name].value === undefined);
+  if (missing.length > 0) {
+    return {
+      kind: 'error',
+      message: `the module produced no value for declared output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; add ${missing.length > 1 ? 'them' : 'it'} to the module in ${def.terraform} (an output block with a non-null value) or remove ${missing.length > 1 ? 'them' : 'it'} from outputs in ${def.file}`,
+    };
+  }
+  const outputs: Record<string, unknown> = {};
+  for (const name of def.outputs) outputs[name] = parsed.data[name]!.value;
+  return { kind: 'ok', outputs, sensitive: def.outputs.filter((name) => parsed.data[name]!.sensitive) };
+}
+
 function planSummary(stdout: string): string | undefined {
   const m = /(Plan: \d+ to add, \d+ to change, \d+ to destroy\.)/.exec(stdout) ?? /(No changes\.)/.exec(stdout);
   return m?.[1];
@@ -107,12 +155,22 @@ export interface ComponentRunOptions {
   readonly mode: ComponentMode;
   /** The config repo's files (the module is copied from them). */
   readonly files: readonly RepoFile[];
-  /** Where per-component Terraform working directories live (state stays there between runs). */
+  /** Where per-component Terraform working directories live (scratch: safe to delete). */
   readonly workRoot: string;
+  /** Where local state lives when the backend is local (default backend): a folder no Karma command wipes. */
+  readonly stateRoot: string;
+  /** The backend to use when karma.yaml leaves state local (CodeBuild: the stack's state bucket). */
+  readonly remoteState?: StateSettings;
+  /** Refuse local state (a CodeBuild container is thrown away after the build, and its state with it). */
+  readonly requireRemoteState?: boolean;
+  /** The operator moved the state to the configured backend: accept a location other than the recorded one. */
+  readonly stateMoved?: boolean;
   readonly runner: TerraformRunner;
   readonly commit?: string;
   readonly clock?: Clock;
   readonly progress?: Progress;
+  /** The shared provider plugin cache (TF_PLUGIN_CACHE_DIR); none: each working directory installs its own. */
+  readonly pluginCacheDir?: string;
 }
 
 export async function runComponent(config: Config, runtime: RuntimeStore, options: ComponentRunOptions): Promise<ComponentRunResult> {
@@ -122,6 +180,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const { env, component, mode } = options;
   const d = findDeployment(config, env, component);
   const def = config.components.get(d.component)!;
+  const timing: { initMillis?: number; providerCache?: CacheUse } = {};
   const done = (outcome: ComponentOutcome, extra: { error?: string; changedOutputs?: string[] } = {}): ComponentRunResult => ({
     env,
     component,
@@ -129,56 +188,166 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     outcome,
     ...extra,
     millis: Math.round(performance.now() - started),
+    ...timing,
   });
 
+  const state = resolveState(config.project, env, component, {
+    localStateRoot: options.stateRoot,
+    ...(options.remoteState ? { remoteDefault: options.remoteState } : {}),
+  });
+  const commit = options.commit ?? config.commit;
+  const refused = await checkStateLocation(config, runtime, d.env, d.component, state, options);
+  // Nothing ran: recorded failed (its dependents wait), keeping the location it was last applied with.
+  if (refused) return failed(refused.message, refused.recorded);
   const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
   const workDir = join(options.workRoot, env, component);
   syncModule(options.files, def.terraform, workDir);
+  const moved = prepareBackend(workDir, state, def.declaredBackend !== undefined);
+  if (moved) progress.step(`${env}/${component}: moved local state from ${moved} to ${state.config['path']}`);
   const log = join(workDir, `${mode}.log`);
   rmSync(log, { force: true });
   const varFile = join(workDir, VAR_FILE);
-  writeFileSync(varFile, JSON.stringify(inputs, null, 2), { mode: 0o600 });
-  chmodSync(varFile, 0o600);
-  const commit = options.commit ?? config.commit;
-  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
-  try {
-    progress.step(`${env}/${component}: terraform init`);
-    const init = await tf(['init', '-input=false', '-no-color']);
-    if (init.code !== 0) return await failed(terraformErrorLine(init));
-
-    if (mode === 'apply') {
-      progress.step(`${env}/${component}: terraform apply`);
-      const apply = await tf(['apply', '-input=false', '-auto-approve', '-no-color', `-var-file=${VAR_FILE}`]);
-      if (apply.code !== 0) return await failed(terraformErrorLine(apply));
-      const out = await tf(['output', '-json', '-no-color'], false);
-      if (out.code !== 0) return await failed(terraformErrorLine(out));
-      const raw = JSON.parse(out.stdout) as Record<string, { value: unknown }>;
-      const outputs: Record<string, unknown> = {};
-      for (const name of def.outputs) if (name in raw) outputs[name] = raw[name]!.value;
-      const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
-      const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
-      await recordApply(config, runtime, { env, component, result: 'success', outputs, ...(commit ? { commit } : {}) }, clock);
-      const after = await runtime.readNames(paths);
-      const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
-      return done('applied', { changedOutputs });
+  // A run killed with SIGKILL could not remove its var file: never leave it for longer than the next run.
+  rmSync(varFile, { force: true });
+  const moduleLock = `${def.terraform === '.' ? '' : `${def.terraform}/`}${LOCK_FILE}`;
+  const cacheDir = options.pluginCacheDir;
+  const planCache = () => (cacheDir ? planCacheUse({ cacheDir, workDir, committedLock: options.files.some((f) => f.path === moduleLock) }) : undefined);
+  let cache = planCache();
+  // Terraform wraps long explanations; joining the wrapped lines can rebuild a secret that no single line held.
+  const clean = redactor(secrets);
+  const errorLine = (result: RunResult): string => clean(terraformErrorLine(result));
+  const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout, ...(cache ? { env: cache.env } : {}) });
+  /** The resolved inputs (secrets included) exist on disk only while the command that reads them runs. */
+  const withInputs = async (args: string[]): Promise<RunResult> => {
+    const remove = writeSecretFile(varFile, JSON.stringify(inputs, null, 2));
+    try {
+      return await tf([...args, `-var-file=${VAR_FILE}`]);
+    } finally {
+      remove();
     }
+  };
 
-    progress.step(`${env}/${component}: terraform plan`);
-    const plan = await tf(['plan', '-input=false', '-no-color', '-detailed-exitcode', `-var-file=${VAR_FILE}`]);
-    if (plan.code !== 0 && plan.code !== 2) {
-      return done('failed', { error: terraformErrorLine(plan) });
+  const runInit = () => {
+    progress.step(`${env}/${component}: terraform init${cache ? ` (provider cache: ${cache.use})` : ''}`);
+    if (cache?.note) progress.step(`${env}/${component}: ${cache.note}`);
+    return tf(['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`]);
+  };
+  const initStarted = performance.now();
+  // One init at a time may write the provider cache (see plugin-cache.ts), planned again once it holds the lock;
+  // only an init that links, planned while nobody installs, runs at once.
+  const init =
+    cacheDir && (cache?.use !== 'link' || installInProgress(cacheDir))
+      ? await withInstallLock(
+          cacheDir,
+          () => {
+            cache = planCache();
+            return runInit();
+          },
+          { onWait: (holder) => progress.step(`${env}/${component}: waiting for the provider cache (installing: ${holder})`) },
+        )
+      : await runInit();
+  timing.initMillis = Math.round(performance.now() - initStarted);
+  if (cache) timing.providerCache = cache.use;
+  if (init.code !== 0) {
+    if (/Backend configuration changed|Backend initialization required|state migration/i.test(`${init.stderr}\n${init.stdout}`)) {
+      return await failed(
+        `the state backend changed (now ${state.location}); Karma never moves state on its own: move it with ` +
+          `terraform -chdir=${workDir} init -migrate-state -backend-config=${BACKEND_CONFIG} (see docs/state.md), then run again`,
+      );
     }
-    const changed = plan.code === 2;
-    if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
-    const summary = planSummary(plan.stdout);
-    await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}) }, clock);
-    return done(changed ? 'drifted' : 'in-sync');
-  } finally {
-    rmSync(varFile, { force: true });
+    return await failed(errorLine(init));
+  }
+  recordInit(workDir);
+
+  if (mode === 'apply') {
+    progress.step(`${env}/${component}: terraform apply`);
+    const apply = await withInputs(['apply', '-input=false', '-auto-approve', '-no-color']);
+    if (apply.code !== 0) return await failed(errorLine(apply));
+    const out = await tf(['output', '-json', '-no-color'], false);
+    // Its stdout holds the outputs unredacted: only stderr may explain a failure.
+    if (out.code !== 0) return await failed(errorLine({ ...out, stdout: '' }));
+    const read = readOutputs(out.stdout, def);
+    if (read.kind === 'error') return await failed(read.message);
+    const paths = def.outputs.map((o) => outputParamPath(config.project.parameterPrefix, env, component, o));
+    const before = new Map((await runtime.readNames(paths)).map((p) => [p.name, p.version]));
+    await recordApply(config, runtime, { env, component, result: 'success', outputs: read.outputs, sensitive: read.sensitive, stateLocation: state.location, ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
+    const after = await runtime.readNames(paths);
+    const changedOutputs = after.filter((p) => before.get(p.name) !== p.version).map((p) => posix.basename(p.name));
+    return done('applied', { changedOutputs });
   }
 
-  async function failed(error: string): Promise<ComponentRunResult> {
-    if (mode === 'apply') await recordApply(config, runtime, { env, component, result: 'failed', error, ...(commit ? { commit } : {}) }, clock);
+  progress.step(`${env}/${component}: terraform plan`);
+  const plan = await withInputs(['plan', '-input=false', '-no-color', '-detailed-exitcode']);
+  if (plan.code !== 0 && plan.code !== 2) {
+    return done('failed', { error: errorLine(plan) });
+  }
+  const changed = plan.code === 2;
+  if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
+  const summary = planSummary(plan.stdout);
+  await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}), initMillis: timing.initMillis }, clock);
+  return done(changed ? 'drifted' : 'in-sync');
+
+  async function failed(error: string, stateLocation: string | undefined = state.location): Promise<ComponentRunResult> {
+    if (mode === 'apply') {
+      await recordApply(config, runtime, { env, component, result: 'failed', error, ...(stateLocation ? { stateLocation } : {}), ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
+    }
     return done('failed', { error });
   }
+}
+
+/**
+ * Refuses to run where the state is not: a deployment applied with its state in one place and now configured
+ * (or defaulted) to another would plan against an empty state and create everything again. Also refuses local
+ * state where it would be thrown away (CodeBuild).
+ */
+async function checkStateLocation(
+  config: Config,
+  runtime: RuntimeStore,
+  env: string,
+  component: string,
+  state: ResolvedState,
+  options: ComponentRunOptions,
+): Promise<{ message: string; recorded: string | undefined } | undefined> {
+  const read = parseState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, env, component)]))[0]);
+  const recorded = read.kind === 'ok' ? read.state.stateLocation : undefined;
+  if (options.requireRemoteState && state.backend === 'local') {
+    return {
+      recorded,
+      message: `state would be lost: this run keeps nothing after it ends (CodeBuild); set terraform.state in karma.yaml (docs/state.md) or deploy the stack with its state bucket (KARMA_STATE_BUCKET)`,
+    };
+  }
+  if (!options.stateMoved && recorded && recorded !== state.location) {
+    return {
+      recorded,
+      message:
+        `last applied with its state at ${recorded}, but this run would use ${state.location}; configure the same backend ` +
+        `(karma.yaml terraform.state, KARMA_STATE_BUCKET), or move the state there and run once with --state-moved (docs/state.md)`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Writes the backend files into the work directory: the settings (always, mode 0600: a backend config may hold
+ * credentials) and Karma's backend block unless the module declares one of the same type (config.ts refuses
+ * another type). A local state left in the work directory by Karma before state had a home of its own is moved
+ * there once. Returns where a state was moved from, if it was.
+ */
+function prepareBackend(workDir: string, state: ResolvedState, moduleDeclares: boolean): string | undefined {
+  const block = join(workDir, BACKEND_BLOCK);
+  if (moduleDeclares) rmSync(block, { force: true });
+  else writeFileSync(block, backendBlockFile(state));
+  writeFileSync(join(workDir, BACKEND_CONFIG), backendConfigFile(state), { mode: 0o600 });
+  if (state.backend !== 'local') return undefined;
+  const target = String(state.config['path']);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  const legacy = join(workDir, 'terraform.tfstate');
+  if (!existsSync(legacy) || existsSync(target) || legacy === target) return undefined;
+  try {
+    renameSync(legacy, target);
+  } catch {
+    copyFileSync(legacy, target);
+    rmSync(legacy);
+  }
+  return legacy;
 }

@@ -19,12 +19,18 @@ export interface ApplyRecord {
   readonly result: 'success' | 'failed';
   /** Terraform's outputs (decoded values). Ignored for a failed apply. */
   readonly outputs?: Readonly<Record<string, unknown>>;
+  /** Outputs Terraform itself marks `sensitive`: stored as SecureString even when component.yaml forgets them. */
+  readonly sensitive?: readonly string[];
   readonly error?: string;
   readonly commit?: string;
   readonly appliedAt?: string;
   /** The inputs the apply used, when not the current ones (adopting an older apply). */
   readonly inputs?: Record<string, unknown>;
   readonly drift?: { readonly drifted: boolean; readonly summary?: string; readonly checkedAt?: string };
+  /** Where Terraform keeps this deployment's state (state-backend.ts ResolvedState.location). */
+  readonly stateLocation?: string;
+  /** How long `terraform init` took, shown in the pipeline's result table. */
+  readonly initMillis?: number | undefined;
 }
 
 export function findDeployment(config: Config, env: string, component: string): Deployment {
@@ -46,11 +52,12 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
   const appliedAt = record.appliedAt ?? clock.now().toISOString();
 
   const encodings: Record<string, 'string' | 'json'> = {};
+  const previous = parseState((await runtime.readNames([stateParamPath(prefix, d.env, d.component)]))[0]);
+  // A record that does not say where the state is (a failure before Terraform ran, an adopted apply) keeps the last one.
+  const stateLocation = record.stateLocation ?? (previous.kind === 'ok' ? previous.state.stateLocation : undefined);
   if (record.result === 'failed') {
     // A failed apply leaves the outputs as they were: keep how they are encoded.
-    const [previous] = await runtime.readNames([stateParamPath(prefix, d.env, d.component)]);
-    const read = parseState(previous);
-    if (read.kind === 'ok') Object.assign(encodings, read.state.outputs);
+    if (previous.kind === 'ok') Object.assign(encodings, previous.state.outputs);
   }
   if (record.result === 'success') {
     const given = record.outputs ?? {};
@@ -68,7 +75,7 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
       const encoding = typeof value === 'string' && value !== '' ? 'string' : 'json';
       encodings[name] = encoding;
       const text = encoding === 'string' ? (value as string) : JSON.stringify(value);
-      const type = def.sensitiveOutputs.includes(name) ? 'SecureString' : 'String';
+      const type = def.sensitiveOutputs.includes(name) || record.sensitive?.includes(name) ? 'SecureString' : 'String';
       const before = current.get(path(name));
       if (before && before.value === text && before.type === type) continue;
       await runtime.put(path(name), text, { type, overwrite: true });
@@ -79,10 +86,8 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
   if (record.result === 'success') {
     const paths = def.outputs.map((name) => outputParamPath(prefix, d.env, d.component, name));
     for (const p of await runtime.readNames(paths)) outputVersions[p.name.slice(p.name.lastIndexOf('/') + 1)] = p.version;
-  } else {
-    const [previous] = await runtime.readNames([stateParamPath(prefix, d.env, d.component)]);
-    const read = parseState(previous);
-    if (read.kind === 'ok') Object.assign(outputVersions, read.state.outputVersions);
+  } else if (previous.kind === 'ok') {
+    Object.assign(outputVersions, previous.state.outputVersions);
   }
 
   const consumedPaths = references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
@@ -96,8 +101,10 @@ export async function recordApply(config: Config, runtime: RuntimeStore, record:
     appliedAt,
     result: record.result,
     ...(record.error ? { error: record.error } : {}),
+    ...(stateLocation ? { stateLocation } : {}),
     outputs: encodings,
     outputVersions,
+    ...(record.initMillis !== undefined ? { initMillis: record.initMillis } : {}),
     ...(record.drift ? { drift: { checkedAt: record.drift.checkedAt ?? appliedAt, drifted: record.drift.drifted, ...(record.drift.summary ? { summary: record.drift.summary } : {}) } } : {}),
   };
   await runtime.put(stateParamPath(prefix, d.env, d.component), JSON.stringify(state), { type: 'String', overwrite: true });
@@ -109,7 +116,7 @@ export async function recordDrift(
   config: Config,
   runtime: RuntimeStore,
   target: { env: string; component: string },
-  drift: { drifted: boolean; summary?: string },
+  drift: { drifted: boolean; summary?: string; initMillis?: number | undefined },
   clock: Clock = systemClock,
 ): Promise<void> {
   const d = findDeployment(config, target.env, target.component);
@@ -117,6 +124,7 @@ export async function recordDrift(
   const [param] = await runtime.readNames([path]);
   const read = parseState(param);
   if (read.kind !== 'ok') throw new UsageError(`${d.component} in ${d.env} has no readable state to record a drift check in; apply it first`);
-  const state: ComponentState = { ...read.state, drift: { checkedAt: clock.now().toISOString(), drifted: drift.drifted, ...(drift.summary ? { summary: drift.summary } : {}) } };
+  const { initMillis: _previous, ...kept } = read.state;
+  const state: ComponentState = { ...kept, ...(drift.initMillis !== undefined ? { initMillis: drift.initMillis } : {}), drift: { checkedAt: clock.now().toISOString(), drifted: drift.drifted, ...(drift.summary ? { summary: drift.summary } : {}) } };
   await runtime.put(path, JSON.stringify(state), { type: 'String', overwrite: true });
 }

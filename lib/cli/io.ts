@@ -13,6 +13,11 @@ export interface IO {
   readStdin?(label: string): Uint8Array;
   /** Whether standard input is a terminal (then a prompt says how to end the value). */
   readonly stdinIsTTY?: boolean;
+  /**
+   * A transient status line on stderr, redrawn in place (a spinner); undefined clears it. Only on a terminal:
+   * absent otherwise, so nothing is printed per poll into logs and pipes.
+   */
+  readonly status?: (text: string | undefined) => void;
 }
 
 export function processIO(): IO {
@@ -23,6 +28,32 @@ export function processIO(): IO {
     color,
     readStdin: (label) => readUserStdin(label),
     stdinIsTTY: process.stdin.isTTY === true,
+    ...(process.stderr.isTTY ? { status: (t: string | undefined) => void process.stderr.write(`\r\x1b[K${t ?? ''}`) } : {}),
+  };
+}
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** A spinner with elapsed time on `io.status`; does nothing when the IO has no status line (not a terminal). */
+export function spinner(io: IO, intervalMs = 120): { start(text: string): void; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (timer) clearInterval(timer);
+    if (timer) io.status?.(undefined);
+    timer = undefined;
+  };
+  return {
+    start(text: string): void {
+      stop();
+      if (!io.status) return;
+      const started = Date.now();
+      let frame = 0;
+      const draw = (): void => io.status?.(`${FRAMES[frame++ % FRAMES.length]} ${text} (${Math.round((Date.now() - started) / 1000)}s)`);
+      draw();
+      timer = setInterval(draw, intervalMs);
+      timer.unref();
+    },
+    stop,
   };
 }
 

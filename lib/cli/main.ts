@@ -11,6 +11,7 @@ import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
 import { componentRun } from './commands/component.ts';
 import { pipelineRun, pipelineStart, pipelineStatus } from './commands/pipeline.ts';
 import { applyCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
+import { lockList, lockRelease } from './commands/lock.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -162,7 +163,8 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('--commit <sha>', 'the config commit being applied (recorded in the state)')
         .option('--work-dir <dir>', 'Terraform working directories (default: <store>/work)')
         .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
-        .option('-v, --verbose', "stream Terraform's output to stderr"),
+        .option('-v, --verbose', "stream Terraform's output to stderr")
+        .option('--state-moved', 'you moved the state to the configured backend: accept it although the last apply recorded another location'),
     ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => componentRun({ ...o, component: name, env, mode } as never, io))(...rest));
   }
 
@@ -174,7 +176,8 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('--component <name>', 'only this component (repeatable)', collect)
         .option('--commit <sha>', 'the config commit to apply (default: --ref, else the working tree)')
         .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
-        .option('--terraform <binary>', 'terraform, tofu or a path'),
+        .option('--terraform <binary>', 'terraform, tofu or a path')
+        .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)'),
     );
   const pipeline = program.command('pipeline').description('the orchestration pipeline (statemachines/pipeline.asl.json)');
   pipelineOptions(
@@ -226,10 +229,23 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .option('-e, --env <env>', 'the environment to apply (required without a proposal)')
       .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
       .option('--terraform <binary>', 'terraform, tofu or a path')
+      .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')
       .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')
       .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')
       .option('--region <region>', 'with --remote: AWS region (default: the SDK chain)'),
   ).action(async (proposal: string | undefined, ...rest: unknown[]) => run((o, io) => applyCommand({ ...o, ...(proposal ? { proposal } : {}) }, io))(...rest));
+
+  const lock = program.command('lock').description('environment locks: who holds which, and releasing one whose holder is gone');
+  withCommon(lock.command('list').description('every environment lock with its holder (execution, pid, host), since when, until when, and whether it still runs')).action(
+    run((o, io) => lockList(o, io)),
+  );
+  withCommon(
+    lock
+      .command('release')
+      .description("release an environment's lock: one whose holder is dead or expired; with --force, any")
+      .argument('<env>')
+      .option('--force', 'release it even though its holder may still be running'),
+  ).action(async (env: string, ...rest: unknown[]) => run((o, io) => lockRelease({ ...o, env } as never, io))(...rest));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -25,6 +25,7 @@ import {
 import type { BackendConfig, ComponentDef, Config, Deployment, EnvironmentDef, ProjectConfig, Reference, RepoFile } from './model.ts';
 import { NAME_PATTERN, findReferences } from './references.ts';
 import { findCycles } from './cycles.ts';
+import { declaredBackends, stateSettingsFor } from './state-backend.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -37,6 +38,15 @@ export const DEFAULT_KEEP_BUILDS = 50;
 export function keepBuilds(config: Pick<Config, 'project'> | undefined): number {
   return config?.project.history?.keepBuilds ?? DEFAULT_KEEP_BUILDS;
 }
+
+const StateYaml = z
+  .object({
+    backend: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Terraform backend type like s3, local, gcs, azurerm'),
+    config: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+const DriftYaml = z.object({ onTrigger: z.enum(['report', 'revert']).default('report') }).strict();
 
 const KarmaYaml = z
   .object({
@@ -54,6 +64,8 @@ const KarmaYaml = z
             .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")') })
             .regex(/^\d{12}$/, 'must be a 12-digit AWS account id, quoted (e.g. "123456789012")')
             .optional(),
+          state: StateYaml.optional(),
+          drift: DriftYaml.optional(),
         })
         .strict()
         .nullable()
@@ -75,7 +87,8 @@ const KarmaYaml = z
           .strict(),
       ])
       .default({ type: 'local', path: '.karma' }),
-    terraform: z.object({ binary: z.string().min(1).optional() }).strict().default({}),
+    terraform: z.object({ binary: z.string().min(1).optional(), state: StateYaml.optional() }).strict().default({}),
+    drift: DriftYaml.default({ onTrigger: 'report' }),
     history: z
       .object({ keepBuilds: z.number().int().min(1).max(100_000).default(DEFAULT_KEEP_BUILDS) })
       .strict()
@@ -232,6 +245,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     environments,
     backend: k.backend as BackendConfig,
     terraform: k.terraform,
+    drift: k.drift,
     history: k.history,
   };
 
@@ -333,6 +347,11 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       }
       validator = compiled;
     }
+    const backends = declaredBackends(terraformDir, dirIndex.get(terraformDir) ?? []);
+    if (backends.length > 1) {
+      problems.push({ file: backends[1]!.file, line: backends[1]!.line, message: `the module of ${componentName} declares more than one backend (also ${backends[0]!.file}:${backends[0]!.line}); keep none: Karma supplies the backend from karma.yaml terraform.state` });
+      continue;
+    }
     validators.set(componentName, validator);
     components.set(componentName, {
       name: componentName,
@@ -345,6 +364,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       sensitiveOutputs: c.sensitiveOutputs,
       definition: c,
       moduleHash: moduleHash(terraformDir)!,
+      ...(backends[0] ? { declaredBackend: backends[0] } : {}),
     });
   }
 
@@ -382,9 +402,12 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
   // Where each deployment's inputs were read: to name the file and line declaring an edge of a cycle. Looked up
   // only when a cycle is found (finding a line re-parses the file; keeping a map of every edge cost more than it saved).
   const deploymentDocs = new Map<string, ParsedDocument>();
+  let byKey: Map<string, Deployment> | undefined;
   const declaredLine = (edge: string): string | undefined => {
     const [from, to] = edge.split('->') as [string, string];
-    const d = deployments.find((x) => `${x.env}/${x.component}` === from);
+    // Indexed on first use: a search per edge made a 10,000-long cycle take 20 s to report.
+    byKey ??= new Map(deployments.map((x) => [`${x.env}/${x.component}`, x]));
+    const d = byKey.get(from);
     const doc = deploymentDocs.get(from);
     if (!d || !doc) return undefined;
     const [toEnv, toComponent] = to.split('/') as [string, string];
@@ -409,7 +432,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     }
     const before = problems.length;
     const { references, problems: refProblems } = findReferences(inputs, env);
-    for (const p of refProblems) problems.push({ file: file.path, line: doc.lineOf(atToPath(p.at)), message: `${p.at}: ${p.message}` });
+    for (const p of refProblems) problems.push({ file: file.path, line: doc.lineOf(p.path), message: `${p.at}: ${p.message}` });
 
     const validator = validators.get(component);
     if (validator && !validator(inputs)) {
@@ -453,6 +476,15 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
           message: `${component} depends on ${dep} (${componentDoc.file}:${componentDoc.lineOf(['dependsOn'])}), which is not deployed in ${env}; add environments/${env}/${dep}.json or remove the dependency`,
         });
       }
+    }
+    const declared = def.declaredBackend;
+    const wanted = stateSettingsFor(project, env).backend;
+    if (declared && declared.type !== wanted) {
+      problems.push({
+        file: declared.file,
+        line: declared.line,
+        message: `the module of ${component} declares ${declared.type === 'cloud' ? 'a cloud block' : `backend "${declared.type}"`}, but ${env} keeps state in "${wanted}" (karma.yaml terraform.state); remove the block (Karma supplies the backend, with a key per deployment)${declared.type === 'cloud' ? '' : `, or set terraform.state.backend: ${declared.type} in karma.yaml`}`,
+      });
     }
     if (problems.length > before) continue;
     deploymentDocs.set(`${env}/${component}`, doc);

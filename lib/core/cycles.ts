@@ -84,8 +84,8 @@ export function findCycles(deployments: readonly Deployment[]): string[][] {
       const previous = new Map<string, string>();
       const queue = [start];
       let found = false;
-      while (queue.length > 0 && !found) {
-        const node = queue.shift()!;
+      for (let q = 0; q < queue.length && !found; q++) {
+        const node = queue[q]!;
         for (const w of adjacency.get(node) ?? []) {
           if (!members.has(w)) continue;
           if (w === start) {

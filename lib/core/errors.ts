@@ -9,10 +9,14 @@ export const EXIT_OPERATIONAL = 1;
 export const EXIT_INVALID = 2;
 
 export class KarmaError extends Error {
+  /**
+   * A literal in every subclass, never `constructor.name`: the Lambda bundles are minified, and the state
+   * machine matches errors by this name (lib/core/pipeline-contract.ts; test/unit/error-names.test.ts).
+   */
+  override readonly name: string = 'KarmaError';
   readonly exitCode: number = EXIT_OPERATIONAL;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
   }
   /** Extra fields for `--json` error output. */
   details(): Record<string, unknown> {
@@ -33,6 +37,7 @@ export function formatProblem(p: Problem): string {
 
 /** The config repo is invalid. Carries every problem found, one line each. */
 export class ConfigError extends KarmaError {
+  override readonly name: string = 'ConfigError';
   override readonly exitCode = EXIT_INVALID;
   readonly problems: readonly Problem[];
   constructor(problems: readonly Problem[]) {
@@ -46,11 +51,13 @@ export class ConfigError extends KarmaError {
 
 /** The user asked for something that does not exist or is malformed (unknown env, bad flag value...). */
 export class UsageError extends KarmaError {
+  override readonly name: string = 'UsageError';
   override readonly exitCode = EXIT_INVALID;
 }
 
 /** A dependency cycle: `a -> b -> c -> a`, each edge with the file that declares it. */
 export class CycleError extends KarmaError {
+  override readonly name: string = 'CycleError';
   override readonly exitCode = EXIT_INVALID;
   readonly cycle: readonly string[];
   readonly edges: readonly { from: string; to: string; file: string }[];
@@ -66,12 +73,15 @@ export class CycleError extends KarmaError {
 }
 
 /** A store (SQLite, SSM, Neptune) failed. Exit 1. */
-export class StoreError extends KarmaError {}
+export class StoreError extends KarmaError {
+  override readonly name: string = 'StoreError';
+}
 
 /**
  * The repository is not in a state where the request can be honoured as asked (a proposal whose files changed
  * on the branch since it was made, uncommitted edits in the way). Nothing was changed. Exit 2.
  */
 export class ConflictError extends KarmaError {
+  override readonly name: string = 'ConflictError';
   override readonly exitCode = EXIT_INVALID;
 }

@@ -4,35 +4,56 @@ import { hash } from 'node:crypto';
  * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped. Two values that mean the
  * same thing (a YAML file and its JSON twin, keys in another order) serialise to the same text.
  *
- * Written as plain loops: it runs for every element of every build (150,000+ for a large repo), and the
- * map/filter/join version spent most of its time allocating intermediate arrays.
+ * Iterative (an explicit stack of what is left to write), so a value nested any number of levels deep cannot
+ * overflow the call stack; written as plain loops, because it hashes every deployment's inputs on every build.
  */
 export function canonicalJson(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value);
-    return text === undefined ? 'null' : text;
-  }
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out += ',';
-      // A hole in a sparse array serialises to nothing, as Array.prototype.map + join would have it.
-      if (i in value) out += canonicalJson(value[i]);
+  if (value === null || typeof value !== 'object') return scalarJson(value);
+  let out = '';
+  // What is left to write, last first: a string is written as it is (punctuation, a quoted key), a Box is a value.
+  const todo: (string | Box)[] = [new Box(value)];
+  while (todo.length > 0) {
+    const item = todo.pop()!;
+    if (typeof item === 'string') {
+      out += item;
+      continue;
     }
-    return `${out}]`;
+    const v = item.value;
+    if (v === null || typeof v !== 'object') {
+      out += scalarJson(v);
+    } else if (Array.isArray(v)) {
+      out += '[';
+      todo.push(']');
+      for (let i = v.length - 1; i >= 0; i--) {
+        // A hole in a sparse array serialises to nothing, as Array.prototype.map + join would have it.
+        if (i in v) todo.push(new Box(v[i]));
+        if (i > 0) todo.push(',');
+      }
+    } else {
+      const record = v as Record<string, unknown>;
+      const keys = Object.keys(record).filter((k) => record[k] !== undefined);
+      if (keys.length > 1) keys.sort();
+      out += '{';
+      todo.push('}');
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push(new Box(record[keys[i]!]), `${i > 0 ? ',' : ''}${quotedKey(keys[i]!)}:`);
+      }
+    }
   }
-  const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  if (keys.length > 1) keys.sort();
-  let out = '{';
-  for (const k of keys) {
-    const v = record[k];
-    if (v === undefined) continue;
-    if (out.length > 1) out += ',';
-    out += `${quotedKey(k)}:${canonicalJson(v)}`;
+  return out;
+}
+
+/** A value still to serialise (told apart from the text already made on the same stack). */
+class Box {
+  readonly value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
   }
-  return `${out}}`;
+}
+
+function scalarJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? 'null' : text;
 }
 
 /** JSON.stringify of object keys, remembered: the same few keys (label, props, name...) come back all the time. */

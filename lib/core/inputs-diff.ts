@@ -1,13 +1,12 @@
 /**
  * A key-level diff of two input objects, for `karma propose-change`: which paths were added, removed or
- * changed, with the value before and after. Plain objects are compared key by key (recursively); arrays and
+ * changed, with the value before and after. Plain objects are compared key by key (nested ones too); arrays and
  * scalars are compared as whole values (a changed list is one change, shown before → after).
  *
  * The inputs as written hold only references to secrets (`${ssm:/path}`), never their values, so printing
  * them is safe.
  */
 import { canonicalJson } from './hash.ts';
-import { displayPath, type PathSegment } from './documents.ts';
 
 export interface InputChange {
   /** `a.b`, `subnets`, ... (displayPath of the data path). */
@@ -21,26 +20,47 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** Changes from `before` to `after`, sorted by path. `before` undefined = every key added. */
+/** Changes from `before` to `after`, sorted by path. `before` undefined = every key added. Iterative: any depth. */
 export function diffInputs(before: Record<string, unknown> | undefined, after: Record<string, unknown>): InputChange[] {
   const changes: InputChange[] = [];
-  const walk = (a: Record<string, unknown>, b: Record<string, unknown>, at: PathSegment[]): void => {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    for (const key of keys) {
-      const path = [...at, key];
-      const inA = Object.hasOwn(a, key) && a[key] !== undefined;
-      const inB = Object.hasOwn(b, key) && b[key] !== undefined;
-      if (inA && !inB) changes.push({ path: displayPath(path), kind: 'removed', before: a[key] });
-      else if (!inA && inB) changes.push({ path: displayPath(path), kind: 'added', after: b[key] });
-      else if (inA && inB) {
-        const va = a[key];
-        const vb = b[key];
-        if (isPlainObject(va) && isPlainObject(vb)) walk(va, vb, path);
-        else if (canonicalJson(va) !== canonicalJson(vb)) changes.push({ path: displayPath(path), kind: 'changed', before: va, after: vb });
-      }
+  // One frame per pair of objects being compared; a nested pair is finished before its parent goes on, so the
+  // changes come out in the order a recursive walk would give.
+  interface Frame {
+    readonly a: Record<string, unknown>;
+    readonly b: Record<string, unknown>;
+    /** displayPath of the pair's place: `a.b` (built as text, not re-joined at every level). */
+    readonly at: string;
+    readonly keys: string[];
+    next: number;
+  }
+  const frame = (a: Record<string, unknown>, b: Record<string, unknown>, at: string): Frame => ({
+    a,
+    b,
+    at,
+    keys: [...new Set([...Object.keys(a), ...Object.keys(b)])].sort(),
+    next: 0,
+  });
+  const stack: Frame[] = [frame(before ?? {}, after, '')];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.keys.length) {
+      stack.pop();
+      continue;
     }
-  };
-  walk(before ?? {}, after, []);
+    const { a, b } = top;
+    const key = top.keys[top.next++]!;
+    const path = top.at === '' ? key : `${top.at}.${key}`;
+    const inA = Object.hasOwn(a, key) && a[key] !== undefined;
+    const inB = Object.hasOwn(b, key) && b[key] !== undefined;
+    if (inA && !inB) changes.push({ path, kind: 'removed', before: a[key] });
+    else if (!inA && inB) changes.push({ path, kind: 'added', after: b[key] });
+    else if (inA && inB) {
+      const va = a[key];
+      const vb = b[key];
+      if (isPlainObject(va) && isPlainObject(vb)) stack.push(frame(va, vb, path));
+      else if (canonicalJson(va) !== canonicalJson(vb)) changes.push({ path, kind: 'changed', before: va, after: vb });
+    }
+  }
   return changes;
 }
 

@@ -13,6 +13,25 @@ export interface EnvironmentDef {
   readonly name: string;
   readonly region?: string;
   readonly account?: string;
+  /** Where this environment's Terraform state lives (overrides karma.yaml terraform.state). */
+  readonly state?: StateSettings;
+  /** Overrides the project's drift policy for this environment. */
+  readonly drift?: DriftPolicy;
+}
+
+/** A Terraform backend: its type (`s3`, `local`, `gcs`, ...) and the settings of its block (see state-backend.ts). */
+export interface StateSettings {
+  readonly backend: string;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What a run started by an event (a parameter change, a push, a schedule) does with a component whose only
+ * reason to apply is drift: `report` (the default) lists and notifies it and leaves it alone; `revert`
+ * re-applies it. A manual run always applies what it plans.
+ */
+export interface DriftPolicy {
+  readonly onTrigger: 'report' | 'revert';
 }
 
 export type BackendConfig =
@@ -29,7 +48,8 @@ export interface ProjectConfig {
   readonly parameterPrefix: string;
   readonly environments: ReadonlyMap<string, EnvironmentDef>;
   readonly backend: BackendConfig;
-  readonly terraform: { readonly binary?: string };
+  readonly terraform: { readonly binary?: string; readonly state?: StateSettings };
+  readonly drift: DriftPolicy;
   /** Build history: how many builds every store keeps (default 50). Absent in hand-made configs. */
   readonly history?: { readonly keepBuilds: number };
 }
@@ -44,12 +64,14 @@ export interface ComponentDef {
   readonly dependsOn: readonly string[];
   readonly inputsSchema: Record<string, unknown> | undefined;
   readonly outputs: readonly string[];
-  /** Which outputs Terraform marks sensitive: stored as SecureString. */
+  /** Outputs to treat as secrets (stored as SecureString), besides those Terraform itself marks sensitive. */
   readonly sensitiveOutputs: readonly string[];
   /** Normalised component.yaml content: part of the config hash. */
   readonly definition: unknown;
   /** sha256 over the module directory's files (path and content): part of the config hash. */
   readonly moduleHash: string;
+  /** A backend the module declares itself (`backend "s3" {}`): Karma then fills in its settings instead of adding one. */
+  readonly declaredBackend?: { readonly type: string; readonly file: string; readonly line: number };
 }
 
 /** What a reference points at. */

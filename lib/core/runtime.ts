@@ -27,9 +27,13 @@ export const ComponentState = z.object({
   outputs: z.record(z.string(), z.enum(['string', 'json'])).default({}),
   /** The version of each output parameter right after this apply wrote it: a newer one was written by someone else. */
   outputVersions: z.record(z.string(), z.number().int()).default({}),
+  /** How long this run's `terraform init` took (the pipeline's result table shows it). */
+  initMillis: z.number().int().nonnegative().optional(),
   drift: z
     .object({ checkedAt: z.string(), drifted: z.boolean(), summary: z.string().optional() })
     .optional(),
+  /** Where Terraform keeps the state (`s3://bucket/key`, `local:<env>/<component>`): a run elsewhere is refused. */
+  stateLocation: z.string().optional(),
 });
 export type ComponentState = z.infer<typeof ComponentState>;
 

@@ -11,9 +11,16 @@
  *              and a `terraform-deploy` wrapper that runs Terraform under that profile
  *   build      npx karma component $KARMA_MODE $KARMA_COMPONENT $KARMA_ENV --commit $KARMA_COMMIT --backend aws
  *
+ * Providers: TF_PLUGIN_CACHE_DIR (PLUGIN_CACHE_DIR) is a CodeBuild S3 cache path, restored before the build and
+ * saved after it, so a provider an earlier build fetched is linked, not downloaded (docs/providers.md). A
+ * build has the cache to itself: pre_build clears an install lock a killed build may have left in it.
+ *
  * Only Terraform runs as the deploy role; Karma itself (SSM runtime writes) keeps the project's role, so the
  * outputs land in Karma's account even when the environment is another account.
  */
+/** The provider plugin cache in the build container (its contents are CodeBuild's S3 cache). */
+export const PLUGIN_CACHE_DIR = '/root/.terraform.d/plugin-cache';
+
 export interface BuildSpecOptions {
   /** The config repo is on CodeCommit (use the AWS CLI's Git credential helper). */
   readonly codeCommit: boolean;
@@ -33,7 +40,7 @@ export function buildSpec(options: BuildSpecOptions): Record<string, unknown> {
   );
   return {
     version: '0.2',
-    env: { shell: 'bash' },
+    env: { shell: 'bash', variables: { TF_PLUGIN_CACHE_DIR: PLUGIN_CACHE_DIR } },
     phases: {
       install: {
         'runtime-versions': { nodejs: 22 },
@@ -49,6 +56,7 @@ export function buildSpec(options: BuildSpecOptions): Record<string, unknown> {
       pre_build: {
         commands: [
           'set -euo pipefail',
+          'mkdir -p "$TF_PLUGIN_CACHE_DIR" && rm -rf "$TF_PLUGIN_CACHE_DIR/.karma/install.lock" && echo "provider cache: $(find "$TF_PLUGIN_CACHE_DIR" -mindepth 5 -maxdepth 5 -type d | wc -l) package(s) restored"',
           ...clone,
           `DEPLOY_ROLE="$(node -e 'const r=JSON.parse(process.env.KARMA_DEPLOY_ROLES)[process.env.KARMA_ENV]; if(!r){console.error("no deploy role for environment "+process.env.KARMA_ENV+": add it to the karma settings environments and redeploy"); process.exit(2)} console.log(r)')"`,
           'mkdir -p ~/.aws && printf "[profile karma-deploy]\\nrole_arn = %s\\ncredential_source = EcsContainer\\nrole_session_name = karma-%s-%s\\n" "$DEPLOY_ROLE" "$KARMA_ENV" "$KARMA_COMPONENT" >> ~/.aws/config',
@@ -61,5 +69,6 @@ export function buildSpec(options: BuildSpecOptions): Record<string, unknown> {
         ],
       },
     },
+    cache: { paths: [`${PLUGIN_CACHE_DIR}/**/*`] },
   };
 }

@@ -92,6 +92,7 @@ export class KarmaStack extends Stack {
     new CfnOutput(this, 'NeptuneEndpoint', { value: this.graph.gremlinUrl, description: 'KARMA_NEPTUNE_ENDPOINT (reachable from inside the VPC only)' });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
     new CfnOutput(this, 'SnapshotBucket', { value: this.pipeline.snapshotBucket.bucketName });
+    new CfnOutput(this, 'TerraformStateBucket', { value: this.pipeline.stateBucket.bucketName, description: 'Terraform state, <env>/<component>/terraform.tfstate (docs/state.md)' });
     new CfnOutput(this, 'CodeBuildProject', { value: this.pipeline.project.projectName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.triggers.deadLetterQueue.queueUrl });
     if (this.triggers.webhookUrl) new CfnOutput(this, 'GitHubWebhookUrl', { value: this.triggers.webhookUrl.url, description: 'GitHub: Settings > Webhooks > Payload URL (content type application/json, push events)' });

@@ -53,6 +53,7 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
     }
   }
 
+  ack(pipeline.functions.plan, ssm(`${prefix}/*/state`), 'PlanWave records a component whose build died without a result as failed: only state parameters (<prefix>/<env>/<component>/state), named at run time');
   ack(pipeline.functions.summarize, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'publishing drift notifications to the topic encrypted with Karma\'s own key (the only key in the grant)');
 
   // State machine role
@@ -71,6 +72,11 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
   ack(project, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:${region}:${account}:report-group/<${p}>-*]`, 'CodeBuild default report-group permissions, scoped to the project name prefix');
   for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) {
     ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'read-only access to the CDK asset holding the Karma source the build runs (Source.s3 grantRead)');
+  }
+  // Cache.bucket grants read/write on the whole bucket; the bucket holds nothing but this project's cache.
+  ack(project, `AwsSolutions-IAM5[Resource::<${logicalId(pipeline.providerCacheBucket)}.Arn>/*]`, 'CodeBuild S3 cache (Cache.bucket grantReadWrite): the bucket is dedicated to this project\'s provider plugin cache');
+  for (const action of ['s3:DeleteObject*', 's3:Abort*']) {
+    ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'CodeBuild S3 cache (Cache.bucket grantReadWrite) replaces and cleans up its cache archive in the dedicated provider cache bucket');
   }
   for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
     ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'build artifacts and logs encrypted with Karma\'s own customer managed key (the only key in the grant)');

@@ -7,10 +7,12 @@
  * IAM is computed here: SSM on `<prefix>/*` and `<prefix>-locks/*` only, neptune-db on the cluster resource
  * id only (for the steps that write the graph), sts:AssumeRole on the configured deploy roles only.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import { applyTaskTimeoutSeconds } from '../adapters/stepfunctions/local-runner.ts';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,7 +25,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type HandlerName } from '../app/pipeline/handlers.ts';
+import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName } from '../core/pipeline-contract.ts';
 import type { KarmaGraph } from './graph.ts';
 import { buildSpec } from './buildspec.ts';
 
@@ -32,6 +34,9 @@ export const DEFINITION_FILE = join(REPO_ROOT, 'statemachines', 'pipeline.asl.js
 
 /** Steps that open the graph store and write to Neptune. */
 export const GRAPH_WRITERS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
+/** Where CodeBuild keeps the provider cache archive in its bucket. */
+export const PROVIDER_CACHE_PREFIX = 'terraform-plugin-cache';
+
 /** Steps that take and release the environment lock (SSM `<prefix>-locks/`). */
 export const LOCK_STEPS: ReadonlySet<HandlerName> = new Set(['acquireLock', 'releaseLock']);
 /** Steps that may run long (config clone, graph build, SSM reads). */
@@ -100,6 +105,10 @@ export class KarmaPipeline extends Construct {
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly project: codebuild.Project;
   readonly snapshotBucket: s3.Bucket;
+  /** Terraform state of every deployment, a key per deployment (`<env>/<component>/terraform.tfstate`). */
+  readonly stateBucket: s3.Bucket;
+  /** CodeBuild's S3 cache: the provider plugin directory (TF_PLUGIN_CACHE_DIR) shared by every build. */
+  readonly providerCacheBucket: s3.Bucket;
   readonly topic: sns.Topic;
   readonly key: kms.Key;
   readonly definitionSubstitutions: Record<string, string>;
@@ -128,6 +137,44 @@ export class KarmaPipeline extends Construct {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'snapshots/',
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // --- Terraform state: versioned (a bad apply can be rolled back to the previous state), retained when the
+    // stack goes, TLS only. SSE-S3 rather than the stack's KMS key: deploy roles in other accounts read and write
+    // their environment's state, and a cross-account KMS grant per role would be one more thing to get wrong.
+    this.stateBucket = new s3.Bucket(this, 'TerraformState', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(365), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'tfstate/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Terraform runs as the environment's deploy role (buildspec.ts): each role reaches its environment's keys only.
+    for (const [env, e] of Object.entries(props.environments)) {
+      const role = new iam.ArnPrincipal(e.deployRoleArn);
+      this.stateBucket.addToResourcePolicy(
+        new iam.PolicyStatement({ principals: [role], actions: ['s3:ListBucket'], resources: [this.stateBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${env}/*`] } } }),
+      );
+      this.stateBucket.addToResourcePolicy(
+        new iam.PolicyStatement({ principals: [role], actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: [this.stateBucket.arnForObjects(`${env}/*`)] }),
+      );
+    }
+
+    // --- CodeBuild's S3 cache of the Terraform provider plugin directory (one archive, updated by every build)
+    this.providerCacheBucket = new s3.Bucket(this, 'ProviderCache', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      versioned: false,
+      // Unused for a month: gone; the next build downloads its providers and saves the cache again.
+      lifecycleRules: [{ expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'provider-cache/',
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: false,
     });
 
     // --- notifications
@@ -161,13 +208,18 @@ export class KarmaPipeline extends Construct {
         privileged: false,
       },
       encryptionKey: this.key,
-      timeout: Duration.hours(2),
+      // CodeBuild stops a build that runs too long (Terraform with it) a few minutes before the state machine gives up
+      // on the task, so an item fails, and the lock is released, only once Terraform has ended.
+      timeout: Duration.minutes(Math.floor(applyTaskTimeoutSeconds() / 60) - 5),
+      cache: codebuild.Cache.bucket(this.providerCacheBucket, { prefix: PROVIDER_CACHE_PREFIX }),
       buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
       environmentVariables: {
         KARMA_CONFIG_REPO_URL: { value: props.configUrl },
         KARMA_DEPLOY_ROLES: { value: JSON.stringify(deployRoles) },
         KARMA_NEPTUNE_ENDPOINT: { value: props.graph.gremlinUrl },
         KARMA_NEPTUNE_IAM_AUTH: { value: 'true' },
+        KARMA_STATE_BUCKET: { value: this.stateBucket.bucketName },
+        KARMA_STATE_REGION: { value: stack.region },
         TF_VERSION: { value: props.terraform.version },
         TF_SHA256: { value: props.terraform.sha256 ?? '' },
         ...(props.gitHubTokenSecretName
@@ -229,6 +281,8 @@ export class KarmaPipeline extends Construct {
       }
       if (gitToken && loadsConfig) gitToken.grantRead(fn);
       if (name === 'summarize') this.topic.grantPublish(fn);
+      // PlanWave records a component whose build died without recording its result as failed (its state only).
+      if (name === 'plan') fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: [param(`${prefix}/*/state`)] }));
       functions[name] = fn;
       substitutions[key] = fn.functionArn;
     }
@@ -242,6 +296,11 @@ export class KarmaPipeline extends Construct {
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // The definition's Retry/Catch must only name errors Karma raises under a literal name (minified bundles).
+    const unknownErrors = unknownMatchedErrors(JSON.parse(readFileSync(DEFINITION_FILE, 'utf8')) as Record<string, unknown>);
+    if (unknownErrors.length > 0) {
+      throw new Error(`${DEFINITION_FILE}: ErrorEquals names ${unknownErrors.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`);
+    }
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromFile(DEFINITION_FILE),
       definitionSubstitutions: substitutions,

@@ -10,6 +10,8 @@ import { openLocalBackend } from '../../lib/app/backend.ts';
 import { buildFromConfig, loadConfig } from '../../lib/app/build.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../lib/app/pipeline/local-run.ts';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
+import { main } from '../../lib/cli/main.ts';
+import { memoryIO } from '../../lib/cli/io.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
@@ -143,14 +145,17 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
       ['karma-dev', 'api-service', 'skipped'],
     ]);
     const details = Object.fromEntries((result.summary?.rows ?? []).map((r) => [r.component, r.detail]));
-    expect(details['cache']).toMatch(/^apply failed at .*: Error: Invalid value for variable: node_type must be an ElastiCache node type, like cache\.t4g\.small\.$/);
+    // The whole first Terraform error, and where the log is
+    expect(details['cache']).toMatch(
+      /^apply failed at .*: Error: Invalid value for variable: node_type must be an ElastiCache node type, like cache\.t4g\.small\. This was checked by the validation rule at \S+\.tf:[\d,-]+\. \(log: \S+\/\.karma\/work\/karma-dev\/cache\/apply\.log\)$/,
+    );
     expect(details['api-service']).toBe('blocked: cache is failed');
     expect(result.cause).toContain('api-service');
   });
 
   it('drift mode flags a drifted component and reports its dependents at risk', async () => {
     // Prepare: someone changed the worker outside Terraform (its recorded state no longer matches)
-    const state = join(dir, '.karma', 'work', 'karma-dev', 'worker', 'terraform.tfstate');
+    const state = join(dir, '.karma', 'state', 'karma-dev', 'worker', 'terraform.tfstate');
     const tfstate = JSON.parse(readFileSync(state, 'utf8')) as { resources: { instances: { attributes: { input: { value: { concurrency: number } } } }[] }[]; serial: number };
     tfstate.resources[0]!.instances[0]!.attributes.input.value.concurrency = 16;
     tfstate.serial += 1;
@@ -167,12 +172,51 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     expect((await statuses('karma-dev'))['worker']).toBe('drifted');
   });
 
+  it('karma drift exits 3 when drift is found (0 none, 1 failed, 2 bad input)', async () => {
+    // Act: the worker is still drifted (previous test); the CLI runs the same pipeline in drift mode
+    const io = memoryIO();
+    const code = await main(['drift', '--env', 'karma-dev', '-c', dir, '--terraform', terraform, '--json'], io);
+    // Assess
+    const out = JSON.parse(io.stdout.join('')) as { status: string; summary: { drifted: number } };
+    expect(out.status).toBe('SUCCEEDED');
+    expect(out.summary.drifted).toBe(1);
+    expect(code).toBe(3);
+  });
+
+  it('under drift.onTrigger: report (the default), an event-driven run reports drift and does not revert it', async () => {
+    // Act: a push triggers an apply run while the worker is drifted
+    const result = await run({ env: 'karma-dev', trigger: 'git-push' });
+    // Assess: worker not applied, reported drifted with what to do; its state still holds the outside change
+    expect(result.waves.flatMap((w) => w.components)).not.toContain('worker');
+    const worker = result.summary?.rows.find((r) => r.component === 'worker');
+    expect(worker?.result).toBe('drifted');
+    expect(worker?.detail).toMatch(/not reverted \(drift\.onTrigger is report for a git-push run\): run karma pipeline run --env karma-dev to revert it/);
+    expect((await statuses('karma-dev'))['worker']).toBe('drifted');
+    const state = JSON.parse(readFileSync(join(dir, '.karma', 'state', 'karma-dev', 'worker', 'terraform.tfstate'), 'utf8')) as { resources: { instances: { attributes: { input: { value: { concurrency: number } } } }[] }[] };
+    expect(state.resources[0]!.instances[0]!.attributes.input.value.concurrency).toBe(16);
+  });
+
+  it('drift.onTrigger: revert lets an event-driven run re-apply a drifted component', async () => {
+    // Prepare
+    edit('karma.yaml', 'project: acme-platform', 'project: acme-platform\ndrift:\n  onTrigger: revert');
+    try {
+      // Act
+      const result = await run({ env: 'karma-dev', trigger: 'schedule', mode: 'apply' });
+      // Assess
+      expect(result.waves.flatMap((w) => w.components)).toContain('worker');
+      expect(result.summary?.rows.find((r) => r.component === 'worker')?.result).toBe('applied');
+      expect((await statuses('karma-dev'))['worker']).toBe('in-sync');
+    } finally {
+      edit('karma.yaml', 'project: acme-platform\ndrift:\n  onTrigger: revert', 'project: acme-platform');
+    }
+  });
+
   it('a bad execution input fails at once with one clear cause', async () => {
     const result = await run({ env: 'karma-dev', mode: 'destroy' });
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('InvalidInputError');
     expect(result.cause).toBe(
-      'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)',
+      'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)',
     );
   });
 });

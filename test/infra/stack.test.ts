@@ -9,7 +9,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
 import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
-import { DEFINITION_FILE } from '../../lib/infra/pipeline.ts';
+import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
+import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';
 import { CODECOMMIT_SETTINGS, GITHUB_SETTINGS, synth, type Synthesized } from './helpers.ts';
 
 type Json = Record<string, unknown>;
@@ -204,6 +205,26 @@ describe('CodeBuild', () => {
     });
   });
 
+  it('providers come from an S3 cache of the plugin directory that every build restores and saves', () => {
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const p = props(project);
+    // the project's cache is the dedicated bucket, under its prefix
+    const cache = p['Cache'] as Json;
+    expect(cache['Type']).toBe('S3');
+    const [bucketId] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineProviderCache'))!;
+    expect(cache['Location']).toEqual({ 'Fn::Join': ['/', [{ Ref: bucketId }, PROVIDER_CACHE_PREFIX]] });
+    // the buildspec points Terraform's plugin cache at the cached path
+    const spec = JSON.parse(String((p['Source'] as Json)['BuildSpec'])) as { env: { variables: Record<string, string> }; cache: { paths: string[] } };
+    expect(spec.env.variables['TF_PLUGIN_CACHE_DIR']).toBe(PLUGIN_CACHE_DIR);
+    expect(spec.cache.paths).toEqual([`${PLUGIN_CACHE_DIR}/**/*`]);
+    // the bucket: encrypted, TLS only, private, access-logged, expiring when unused
+    const bucket = props(resources(cc, 'AWS::S3::Bucket').find(([id]) => id === bucketId)![1]);
+    expect(bucket['BucketEncryption']).toBeDefined();
+    expect(bucket['PublicAccessBlockConfiguration']).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket['LoggingConfiguration']).toMatchObject({ LogFilePrefix: 'provider-cache/' });
+    expect(JSON.stringify(bucket['LifecycleConfiguration'])).toContain('"ExpirationInDays":30');
+  });
+
   it('its role may assume only the configured deploy roles, and holds no admin rights', () => {
     const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineApplyRole'))!;
     const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
@@ -225,6 +246,31 @@ describe('bucket and notifications', () => {
     });
     const policy = resources(cc, 'AWS::S3::BucketPolicy').find(([, r]) => JSON.stringify(props(r)['Bucket']).includes(id))!;
     expect(JSON.stringify(policy[1])).toContain('"aws:SecureTransport":"false"');
+  });
+
+  it('Terraform state bucket: versioned, encrypted, TLS only, public access blocked, retained; each deploy role reaches its environment\'s keys only; CodeBuild names it', () => {
+    // Prepare
+    const [id, bucket] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineTerraformState'))!;
+    // Assess
+    expect(bucket['DeletionPolicy']).toBe('Retain');
+    expect(props(bucket)).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: { LogFilePrefix: 'tfstate/' },
+    });
+    const policy = resources(cc, 'AWS::S3::BucketPolicy').find(([, r]) => JSON.stringify(props(r)['Bucket']).includes(id))!;
+    const statements = (props(policy[1])['PolicyDocument'] as { Statement: Json[] }).Statement;
+    expect(JSON.stringify(statements)).toContain('"aws:SecureTransport":"false"');
+    const objects = statements.filter((st) => JSON.stringify(st['Action']).includes('s3:PutObject'));
+    expect(objects.map((st) => [JSON.stringify((st['Principal'] as Json)['AWS']), JSON.stringify(st['Resource'])])).toEqual([
+      [expect.stringContaining('karma-deploy-dev'), expect.stringContaining('/karma-dev/*')],
+      [expect.stringContaining('karma-deploy-prod'), expect.stringContaining('/karma-prod/*')],
+    ]);
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const vars = Object.fromEntries((((props(project)['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
+    expect(vars['KARMA_STATE_BUCKET']).toEqual({ Ref: id });
+    cc.template.hasOutput('TerraformStateBucket', { Value: { Ref: id } });
   });
 
   it('failed, timed-out or aborted executions go to the SNS topic', () => {

@@ -60,7 +60,7 @@ describe('Normalize', () => {
 
   it('rejects bad input with one message naming the field', () => {
     expect(() => normalize({ input: { env: 'Karma Dev', trigger: 'cron', extra: 1 }, executionId: 'x' })).toThrow(
-      'invalid execution input: trigger: Invalid option: expected one of "ssm-change"|"git-push"|"schedule"|"manual"; env: must be a component or environment name; unknown field "extra". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)',
+      'invalid execution input: trigger: Invalid option: expected one of "ssm-change"|"git-push"|"schedule"|"manual"; env: must be a component or environment name; unknown field "extra". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)',
     );
   });
 });

@@ -7,13 +7,36 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { KarmaError } from '../../core/errors.ts';
-import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, type HandlerName, type StepHandler } from '../../app/pipeline/handlers.ts';
+import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
 
 export const PIPELINE_DEFINITION = new URL('../../../statemachines/pipeline.asl.json', import.meta.url);
 
+/** TimeoutSeconds of the task that applies one component (ApplyWave's ApplyComponent): CodeBuild's bound too. */
+export function applyTaskTimeoutSeconds(text: string = readFileSync(PIPELINE_DEFINITION, 'utf8')): number {
+  const asl = JSON.parse(text) as { States: Record<string, { ItemProcessor?: { States: Record<string, { TimeoutSeconds?: number }> } }> };
+  const seconds = asl.States['ApplyWave']?.ItemProcessor?.States['ApplyComponent']?.TimeoutSeconds;
+  if (typeof seconds !== 'number') throw new Error('statemachines/pipeline.asl.json: ApplyWave.ApplyComponent has no TimeoutSeconds');
+  return seconds;
+}
+
 type Json = Record<string, unknown>;
 
-export class DefinitionError extends KarmaError {}
+export class DefinitionError extends KarmaError {
+  override readonly name: string = 'DefinitionError';
+}
+
+/**
+ * A Retry or Catch on a Karma error that no class is known to raise under that literal name would silently never
+ * fire in AWS (minified bundles): refuse such a definition, here and in the CDK construct.
+ */
+export function assertKnownErrors(definition: Json): void {
+  const unknown = unknownMatchedErrors(definition);
+  if (unknown.length > 0) {
+    throw new DefinitionError(
+      `state machine definition: ErrorEquals names ${unknown.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`,
+    );
+  }
+}
 
 /** Replaces `${Name}` placeholders; any placeholder left is an error naming it. */
 export function substitute(text: string, values: Readonly<Record<string, string>>): string {
@@ -58,6 +81,8 @@ export interface LocalRunOptions {
   readonly waitMillis?: number;
   readonly onEvent?: (event: LocalEvent) => void;
   readonly definitionText?: string;
+  /** Aborting stops the execution: no further state starts (StopExecution's local stand-in). */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalEvent {
@@ -71,7 +96,7 @@ export interface LocalEvent {
 }
 
 export interface LocalRunResult {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   readonly output?: unknown;
   readonly error?: string;
   readonly cause?: string;
@@ -94,7 +119,9 @@ export function loadDefinition(text?: string): Json {
   const raw = text ?? readFileSync(PIPELINE_DEFINITION, 'utf8');
   const values: Record<string, string> = { [CODEBUILD_SUBSTITUTION]: 'karma-component' };
   for (const [key, handler] of Object.entries(FUNCTION_SUBSTITUTIONS)) values[key] = functionArn(handler);
-  return JSON.parse(substitute(raw, values)) as Json;
+  const definition = JSON.parse(substitute(raw, values)) as Json;
+  assertKnownErrors(definition);
+  return definition;
 }
 
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -123,6 +150,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     overrides: { taskResourceLocalHandlers: overrides as never, waitTimeOverrides: waits },
     context: { Execution: { Id: options.executionId, Input: options.input as never, Name: options.executionId.split(':').pop()!, StartTime: new Date().toISOString(), RoleArn: `arn:aws:iam::${STAND_IN_ACCOUNT}:role/karma-local` } } as never,
   });
+  const abort = (): void => execution.abort();
+  if (options.signal?.aborted) abort();
+  else options.signal?.addEventListener('abort', abort, { once: true });
   const follow = (async () => {
     for await (const e of execution.eventLogs) {
       const ev = e as unknown as { type: string; state?: { name: string; input?: unknown; output?: unknown }; index?: number; Error?: string; Cause?: unknown };
@@ -143,7 +173,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     // aws-local-stepfunctions wraps the failure (a Fail state's Error/Cause, or an uncaught task error) in an
     // ExecutionError whose `cause` is the original: report that, as Step Functions does.
     const outer = error as Error & { cause?: unknown };
+    if (outer.name === 'ExecutionAbortedError') return { status: 'ABORTED', millis: Math.round(performance.now() - started) };
     const e = outer.name === 'ExecutionError' && outer.cause instanceof Error ? outer.cause : outer;
     return { status: 'FAILED', error: e.name, cause: e.message, millis: Math.round(performance.now() - started) };
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
 }

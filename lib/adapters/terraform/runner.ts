@@ -6,8 +6,11 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
+import { redactor } from '../../core/secrets.ts';
+import { trackChild } from './cleanup.ts';
 
 export class TerraformError extends KarmaError {
+  override readonly name: string = 'TerraformError';
   readonly command: string;
   readonly exitCode_: number | null;
   constructor(message: string, command: string, code: number | null) {
@@ -48,10 +51,18 @@ export interface RunResult {
 export interface RunOptions {
   readonly cwd: string;
   readonly log: string;
-  /** Values never to show: replaced by (sensitive) in the log, the progress lines and the captured output. */
-  readonly redact?: readonly string[];
-  /** false: stdout is captured but neither logged nor shown (`terraform output -json` prints sensitive outputs in clear). */
+  /**
+   * Secret values never to show (strings, or structured values: every leaf counts): replaced by (sensitive),
+   * in every form they can be printed, in the log, the progress lines and the captured output.
+   */
+  readonly redact?: readonly unknown[];
+  /**
+   * false: stdout is captured as printed, unredacted, and neither logged nor shown (`terraform output -json`
+   * prints sensitive outputs in clear, and they must be stored as they are). Never put that stdout in a message.
+   */
   readonly logStdout?: boolean;
+  /** Extra environment for this command (the provider cache settings), over the runner's own. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TerraformRunner {
@@ -59,40 +70,38 @@ export interface TerraformRunner {
 }
 
 /**
- * Replaces every secret value in a text. Terraform prints variables a module did not mark `sensitive` (a plan
- * shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in CodeBuild, CloudWatch.
- * Longest first, so a secret that contains another is replaced whole. Values shorter than 4 characters are
- * not redacted (they would shred ordinary output and protect nothing).
+ * Replaces every printable form of the secret values in a text (lib/core/secrets.ts: leaves of structured
+ * values, lines of multi-line ones, raw and escaped). Terraform prints variables a module did not mark
+ * `sensitive` (a plan shows them), so a secret passed through ${ssm:...} would otherwise reach logs: in
+ * CodeBuild, CloudWatch.
  */
-export function redactor(secrets: readonly string[] = []): (text: string) => string {
-  const values = [...new Set(secrets.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
-  if (values.length === 0) return (t) => t;
-  return (text) => {
-    let out = text;
-    for (const v of values) if (out.includes(v)) out = out.split(v).join('(sensitive)');
-    return out;
-  };
-}
+export { redactor };
 
 /** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
   return {
-    run: (args, { cwd, log, redact, logStdout = true }) =>
+    run: (args, { cwd, log, redact, logStdout = true, env }) =>
       new Promise((resolvePromise, reject) => {
         const clean = redactor(redact);
         const out = createWriteStream(log, { flags: 'a', mode: 0o600 });
         out.write(`$ ${binary} ${args.join(' ')}\n`);
         const child = spawn(binary, [...args], {
           cwd,
-          env: { ...process.env, ...options.env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
+          env: { ...process.env, ...options.env, ...env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
+          // Its own process group: on Ctrl-C, Terraform hears the interrupt once, forwarded (cleanup.ts).
+          detached: true,
         });
         const captured = { stdout: [] as string[], stderr: [] as string[] };
         const pending = { stdout: '', stderr: '' };
         const emit = (stream: 'stdout' | 'stderr', line: string): void => {
+          if (stream === 'stdout' && !logStdout) {
+            // Kept as printed: the caller parses it (redacting would corrupt the values) and never shows it.
+            captured.stdout.push(line);
+            return;
+          }
           const safe = clean(line);
           captured[stream].push(safe);
-          if (stream === 'stdout' && !logStdout) return;
           out.write(`${safe}\n`);
           if (options.onLine && safe.trim()) options.onLine(safe);
         };
@@ -112,19 +121,43 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           out.end();
           resolvePromise({ code, stdout: captured.stdout.join('\n'), stderr: captured.stderr.join('\n') });
         });
+        trackChild(child);
       }),
   };
 }
 
-/** The first "Error: ..." line Terraform printed, for a one-line failure message. */
+/** How long a failure reason may get: the whole first error, but a table cell and a state parameter stay readable. */
+const MAX_ERROR = 1500;
+
+/**
+ * Terraform's first error as one line: its title and its whole explanation (every paragraph, wrapped lines
+ * joined), without the source excerpt it shows for context. The caller's output is already redacted.
+ */
 export function terraformErrorLine(result: RunResult): string {
+  // We run with -no-color, so boxed lines (`├────`, `│ var.x is "y"`, a warning's `╷ … ╵`) are context, not the error.
   // eslint-disable-next-line no-control-regex
-  const text = `${result.stderr}\n${result.stdout}`.replace(/\u001b\[[0-9;]*m/g, '');
-  // We run with -no-color, so boxed lines (`├────`, `│ var.x is "y"`) are values shown for context.
-  const lines = text.split('\n').map((l) => (/^\s*[│├]/.test(l) ? '' : l.trim()));
+  const linesOf = (text: string): string[] => text.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => (/^\s*[│├╷╵]/.test(l) ? '' : l.trim()));
+  // Errors go to stderr; stdout ends with a summary ("Planning failed. ...") that is not part of one.
+  const streams = [linesOf(result.stderr), linesOf(result.stdout)];
+  const lines = streams.find((l) => l.some((x) => x.startsWith('Error: '))) ?? streams.flat();
   const i = lines.findIndex((l) => l.startsWith('Error: '));
-  if (i < 0) return lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`;
-  // Skip the source excerpt Terraform shows (`on file line N:`, `N: code`, `with ...`) to reach the explanation.
-  const detail = lines.slice(i + 1).find((l) => l && !/^(on |with |\d+:)/.test(l));
-  return detail ? `${lines[i]}: ${detail}` : lines[i]!;
+  if (i < 0) return cap(lines.filter(Boolean).slice(-1)[0] ?? `exit code ${result.code}`);
+  const paragraphs: string[] = [];
+  let paragraph: string[] = [];
+  const close = (): void => {
+    if (paragraph.length > 0) paragraphs.push(paragraph.join(' '));
+    paragraph = [];
+  };
+  for (const line of lines.slice(i + 1)) {
+    if (/^(Error|Warning): /.test(line)) break;
+    // The source excerpt Terraform shows (`on file line N:`, `N: code`, `with resource.x,`) is context.
+    if (!line || /^(on .* line \d+|with |\d+:)/.test(line)) close();
+    else paragraph.push(line);
+  }
+  close();
+  return cap(paragraphs.length > 0 ? `${lines[i]}: ${paragraphs.join(' ')}` : lines[i]!);
+}
+
+function cap(line: string): string {
+  return line.length > MAX_ERROR ? `${line.slice(0, MAX_ERROR - 1)}…` : line;
 }

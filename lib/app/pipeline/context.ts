@@ -11,7 +11,8 @@
  *   KARMA_SNAPSHOTS     without a bucket: a directory for build snapshots (default /tmp/karma-snapshots)
  *   KARMA_NOTIFY_TOPIC_ARN  SNS topic Summarize publishes drift to (docs/pipeline.md "Notifications"); none when unset
  *   KARMA_MAX_PARALLEL  components applied at once per round (default 4; CodeBuild's concurrent-build quota)
- *   KARMA_LOCK_TTL      seconds an environment lock outlives a dead execution (default 21600)
+ *   KARMA_LOCK_TTL      how long an environment lock outlives an execution that died unseen: seconds or a
+ *                       duration (90s, 30m, 6h; default 6h). Local runs read it too.
  */
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
@@ -25,6 +26,9 @@ import type { AuthCallback } from 'isomorphic-git';
 import { DirectorySnapshotStore } from '../../adapters/snapshots/directory-snapshots.ts';
 import { S3SnapshotStore } from '../../adapters/snapshots/s3-snapshots.ts';
 import { SnsNotifier } from '../../adapters/notify/sns.ts';
+import { localProcesses } from '../../adapters/local/process.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { DEFAULT_LOCK_TTL_SECONDS } from '../locks.ts';
 import { openBackend, type BackendType } from '../backend.ts';
 import type { PipelineContext } from './steps.ts';
 
@@ -34,6 +38,17 @@ export interface LocalContextOptions {
   readonly store?: string;
   readonly maxParallel?: number;
   readonly log?: PipelineContext['log'];
+  /** Where KARMA_LOCK_TTL is read (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** KARMA_LOCK_TTL: seconds, or a duration (`90s`, `30m`, `6h`); default 6 h. */
+export function lockTtlFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env['KARMA_LOCK_TTL'];
+  if (raw === undefined || raw === '') return DEFAULT_LOCK_TTL_SECONDS;
+  const seconds = parseDuration(raw);
+  if (seconds === undefined) throw new UsageError(`KARMA_LOCK_TTL must be a number of seconds or a duration like 90s, 30m or 6h, got "${raw}"`);
+  return seconds;
 }
 
 export function configSourceAt(location: string, at: { ref?: string; commit?: string }, options: { onAuth?: AuthCallback } = {}): ConfigSource {
@@ -51,7 +66,10 @@ export function localContext(options: LocalContextOptions): PipelineContext {
     snapshots: new DirectorySnapshotStore(join(baseDir, options.store ?? '.karma', 'snapshots')),
     clock: systemClock,
     maxParallel: options.maxParallel ?? 4,
-    lockTtlSeconds: 6 * 3600,
+    lockTtlSeconds: lockTtlFromEnv(options.env ?? process.env),
+    // The steps run in this process: it holds the locks, and a re-run can tell when it is gone.
+    holder: { host: localProcesses.host, pid: process.pid },
+    processes: localProcesses,
     log: options.log ?? (() => undefined),
   };
 }
@@ -100,7 +118,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv, log: PipelineContext['log
     snapshots: snapshotsFromEnv(env),
     clock: systemClock,
     maxParallel: positiveInt('KARMA_MAX_PARALLEL', env['KARMA_MAX_PARALLEL'], 4),
-    lockTtlSeconds: positiveInt('KARMA_LOCK_TTL', env['KARMA_LOCK_TTL'], 6 * 3600),
+    lockTtlSeconds: lockTtlFromEnv(env),
     log,
     ...(notify ? { notify } : {}),
   };

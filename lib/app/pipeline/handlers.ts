@@ -2,12 +2,12 @@
  * The pipeline's step handlers by name, and which state of statemachines/pipeline.asl.json runs which.
  * Lambda (lambdas/*.ts) and the local runner both go through `makeHandlers`, so both run the same code.
  */
+import type { HandlerName, StepHandler } from '../../core/pipeline-contract.ts';
 import type { PipelineContext } from './steps.ts';
 import { acquireLockStep, buildStep, normalize, planStep, recordStep, releaseLockStep, summarizeStep } from './steps.ts';
 
-export type StepHandler = (event: unknown) => Promise<unknown>;
-export const HANDLER_NAMES = ['normalize', 'build', 'acquireLock', 'plan', 'record', 'summarize', 'releaseLock'] as const;
-export type HandlerName = (typeof HANDLER_NAMES)[number];
+// The handler names, placeholders and state names are the ASL's contract (lib/core/pipeline-contract.ts).
+export { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, HANDLER_NAMES, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
 
 export function makeHandlers(ctx: PipelineContext): Record<HandlerName, StepHandler> {
   return {
@@ -20,19 +20,3 @@ export function makeHandlers(ctx: PipelineContext): Record<HandlerName, StepHand
     releaseLock: (event) => releaseLockStep(event, ctx),
   };
 }
-
-/** definitionSubstitutions key → the handler that function runs (CDK creates one function per handler). */
-export const FUNCTION_SUBSTITUTIONS: Readonly<Record<string, HandlerName>> = {
-  NormalizeFunctionArn: 'normalize',
-  BuildFunctionArn: 'build',
-  AcquireLockFunctionArn: 'acquireLock',
-  PlanFunctionArn: 'plan',
-  RecordFunctionArn: 'record',
-  SummarizeFunctionArn: 'summarize',
-  ReleaseLockFunctionArn: 'releaseLock',
-};
-
-/** The CodeBuild project that runs `karma component <mode> <component> <env>`. */
-export const CODEBUILD_SUBSTITUTION = 'CodeBuildProjectName';
-/** The Map's task that applies one component. */
-export const APPLY_STATE = 'ApplyComponent';

@@ -12,6 +12,7 @@
  *   ref         branch or tag of the config repo (git-push: the pushed branch)
  *   commit      a commit id (wins over ref)
  *   parameter   ssm-change: the parameter that changed
+ *   lockTimeout seconds to wait for a busy environment lock before failing (LockTimeoutError)  default 3600
  *   event       the raw event, kept for traces
  */
 import { z } from 'zod';
@@ -30,6 +31,8 @@ export const ExecutionInput = z
     ref: z.string().min(1).optional(),
     commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit id').optional(),
     parameter: z.string().startsWith('/').optional(),
+    // At most a day: a poll every 30 s stays far below a standard execution's 25,000-event history.
+    lockTimeout: z.number().int().positive().max(86_400).optional(),
     event: z.unknown().optional(),
   })
   .strict();
@@ -45,8 +48,37 @@ export const Run = z.object({
   ref: z.string().optional(),
   commit: z.string().optional(),
   parameter: z.string().optional(),
+  lockTimeout: z.number().int().positive().optional(),
 });
 export type Run = z.infer<typeof Run>;
+
+export const LockInfo = z.object({
+  name: z.string(),
+  owner: z.string(),
+  host: z.string().optional(),
+  pid: z.number().int().optional(),
+  acquiredAt: z.string(),
+  expiresAt: z.string(),
+});
+
+/**
+ * AcquireLock's result. The ASL's LockAcquired? Choice reads `acquired` and `timedOut` (always present), the
+ * LockTimeout Fail state `message`.
+ */
+export const LockState = z.object({
+  acquired: z.boolean(),
+  timedOut: z.boolean(),
+  attempts: z.number().int(),
+  /** When this execution first found the lock busy (ISO 8601). */
+  waitingSince: z.string().optional(),
+  /** The busy lock's holder (execution id), and the lock itself. */
+  heldBy: z.string().optional(),
+  holder: LockInfo.optional(),
+  /** Locks taken over from holders that were gone (a dead local process). */
+  tookOver: z.array(LockInfo).optional(),
+  message: z.string().optional(),
+});
+export type LockState = z.infer<typeof LockState>;
 
 /** After Build: the config commit everything is pinned to, the environments in order, the snapshot reference. */
 export const BuildRef = z.object({
@@ -67,7 +99,17 @@ export const WorkItem = z.object({
 });
 export type WorkItem = z.infer<typeof WorkItem>;
 
-export const Processed = z.object({ env: z.string(), component: z.string(), ok: z.boolean(), error: z.string().optional() });
+export const Processed = z.object({
+  env: z.string(),
+  component: z.string(),
+  ok: z.boolean(),
+  /** The error name (States.TaskFailed, States.Timeout...) of a failed item. */
+  error: z.string().optional(),
+  /** What the failed item said (the component's one-line error, or the build's status), short. */
+  detail: z.string().optional(),
+  /** Where its log is: a local path, or the CodeBuild log link. */
+  log: z.string().optional(),
+});
 export type Processed = z.infer<typeof Processed>;
 
 export const Progress = z.object({ round: z.number().int(), processed: z.array(Processed) });
@@ -90,6 +132,8 @@ export const ResultRow = z.object({
   component: z.string(),
   result: z.enum(['applied', 'failed', 'skipped', 'drifted', 'in-sync', 'at-risk', 'planned']),
   detail: z.string(),
+  /** How long this execution's `terraform init` of the component took (recorded in its state by the apply). */
+  initMillis: z.number().optional(),
 });
 export type ResultRow = z.infer<typeof ResultRow>;
 
@@ -109,7 +153,7 @@ export type Summary = z.infer<typeof Summary>;
 export const PipelineState = z.object({
   run: Run,
   build: BuildRef.optional(),
-  lock: z.object({ acquired: z.boolean(), heldBy: z.string().optional(), attempts: z.number().int() }).optional(),
+  lock: LockState.optional(),
   progress: Progress.optional(),
   plan: Plan.optional(),
   waveResults: z.array(WaveResult).optional(),

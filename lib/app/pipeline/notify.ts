@@ -25,7 +25,7 @@ export function notificationFor(summary: Summary, executionId: string): Notifica
   const atRisk = summary.rows.filter((r) => r.result === 'at-risk').length;
   const subject = `Karma: ${summary.drifted} drifted in ${envs.join(', ')}`;
   const header =
-    `Karma drift check (execution ${executionId}): ${summary.drifted} drifted` +
+    `Karma ${summary.mode === 'drift' ? 'drift check' : `${summary.mode} run`} (execution ${executionId}): ${summary.drifted} drifted` +
     (atRisk > 0 ? `, ${atRisk} at risk (they consume outputs of drifted components)` : '') +
     `. Apply to converge, or change the config to match.`;
   return { subject, text: `${header}\n\n${summary.text}\n` };

@@ -26,7 +26,9 @@ export interface RemoteOptions {
   readonly client?: SFNClient;
 }
 
-export class RemotePipelineError extends KarmaError {}
+export class RemotePipelineError extends KarmaError {
+  override readonly name: string = 'RemotePipelineError';
+}
 
 function client(options: RemoteOptions): SFNClient {
   return (

@@ -15,16 +15,19 @@ import { keepBuilds } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
 import { stateParamPath, type Config } from '../../core/model.ts';
 import { parseState as parseRuntimeState } from '../../core/runtime.ts';
-import { planEnv } from '../../core/order.ts';
+import { holdsDrift, planEnv } from '../../core/order.ts';
 import { toSnapshot } from '../../core/graph.ts';
 import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
+import { recordApply } from '../record.ts';
 import type { Backend } from '../backend.ts';
 import { buildFromConfig, loadConfig } from '../build.ts';
 import { table } from '../../core/table.ts';
 import { notifySummary } from './notify.ts';
+import { DEFAULT_LOCK_TIMEOUT_SECONDS, holderState, lockName, lockTimeoutMessage, tookOverLine, type ProcessProbe } from '../locks.ts';
 import {
   ExecutionInput,
   PipelineState,
+  type LockState,
   type BuildRef,
   type Plan,
   type Processed,
@@ -36,6 +39,7 @@ import {
 
 /** Bad execution input: the state machine fails at once with this error name and the message as cause. */
 export class InvalidInputError extends KarmaError {
+  override readonly name: string = 'InvalidInputError';
   override readonly exitCode = 2;
 }
 
@@ -47,8 +51,12 @@ export interface PipelineContext {
   readonly clock: Clock;
   /** How many components one round applies at most (CodeBuild's concurrent-build quota). Default 4. */
   readonly maxParallel: number;
-  /** How long an environment lock lives if its execution dies. */
+  /** How long an environment lock lives if its execution dies (KARMA_LOCK_TTL). */
   readonly lockTtlSeconds: number;
+  /** Recorded with the lock beside the execution id: a local run's host and pid; nothing for Lambda. */
+  readonly holder?: { readonly host?: string; readonly pid?: number };
+  /** Tells whether a local holder's process still runs, so a dead one's lock is taken over; none in Lambda. */
+  readonly processes?: ProcessProbe;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
   /** Sends one notification (SNS in AWS); Summarize calls it when drift was found (see notify.ts). */
   readonly notify?: (subject: string, text: string) => Promise<void>;
@@ -72,7 +80,7 @@ export function normalize(raw: { input: unknown; executionId: string }): Pipelin
       return `${i.path.join('.') || '(input)'}: ${i.message}`;
     });
     throw new InvalidInputError(
-      `invalid execution input: ${messages.join('; ')}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, event)`,
+      `invalid execution input: ${messages.join('; ')}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)`,
     );
   }
   const input = parsed.data;
@@ -86,6 +94,7 @@ export function normalize(raw: { input: unknown; executionId: string }): Pipelin
       ...(input.ref ? { ref: input.ref } : {}),
       ...(input.commit ? { commit: input.commit } : {}),
       ...(input.parameter ? { parameter: input.parameter } : {}),
+      ...(input.lockTimeout ? { lockTimeout: input.lockTimeout } : {}),
     },
   };
 }
@@ -185,17 +194,52 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
 /** Two snapshots per run (after the build, and the final one): the last history.keepBuilds runs keep both. */
 const snapshotsToKeep = (config: Config): number => 2 * keepBuilds(config);
 
-const lockNames = (envs: readonly string[]): string[] => envs.map((e) => `env-${e}`);
+const lockNames = (envs: readonly string[]): string[] => envs.map(lockName);
 
-export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promise<NonNullable<PipelineState['lock']>> {
+/**
+ * AcquireLock: every target environment's lock, or none. A lock whose holder is a dead local process is taken
+ * over at once (ctx.processes decides; deployed executions have none). A busy lock: the state machine waits
+ * and comes back here, until `lockTimeout` seconds after the first attempt (then `timedOut`).
+ */
+export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promise<LockState> {
   const state = parseState(raw);
   const envs = state.build?.envs ?? [];
   const config = await loadConfig(ctx.source(pinned(state)));
   return withBackend(ctx, config, async (backend) => {
-    const got = await backend.locks.acquire(lockNames(envs), state.run.executionId, ctx.lockTtlSeconds);
+    const now = ctx.clock.now();
+    const probe = ctx.processes;
+    const got = await backend.locks.acquire(
+      lockNames(envs),
+      { owner: state.run.executionId, ...ctx.holder },
+      ctx.lockTtlSeconds,
+      probe ? { canTakeOver: (lock) => holderState(lock, now, probe) === 'dead' } : {},
+    );
     const attempts = (state.lock?.attempts ?? 0) + 1;
-    ctx.log(got.acquired ? 'lock acquired' : 'lock busy', { envs, heldBy: got.heldBy, attempts });
-    return { acquired: got.acquired, ...(got.heldBy ? { heldBy: got.heldBy } : {}), attempts };
+    for (const lock of got.tookOver) ctx.log(tookOverLine(lock), { lock });
+    if (got.acquired) {
+      ctx.log('lock acquired', { envs, attempts });
+      return {
+        acquired: true,
+        timedOut: false,
+        attempts,
+        ...(state.lock?.waitingSince ? { waitingSince: state.lock.waitingSince } : {}),
+        ...(got.tookOver.length > 0 ? { tookOver: [...got.tookOver] } : {}),
+      };
+    }
+    const holder = got.heldBy!;
+    const waitingSince = state.lock?.waitingSince ?? now.toISOString();
+    const waited = (now.getTime() - Date.parse(waitingSince)) / 1000;
+    const timedOut = waited >= (state.run.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_SECONDS);
+    ctx.log(timedOut ? 'lock timeout' : 'lock busy', { envs, heldBy: holder.owner, attempts });
+    return {
+      acquired: false,
+      timedOut,
+      attempts,
+      waitingSince,
+      heldBy: holder.owner,
+      holder,
+      ...(timedOut ? { message: lockTimeoutMessage(holder, waited) } : {}),
+    };
   });
 }
 
@@ -238,6 +282,7 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
   const config = await loadConfig(ctx.source(pinned(state)));
   const only = state.run.components ? new Set(state.run.components) : undefined;
   return withBackend(ctx, config, async (backend) => {
+    await recordLostFailures(config, backend.runtime, state, ctx.clock);
     const build = await liveBuild(ctx, config, backend);
     for (const env of state.build?.envs ?? []) {
       const exclude = processedIn(state.progress, env);
@@ -245,7 +290,8 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
       if (state.run.mode === 'drift') {
         next = driftCandidates(build, env, exclude, only);
       } else {
-        next = planEnv(build, env, { exclude, ...(only ? { only } : {}) }).waves[0] ?? [];
+        const holdDrift = holdsDrift(config.project, env, state.run.trigger);
+        next = planEnv(build, env, { exclude, holdDrift, ...(only ? { only } : {}) }).waves[0] ?? [];
       }
       if (next.length === 0) continue;
       const wave: WorkItem[] = next.slice(0, ctx.maxParallel).map((component) => ({
@@ -262,15 +308,57 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
   });
 }
 
+/**
+ * What a failed Map item's cause says, kept short: locally the component command's `{message, log}`; in AWS the
+ * CodeBuild build record startBuild.sync fails with (its status and log link; the whole record is kilobytes, and
+ * the state payload is capped at 256 KiB).
+ */
+export function failureOf(cause: string | undefined): { detail?: string; log?: string } {
+  if (!cause) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(cause);
+  } catch {
+    return { detail: cause.slice(0, 500) };
+  }
+  if (json === null || typeof json !== 'object') return { detail: cause.slice(0, 500) };
+  const o = json as Record<string, unknown>;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+  if (text(o['message'])) return { detail: text(o['message'])!.slice(0, 1500), ...(text(o['log']) ? { log: text(o['log'])! } : {}) };
+  const build = (o['Build'] ?? o['build'] ?? o) as Record<string, unknown>;
+  const logs = (build['Logs'] ?? build['logs'] ?? {}) as Record<string, unknown>;
+  const status = text(build['BuildStatus']) ?? text(build['buildStatus']);
+  const id = text(build['Id']) ?? text(build['id']);
+  const log = text(logs['DeepLink']) ?? text(logs['deepLink']);
+  return { ...(status ? { detail: `CodeBuild build ${id ?? ''} ended ${status}`.replace('  ', ' ') } : {}), ...(log ? { log } : {}) };
+}
+
 /** RecordWave: fold the Map's results into the progress. The runtime already holds outputs and state. */
 export function recordStep(raw: unknown): Progress {
   const state = parseState(raw);
   const processed: Processed[] = [...(state.progress?.processed ?? [])];
   for (const r of state.waveResults ?? []) {
-    // The error name only: the CodeBuild cause is a whole build record, and the runtime state has the real error.
-    processed.push({ env: r.env, component: r.component, ok: r.outcome === 'succeeded', ...(r.error ? { error: r.error } : {}) });
+    const failure = r.outcome === 'succeeded' ? {} : failureOf(r.cause);
+    processed.push({ env: r.env, component: r.component, ok: r.outcome === 'succeeded', ...(r.error ? { error: r.error } : {}), ...failure });
   }
   return { round: state.plan?.round ?? (state.progress?.round ?? 0) + 1, processed };
+}
+
+/**
+ * A component whose apply step failed without recording it — the process was killed, the build timed out or was
+ * stopped — must not look merely pending to the re-plan (its dependents would be applied on its old outputs):
+ * record it failed, with what is known. Idempotent: a component whose state already says failed is left alone.
+ */
+async function recordLostFailures(config: Config, runtime: RuntimeStore, state: PipelineState, clock: Clock): Promise<void> {
+  if (state.run.mode !== 'apply') return;
+  for (const p of state.progress?.processed ?? []) {
+    if (p.ok) continue;
+    const read = parseRuntimeState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, p.env, p.component)]))[0]);
+    if (read.kind === 'ok' && read.state.result === 'failed') continue;
+    const what = p.detail ?? p.error ?? 'the apply step failed';
+    const error = `the apply ended without recording a result (${what}); its resources may be partly changed${p.log ? `: see ${p.log}` : ''}`;
+    await recordApply(config, runtime, { env: p.env, component: p.component, result: 'failed', error, ...(state.build?.commit ? { commit: state.build.commit } : {}) }, clock);
+  }
 }
 
 /** Summarize: one row per component touched or left behind, from the runtime as it now is. */
@@ -290,28 +378,50 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
       const drifted: string[] = [];
       for (const p of processed) {
         const s = build.statuses.get(`${env}/${p.component}`)!;
+        // The state this execution's apply (or drift check) wrote says how long its init took.
+        const init = (own: boolean) => (own && s.state?.initMillis !== undefined ? { initMillis: s.state.initMillis } : {});
         if (!p.ok) {
-          rows.push({ env, component: p.component, result: 'failed', detail: s.own === 'failed' ? s.ownReason : (p.error ?? 'the apply step failed') });
+          const reason = s.own === 'failed' ? s.ownReason : (p.detail ?? p.error ?? 'the apply step failed');
+          rows.push({
+            env,
+            component: p.component,
+            result: 'failed',
+            detail: p.log && !reason.includes(p.log) ? `${reason} (log: ${p.log})` : reason,
+            ...init(s.own === 'failed' && mode === 'apply'),
+          });
         } else if (mode === 'apply') {
-          rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}` });
+          rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}`, ...init(true) });
         } else if (mode === 'drift') {
           const isDrifted = s.state?.drift?.drifted === true;
           if (isDrifted) drifted.push(p.component);
-          rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes' });
+          rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes', ...init(true) });
         } else {
           rows.push({ env, component: p.component, result: 'planned', detail: 'terraform plan ran; see the build log' });
         }
       }
       if (mode === 'apply') {
         const done = new Set(processed.map((p) => p.component));
-        for (const s of planEnv(build, env, { exclude: done, ...(only ? { only } : {}) }).skipped) {
+        const holdDrift = holdsDrift(config.project, env, state.run.trigger);
+        const left = planEnv(build, env, { exclude: done, holdDrift, ...(only ? { only } : {}) });
+        for (const s of left.skipped) {
           if (!done.has(s.component)) rows.push({ env, component: s.component, result: 'skipped', detail: `${s.status}: ${s.reason}` });
         }
+        for (const s of left.held ?? []) {
+          drifted.push(s.component);
+          rows.push({
+            env,
+            component: s.component,
+            result: 'drifted',
+            detail: `${s.reason}; not reverted (drift.onTrigger is report for a ${state.run.trigger} run): run karma pipeline run --env ${env} to revert it, or change the config to match`,
+          });
+        }
       }
-      if (mode === 'drift' && drifted.length > 0) {
+      if (drifted.length > 0) {
         // Dependents of a drifted component are at risk: they consume outputs of infrastructure that changed under Terraform.
         const risk = dependentsOf(config, env, drifted);
-        for (const c of risk) if (!drifted.includes(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
+        // A drift check lists a dependent twice (its own check, and at risk); an apply run lists each component once.
+        const listed = new Set(mode === 'drift' ? drifted : rows.filter((r) => r.env === env).map((r) => r.component));
+        for (const c of risk) if (!listed.has(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
       }
     }
   });
@@ -319,10 +429,17 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
   const text =
     rows.length === 0
       ? `nothing to do in ${envs.join(', ') || 'no environment'}`
-      : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
+      : rows.some((r) => r.initMillis !== undefined)
+        ? table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL', 'INIT'], rows.map((r) => [r.env, r.component, r.result, r.detail, r.initMillis === undefined ? '' : formatMillis(r.initMillis)]))
+        : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
   const summary: Summary = { mode, envs, rows, applied: count('applied'), failed: count('failed'), skipped: count('skipped'), drifted: count('drifted'), text };
   await notifySummary(ctx, summary, state.run.executionId);
   return summary;
+}
+
+/** `412 ms`, `3.2 s`. */
+export function formatMillis(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function dependentsOf(config: Config, env: string, roots: readonly string[]): string[] {

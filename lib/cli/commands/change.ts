@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
 import { listProposals, mergeProposal, proposeChange, type Merged } from '../../app/change.ts';
-import { runPipelineAndReport } from './pipeline.ts';
+import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
 import { publishedOn, readHead } from '../../adapters/git/repo.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
@@ -95,6 +95,7 @@ export interface ApplyOptions extends CommonOptions {
   readonly env?: string;
   readonly terraform?: string;
   readonly maxParallel?: number;
+  readonly lockTimeout?: string;
   /** Start the deployed state machine instead of running the pipeline locally. */
   readonly remote?: boolean;
   readonly stateMachine?: string;
@@ -107,6 +108,7 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
   if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1)) {
     throw new UsageError(`--max-parallel must be a positive integer, got ${options.maxParallel}`);
   }
+  lockTimeoutSeconds(options.lockTimeout); // a usage error before anything is merged
   if (options.remote) {
     // Checked before anything is merged: a usage error must leave the repository as it was.
     const { stateMachineArn } = await import('../../app/pipeline/remote.ts');
@@ -150,7 +152,7 @@ async function applyRemote(dir: string, env: string, commit: string, merged: Mer
     return 1;
   }
   const started = await startRemotePipeline(
-    { env, mode: 'apply', trigger: 'manual', commit },
+    { env, mode: 'apply', trigger: 'manual', commit, ...(options.lockTimeout ? { lockTimeout: lockTimeoutSeconds(options.lockTimeout) } : {}) },
     { ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}), ...(options.region ? { region: options.region } : {}) },
   );
   if (options.json) {

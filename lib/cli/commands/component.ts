@@ -6,14 +6,17 @@
  * whether it found drift or not: the result says which), 1 when Terraform or the store failed, 2 for bad
  * input (unknown component, missing terraform binary...).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode } from '../../app/component.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
+import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
 import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import type { StateSettings } from '../../core/model.ts';
 
 export interface ComponentOptions extends CommonOptions {
   readonly component: string;
@@ -26,6 +29,20 @@ export interface ComponentOptions extends CommonOptions {
   readonly terraform?: string;
   /** Stream Terraform's output to stderr. */
   readonly verbose?: boolean;
+  /** The state was moved to the configured backend by hand: accept it although the last apply recorded another. */
+  readonly stateMoved?: boolean;
+}
+
+/**
+ * The backend used when karma.yaml leaves state local but the run must not keep it: the stack's state bucket,
+ * which CodeBuild names in KARMA_STATE_BUCKET (S3-native locking; encrypted at rest).
+ */
+export function remoteStateFromEnv(env: NodeJS.ProcessEnv): StateSettings | undefined {
+  const bucket = env['KARMA_STATE_BUCKET'];
+  if (!bucket) return undefined;
+  const region = env['KARMA_STATE_REGION'] ?? env['AWS_REGION'];
+  // The stack's bucket is Karma's own: no project prefix, and each deploy role may reach `<env>/*` only.
+  return { backend: 's3', config: { bucket, key: '{env}/{component}/terraform.tfstate', ...(region ? { region } : {}), encrypt: true, use_lockfile: true } };
 }
 
 export async function componentRun(options: ComponentOptions, io: IO): Promise<number> {
@@ -34,6 +51,10 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
   const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
   const workRoot =
     options.workDir ?? process.env['KARMA_WORK_DIR'] ?? join(dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) })), 'work');
+  const storeDir = dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
+  const stateRoot = resolve(process.env['KARMA_STATE_DIR'] ?? join(storeDir, 'state'));
+  const remoteState = remoteStateFromEnv(process.env);
+  const cacheDir = pluginCacheDir(workRoot);
   const backend = await openBackendFor(config, options, true, io);
   try {
     const result = await runComponent(config, backend.runtime, {
@@ -42,15 +63,25 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       mode: options.mode,
       files,
       workRoot,
+      stateRoot,
+      ...(remoteState ? { remoteState } : {}),
+      // A CodeBuild container is thrown away after the build: state kept there would be lost.
+      requireRemoteState: process.env['CODEBUILD_BUILD_ID'] !== undefined,
+      ...(options.stateMoved ? { stateMoved: true } : {}),
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
       ...(options.commit ? { commit: options.commit } : {}),
+      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress,
     });
-    if (options.json) io.out(JSON.stringify(result));
+    const log = join(workRoot, result.env, result.component, `${result.mode}.log`);
+    if (options.json) io.out(JSON.stringify({ ...result, log }));
     else {
       const changed = result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : '';
       io.out(`${result.env}/${result.component}: ${result.outcome}${changed}${result.error ? `: ${result.error}` : ''} in ${result.millis} ms`);
-      if (result.outcome === 'failed') io.err(`karma: the full Terraform log is in ${join(workRoot, result.env, result.component, `${result.mode}.log`)}`);
+      if (result.outcome === 'failed' && existsSync(log)) io.err(`karma: the full Terraform log is in ${log}`);
+      if (options.verbose && result.initMillis !== undefined) {
+        io.err(`karma: terraform init took ${result.initMillis} ms (provider cache: ${result.providerCache ? `${result.providerCache}, ${cacheDir}` : 'off'})`);
+      }
     }
     return result.outcome === 'failed' ? 1 : 0;
   } finally {

@@ -1,15 +1,27 @@
 /**
  * `karma pipeline run` (and `karma drift`): execute statemachines/pipeline.asl.json locally.
  *
- * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; or a step
- * failed); 2 the input was invalid (unknown env or component, bad mode).
+ * Exit codes: 0 the execution succeeded; 1 it failed (a component failed: the table says which; a step failed;
+ * the lock stayed busy past --lock-timeout); 2 the input was invalid (unknown env or component, bad mode); 3 it
+ * succeeded and found drift that is still in place (a drift check, or an event-driven run under
+ * drift.onTrigger: report); 130 interrupted (Ctrl-C, SIGINT) and 143 terminated (SIGTERM): running applies
+ * stopped, the lock released.
  */
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
+import { PIPELINE_ERRORS } from '../../core/pipeline-contract.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
-import { palette, type IO } from '../io.ts';
+import { palette, spinner, type IO } from '../io.ts';
+import { parseDuration } from '../../core/duration.ts';
+
+/** Exit codes of an interrupted run (128 + the signal number, as shells report them). */
+export const EXIT_INTERRUPTED = 130;
+export const EXIT_TERMINATED = 143;
+
+/** Exit code of a run that succeeded but left drift in place: scripts and schedules can tell it from 0. */
+export const DRIFT_FOUND = 3;
 
 export interface PipelineRunOptions extends CommonOptions {
   readonly env?: string;
@@ -19,6 +31,16 @@ export interface PipelineRunOptions extends CommonOptions {
   readonly commit?: string;
   readonly maxParallel?: number;
   readonly terraform?: string;
+  /** How long to wait for a busy environment lock: `90s`, `10m`, `1h` or seconds (default 1h). */
+  readonly lockTimeout?: string;
+}
+
+/** --lock-timeout → seconds (UsageError when it is not a duration); undefined when not given. */
+export function lockTimeoutSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = parseDuration(value);
+  if (seconds === undefined || seconds > 86_400) throw new UsageError(`--lock-timeout must be a duration up to 24h, like 90s, 10m or 1h, got "${value}"`);
+  return seconds;
 }
 
 export async function pipelineRun(options: PipelineRunOptions, io: IO): Promise<number> {
@@ -40,6 +62,8 @@ export function executionInput(options: PipelineRunOptions): Record<string, unkn
   if (options.component?.length) input['components'] = options.component;
   if (options.ref) input['ref'] = options.ref;
   if (options.commit) input['commit'] = options.commit;
+  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
+  if (lockTimeout !== undefined) input['lockTimeout'] = lockTimeout;
   return input;
 }
 
@@ -48,6 +72,7 @@ export function pipelineJson(result: LocalPipelineResult): Record<string, unknow
     executionId: result.executionId,
     status: result.status,
     ...(result.error ? { error: result.error, cause: result.cause } : {}),
+    ...(result.interrupted ? { interrupted: result.interrupted } : {}),
     summary: result.summary ?? null,
     waves: result.waves,
     millis: result.millis,
@@ -66,16 +91,45 @@ export async function runPipelineAndReport(
   jsonExtra?: Record<string, unknown>,
 ): Promise<number> {
   const p = palette(io);
+  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
+  const spin = spinner(io);
+  // Ctrl-C / SIGTERM: stop the applies, release the lock, exit 130 / 143. A second Ctrl-C exits at once (the
+  // handler is `once`), leaving the lock to the next run's dead-process takeover.
+  const controller = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalled = signal;
+    spin.stop();
+    if (!options.json) io.err(`karma: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the running applies and releasing the lock (Ctrl-C again to exit at once)`);
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const result = await runLocalPipeline({
     configDir,
-    input,
+    input: lockTimeout !== undefined && input['lockTimeout'] === undefined ? { ...input, lockTimeout } : input,
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.terraform ? { terraform: options.terraform } : {}),
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
     progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
+    waiting: (text) => (options.json ? undefined : text ? spin.start(text) : spin.stop()),
+    signal: controller.signal,
+  }).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   });
-  const code = result.status === 'SUCCEEDED' ? 0 : result.error === 'InvalidInputError' ? 2 : 1;
+  if (result.status === 'ABORTED') {
+    const { stopped = [], released = [] } = result.interrupted ?? {};
+    const code = signalled === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    if (options.json) {
+      io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
+    } else {
+      io.err(`karma: ${signalled === 'SIGTERM' ? 'terminated' : 'interrupted'}: stopped ${stopped.join(', ') || 'no running apply'}; released the lock on ${released.join(', ') || 'no environment'}. Run it again to go on.`);
+    }
+    return code;
+  }
+  const code = result.status === 'SUCCEEDED' ? (result.summary?.drifted ? DRIFT_FOUND : 0) : result.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
   if (options.json) {
     io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
     return code;
@@ -84,7 +138,7 @@ export async function runPipelineAndReport(
   const timing = result.waves.map((w) => `wave ${w.round} (${w.env}: ${w.components.join(', ')}) ${w.millis} ms`).join('; ');
   if (result.status === 'SUCCEEDED') {
     io.out(p.green(`succeeded in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
-  } else if (result.error === 'ComponentsFailedError') {
+  } else if (result.error === PIPELINE_ERRORS.componentsFailed) {
     io.out(p.red(`failed: ${result.summary?.failed ?? 'some'} component(s) failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
   } else {
     io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
@@ -112,7 +166,7 @@ export async function pipelineStart(options: PipelineStartOptions, io: IO): Prom
   return 0;
 }
 
-/** `karma pipeline status EXECUTION [--follow]`. Exit 0 running or succeeded, 1 failed, timed out or aborted. */
+/** `karma pipeline status EXECUTION [--follow]`. Exit 0 running or succeeded, 3 succeeded with drift left in place, 1 failed, timed out or aborted. */
 export async function pipelineStatus(options: { execution: string; follow?: boolean; json?: boolean; region?: string; intervalMs?: number }, io: IO): Promise<number> {
   const { describeRemote } = await import('../../app/pipeline/remote.ts');
   const remote = options.region ? { region: options.region } : {};
@@ -123,7 +177,7 @@ export async function pipelineStatus(options: { execution: string; follow?: bool
   }
   const summary = (() => {
     try {
-      return (JSON.parse(out.output ?? 'null') as { summary?: { text?: string } } | null)?.summary;
+      return (JSON.parse(out.output ?? 'null') as { summary?: { text?: string; drifted?: number } } | null)?.summary;
     } catch {
       return undefined;
     }
@@ -135,5 +189,6 @@ export async function pipelineStatus(options: { execution: string; follow?: bool
     if (summary?.text) io.out(summary.text);
     else if (out.cause) io.out(out.cause);
   }
-  return out.status === 'RUNNING' || out.status === 'SUCCEEDED' || out.status === 'PENDING_REDRIVE' ? 0 : 1;
+  if (out.status === 'SUCCEEDED') return summary?.drifted ? DRIFT_FOUND : 0;
+  return out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE' ? 0 : 1;
 }

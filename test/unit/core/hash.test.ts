@@ -56,7 +56,7 @@ describe('references', () => {
 
   it('reports references it does not understand', () => {
     expect(findReferences({ a: '${oops}' }, 'dev').problems).toEqual([
-      { at: 'a', message: '"${oops}" is not a reference Karma understands: use ${component.output}, ${env:<env>/<component>.<output>} or ${ssm:/path} (write $${...} for a literal)' },
+      { at: 'a', path: ['a'], message: '"${oops}" is not a reference Karma understands: use ${component.output}, ${env:<env>/<component>.<output>} or ${ssm:/path} (write $${...} for a literal)' },
     ]);
   });
 

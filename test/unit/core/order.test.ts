@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../../lib/core/errors.ts';
-import { destroyOrder, impact, layeredWaves, orderAll, planEnv } from '../../../lib/core/order.ts';
-import { config } from './fixtures.ts';
+import { destroyOrder, holdsDrift, impact, layeredWaves, orderAll, planEnv } from '../../../lib/core/order.ts';
+import { config, files } from './fixtures.ts';
+import { parseConfig } from '../../../lib/core/config.ts';
 import { apply, build, memoryRuntime } from './helpers.ts';
 
 // a diamond plus a tail, names chosen so that name order differs from declaration order
@@ -40,6 +41,38 @@ describe('ordering', () => {
     await apply(cfg, runtime, 'dev', 'mid', {}, { result: 'failed', error: 'boom' });
     const replanned = planEnv(await build(cfg, runtime), 'dev', { exclude: new Set(['zeta', 'mid']) });
     expect(replanned).toEqual({ env: 'dev', waves: [], skipped: [{ component: 'tail', status: 'blocked', reason: 'mid is failed' }] });
+  });
+
+  it('holdDrift leaves drifted components out of the plan and returns them in held; their dependents still plan on their own reasons', async () => {
+    // Prepare: alpha drifted (own status), mid stale behind zeta's new output
+    const cfg = config(['dev'], diamond);
+    const runtime = memoryRuntime();
+    await apply(cfg, runtime, 'dev', 'alpha', { id: 'a1' }, { drift: { drifted: true, summary: 'Plan: 0 to add, 1 to change, 0 to destroy.' } });
+    await apply(cfg, runtime, 'dev', 'zeta', { id: 'z1' });
+    await apply(cfg, runtime, 'dev', 'lone');
+    await apply(cfg, runtime, 'dev', 'mid', { id: 'm1' });
+    await apply(cfg, runtime, 'dev', 'tail');
+    await apply(cfg, runtime, 'dev', 'zeta', { id: 'z2' });
+    const b = await build(cfg, runtime);
+    // Act
+    const held = planEnv(b, 'dev', { holdDrift: true });
+    const reverting = planEnv(b, 'dev');
+    // Assess
+    expect(held.waves).toEqual([['mid']]);
+    expect(held.held).toEqual([{ component: 'alpha', status: 'drifted', reason: 'drift check at 2026-11-28T10:00:00Z found changes: Plan: 0 to add, 1 to change, 0 to destroy.' }]);
+    expect(held.skipped).toEqual([]);
+    expect(reverting.waves).toEqual([['alpha'], ['mid']]);
+    expect(reverting.held).toBeUndefined();
+  });
+
+  it('holdsDrift: event-driven runs under report (the default) hold drift; manual runs and revert do not; an environment overrides the project', () => {
+    const yaml = (extra: string) =>
+      parseConfig(files({ 'karma.yaml': `project: t\n${extra}environments:\n  dev: {}\n  prod:\n    drift: {onTrigger: report}\n` }), { source: 'test' }).project;
+    const byDefault = yaml('');
+    const revert = yaml('drift:\n  onTrigger: revert\n');
+    expect(['manual', 'ssm-change', 'git-push', 'schedule'].map((t) => holdsDrift(byDefault, 'dev', t))).toEqual([false, true, true, true]);
+    expect(['manual', 'schedule'].map((t) => holdsDrift(revert, 'dev', t))).toEqual([false, false]);
+    expect(holdsDrift(revert, 'prod', 'schedule')).toBe(true);
   });
 
   it('a component blocked by a missing external parameter is skipped with its reason, and so are its dependents', async () => {

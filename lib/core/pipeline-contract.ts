@@ -1,0 +1,90 @@
+/**
+ * The contract between statemachines/pipeline.asl.json and the code around it: the step handlers and the
+ * placeholders that name their functions, the states code refers to, and the error names the ASL matches.
+ * The local runner (lib/adapters/stepfunctions), the step code (lib/app/pipeline), the CDK construct
+ * (lib/infra/pipeline.ts) and the tests all import this one module; nothing else spells these strings.
+ *
+ * Error names: Step Functions matches `ErrorEquals` against the `errorType` the Lambda runtime reports, which is
+ * the thrown error's `name`. The Lambda bundles are minified, so a class name is NOT an error name there: every
+ * error class listed here sets its `name` as a literal (lib/core/errors.ts), and test/infra/synth.test.ts
+ * loads the synthesized bundles and checks it.
+ */
+
+/** The step handlers, one Lambda function each in AWS. */
+export const HANDLER_NAMES = ['normalize', 'build', 'acquireLock', 'plan', 'record', 'summarize', 'releaseLock'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+/** One step: the state's input in, its result out (a Lambda function in AWS, a function call locally). */
+export type StepHandler = (event: unknown) => Promise<unknown>;
+
+/** definitionSubstitutions key → the handler that function runs (CDK creates one function per handler). */
+export const FUNCTION_SUBSTITUTIONS: Readonly<Record<string, HandlerName>> = {
+  NormalizeFunctionArn: 'normalize',
+  BuildFunctionArn: 'build',
+  AcquireLockFunctionArn: 'acquireLock',
+  PlanFunctionArn: 'plan',
+  RecordFunctionArn: 'record',
+  SummarizeFunctionArn: 'summarize',
+  ReleaseLockFunctionArn: 'releaseLock',
+};
+
+/** The CodeBuild project that runs `karma component <mode> <component> <env>`. */
+export const CODEBUILD_SUBSTITUTION = 'CodeBuildProjectName';
+/** The Map's task that applies one component. */
+export const APPLY_STATE = 'ApplyComponent';
+
+/** States the local runner follows to report progress. */
+export const STATES = {
+  acquireLock: 'AcquireLock',
+  waitForLock: 'WaitForLock',
+  lockAcquired: 'LockAcquired?',
+  planWave: 'PlanWave',
+  done: 'Done?',
+  applyWave: 'ApplyWave',
+  summarize: 'Summarize',
+  outcome: 'Outcome?',
+} as const;
+
+/** Error names of the pipeline: raised by Karma's code or by a Fail state, compared by callers. */
+export const PIPELINE_ERRORS = {
+  /** Thrown by Normalize and Build; the ASL's Catch sends it to the InvalidInput Fail state (exit 2 locally). */
+  invalidInput: 'InvalidInputError',
+  /** Thrown by every store adapter; the ASL's Retry on every Lambda Task retries it. */
+  store: 'StoreError',
+  /** The LockTimeout Fail state: the lock was not free within the lock timeout. */
+  lockTimeout: 'LockTimeoutError',
+  /** The ComponentsFailed Fail state: the execution ran, some component failed. */
+  componentsFailed: 'ComponentsFailedError',
+} as const;
+
+/** The Karma errors some Retry or Catch of the ASL names in `ErrorEquals`. Each sets a literal `name`. */
+export const MATCHED_ERRORS: readonly string[] = [PIPELINE_ERRORS.store, PIPELINE_ERRORS.invalidInput];
+
+/** Names Step Functions and AWS services define (States.ALL, Lambda.ServiceException, CodeBuild....). */
+const SERVICE_ERROR = /^(States|Lambda|CodeBuild)\./;
+
+type Json = Record<string, unknown>;
+
+/** Every name in an `ErrorEquals` of the definition (Map item processors and Parallel branches included). */
+export function errorEqualsNames(definition: Json): string[] {
+  const names = new Set<string>();
+  const walk = (states: Record<string, Json>): void => {
+    for (const state of Object.values(states)) {
+      for (const rule of [...((state['Retry'] as Json[] | undefined) ?? []), ...((state['Catch'] as Json[] | undefined) ?? [])]) {
+        for (const n of (rule['ErrorEquals'] as string[] | undefined) ?? []) names.add(n);
+      }
+      const processor = (state['ItemProcessor'] ?? state['Iterator']) as { States?: Record<string, Json> } | undefined;
+      if (processor?.States) walk(processor.States);
+      for (const branch of (state['Branches'] as { States: Record<string, Json> }[] | undefined) ?? []) walk(branch.States);
+    }
+  };
+  walk((definition['States'] ?? {}) as Record<string, Json>);
+  return [...names].sort();
+}
+
+/**
+ * The Karma error names the definition matches that this contract does not list (so no class is known to set
+ * that literal name): empty for a definition that keeps the contract.
+ */
+export function unknownMatchedErrors(definition: Json): string[] {
+  return errorEqualsNames(definition).filter((n) => !SERVICE_ERROR.test(n) && !MATCHED_ERRORS.includes(n));
+}
