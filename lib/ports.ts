@@ -121,7 +121,8 @@ export interface LockStore {
 
 /** Graph snapshots by reference (S3 in AWS, a directory locally): the state machine passes keys, not graphs. */
 export interface SnapshotStore {
-  put(key: string, snapshot: GraphSnapshot): Promise<string>;
+  /** Stores the snapshot; with `keep`, then deletes all but the newest `keep` snapshots of the store. */
+  put(key: string, snapshot: GraphSnapshot, options?: { keep?: number }): Promise<string>;
   get(ref: string): Promise<GraphSnapshot>;
 }
 

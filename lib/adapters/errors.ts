@@ -13,7 +13,7 @@ export class NotifyError extends KarmaError {
   override readonly name: string = 'NotifyError';
 }
 
-/** The config repo could not be fetched: authentication or access (401/403), or credentials missing. */
+/** The config repo could not be fetched: the server unreachable, authentication or access (401/403), or credentials missing. Exit 1. */
 export class GitAccessError extends KarmaError {
   override readonly name: string = 'GitAccessError';
 }

@@ -18,6 +18,7 @@ import type { Config } from '../core/model.ts';
 import { SsmRuntimeStore } from '../adapters/ssm/runtime-store.ts';
 import { SsmLockStore } from '../adapters/ssm/lock-store.ts';
 import { NeptuneGraphStore } from '../adapters/neptune/graph-store.ts';
+import { keepBuilds } from '../core/config.ts';
 import { DirectoryBuildHistory } from '../adapters/neptune/history.ts';
 import type { Backend, BackendOptions } from './backend.ts';
 
@@ -69,7 +70,7 @@ export async function openAwsBackend(config: Config | undefined, options: Backen
     endpoint: s.neptuneUrl,
     iamAuth: s.iamAuth,
     ...(s.region ? { region: s.region } : {}),
-    history: new DirectoryBuildHistory(s.historyDir),
+    history: new DirectoryBuildHistory(s.historyDir, { keep: keepBuilds(config) }),
   });
   return {
     type: 'aws',

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
+import { keepBuilds } from '../core/config.ts';
 import type { Clock, GraphStore, LockStore, RuntimeStore } from '../ports.ts';
 import { DATABASE_FILE, openDatabase } from '../adapters/local/database.ts';
 import { LocalRuntimeStore } from '../adapters/local/runtime-store.ts';
@@ -34,6 +35,8 @@ export interface BackendOptions {
   readonly clock?: Clock;
   /** Create the store when it does not exist (writes do; reads do not). */
   readonly create?: boolean;
+  /** Told (once per store and process) when the local store can be read by other users. */
+  readonly warn?: (message: string) => void;
 }
 
 export function localDatabasePath(config: Config | undefined, options: BackendOptions): string {
@@ -41,16 +44,16 @@ export function localDatabasePath(config: Config | undefined, options: BackendOp
   return join(resolve(options.baseDir, options.localPath ?? configured), DATABASE_FILE);
 }
 
-export function openLocalBackend(file: string, options: { create: boolean; clock?: Clock }): Backend {
+export function openLocalBackend(file: string, options: { create: boolean; clock?: Clock; warn?: (message: string) => void; keepBuilds?: number }): Backend {
   if (!options.create && !existsSync(file)) {
     throw new UsageError(`no local store at ${file}: run \`karma graph build\` first (or pass --store)`);
   }
-  const db: DatabaseSync = openDatabase(file, { create: options.create });
+  const db: DatabaseSync = openDatabase(file, { create: options.create, ...(options.warn ? { warn: options.warn } : {}) });
   return {
     type: 'local',
     description: `local store ${file}`,
     runtime: new LocalRuntimeStore(db, options.clock),
-    graph: new LocalGraphStore(db),
+    graph: new LocalGraphStore(db, options.keepBuilds ? { keepBuilds: options.keepBuilds } : {}),
     locks: new LocalLockStore(db, options.clock),
     close: async () => db.close(),
   };
@@ -59,7 +62,12 @@ export function openLocalBackend(file: string, options: { create: boolean; clock
 export async function openBackend(config: Config | undefined, options: BackendOptions): Promise<Backend> {
   const type = options.type ?? config?.project.backend.type ?? 'local';
   if (type === 'local') {
-    return openLocalBackend(localDatabasePath(config, options), { create: options.create ?? false, ...(options.clock ? { clock: options.clock } : {}) });
+    return openLocalBackend(localDatabasePath(config, options), {
+      create: options.create ?? false,
+      keepBuilds: keepBuilds(config),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.warn ? { warn: options.warn } : {}),
+    });
   }
   const { openAwsBackend } = await import('./aws-backend.ts');
   return openAwsBackend(config, options);

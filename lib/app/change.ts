@@ -6,11 +6,9 @@
  * Everything is checked before anything is written: an invalid proposal leaves no branch and no reachable
  * object; a refused merge changes nothing.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
-import { parseConfig } from '../core/config.ts';
-import { decodeConfigText, parseConfigDocument } from '../core/documents.ts';
+import { parseConfig, requireEnvironment } from '../core/config.ts';
 import { ConfigError, ConflictError, UsageError, formatProblem, type Problem } from '../core/errors.ts';
 import { buildGraph } from '../core/graph.ts';
 import { canonicalJson } from '../core/hash.ts';
@@ -18,6 +16,7 @@ import { diffInputs, type InputChange } from '../core/inputs-diff.ts';
 import type { Config, RepoFile } from '../core/model.ts';
 import { impact, type Impact } from '../core/order.ts';
 import { GitSource } from '../adapters/git/git-source.ts';
+import { readUserDocument } from '../adapters/fs/user-file.ts';
 import {
   authorOf,
   blobAt,
@@ -74,25 +73,29 @@ async function configAt(dir: string, commit: string): Promise<{ files: RepoFile[
   return { files, problems, config: parseConfig(files, { source: `${dir}@${commit.slice(0, 8)}`, commit }, problems) };
 }
 
-/** The user's input file → a plain object, or a one-line error (exit 2). */
-export function readInputFile(path: string): Record<string, unknown> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new UsageError(`--input ${path}: cannot read it (${why}); pass a JSON or YAML file with the component's full inputs`, { cause: error });
-  }
-  const text = decodeConfigText(path, bytes);
-  if (typeof text !== 'string') throw new ConfigError([text]);
-  // .json is parsed as JSON; anything else as YAML (a superset of JSON).
-  const doc = parseConfigDocument(path.endsWith('.json') ? path : `${path}.yaml`, text);
-  if (!('data' in doc)) throw new ConfigError([{ ...doc, file: path }]);
+/**
+ * The user's input file → a plain object, or a one-line error (exit 2). Read with readUserDocument: a regular
+ * file of at most 1 MiB, inside the config repo `dir` or named outside it explicitly; nothing of its content is
+ * quoted when it is refused.
+ */
+/** A Terraform variable name: what each top-level input key becomes. */
+const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export function readInputFile(path: string, dir?: string): Record<string, unknown> {
+  const doc = readUserDocument(path, { label: '--input', expected: "a JSON or YAML file with the component's full inputs", ...(dir ? { repoRoot: dir } : {}) });
   const data = doc.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     const got = data === null || data === undefined ? 'nothing' : Array.isArray(data) ? 'a list' : `a ${typeof data}`;
     throw new UsageError(`--input ${path}: the inputs must be an object of input names to values (the component's full inputs), got ${got}`);
+  }
+  // Each top-level key becomes a Terraform variable: a key that cannot be one means this is not an inputs file
+  // (a YAML reading of /etc/shadow has keys like `root:...:::`). Refused without quoting the key: it may be a secret.
+  const bad = Object.keys(data).filter((k) => !INPUT_NAME.test(k));
+  if (bad.length > 0) {
+    const count = bad.length === 1 ? '1 top-level key is' : `${bad.length} top-level keys are`;
+    throw new UsageError(
+      `--input ${path}:${doc.lineOf([bad[0]!])}: not the component's inputs: ${count} not a valid input name (a Terraform variable name: a letter or _, then letters, digits, _ or -); the content is not shown`,
+    );
   }
   return data as Record<string, unknown>;
 }
@@ -116,12 +119,10 @@ export async function proposeChange(request: ProposeRequest): Promise<Proposed> 
   const { dir, component, env } = request;
   const head = await readHead(dir);
   const { files, problems, config } = await configAt(dir, head.commit);
-  if (!config.project.environments.has(env)) {
-    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  requireEnvironment(config, env);
   const def = config.components.get(component);
   if (!def) throw new UsageError(`unknown component "${component}"; the repo defines ${[...config.components.keys()].sort().join(', ')}`);
-  const inputs = readInputFile(request.inputFile);
+  const inputs = readInputFile(request.inputFile, dir);
 
   const existing = files.find((f) => ENV_FILE(env, component).test(f.path));
   const file = existing?.path ?? `environments/${env}/${component}.json`;

@@ -4,6 +4,7 @@
  * with the config hash and the version of every parameter the apply consumed. The pipeline's apply step and
  * `karma runtime record` (adopting applies made outside Karma) both go through here.
  */
+import { requireEnvironment } from '../core/config.ts';
 import { computeConfigHash } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
 import { findReferences } from '../core/references.ts';
@@ -33,9 +34,7 @@ export interface ApplyRecord {
 }
 
 export function findDeployment(config: Config, env: string, component: string): Deployment {
-  if (!config.project.environments.has(env)) {
-    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  requireEnvironment(config, env);
   const d = config.deployments.find((x) => x.env === env && x.component === component);
   if (!d) {
     const here = config.deployments.filter((x) => x.env === env).map((x) => x.component);

@@ -72,7 +72,7 @@ export async function liveBuild(options: CommonOptions, io: IO): Promise<{ confi
       return { config, result: await buildFromConfig(config, undefined) };
     }
   }
-  const backend = await openBackendFor(config, options, false);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     return { config, result: await buildFromConfig(config, backend.runtime, { source }) };
   } finally {
@@ -80,10 +80,12 @@ export async function liveBuild(options: CommonOptions, io: IO): Promise<{ confi
   }
 }
 
-export async function openBackendFor(config: Config | undefined, options: CommonOptions, create: boolean): Promise<Backend> {
+/** The store for a command; `io` hears (on stderr, once) when the local store can be read by other users. */
+export async function openBackendFor(config: Config | undefined, options: CommonOptions, create: boolean, io?: IO): Promise<Backend> {
   return openBackend(config, {
     baseDir: baseDir(options),
     create,
+    ...(io ? { warn: (m: string) => io.err(`karma: warning: ${m}`) } : {}),
     ...(options.backend ? { type: options.backend } : {}),
     ...(options.store ? { localPath: options.store } : {}),
   });

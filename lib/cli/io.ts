@@ -4,11 +4,16 @@
  */
 import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
+import { readUserStdin } from '../adapters/fs/user-file.ts';
 
 export interface IO {
   out(text: string): void;
   err(text: string): void;
   readonly color: boolean;
+  /** All of standard input (at most 1 MiB: a larger one is a UsageError), e.g. a secret for `runtime put NAME -`. */
+  readStdin?(label: string): Uint8Array;
+  /** Whether standard input is a terminal (then a prompt says how to end the value). */
+  readonly stdinIsTTY?: boolean;
   /**
    * A transient status line on stderr, redrawn in place (a spinner); undefined clears it. Only on a terminal:
    * absent otherwise, so nothing is printed per poll into logs and pipes.
@@ -26,6 +31,8 @@ export function processIO(): IO {
     out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     color,
+    readStdin: (label) => readUserStdin(label),
+    stdinIsTTY: process.stdin.isTTY === true,
     ...(process.stderr.isTTY ? { status: (t: string | undefined) => void process.stderr.write(`\r\x1b[K${t ?? ''}`) } : {}),
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
     ask: async (question) => {
@@ -64,11 +71,12 @@ export function spinner(io: IO, intervalMs = 120): { start(text: string): void; 
   };
 }
 
-/** An IO that records, for tests. */
-export function memoryIO(): IO & { stdout: string[]; stderr: string[] } {
+/** An IO that records, for tests; `stdin` is what standard input holds. */
+export function memoryIO(stdin: string | Uint8Array = ''): IO & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  return { out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), color: false, stdout, stderr };
+  const bytes = typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin;
+  return { out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), color: false, readStdin: () => bytes, stdinIsTTY: false, stdout, stderr };
 }
 
 export type Paint = (s: string) => string;

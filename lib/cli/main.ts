@@ -4,7 +4,7 @@
  *   0 success · 1 operational failure · 2 invalid input or usage
  * With --json, stdout carries only JSON: the result, or {"error":{"name","message",...}}.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
 import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
 import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
@@ -38,6 +38,28 @@ function usageMessage(s: string): string {
     .replace(/\s*\n\s*/g, ' ');
 }
 
+/**
+ * `karma runtime put NAME VALUE`: VALUE may be a secret, and commander quotes the argument it stumbled on
+ * (`unknown option '-s3cr3t'`, `argument 's3cr3t' is invalid`). For that command, every quoted argument the user
+ * typed is hidden, and a value that looks like an option gets the two ways to pass it.
+ */
+function hideArguments(argv: readonly string[], message: string): string {
+  const at = argv.findIndex((a, i) => a === 'put' && argv[i - 1] === 'runtime');
+  if (at < 0) return message;
+  const typed = new Set(argv.slice(at + 1));
+  if (/^unknown option '/.test(message)) {
+    return 'unknown option (not shown: it may be the value); a VALUE that starts with - goes after --: karma runtime put [options] NAME -- VALUE, or pass - and pipe the value on standard input';
+  }
+  return message.replace(/'([^']*)'/g, (quoted, inner: string) => (typed.has(inner) ? '(not shown)' : quoted));
+}
+
+/** A numeric option's parser: a positive integer (digits only), else commander's one-line usage error, exit 2. */
+function positiveInteger(value: string): number {
+  const n = /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('It must be a positive integer (1, 2, 3...).');
+  return n;
+}
+
 type Action = (opts: Record<string, unknown>, io: IO) => Promise<number>;
 
 export async function main(argv: readonly string[], io: IO = processIO()): Promise<number> {
@@ -68,7 +90,11 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
       writeErr: (s) => (json ? undefined : io.err(s.trimEnd())),
-      outputError: (s, write) => (json ? io.out(JSON.stringify({ error: { name: 'UsageError', message: usageMessage(s), exitCode: EXIT_INVALID } })) : write(`karma: ${usageMessage(s)}\n`)),
+      outputError: (s, write) => {
+        const message = hideArguments(argv, usageMessage(s));
+        if (json) io.out(JSON.stringify({ error: { name: 'UsageError', message, exitCode: EXIT_INVALID } }));
+        else write(`karma: ${message}\n`);
+      },
     });
 
   const graph = program.command('graph').description('build, inspect and order the dependency graph');
@@ -103,7 +129,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     async (from: string | undefined, to: string | undefined, ...rest: unknown[]) =>
       run((o, io) => graphDiff({ ...o, ...(from ? { from } : {}), ...(to ? { to } : {}) }, io))(...rest),
   );
-  withCommon(graph.command('history').description('stored builds, newest first').option('-n, --limit <n>', 'how many', (v) => Number.parseInt(v, 10))).action(
+  withCommon(graph.command('history').description('stored builds, newest first').option('-n, --limit <n>', 'how many (default 20)', positiveInteger)).action(
     run((o, io) => graphHistory(o, io)),
   );
   withCommon(graph.command('why').description('the chain of reasons behind a status').argument('<component>').argument('<env>')).action(
@@ -119,7 +145,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .command('put')
       .description('set a parameter, as a change made outside Karma')
       .argument('<name>')
-      .argument('<value>')
+      .argument('<value>', 'the value, or - to read it from standard input (keeps a secret out of shell history and process lists)')
       .addOption(new Option('-t, --type <type>', 'parameter type').choices(['String', 'StringList', 'SecureString'])),
   ).action(async (name: string, value: string, ...rest: unknown[]) => run((o, io) => runtimePut({ ...o, name, value } as never, io))(...rest));
   withCommon(runtime.command('list').description('parameters under the prefix, with versions').option('-e, --env <env>', 'only this environment')).action(
@@ -150,7 +176,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('-e, --env <env>', 'one environment (default: every environment, shared ones first)')
         .option('--component <name>', 'only this component (repeatable)', collect)
         .option('--commit <sha>', 'the config commit to apply (default: --ref, else the working tree)')
-        .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
+        .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
         .option('--terraform <binary>', 'terraform, tofu or a path')
         .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)'),
     );
@@ -202,7 +228,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .description('merge a proposal into the current branch (fast-forward, or refuse on conflict), then run the pipeline for its environment')
       .argument('[proposal]', 'a proposal id (karma proposals); without one, apply --env as committed')
       .option('-e, --env <env>', 'the environment to apply (required without a proposal)')
-      .option('--max-parallel <n>', 'components applied at once (default 4)', (v) => Number(v))
+      .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
       .option('--terraform <binary>', 'terraform, tofu or a path')
       .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')
       .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')

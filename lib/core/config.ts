@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { z } from 'zod';
-import { ConfigError, type Problem } from './errors.ts';
+import { ConfigError, UsageError, type Problem } from './errors.ts';
 import { canonicalJson, contentHash, sha256 } from './hash.ts';
 import {
   decodeConfigText,
@@ -30,6 +30,14 @@ import { declaredBackends, stateSettingsFor } from './state-backend.ts';
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const name = z.string().regex(NAME_PATTERN, 'must be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
+
+/** Builds kept by every store with build history (karma.yaml `history.keepBuilds`); older ones are deleted. */
+export const DEFAULT_KEEP_BUILDS = 50;
+
+/** How many builds the stores keep for this config (the default without one). */
+export function keepBuilds(config: Pick<Config, 'project'> | undefined): number {
+  return config?.project.history?.keepBuilds ?? DEFAULT_KEEP_BUILDS;
+}
 
 const StateYaml = z
   .object({
@@ -81,6 +89,10 @@ const KarmaYaml = z
       .default({ type: 'local', path: '.karma' }),
     terraform: z.object({ binary: z.string().min(1).optional(), state: StateYaml.optional() }).strict().default({}),
     drift: DriftYaml.default({ onTrigger: 'report' }),
+    history: z
+      .object({ keepBuilds: z.number().int().min(1).max(100_000).default(DEFAULT_KEEP_BUILDS) })
+      .strict()
+      .default({ keepBuilds: DEFAULT_KEEP_BUILDS }),
   })
   .strict();
 
@@ -234,6 +246,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     backend: k.backend as BackendConfig,
     terraform: k.terraform,
     drift: k.drift,
+    history: k.history,
   };
 
   // components/<name>/component.yaml
@@ -541,4 +554,11 @@ export function computeConfigHash(def: ComponentDef, inputs: unknown): string {
 /** A stable id for a config: the hash of all config hashes. */
 export function configFingerprint(config: Config): string {
   return contentHash(config.deployments.map((d) => [d.env, d.component, d.configHash]));
+}
+
+/** An environment named on the command line (or in a request) must be declared: else exit 2 naming the valid ones. */
+export function requireEnvironment(config: Pick<Config, 'project'>, env: string): void {
+  if (!config.project.environments.has(env)) {
+    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ') || 'none'}`);
+  }
 }

@@ -133,7 +133,13 @@ export function parseConfigDocument(file: string, text: string): ParsedDocument 
       const lineCol = /line (\d+) column (\d+)/.exec(message);
       const position = /position (\d+)/.exec(message);
       const line = lineCol ? Number(lineCol[1]) : position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
-      const reason = message.replace(/\s*\(line \d+ column \d+\)/, '').replace(/ in JSON at position \d+/, '');
+      // V8 quotes the text around the error (`Unexpected token 'r', "root:x:0:0"... is not valid JSON`): never
+      // echo a file's content (it may be a secret, or a file that was never meant to be read), only where it broke.
+      const reason = message
+        .replace(/\s*\(line \d+ column \d+\)/, '')
+        .replace(/ in JSON at position \d+/, '')
+        .replace(/^Unexpected token .*, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, 'Unexpected character')
+        .replace(/^"[\s\S]*" is not valid JSON$/, 'not JSON');
       return { file, ...(line === undefined ? {} : { line }), message: `invalid JSON: ${reason}` };
     }
     const deep = pathTooDeep(data);

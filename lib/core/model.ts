@@ -50,6 +50,8 @@ export interface ProjectConfig {
   readonly backend: BackendConfig;
   readonly terraform: { readonly binary?: string; readonly state?: StateSettings };
   readonly drift: DriftPolicy;
+  /** Build history: how many builds every store keeps (default 50). Absent in hand-made configs. */
+  readonly history?: { readonly keepBuilds: number };
 }
 
 export interface ComponentDef {

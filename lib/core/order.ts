@@ -17,14 +17,13 @@ import type { Build } from './graph.ts';
 import { UsageError } from './errors.ts';
 import type { Config, Deployment, ProjectConfig } from './model.ts';
 import { dependencyEdges } from './cycles.ts';
+import { requireEnvironment } from './config.ts';
 import { needsApply, type ComponentStatus } from './status.ts';
 
 export type Waves = string[][];
 
 function envDeployments(config: Config, env: string): Map<string, Deployment> {
-  if (!config.project.environments.has(env)) {
-    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ') || 'none'}`);
-  }
+  requireEnvironment(config, env);
   return new Map(config.deployments.filter((d) => d.env === env).map((d) => [d.component, d]));
 }
 

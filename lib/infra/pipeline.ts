@@ -271,7 +271,9 @@ export class KarmaPipeline extends Construct {
       if (GRAPH_WRITERS.has(name)) {
         fn.addToRolePolicy(runtimeRead);
         props.graph.grantReadWrite(fn);
-        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [this.snapshotBucket.arnForObjects('snapshots/*')] }));
+        // Delete and list: the snapshot store keeps the newest runs' snapshots (karma.yaml history.keepBuilds) and prunes the rest.
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [this.snapshotBucket.arnForObjects('snapshots/*')] }));
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.snapshotBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['snapshots/*'] } } }));
       }
       const loadsConfig = name !== 'normalize' && name !== 'record';
       if (props.codeCommitRepositoryArn && loadsConfig) {

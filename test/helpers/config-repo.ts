@@ -95,7 +95,8 @@ export function snapshotTree(dir: string): Record<string, string> {
       else if (entry.isDirectory()) {
         out[rel] = 'dir';
         walk(full);
-      } else out[rel] = `file:${createHash('sha256').update(readFileSync(full)).digest('hex')}:${lstatSync(full).mode}`;
+      } else if (!entry.isFile()) out[rel] = `special:${lstatSync(full).mode}`; // a FIFO: reading it would wait for a writer
+      else out[rel] = `file:${createHash('sha256').update(readFileSync(full)).digest('hex')}:${lstatSync(full).mode}`;
     }
   };
   if (existsSync(dir)) walk(dir);

@@ -2,7 +2,7 @@
  * S3SnapshotStore against a real moto server (started by the integration global setup), directly and as
  * contextFromEnv wires it from the Lambda environment the CDK app sets (KARMA_SNAPSHOT_BUCKET, KARMA_SNAPSHOT_PREFIX).
  */
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -48,6 +48,20 @@ describe('S3SnapshotStore on moto', () => {
     expect(raw.ContentType).toBe('application/json');
     expect(raw.ContentEncoding).toBe('gzip');
     expect(JSON.parse(gunzipSync(await raw.Body!.transformToByteArray()).toString('utf8'))).toEqual(snapshot);
+  });
+
+  it('put with keep deletes all but the newest snapshots under the prefix (history.keepBuilds), never the one just written', async () => {
+    // Prepare
+    const prefix = `prune-${randomUUID().slice(0, 8)}/`;
+    const store = new S3SnapshotStore({ client, bucket, prefix });
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}not-a-snapshot.txt`, Body: 'x' }));
+
+    // Act
+    for (let run = 1; run <= 5; run++) await store.put(`run-${run}`, snapshot, { keep: 3 });
+
+    // Assess: LastModified has a one-second resolution on S3; ties are broken by key, newest last
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([`${prefix}not-a-snapshot.txt`, `${prefix}run-3.json.gz`, `${prefix}run-4.json.gz`, `${prefix}run-5.json.gz`]);
   });
 
   it('a missing object is one StoreError naming the object', async () => {

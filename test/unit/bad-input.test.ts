@@ -2,10 +2,19 @@
  * The bad-input corpus: each case is a small config repo with ONE thing wrong, run through the real CLI
  * (`karma graph build`, because build would write). Each must exit 2, print exactly one clear line naming the
  * file and line, and write nothing: no .karma store, no file of the repo touched.
+ *
+ * Then bad command lines and bad user files (`--input /dev/zero`, a FIFO, a value starting with -, `-n abc`,
+ * an unreachable Git URL...), run as the real binary in a child process: one line on stderr, the documented
+ * exit code, nothing written, no stack trace, no secret echoed, and a peak RSS under 300 MiB (measured in the
+ * child by test/helpers/rss-probe.ts).
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import git from 'isomorphic-git';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
 import { makeRepo, makeTempDir, removeDir, snapshotTree, type FileChange } from '../helpers/config-repo.ts';
@@ -279,6 +288,15 @@ const CASES: readonly Case[] = [
       `environments/karma-dev/network.json: symlink to ${join(realpathSync(tmp), 'outside.json')} leaves the repository; copy the file into the repository instead`,
   },
   {
+    name: 'symlink to a FIFO inside the repo (was: the build waited forever for a writer)',
+    changes: (tmp) => {
+      mkdirSync(join(tmp, 'repo', 'modules'), { recursive: true });
+      execFileSync('mkfifo', [join(tmp, 'repo', 'modules', 'pipe')]);
+      return { 'environments/karma-dev/network.json': { symlink: '../../modules/pipe' } };
+    },
+    expected: 'environments/karma-dev/network.json: symlink to something that is not a regular file (a FIFO, a device or a socket); point it at a file',
+  },
+  {
     name: 'broken symlink',
     changes: (tmp) => ({ 'environments/karma-dev/network.json': { symlink: join(tmp, 'does-not-exist.json') } }),
     expected: 'environments/karma-dev/network.json: broken symlink; remove it or point it at a file inside the repository',
@@ -400,4 +418,246 @@ describe('bad-input corpus: `karma graph build` on a broken config repo', () => 
     );
     expect(snapshotTree(dir)).toEqual(before);
   });
+});
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const MAX_RSS_KIB = 300 * 1024;
+
+interface ChildRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Peak resident set size of the child, KiB. */
+  readonly rssKiB: number;
+}
+
+/** The real `karma` binary in a child process (HOME in the temp dir), with its peak RSS; killed after 30 s. */
+async function runKarma(argv: readonly string[], options: { cwd: string; home: string; stdin?: string | Buffer }): Promise<ChildRun> {
+  const rssFile = join(options.home, `rss-${process.hrtime.bigint()}`);
+  const child = spawn(process.execPath, ['--import', join(ROOT, 'test/helpers/rss-probe.ts'), join(ROOT, 'bin/karma.ts'), ...argv], {
+    cwd: options.cwd,
+    env: { ...process.env, HOME: options.home, NO_COLOR: '1', KARMA_RSS_FILE: rssFile, KARMA_DEBUG: '', KARMA_CONFIG: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.on('error', () => undefined); // the child may exit before reading all of it
+  child.stdin.end(options.stdin ?? '');
+  // A runaway child (the unbounded reads this corpus guards against reached 5.5 GB) is killed at 1 GiB where
+  // /proc shows it (Linux), else after 30 s; either way the run then fails on its RSS.
+  let peakSeen = 0;
+  const watchdog = setInterval(() => {
+    try {
+      const kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+      peakSeen = Math.max(peakSeen, kib);
+      if (kib > 1024 * 1024) child.kill('SIGKILL');
+    } catch {
+      // no /proc, or the child is gone
+    }
+  }, 100);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+  clearTimeout(timer);
+  clearInterval(watchdog);
+  const rssKiB = fs.existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : Math.max(peakSeen, Number.MAX_SAFE_INTEGER);
+  return { code, stdout, stderr, rssKiB };
+}
+
+interface CliCase {
+  readonly name: string;
+  readonly argv: (ctx: CliContext) => string[];
+  readonly stdin?: string | Buffer;
+  readonly code: 1 | 2;
+  /** The one line after `karma: ` (a RegExp for a line that names a port or a system message). */
+  readonly expected: string | RegExp | ((ctx: CliContext) => string);
+  /** Text that must appear nowhere in the output (a value, a file's content). */
+  readonly secret?: string;
+}
+
+interface CliContext {
+  readonly tmp: string;
+  readonly dir: string;
+  readonly files: string;
+}
+
+const SECRET = 'hunter2-do-not-echo';
+const INPUT_HINT = "pass a JSON or YAML file with the component's full inputs";
+const RECORD_HINT = 'pass a JSON or YAML file of applies and parameters (see docs/cli.md)';
+
+const CLI_CASES: readonly CliCase[] = [
+  // --- user files: bounded, regular, never echoed ----------------------------------------------------------
+  {
+    name: 'propose-change --input /dev/zero',
+    argv: ({ dir }) => ['propose-change', 'network', 'karma-dev', '--input', '/dev/zero', '--dry-run', '-c', dir],
+    code: 2,
+    expected: `--input /dev/zero: a character device, not a regular file; ${INPUT_HINT}`,
+  },
+  {
+    name: 'runtime record /dev/zero',
+    argv: ({ dir }) => ['runtime', 'record', '/dev/zero', '-c', dir],
+    code: 2,
+    expected: `record file /dev/zero: a character device, not a regular file; ${RECORD_HINT}`,
+  },
+  {
+    name: 'runtime record on a FIFO nobody writes to (refused at once, not waited on)',
+    argv: ({ files }) => ['runtime', 'record', join(files, 'fifo'), '-c', join(files, '..', 'repo')],
+    code: 2,
+    expected: ({ files }) => `record file ${join(files, 'fifo')}: a FIFO (named pipe), not a regular file; ${RECORD_HINT}`,
+  },
+  {
+    name: 'propose-change --input over 1 MiB',
+    argv: ({ dir, files }) => ['propose-change', 'network', 'karma-dev', '--input', join(files, 'huge.json'), '--dry-run', '-c', dir],
+    code: 2,
+    expected: ({ files }) => `--input ${join(files, 'huge.json')}: file is 2097152 bytes, over the 1048576-byte (1 MiB) limit for input files; ${INPUT_HINT}`,
+  },
+  {
+    name: 'propose-change --input of a file that is not JSON (its content never echoed)',
+    argv: ({ dir, files }) => ['propose-change', 'network', 'karma-dev', '--input', join(files, 'shadow.json'), '--dry-run', '-c', dir],
+    code: 2,
+    expected: ({ files }) => `${join(files, 'shadow.json')}: invalid JSON: Unexpected character`,
+    secret: SECRET,
+  },
+  {
+    name: 'propose-change --input /etc/shadow-like (YAML reads it as a map; never shown in a diff, keys never echoed)',
+    argv: ({ dir, files }) => ['propose-change', 'network', 'karma-dev', '--input', join(files, 'shadow'), '--dry-run', '-c', dir],
+    code: 2,
+    expected: ({ files }) =>
+      `--input ${join(files, 'shadow')}:1: not the component's inputs: 2 top-level keys are not a valid input name (a Terraform variable name: a letter or _, then letters, digits, _ or -); the content is not shown`,
+    secret: SECRET,
+  },
+  {
+    name: 'propose-change --input of a text file (a string, not inputs)',
+    argv: ({ dir }) => ['propose-change', 'network', 'karma-dev', '--input', '/etc/passwd', '--dry-run', '-c', dir],
+    code: 2,
+    expected: `--input /etc/passwd: the inputs must be an object of input names to values (the component's full inputs), got a string`,
+  },
+  {
+    name: 'propose-change --input through a symlink in the repo that leads out of it',
+    argv: ({ dir }) => ['propose-change', 'network', 'karma-dev', '--input', join(dir, '.inputs', 'leak.json'), '--dry-run', '-c', dir],
+    code: 2,
+    expected: ({ dir, files }) =>
+      `--input ${join(dir, '.inputs', 'leak.json')}: a symlink in the config repo that leads out of it (to ${join(realpathSync(files), 'shadow.json')}); name the file outside the repo directly; ${INPUT_HINT}`,
+    secret: SECRET,
+  },
+  // --- runtime put: the value is never echoed -------------------------------------------------------------
+  {
+    name: 'runtime put with a value that starts with - (commander would quote it as an unknown option)',
+    argv: ({ dir }) => ['runtime', 'put', '/karma/external/key', `-${SECRET}`, '-c', dir],
+    code: 2,
+    expected:
+      'unknown option (not shown: it may be the value); a VALUE that starts with - goes after --: karma runtime put [options] NAME -- VALUE, or pass - and pipe the value on standard input',
+    secret: SECRET,
+  },
+  {
+    name: 'runtime put with the value where --type expects a type',
+    argv: ({ dir }) => ['runtime', 'put', '/karma/external/key', '--type', SECRET, '-c', dir],
+    code: 2,
+    expected: "option '-t, --type <type>' argument (not shown) is invalid. Allowed choices are String, StringList, SecureString.",
+    secret: SECRET,
+  },
+  {
+    name: 'runtime put - with over 1 MiB on standard input',
+    argv: ({ dir }) => ['runtime', 'put', '/karma/external/key', '-', '-c', dir],
+    stdin: Buffer.alloc(2 * 1024 * 1024, 0x61),
+    code: 2,
+    expected: 'runtime put NAME -: standard input is over the 1048576-byte (1 MiB) limit; pipe a smaller value',
+  },
+  // --- numbers, names and URLs: one line, the right code -------------------------------------------------
+  {
+    name: 'graph history -n abc (was: unexpected Error: datatype mismatch, exit 1)',
+    argv: ({ dir }) => ['graph', 'history', '-n', 'abc', '-c', dir],
+    code: 2,
+    expected: "option '-n, --limit <n>' argument 'abc' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'graph history -n -3 (was: every build)',
+    argv: ({ dir }) => ['graph', 'history', '-n', '-3', '-c', dir],
+    code: 2,
+    expected: "option '-n, --limit <n>' argument '-3' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'pipeline run --max-parallel abc (was: got NaN)',
+    argv: ({ dir }) => ['pipeline', 'run', '--env', 'karma-dev', '--max-parallel', 'abc', '-c', dir],
+    code: 2,
+    expected: "option '--max-parallel <n>' argument 'abc' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'apply --max-parallel 1.5',
+    argv: ({ dir }) => ['apply', '--env', 'karma-dev', '--max-parallel', '1.5', '-c', dir],
+    code: 2,
+    expected: "option '--max-parallel <n>' argument '1.5' is invalid. It must be a positive integer (1, 2, 3...).",
+  },
+  {
+    name: 'runtime list --env nope (was: exit 0, an empty table)',
+    argv: ({ dir }) => ['runtime', 'list', '--env', 'nope', '-c', dir],
+    code: 2,
+    expected: 'unknown environment "nope"; karma.yaml declares karma-dev, karma-prod',
+  },
+  {
+    name: '--config https:// to a port nobody listens on (was: unexpected Error: connect ECONNREFUSED)',
+    argv: () => ['graph', 'validate', '--config', 'https://127.0.0.1:1/x.git'],
+    code: 1,
+    expected:
+      'cannot fetch https://127.0.0.1:1/x.git: connection refused (ECONNREFUSED); check the URL and that the Git server is reachable from here, or clone the repository yourself and pass the directory',
+  },
+  {
+    name: '--config http:// to another host (plain http refused)',
+    argv: () => ['graph', 'validate', '--config', 'http://example.com/config.git'],
+    code: 2,
+    expected: '--config http://example.com/config.git: plain http is refused (the config would travel unencrypted); use https:// (http is accepted only for 127.0.0.1 or localhost)',
+  },
+];
+
+describe('bad-input corpus: bad command lines and user files, through the real binary', () => {
+  let tmp: string;
+  let ctx: CliContext;
+  let home: string;
+  beforeAll(async () => {
+    tmp = makeTempDir();
+    const dir = makeRepo(tmp, { '.gitignore': '.karma/\n' });
+    await git.init({ fs, dir, defaultBranch: 'main' });
+    await git.add({ fs, dir, filepath: '.' });
+    await git.commit({ fs, dir, message: 'initial', author: { name: 'Test', email: 'test@example.com', timestamp: 0, timezoneOffset: 0 } });
+    expect(await main(['graph', 'build', '--config', dir], memoryIO())).toBe(0);
+    const files = join(tmp, 'files');
+    mkdirSync(files);
+    writeFileSync(join(files, 'huge.json'), Buffer.alloc(2 * 1024 * 1024, 0x20));
+    writeFileSync(join(files, 'shadow.json'), `root:${SECRET}:19000:0:99999:7:::\n`);
+    writeFileSync(join(files, 'shadow'), `root:${SECRET}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`);
+    // In a dot-folder, which the config loader skips: the repo itself stays valid.
+    mkdirSync(join(dir, '.inputs'));
+    symlinkSync(join(files, 'shadow.json'), join(dir, '.inputs', 'leak.json'));
+    execFileSync('mkfifo', [join(files, 'fifo')]);
+    home = join(tmp, 'home');
+    mkdirSync(home);
+    ctx = { tmp, dir, files };
+  });
+  afterAll(() => removeDir(tmp));
+
+  it.each(CLI_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    // Prepare
+    const before = snapshotTree(ctx.dir);
+    // Files only: a Git URL may leave its (empty) cache folders under ~/.cache/karma, never a file.
+    const homeFiles = (): string[] => Object.entries(snapshotTree(home)).filter(([p, v]) => v !== 'dir' && !p.startsWith('rss-')).map(([p]) => p);
+    const homeBefore = homeFiles();
+
+    // Act
+    const run = await runKarma(c.argv(ctx), { cwd: ctx.tmp, home, ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) });
+
+    // Assess
+    const expected = typeof c.expected === 'function' ? c.expected(ctx) : c.expected;
+    const lines = run.stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(1);
+    if (expected instanceof RegExp) expect(lines[0]).toMatch(expected);
+    else expect(lines[0]).toBe(`karma: ${expected}`);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stdout).toBe('');
+    expect(run.code).toBe(c.code);
+    if (c.secret) expect(run.stdout + run.stderr).not.toContain(c.secret);
+    expect(snapshotTree(ctx.dir)).toEqual(before);
+    expect(homeFiles()).toEqual(homeBefore);
+    expect(run.rssKiB).toBeLessThan(MAX_RSS_KIB);
+  }, 40_000);
 });

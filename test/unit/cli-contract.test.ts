@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
 import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../helpers/config-repo.ts';
+import { openLocalBackend } from '../../lib/app/backend.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
@@ -329,6 +330,42 @@ describe('secrets and colour', () => {
     expect(all).toContain('/karma/karma-dev/database/outputs/master_password'); // the parameter is listed, its value is not
     expect(all).toContain('(secure)');
     expect(all).not.toMatch(ANSI);
+  });
+});
+
+describe('runtime put NAME - (the value on standard input)', () => {
+  it('stores what standard input holds (one trailing newline dropped) and never prints it', async () => {
+    // Prepare
+    const dir = await seededExample(tmp, 'put-stdin');
+    const io = memoryIO('s3cr3t-from-stdin\n');
+
+    // Act
+    const code = await main(['runtime', 'put', '/karma/external/api-key', '-', '--type', 'SecureString', '-c', dir], io);
+
+    // Assess
+    expect({ code, stdout: io.stdout, stderr: io.stderr }).toEqual({ code: 0, stdout: ['/karma/external/api-key is now at version 1'], stderr: [] });
+    const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: false });
+    const [stored] = await backend.runtime.readNames(['/karma/external/api-key']);
+    await backend.close();
+    expect(stored).toMatchObject({ value: 's3cr3t-from-stdin', type: 'SecureString', version: 1 });
+  });
+
+  it('refuses an empty standard input (exit 2) and writes nothing', async () => {
+    // Prepare
+    const dir = await seededExample(tmp, 'put-stdin-empty');
+    const before = snapshotTree(dir);
+
+    // Act
+    const io = memoryIO('');
+    const code = await main(['runtime', 'put', '/karma/external/api-key', '-', '-c', dir], io);
+
+    // Assess
+    expect({ code, stdout: io.stdout, stderr: io.stderr }).toEqual({
+      code: 2,
+      stdout: [],
+      stderr: ['karma: runtime put NAME -: standard input is empty; pipe the value (e.g. karma runtime put NAME - < value.txt)'],
+    });
+    expect(snapshotTree(dir)).toEqual(before);
   });
 });
 

@@ -53,10 +53,16 @@ export class DirectorySource implements ConfigSource {
             problems.push({ file: rel, message: `symlink to ${real} leaves the repository; copy the file into the repository instead` });
             continue;
           }
-          if (statSync(real).isDirectory()) {
+          const stats = statSync(real);
+          if (stats.isDirectory()) {
             if (entry.name.startsWith('.') || visitedDirs.has(real)) continue;
             visitedDirs.add(real);
             walk(full, rel);
+            continue;
+          }
+          if (!stats.isFile()) {
+            // A FIFO would block the read forever, a device never end: refused before it is opened.
+            problems.push({ file: rel, message: 'symlink to something that is not a regular file (a FIFO, a device or a socket); point it at a file' });
             continue;
           }
           target = real;

@@ -41,22 +41,23 @@ export class GitSource implements ConfigSource {
 
   private async localDir(): Promise<string> {
     if (!isGitUrl(this.location)) return this.location;
-    if (!/^https?:\/\//.test(this.location)) {
-      throw new UsageError(`--config ${this.location}: only https Git URLs can be fetched; clone it yourself and pass the directory`);
-    }
+    checkGitUrl(this.location);
     const http = (await import('isomorphic-git/http/node')).default;
     const dir = join(this.cacheDir, createHash('sha256').update(this.location).digest('hex').slice(0, 16));
-    fs.mkdirSync(dir, { recursive: true });
+    const fresh = !fs.existsSync(join(dir, '.git'));
     const auth = this.onAuth ? { onAuth: this.onAuth } : {};
     try {
-      if (!fs.existsSync(join(dir, '.git'))) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (fresh) {
         await git.clone({ fs, http, dir, url: this.location, noCheckout: true, singleBranch: false, depth: 50, ...auth });
       } else {
         await git.fetch({ fs, http, dir, url: this.location, depth: 50, tags: true, ...auth });
       }
     } catch (error) {
+      // A clone that failed leaves nothing behind (a half-made cache would be mistaken for a clone next time).
+      if (fresh) fs.rmSync(dir, { recursive: true, force: true });
       const status = (error as { code?: string; data?: { statusCode?: number } }).code === 'HttpError' ? (error as { data: { statusCode?: number } }).data.statusCode : undefined;
-      if (status !== 401 && status !== 403) throw error;
+      if (status !== 401 && status !== 403) throw new GitAccessError(`cannot fetch ${redact(this.location)}: ${fetchFailure(error, status)}`, { cause: error });
       const hint = codeCommitTarget(this.location)
         ? 'the role needs codecommit:GitPull on the repository (Karma signs with the AWS credentials of the default chain)'
         : this.onAuth
@@ -117,6 +118,52 @@ export class GitSource implements ConfigSource {
   async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
     const dir = await (this.loadedDir ?? this.localDir());
     return findRemovals(dir, await resolveCommit(dir, this.ref), deployments);
+  }
+}
+
+/** Hosts plain http is accepted for: a Git server on this machine (tests run git http-backend on loopback). */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Only https Git URLs are fetched (the config decides what gets applied: it must not travel in clear text or be
+ * altered on the way); plain http only for a server on this machine. ssh and git@ URLs: clone it yourself.
+ */
+export function checkGitUrl(location: string): void {
+  const shown = redact(location);
+  if (!/^https?:\/\//.test(location)) {
+    throw new UsageError(`--config ${shown}: only https Git URLs can be fetched; clone it yourself and pass the directory`);
+  }
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw new UsageError(`--config ${shown}: not a valid URL; use https://HOST/PATH (or a local directory)`);
+  }
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    throw new UsageError(`--config ${shown}: plain http is refused (the config would travel unencrypted); use https:// (http is accepted only for 127.0.0.1 or localhost)`);
+  }
+}
+
+/** Why a fetch failed, in words, with what to do. */
+function fetchFailure(error: unknown, status: number | undefined): string {
+  const code = (error as { code?: string; cause?: { code?: string } }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  const check = 'check the URL and that the Git server is reachable from here, or clone the repository yourself and pass the directory';
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused (ECONNREFUSED); ${check}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host not found (${code}); ${check}`;
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `network error (${code}); ${check}`;
+    case 'HttpError':
+      return status === 404 ? `HTTP 404: no repository there (or a private one); ${check}` : `HTTP ${status ?? 'error'}; ${check}`;
+    default:
+      if (code && /CERT|SSL|TLS/.test(code)) return `TLS error (${code}): the server's certificate is not trusted; fix the certificate or set NODE_EXTRA_CA_CERTS`;
+      return `${(error as Error).message.split('\n')[0]} (${code ?? 'error'}); ${check}`;
   }
 }
 

@@ -2,7 +2,7 @@
  * The embedded local backend: one SQLite file (Node's built-in node:sqlite, nothing native to build) that
  * holds both the runtime parameters (SSM's stand-in) and the graph with its build history (Neptune's).
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { StoreError } from '../../core/errors.ts';
@@ -59,14 +59,50 @@ CREATE TABLE IF NOT EXISTS builds (
 
 export const DATABASE_FILE = 'karma.db';
 
+/** The files SQLite keeps for one database in WAL mode. */
+const storeFiles = (file: string): string[] => [file, `${file}-wal`, `${file}-shm`];
+
+/** Stores already warned about in this process: the warning is said once, not at every open. */
+const warned = new Set<string>();
+
+/**
+ * The store holds SecureString values: its folder is created 0700 and the database 0600 (created empty with that
+ * mode before SQLite opens it; SQLite gives its -wal and -shm files the database file's mode). A store that
+ * already exists is not changed behind the user's back: when group or others can read one of its files, `warn`
+ * says so once, with the chmod that fixes it.
+ */
+function secureStoreFiles(file: string, options: { create: boolean; warn?: (message: string) => void }): void {
+  if (file === ':memory:') return;
+  if (options.create) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  if (!options.warn || warned.has(file)) return;
+  const open = storeFiles(file).filter((f) => {
+    try {
+      return (statSync(f).mode & 0o077) !== 0;
+    } catch {
+      return false; // no -wal/-shm right now
+    }
+  });
+  if (open.length === 0) return;
+  warned.add(file);
+  const mode = (statSync(open[0]!).mode & 0o777).toString(8);
+  options.warn(`the local store ${open[0]} (mode ${mode}) can be read by other users, and it holds SecureString values; fix it with: chmod 600 ${file}*; chmod 700 ${dirname(file)}`);
+}
+
 /**
  * Opens (creating when asked) the database at `file`. Several processes may write at once (the local pipeline
  * applies components in parallel, each in its own process): WAL mode, and a generous busy timeout so a writer
- * waits for another's short transaction instead of failing.
+ * waits for another's short transaction instead of failing. `warn` hears about a store other users can read.
  */
-export function openDatabase(file: string, options: { create: boolean }): DatabaseSync {
+export function openDatabase(file: string, options: { create: boolean; warn?: (message: string) => void }): DatabaseSync {
   try {
-    if (options.create) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    secureStoreFiles(file, options);
     const db = new DatabaseSync(file, { open: true, readOnly: false, timeout: 60_000 });
     // The busy timeout first: switching to WAL and creating tables take locks another process may hold.
     db.exec('PRAGMA busy_timeout = 60000;');

@@ -1,7 +1,7 @@
 /**
  * RuntimeStore on SQLite, with SSM's semantics: every put of a name increases its version by one (even with
  * the same value, as SSM does), history keeps every version, and overwrite=false refuses an existing name.
- * SecureString values are kept in the local file as written (the file is created 0600 in a 0700 folder);
+ * SecureString values are kept in the local file as written (database.ts creates it 0600 in a 0700 folder);
  * docs/backends.md says so.
  */
 import type { DatabaseSync } from 'node:sqlite';

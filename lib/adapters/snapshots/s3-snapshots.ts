@@ -6,11 +6,14 @@
  * The deployed stack (lib/infra/pipeline.ts) sets KARMA_SNAPSHOT_BUCKET and KARMA_SNAPSHOT_PREFIX=snapshots/,
  * and grants s3:PutObject/GetObject on `snapshots/*` only: keep the prefix in step with that grant.
  *
+ * `put(..., { keep })` then deletes all but the newest `keep` objects under the prefix (by LastModified, then key):
+ * that needs s3:ListBucket on the prefix and s3:DeleteObject on it, which the stack grants.
+ *
  * Objects carry `Content-Type: application/json` and `Content-Encoding: gzip`; `get` gunzips when the body
  * starts with the gzip magic bytes, so a client or proxy that already decoded it does no harm. Any failure is
  * a StoreError naming the object (`s3://bucket/key`) and the S3 error code.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig, type _Object } from '@aws-sdk/client-s3';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { StoreError } from '../../core/errors.ts';
 import type { GraphSnapshot } from '../../core/snapshot.ts';
@@ -61,7 +64,7 @@ export class S3SnapshotStore implements SnapshotStore {
     return `${this.prefix}${key.replace(/[^A-Za-z0-9_.-]/g, '_')}.json.gz`;
   }
 
-  async put(key: string, snapshot: GraphSnapshot): Promise<string> {
+  async put(key: string, snapshot: GraphSnapshot, options: { keep?: number } = {}): Promise<string> {
     const objectKey = this.objectKey(key);
     const ref = `s3://${this.bucket}/${objectKey}`;
     try {
@@ -77,7 +80,35 @@ export class S3SnapshotStore implements SnapshotStore {
     } catch (error) {
       throw new StoreError(`cannot write snapshot ${ref}: ${awsErrorText(error)}`, { cause: error });
     }
+    if (options.keep !== undefined) await this.prune(options.keep, objectKey);
     return ref;
+  }
+
+  /** Deletes all but the newest `keep` objects under the prefix; `current` (just written) is always kept. */
+  private async prune(keep: number, current: string): Promise<void> {
+    const where = `s3://${this.bucket}/${this.prefix}`;
+    try {
+      const objects: _Object[] = [];
+      let token: string | undefined;
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        objects.push(...(page.Contents ?? []).filter((o) => o.Key?.endsWith('.json.gz')));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      const at = (o: _Object): number => o.LastModified?.getTime() ?? 0;
+      const old = objects
+        .filter((o) => o.Key !== current)
+        .sort((a, b) => at(b) - at(a) || (a.Key! < b.Key! ? 1 : -1))
+        .slice(Math.max(keep - 1, 0));
+      for (let i = 0; i < old.length; i += 1000) {
+        const batch = old.slice(i, i + 1000).map((o) => ({ Key: o.Key! }));
+        const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+        const failed = out.Errors?.[0];
+        if (failed) throw Object.assign(new Error(`${failed.Key}: ${failed.Code ?? 'error'} ${failed.Message ?? ''}`.trim()), { name: failed.Code ?? 'DeleteError' });
+      }
+    } catch (error) {
+      throw new StoreError(`cannot prune old snapshots in ${where}: ${awsErrorText(error)}; the stack grants s3:ListBucket and s3:DeleteObject on the prefix`, { cause: error });
+    }
   }
 
   async get(ref: string): Promise<GraphSnapshot> {

@@ -11,6 +11,7 @@
  * components of the first wave; the rest of the wave comes next round.
  */
 import { KarmaError } from '../../core/errors.ts';
+import { keepBuilds } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
 import { stateParamPath, type Config } from '../../core/model.ts';
 import { parseState as parseRuntimeState } from '../../core/runtime.ts';
@@ -186,11 +187,14 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
     }
     const { snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock, source });
     await backend.graph.write(snapshot);
-    const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot);
+    const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot, { keep: snapshotsToKeep(config) });
     ctx.log('built', { envs, commit: config.commit, vertices: snapshot.vertices.length });
     return { ...(config.commit ? { commit: config.commit } : {}), envs, snapshot: ref, vertices: snapshot.vertices.length, edges: snapshot.edges.length };
   });
 }
+
+/** Two snapshots per run (after the build, and the final one): the last history.keepBuilds runs keep both. */
+const snapshotsToKeep = (config: Config): number => 2 * keepBuilds(config);
 
 const lockNames = (envs: readonly string[]): string[] => envs.map(lockName);
 
@@ -372,7 +376,7 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
   await withBackend(ctx, config, async (backend) => {
     const build = await liveBuild(ctx, config, backend, source);
     const snapshot = toSnapshot(build);
-    await ctx.snapshots.put(`${state.run.executionId}-final`, snapshot);
+    await ctx.snapshots.put(`${state.run.executionId}-final`, snapshot, { keep: snapshotsToKeep(config) });
     for (const env of envs) {
       const processed = (state.progress?.processed ?? []).filter((p) => p.env === env);
       const drifted: string[] = [];

@@ -68,7 +68,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
   const places = terraformPlaces(config, options);
   const { workRoot } = places;
   const cacheDir = pluginCacheDir(workRoot);
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     const result = await runComponent(config, backend.runtime, {
       env: options.env,

@@ -3,6 +3,7 @@
  * (options, io) → exit code; lib/cli/main.ts only parses arguments.
  */
 import { UsageError } from '../../core/errors.ts';
+import { requireEnvironment } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
 import { destroyOrder, impact, orderAll, orphansIn, planEnv, type EnvOrder } from '../../core/order.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
@@ -52,7 +53,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
   progress.step(`reading config from ${options.config ?? '.'}`);
   const source = makeSource(options);
   const config = await loadConfig(source);
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress, source });
     warnOrphans(io, build.orphans);
@@ -161,9 +162,7 @@ export type ShowFormat = 'table' | 'json' | 'dot' | 'mermaid';
 export async function graphShow(options: CommonOptions & { env?: string; format?: ShowFormat }, io: IO): Promise<number> {
   const format = options.format ?? (options.json ? 'json' : 'table');
   const { config, result } = await liveBuild(options, io);
-  if (options.env !== undefined && !config.project.environments.has(options.env)) {
-    throw new UsageError(`unknown environment "${options.env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  if (options.env !== undefined) requireEnvironment(config, options.env);
   const snapshot = options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env);
   switch (format) {
     case 'json':
@@ -198,7 +197,7 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
 
 export async function graphDiff(options: CommonOptions & { from?: string; to?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     const builds = await backend.graph.listBuilds(2);
     const toId = options.to ?? builds[0]?.id;
@@ -232,7 +231,7 @@ export async function graphDiff(options: CommonOptions & { from?: string; to?: s
 
 export async function graphHistory(options: CommonOptions & { limit?: number }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     const builds = await backend.graph.listBuilds(options.limit ?? 20);
     if (options.json) {

@@ -6,15 +6,17 @@
  *   put NAME VAL  set a parameter (e.g. an external ${ssm:...} one), as a change made outside Karma would
  *   list          parameters under the prefix, with versions (SecureString values never printed)
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
-import { decodeConfigText, displayPath, parseConfigDocument } from '../../core/documents.ts';
+import { displayPath } from '../../core/documents.ts';
+import { requireEnvironment } from '../../core/config.ts';
+import { readUserDocument, readUserStdin } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
 import { table } from '../format.ts';
 import type { IO } from '../io.ts';
-import { openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+import { isGitUrl } from '../../adapters/git/git-source.ts';
 
 const RecordFile = z
   .object({
@@ -42,16 +44,12 @@ const RecordFile = z
   .strict();
 
 export async function runtimeRecord(options: CommonOptions & { file: string }, io: IO): Promise<number> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(options.file);
-  } catch (error) {
-    throw new UsageError(`${options.file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  const text = decodeConfigText(options.file, bytes);
-  if (typeof text !== 'string') throw new ConfigError([text]);
-  const doc = parseConfigDocument(options.file, text);
-  if (!('data' in doc)) throw new ConfigError([doc]);
+  const location = configLocation(options);
+  const doc = readUserDocument(options.file, {
+    label: 'record file',
+    expected: 'a JSON or YAML file of applies and parameters (see docs/cli.md)',
+    ...(isGitUrl(location) ? {} : { repoRoot: location }),
+  });
   const parsed = RecordFile.safeParse(doc.data);
   if (!parsed.success) {
     throw new ConfigError(
@@ -77,7 +75,7 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
   });
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
     for (const p of parsed.data.parameters) await backend.runtime.put(p.name, p.value, { type: p.type as ParameterType, overwrite: true });
     for (const a of parsed.data.applies) {
@@ -102,22 +100,53 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
   return 0;
 }
 
+/** `karma runtime put NAME -`: the value comes from standard input (out of shell history and process lists). */
+export const STDIN_VALUE = '-';
+
+/** The value to put: the argument, or standard input for `-` (one trailing newline dropped, as `echo` adds one). */
+function valueToPut(options: { value: string }, io: IO, json: boolean): string {
+  if (options.value !== STDIN_VALUE) return options.value;
+  if (io.stdinIsTTY && !json) io.err('… reading the value from standard input (end it with Ctrl-D)');
+  const bytes = (io.readStdin ?? readUserStdin)('runtime put NAME -');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError('runtime put NAME -: standard input is not valid UTF-8; pipe the value as UTF-8 text');
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new UsageError('runtime put NAME -: standard input is empty; pipe the value (e.g. karma runtime put NAME - < value.txt)');
+  return value;
+}
+
 export async function runtimePut(options: CommonOptions & { name: string; value: string; type?: ParameterType }, io: IO): Promise<number> {
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(options.name)) throw new UsageError(`parameter name "${options.name}" is not an SSM path (it must start with /)`);
+  const value = valueToPut(options, io, options.json === true);
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, true);
+  const backend = await openBackendFor(config, options, true, io);
   try {
-    const { version } = await backend.runtime.put(options.name, options.value, { type: options.type ?? 'String', overwrite: true });
+    const { version } = await backend.runtime.put(options.name, value, { type: options.type ?? 'String', overwrite: true });
     io.out(options.json ? JSON.stringify({ name: options.name, version }) : `${options.name} is now at version ${version}`);
     return 0;
+  } catch (error) {
+    throw withoutValue(error, value);
   } finally {
     await backend.close();
   }
 }
 
+/** A store's error that quotes the value (some AWS validation messages do) → the same error without it. */
+function withoutValue(error: unknown, value: string): unknown {
+  if (!(error instanceof Error) || value.length < 3 || !error.message.includes(value)) return error;
+  error.message = error.message.split(value).join('(value not shown)');
+  delete error.stack;
+  return error;
+}
+
 export async function runtimeList(options: CommonOptions & { env?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false);
+  if (options.env !== undefined) requireEnvironment(config, options.env);
+  const backend = await openBackendFor(config, options, false, io);
   try {
     const path = options.env ? `${config.project.parameterPrefix}/${options.env}` : config.project.parameterPrefix;
     const params = await backend.runtime.readPath(path);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -80,5 +80,47 @@ describe('local graph store', () => {
     expect(builds.map((x) => x.id)).toEqual(['2', '1']);
     expect((await b.graph.readBuild('1'))?.vertices.map((x) => x.id)).toEqual(['a', 'b']);
     await b.close();
+  });
+});
+
+describe('local store file permissions (it holds SecureString values)', () => {
+  const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+  const newStore = (): { dir: string; file: string } => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-store-'));
+    dirs.push(dir);
+    return { dir, file: join(dir, '.karma', 'karma.db') };
+  };
+
+  it('creates the folder 0700 and the database, its -wal and -shm 0600, whatever the umask allows', async () => {
+    // Prepare
+    const { file } = newStore();
+    const warnings: string[] = [];
+
+    // Act
+    const b = openLocalBackend(file, { create: true, warn: (m) => warnings.push(m) });
+    await b.runtime.put('/karma/dev/db/outputs/password', 'p4ss', { type: 'SecureString' });
+
+    // Assess: while it is open, WAL mode keeps the -wal and -shm files beside it
+    expect({ folder: mode(join(file, '..')), db: mode(file), wal: mode(`${file}-wal`), shm: mode(`${file}-shm`) }).toEqual({ folder: '700', db: '600', wal: '600', shm: '600' });
+    await b.close();
+    expect(warnings).toEqual([]);
+  });
+
+  it('warns once, with the chmod that fixes it, when an existing store can be read by others; changes nothing itself', async () => {
+    // Prepare
+    const { file } = newStore();
+    await openLocalBackend(file, { create: true }).close();
+    chmodSync(file, 0o644);
+    const warnings: string[] = [];
+
+    // Act
+    await openLocalBackend(file, { create: false, warn: (m) => warnings.push(m) }).close();
+    await openLocalBackend(file, { create: true, warn: (m) => warnings.push(m) }).close();
+
+    // Assess
+    expect(warnings).toEqual([
+      `the local store ${file} (mode 644) can be read by other users, and it holds SecureString values; fix it with: chmod 600 ${file}*; chmod 700 ${join(file, '..')}`,
+    ]);
+    expect(mode(file)).toBe('644');
   });
 });
