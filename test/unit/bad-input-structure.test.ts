@@ -191,7 +191,7 @@ describe('a deep but legal repo: 10,000 components in a line', { timeout: 120_00
 
     // Assess
     expect([order.code, impact.code, show.code]).toEqual([0, 0, 0]);
-    expect(JSON.parse(order.stdout)).toEqual({ env: 'dev', waves: Array.from({ length: N }, (_, i) => [`c${i}`]), skipped: [] });
+    expect(JSON.parse(order.stdout)).toEqual({ env: 'dev', waves: Array.from({ length: N }, (_, i) => [`c${i}`]), skipped: [], orphaned: [] });
     expect(JSON.parse(impact.stdout).waves).toEqual(Array.from({ length: N - 9000 }, (_, i) => [`c${9000 + i}`]));
     const snapshot = JSON.parse(show.stdout) as { vertices: { id: string; props: { status?: string } }[]; edges: { label: string }[] };
     expect(snapshot.vertices.filter((v) => v.props.status === 'blocked')).toHaveLength(N - 1);
