@@ -4,9 +4,11 @@
  * terraform output -json → outputs and state in the runtime store. CodeBuild's buildspec runs exactly this
  * command, and so does the local pipeline runner.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { KarmaError } from '../core/errors.ts';
+import { canonicalJson, sha256 } from '../core/hash.ts';
+import { summarizePlanJson, type PlanSummary } from '../core/plan.ts';
 import { z } from 'zod';
 import { outputParamPath, stateParamPath, type ComponentDef, type Config, type RepoFile } from '../core/model.ts';
 import { resolveReferences } from '../core/references.ts';
@@ -36,7 +38,18 @@ export interface ComponentRunResult {
   readonly initMillis?: number;
   /** How init used the shared provider cache (absent without one): see lib/adapters/terraform/plugin-cache.ts. */
   readonly providerCache?: CacheUse;
+  /** plan mode: what the plan does (addresses and actions only). */
+  readonly plan?: PlanSummary;
+  /** plan mode: Terraform's plan text, redacted (shown with -v). */
+  readonly planText?: string;
+  /** The hash of the resolved inputs the run used (secrets included, so only their hash). */
+  readonly inputsHash?: string;
+  /** A saved plan was not applied: nothing ran and nothing was recorded (see ComponentRunOptions.savedPlan). */
+  readonly refused?: 'stale-plan' | 'inputs-changed';
 }
+
+/** Where plan mode leaves the summary of its last plan in the working directory (read by the local pipeline). */
+export const PLAN_SUMMARY_FILE = 'plan-summary.json';
 
 export class InputResolutionError extends KarmaError {
   override readonly name: string = 'InputResolutionError';
@@ -171,6 +184,14 @@ export interface ComponentRunOptions {
   readonly progress?: Progress;
   /** The shared provider plugin cache (TF_PLUGIN_CACHE_DIR); none: each working directory installs its own. */
   readonly pluginCacheDir?: string;
+  /** plan mode: keep the saved plan (`terraform plan -out`) at this path, mode 0600; else it is deleted at once. */
+  readonly planOut?: string;
+  /**
+   * apply mode: apply this saved plan (`terraform apply PLANFILE`) instead of planning anew. Refused, nothing run
+   * and nothing recorded, when the resolved inputs no longer hash to `inputsHash`, or when Terraform finds the
+   * state changed since the plan ("Saved plan is stale").
+   */
+  readonly savedPlan?: { readonly file: string; readonly inputsHash: string };
 }
 
 export async function runComponent(config: Config, runtime: RuntimeStore, options: ComponentRunOptions): Promise<ComponentRunResult> {
@@ -181,7 +202,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const d = findDeployment(config, env, component);
   const def = config.components.get(d.component)!;
   const timing: { initMillis?: number; providerCache?: CacheUse } = {};
-  const done = (outcome: ComponentOutcome, extra: { error?: string; changedOutputs?: string[] } = {}): ComponentRunResult => ({
+  const done = (outcome: ComponentOutcome, extra: Partial<Pick<ComponentRunResult, 'error' | 'changedOutputs' | 'plan' | 'planText' | 'inputsHash' | 'refused'>> = {}): ComponentRunResult => ({
     env,
     component,
     mode,
@@ -200,6 +221,10 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   // Nothing ran: recorded failed (its dependents wait), keeping the location it was last applied with.
   if (refused) return failed(refused.message, refused.recorded);
   const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
+  const inputsHash = sha256(canonicalJson(inputs));
+  if (mode === 'apply' && options.savedPlan && options.savedPlan.inputsHash !== inputsHash) {
+    return done('failed', { refused: 'inputs-changed', inputsHash, error: `${env}/${component}: its resolved inputs changed since the plan was made (an upstream output or a parameter moved); the saved plan is not applied` });
+  }
   const workDir = join(options.workRoot, env, component);
   syncModule(options.files, def.terraform, workDir);
   const moved = prepareBackend(workDir, state, def.declaredBackend !== undefined);
@@ -260,8 +285,18 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   recordInit(workDir);
 
   if (mode === 'apply') {
-    progress.step(`${env}/${component}: terraform apply`);
-    const apply = await withInputs(['apply', '-input=false', '-auto-approve', '-no-color']);
+    let apply: RunResult;
+    if (options.savedPlan) {
+      progress.step(`${env}/${component}: terraform apply (the saved plan)`);
+      // A saved plan carries its variables: Terraform refuses -var-file with it, so no var file is written.
+      apply = await tf(['apply', '-input=false', '-no-color', options.savedPlan.file]);
+      if (apply.code !== 0 && /Saved plan is stale/i.test(`${apply.stderr}\n${apply.stdout}`)) {
+        return done('failed', { refused: 'stale-plan', inputsHash, error: `${env}/${component}: the state changed since the plan was made (Terraform: "Saved plan is stale"); nothing was applied` });
+      }
+    } else {
+      progress.step(`${env}/${component}: terraform apply`);
+      apply = await withInputs(['apply', '-input=false', '-auto-approve', '-no-color']);
+    }
     if (apply.code !== 0) return await failed(errorLine(apply));
     const out = await tf(['output', '-json', '-no-color'], false);
     // Its stdout holds the outputs unredacted: only stderr may explain a failure.
@@ -277,12 +312,34 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   }
 
   progress.step(`${env}/${component}: terraform plan`);
+  if (mode === 'plan') {
+    // A saved plan holds every variable's value, secrets included: 0600, and deleted unless the caller keeps it.
+    const planFile = options.planOut ?? join(workDir, 'karma.tfplan');
+    rmSync(join(workDir, PLAN_SUMMARY_FILE), { force: true });
+    try {
+      const plan = await withInputs(['plan', '-input=false', '-no-color', '-detailed-exitcode', `-out=${planFile}`]);
+      if (plan.code !== 0 && plan.code !== 2) return done('failed', { error: errorLine(plan) });
+      if (existsSync(planFile)) chmodSync(planFile, 0o600);
+      // Its stdout holds the planned values unredacted: parsed here, never shown, never logged.
+      const shown = await tf(['show', '-json', '-no-color', planFile], false);
+      if (shown.code !== 0) return done('failed', { error: errorLine({ ...shown, stdout: '' }) });
+      let summary: PlanSummary;
+      try {
+        summary = summarizePlanJson(JSON.parse(shown.stdout));
+      } catch {
+        return done('failed', { error: `terraform show -json printed no readable plan (${shown.stdout.length} characters); is the configured binary terraform or tofu?` });
+      }
+      writeFileSync(join(workDir, PLAN_SUMMARY_FILE), JSON.stringify({ ...summary, commit: commit ?? null }), { mode: 0o600 });
+      return done(plan.code === 2 ? 'changes' : 'no-changes', { plan: summary, planText: plan.stdout, inputsHash });
+    } finally {
+      if (!options.planOut) rmSync(planFile, { force: true });
+    }
+  }
   const plan = await withInputs(['plan', '-input=false', '-no-color', '-detailed-exitcode']);
   if (plan.code !== 0 && plan.code !== 2) {
     return done('failed', { error: errorLine(plan) });
   }
   const changed = plan.code === 2;
-  if (mode === 'plan') return done(changed ? 'changes' : 'no-changes');
   const summary = planSummary(plan.stdout);
   await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}), initMillis: timing.initMillis }, clock);
   return done(changed ? 'drifted' : 'in-sync');

@@ -14,7 +14,10 @@
  *   KARMA_LOCK_TTL      how long an environment lock outlives an execution that died unseen: seconds or a
  *                       duration (90s, 30m, 6h; default 6h). Local runs read it too.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { PlanSummary } from '../../core/plan.ts';
+import { PLAN_SUMMARY_FILE } from '../component.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { Config } from '../../core/model.ts';
 import type { ConfigSource, SnapshotStore } from '../../ports.ts';
@@ -71,7 +74,23 @@ export function localContext(options: LocalContextOptions): PipelineContext {
     holder: { host: localProcesses.host, pid: process.pid },
     processes: localProcesses,
     log: options.log ?? (() => undefined),
+    planSummary: (env, component) => readPlanSummary(join(localWorkRoot(baseDir, options.store, options.env ?? process.env), env, component, PLAN_SUMMARY_FILE)),
   };
+}
+
+/** Where the local runner's `karma component` children keep their working copies (see local-run.ts). */
+export function localWorkRoot(configDir: string, store: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return env['KARMA_WORK_DIR'] ?? join(resolve(configDir), store ?? '.karma', 'work');
+}
+
+/** The plan summary a `karma component plan` left in its working directory; undefined when there is none readable. */
+function readPlanSummary(path: string): PlanSummary | undefined {
+  try {
+    const json = JSON.parse(readFileSync(path, 'utf8')) as PlanSummary;
+    return Array.isArray(json.resources) && typeof json.line === 'string' ? json : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {

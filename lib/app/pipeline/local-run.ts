@@ -5,11 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyTaskTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
 import type { BackendType } from '../backend.ts';
-import { localContext } from './context.ts';
+import { localContext, localWorkRoot } from './context.ts';
 import { loadConfig } from '../build.ts';
 import type { PipelineContext } from './steps.ts';
 import { makeHandlers } from './handlers.ts';
@@ -136,7 +136,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       if (options.store) args.push('--store', options.store);
       if (options.terraform) args.push('--terraform', options.terraform);
       // The runner names the working copy, so it can point at the log even when the component process dies.
-      const workRoot = process.env['KARMA_WORK_DIR'] ?? join(resolvePath(options.configDir), options.store ?? '.karma', 'work');
+      const workRoot = localWorkRoot(options.configDir, options.store);
       const log = join(workRoot, request.env, request.component, `${request.mode}.log`);
       args.push('--work-dir', workRoot);
       const started = performance.now();

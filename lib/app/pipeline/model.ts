@@ -134,6 +134,16 @@ export const ResultRow = z.object({
   detail: z.string(),
   /** How long this execution's `terraform init` of the component took (recorded in its state by the apply). */
   initMillis: z.number().optional(),
+  /** plan mode, where the plan's summary can be read (local runs): counts, and the resources with their action. */
+  plan: z
+    .object({
+      add: z.number(),
+      change: z.number(),
+      destroy: z.number(),
+      line: z.string(),
+      resources: z.array(z.object({ address: z.string(), action: z.enum(['create', 'update', 'replace', 'delete', 'read']) })),
+    })
+    .optional(),
 });
 export type ResultRow = z.infer<typeof ResultRow>;
 

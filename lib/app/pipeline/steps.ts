@@ -17,6 +17,7 @@ import { stateParamPath, type Config } from '../../core/model.ts';
 import { parseState as parseRuntimeState } from '../../core/runtime.ts';
 import { holdsDrift, orphansIn, planEnv } from '../../core/order.ts';
 import { ORPHAN_ADVICE } from '../../core/status.ts';
+import { planDetail, type PlanSummary } from '../../core/plan.ts';
 import { toSnapshot } from '../../core/graph.ts';
 import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
 import { recordApply } from '../record.ts';
@@ -59,6 +60,11 @@ export interface PipelineContext {
   /** Tells whether a local holder's process still runs, so a dead one's lock is taken over; none in Lambda. */
   readonly processes?: ProcessProbe;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The summary of the component's last `terraform plan` in this execution, where it can be read (local runs: the
+   * working directory); none in AWS, where it is in the CodeBuild log.
+   */
+  readonly planSummary?: (env: string, component: string) => PlanSummary | undefined;
   /** Sends one notification (SNS in AWS); Summarize calls it when drift was found (see notify.ts). */
   readonly notify?: (subject: string, text: string) => Promise<void>;
 }
@@ -400,7 +406,14 @@ export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise
           if (isDrifted) drifted.push(p.component);
           rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes', ...init(true) });
         } else {
-          rows.push({ env, component: p.component, result: 'planned', detail: 'terraform plan ran; see the build log' });
+          const plan = ctx.planSummary?.(env, p.component);
+          if (plan) {
+            // Bounded: the summary travels in the state machine's payload (256 KiB).
+            const resources = plan.resources.slice(0, 100).map((r) => ({ address: r.address, action: r.action }));
+            rows.push({ env, component: p.component, result: 'planned', detail: planDetail(plan), plan: { add: plan.add, change: plan.change, destroy: plan.destroy, line: plan.line, resources } });
+          } else {
+            rows.push({ env, component: p.component, result: 'planned', detail: 'terraform plan ran; see the build log' });
+          }
         }
       }
       if (mode === 'apply') {

@@ -15,6 +15,7 @@ import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.
 import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
 import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
+import { formatPlannedResources, planDetail } from '../../core/plan.ts';
 import { dirname, resolve } from 'node:path';
 import type { Config, StateSettings } from '../../core/model.ts';
 
@@ -86,7 +87,9 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
     if (options.json) io.out(JSON.stringify({ ...result, log }));
     else {
       const changed = result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : '';
-      io.out(`${result.env}/${result.component}: ${result.outcome}${changed}${result.error ? `: ${result.error}` : ''} in ${result.millis} ms`);
+      const plan = result.plan ? ` (${planDetail(result.plan)})` : '';
+      io.out(`${result.env}/${result.component}: ${result.outcome}${plan}${changed}${result.error ? `: ${result.error}` : ''} in ${result.millis} ms`);
+      if (result.plan) for (const line of formatPlannedResources(result.plan)) io.out(`  ${line}`);
       if (result.outcome === 'failed' && existsSync(log)) io.err(`karma: the full Terraform log is in ${log}`);
       if (options.verbose && result.initMillis !== undefined) {
         io.err(`karma: terraform init took ${result.initMillis} ms (provider cache: ${result.providerCache ? `${result.providerCache}, ${cacheDir}` : 'off'})`);
