@@ -178,6 +178,12 @@ export interface Proposal {
   readonly createdAt: string;
 }
 
+/** An open proposal by id (or branch name); undefined when there is none. */
+export async function findProposal(dir: string, idOrBranch: string): Promise<Proposal | undefined> {
+  const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
+  return readProposal(dir, `${PROPOSAL_BRANCH_PREFIX}${id}`);
+}
+
 async function readProposal(dir: string, branch: string): Promise<Proposal | undefined> {
   const commit = await resolveBranch(dir, branch);
   if (!commit) return undefined;
@@ -223,7 +229,7 @@ export interface Merged {
  * files on top of HEAD when HEAD moved but changed none of them (and the result still validates); otherwise a
  * ConflictError and nothing changes. Then checks the files out and deletes the proposal's branch.
  */
-export async function mergeProposal(dir: string, idOrBranch: string): Promise<Merged> {
+export async function mergeProposal(dir: string, idOrBranch: string, options: { checkOnly?: boolean } = {}): Promise<Merged> {
   const head = await readHead(dir);
   if (!head.branch) throw new UsageError('HEAD is detached; check out the branch to apply the proposal to, then re-run karma apply');
   const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
@@ -264,6 +270,8 @@ export async function mergeProposal(dir: string, idOrBranch: string): Promise<Me
     if (!(await fileIsClean(dir, f))) throw new ConflictError(`${f} has uncommitted changes in the working tree; commit or discard them, then re-run karma apply ${id}`);
   }
 
+  // checkOnly: every check above passed; nothing written (the commit named is the proposal's own).
+  if (options.checkOnly) return { proposal, into: head.branch, commit: proposal.commit, how, files };
   let target = proposal.commit;
   if (how === 'replayed') {
     const { commit: c } = await readCommit(dir, proposal.commit);

@@ -10,7 +10,7 @@ import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow
 import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
 import { componentRun } from './commands/component.ts';
 import { pipelineRun, pipelineStart, pipelineStatus } from './commands/pipeline.ts';
-import { applyCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
+import { applyCommand, planProposalCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
 import { lockList, lockRelease } from './commands/lock.ts';
 import { destroyCommand, forgetCommand } from './commands/destroy.ts';
 import { processIO, type IO } from './io.ts';
@@ -219,15 +219,30 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .argument('<env>')
       .requiredOption('-i, --input <file>', "the component's full new inputs in that environment (JSON or YAML)")
       .option('-m, --message <msg>', 'a one-line description of the change')
-      .option('--dry-run', 'validate and show the diff and impact, record nothing'),
+      .option('--dry-run', 'validate and show the diff and impact, record nothing')
+      .option('--no-plan', 'record the proposal without running terraform plan (karma plan ID makes one later)')
+      .option('--terraform <binary>', 'terraform, tofu or a path')
+      .option('-v, --verbose', "show Terraform's whole plan text (redacted)"),
   ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => proposeChangeCommand({ ...o, component: name, env } as never, io))(...rest));
+  withCommon(
+    program
+      .command('plan')
+      .description("(re-)plan an open proposal at its commit and save the plan karma apply applies (expires after KARMA_PLAN_TTL, default 24h)")
+      .argument('<proposal>', 'a proposal id (karma proposals)')
+      .option('--terraform <binary>', 'terraform, tofu or a path')
+      .option('-v, --verbose', "show Terraform's whole plan text (redacted)"),
+  ).action(async (proposal: string, ...rest: unknown[]) => run((o, io) => planProposalCommand({ ...o, proposal } as never, io))(...rest));
   withCommon(program.command('proposals').description('the open proposals (id, component, env, base commit, message)')).action(run((o, io) => proposalsCommand(o, io)));
   withCommon(
     program
       .command('apply')
       .description('merge a proposal into the current branch (fast-forward, or refuse on conflict), then run the pipeline for its environment')
-      .argument('[proposal]', 'a proposal id (karma proposals); without one, apply --env as committed')
-      .option('-e, --env <env>', 'the environment to apply (required without a proposal)')
+      .argument('[proposal]', 'a proposal id (karma proposals); without one and without --env: the one open proposal')
+      .option('-e, --env <env>', 'without a proposal: run the pipeline for this environment as committed')
+      .option('-y, --yes', "apply the proposal's saved plan without asking (CI; review it first); without it a terminal is needed to confirm")
+      .option('--allow-destroy', 'accept a plan that destroys or replaces resources')
+      .option('--include-pending', "also apply everything else pending in the proposal's environment")
+      .option('-v, --verbose', "show Terraform's whole plan text and stream its output")
       .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
       .option('--terraform <binary>', 'terraform, tofu or a path')
       .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')

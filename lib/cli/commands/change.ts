@@ -9,10 +9,25 @@
  * (ConflictError: nothing changed).
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { UsageError } from '../../core/errors.ts';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { ConflictError, UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
-import { listProposals, mergeProposal, proposeChange, type Merged } from '../../app/change.ts';
+import { destructive, formatPlannedResources } from '../../core/plan.ts';
+import { buildGraph } from '../../core/graph.ts';
+import { impact } from '../../core/order.ts';
+import type { Config } from '../../core/model.ts';
+import { findProposal, listProposals, mergeProposal, proposeChange, type Merged, type Proposal } from '../../app/change.ts';
+import { buildFromConfig, loadConfigAndFiles } from '../../app/build.ts';
+import { localDatabasePath } from '../../app/backend.ts';
+import { runComponent, type ComponentRunResult } from '../../app/component.ts';
+import { withEnvironmentLock } from '../../app/destroy.ts';
+import { planProposal, planTtlSeconds, readSavedPlan, removeSavedPlan, sweepSavedPlans, type SavedPlan } from '../../app/saved-plans.ts';
+import { GitSource } from '../../adapters/git/git-source.ts';
+import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
+import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
+import { terraformPlaces } from './component.ts';
+import { baseDir, openBackendFor, progressFor } from '../context.ts';
 import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
 import { publishedOn, readHead } from '../../adapters/git/repo.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
@@ -28,13 +43,88 @@ function repoDir(options: CommonOptions, command: string): string {
   return resolve(location);
 }
 
-export interface ProposeChangeOptions extends CommonOptions {
+/** How a command that plans a proposal finds Terraform and shows its plan. */
+interface PlanFlags extends CommonOptions {
+  /** false with --no-plan: record the proposal without a plan. */
+  readonly plan?: boolean;
+  readonly terraform?: string;
+  readonly workDir?: string;
+  /** Show Terraform's whole plan text (redacted). */
+  readonly verbose?: boolean;
+}
+
+export interface ProposeChangeOptions extends PlanFlags {
   readonly component: string;
   readonly env: string;
   readonly input: string;
   readonly message?: string;
   readonly dryRun?: boolean;
 }
+
+type PlanOutcome =
+  | { readonly status: 'planned'; readonly saved: SavedPlan; readonly file: string }
+  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'failed'; readonly error: string; readonly log: string };
+
+const storeDirOf = (config: Config, options: CommonOptions): string =>
+  dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
+
+/** Plans the proposal's deployment at its commit and saves the plan (lib/app/saved-plans.ts). */
+async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'commit' | 'env' | 'component'>, options: PlanFlags, io: IO): Promise<PlanOutcome> {
+  const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
+  let binary: string;
+  try {
+    binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    return { status: 'skipped', reason: `no plan made: ${error.message}; once it is installed, karma plan ${proposal.id} makes one` };
+  }
+  const places = terraformPlaces(config, { ...options, config: dir });
+  const storeDir = storeDirOf(config, { ...options, config: dir });
+  const cacheDir = pluginCacheDir(places.workRoot);
+  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
+  try {
+    const { result, saved, file } = await planProposal(config, backend.runtime, proposal, {
+      storeDir,
+      files,
+      ...places,
+      ttlSeconds: planTtlSeconds(),
+      runner: terraformRunner(binary),
+      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
+      progress: progressFor(io, options),
+    });
+    if (!saved || !file) return { status: 'failed', error: result.error ?? 'terraform plan failed', log: join(places.workRoot, proposal.env, proposal.component, 'plan.log') };
+    return { status: 'planned', saved, file };
+  } finally {
+    await backend.close();
+  }
+}
+
+/** The saved plan as the user sees it before deciding: the summary, each resource, destroys and replaces marked. */
+function showPlan(io: IO, saved: SavedPlan, verbose: boolean | undefined): void {
+  const p = palette(io);
+  io.out(p.bold(`plan for ${saved.component} in ${saved.env} (commit ${saved.commit.slice(0, 8)}, planned ${saved.plannedAt}, expires ${saved.expiresAt}): ${saved.plan.line}`));
+  for (const line of formatPlannedResources(saved.plan)) {
+    const paint = /\((delete|replace)/.test(line) ? (t: string) => p.bold(p.red(t)) : line.trimStart().startsWith('+') ? p.green : p.yellow;
+    io.out(`  ${paint(line)}`);
+  }
+  const gone = destructive(saved.plan);
+  if (gone.length > 0) io.out(p.bold(p.red(`  ! this plan destroys or replaces ${gone.length} resource${gone.length > 1 ? 's' : ''}: ${gone.map((r) => r.address).join(', ')}`)));
+  if (verbose && saved.text) for (const line of saved.text.split('\n')) io.out(`    ${line}`);
+}
+
+function showPlanOutcome(io: IO, outcome: PlanOutcome, verbose: boolean | undefined): void {
+  if (outcome.status === 'planned') showPlan(io, outcome.saved, verbose);
+  else if (outcome.status === 'skipped') io.err(`karma: note: ${outcome.reason}`);
+  else io.err(`karma: terraform plan failed: ${outcome.error} (log: ${outcome.log})`);
+}
+
+const planJson = (outcome: PlanOutcome | undefined): unknown =>
+  outcome === undefined
+    ? null
+    : outcome.status === 'planned'
+      ? { status: 'planned', ...outcome.saved.plan, commit: outcome.saved.commit, plannedAt: outcome.saved.plannedAt, expiresAt: outcome.saved.expiresAt }
+      : outcome;
 
 export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO): Promise<number> {
   const dir = repoDir(options, 'propose-change');
@@ -46,9 +136,14 @@ export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO
     ...(options.message !== undefined ? { message: options.message } : {}),
     ...(options.dryRun ? { dryRun: true } : {}),
   });
+  let planned: PlanOutcome | undefined;
+  if (proposed.id && options.plan !== false) {
+    planned = await planForProposal(dir, { id: proposed.id, commit: proposed.commit!, env: proposed.env, component: proposed.component }, options, io);
+  }
+  const code = planned?.status === 'failed' ? 1 : 0;
   if (options.json) {
-    io.out(JSON.stringify(proposed));
-    return 0;
+    io.out(JSON.stringify({ ...proposed, plan: planJson(planned) }));
+    return code;
   }
   const p = palette(io);
   for (const w of proposed.warnings) io.err(`karma: warning: ${w}`);
@@ -65,12 +160,36 @@ export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO
     io.out(formatWaves(other.waves));
   }
   if (proposed.id) {
+    if (planned) showPlanOutcome(io, planned, options.verbose);
+    else io.out('no plan made (--no-plan); karma plan ' + proposed.id + ' makes one');
     io.out(`proposal ${p.cyan(proposed.id)} recorded on branch ${proposed.branch} (commit ${proposed.commit!.slice(0, 8)})`);
     io.out(`apply it with: karma apply ${proposed.id}`);
   } else {
-    io.out('dry run: nothing recorded');
+    io.out('dry run: nothing recorded, no plan made');
   }
-  return 0;
+  return code;
+}
+
+export interface PlanProposalOptions extends PlanFlags {
+  readonly proposal: string;
+}
+
+/** `karma plan ID`: (re-)plan an open proposal at its commit and save the plan, replacing the earlier one. */
+export async function planProposalCommand(options: PlanProposalOptions, io: IO): Promise<number> {
+  const dir = repoDir(options, 'plan');
+  const proposal = await findProposal(dir, options.proposal);
+  if (!proposal) {
+    const open = (await listProposals(dir)).map((pr) => pr.id);
+    throw new UsageError(`no open proposal "${options.proposal}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
+  }
+  const planned = await planForProposal(dir, proposal, options, io);
+  if (planned.status === 'skipped') throw new UsageError(planned.reason.replace(/; once it is installed.*$/, ''));
+  if (options.json) io.out(JSON.stringify({ proposal: proposal.id, plan: planJson(planned) }));
+  else {
+    showPlanOutcome(io, planned, options.verbose);
+    if (planned.status === 'planned') io.out(`apply it with: karma apply ${proposal.id}`);
+  }
+  return planned.status === 'failed' ? 1 : 0;
 }
 
 export async function proposalsCommand(options: CommonOptions, io: IO): Promise<number> {
@@ -92,6 +211,14 @@ export async function proposalsCommand(options: CommonOptions, io: IO): Promise<
 
 export interface ApplyOptions extends CommonOptions {
   readonly proposal?: string;
+  /** The decision, given in advance (CI): apply the saved plan without asking. */
+  readonly yes?: boolean;
+  /** Accept a plan that destroys or replaces resources. */
+  readonly allowDestroy?: boolean;
+  /** Also apply everything else pending in the proposal's environment (default: only the proposal's reach). */
+  readonly includePending?: boolean;
+  readonly verbose?: boolean;
+  readonly workDir?: string;
   readonly env?: string;
   readonly terraform?: string;
   readonly maxParallel?: number;
@@ -104,7 +231,16 @@ export interface ApplyOptions extends CommonOptions {
 
 export async function applyCommand(options: ApplyOptions, io: IO): Promise<number> {
   const dir = repoDir(options, 'apply');
-  if (!options.proposal && !options.env) throw new UsageError('karma apply needs a PROPOSAL (see karma proposals) or --env ENV');
+  if (!options.proposal && !options.env) {
+    // Bare `karma apply`: the one open proposal, else the list to choose from.
+    const open = await listProposals(dir);
+    if (open.length === 0) throw new UsageError('no open proposals to apply (karma propose-change records one); to apply an environment as committed: karma apply --env ENV');
+    if (open.length > 1) {
+      if (!options.json) io.out(table(['ID', 'COMPONENT', 'ENV', 'CREATED', 'MESSAGE'], open.map((pr) => [pr.id, pr.component, pr.env, pr.createdAt, pr.message])));
+      throw new UsageError(`${open.length} open proposals (${open.map((pr) => pr.id).join(', ')}); name the one to apply: karma apply ID`);
+    }
+    return applyCommand({ ...options, proposal: open[0]!.id }, io);
+  }
   if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1)) {
     throw new UsageError(`--max-parallel must be a positive integer, got ${options.maxParallel}`);
   }
@@ -115,6 +251,7 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     stateMachineArn({ ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}) });
     if (!existsSync(join(dir, '.git'))) throw new UsageError(`--remote needs the config repo to be a Git clone of the repository the deployed pipeline reads; ${dir} is not a Git repository`);
   }
+  if (options.proposal && !options.remote) return applyProposal(dir, options.proposal, options, io);
   let merged: Merged | undefined;
   let env = options.env;
   let commit: string | undefined;
@@ -162,4 +299,103 @@ async function applyRemote(dir: string, env: string, commit: string, merged: Mer
   if (started.started) io.out(`started ${started.executionArn} (${env} at ${commit.slice(0, 8)}, published on ${where})\nfollow it: karma pipeline status ${started.executionArn} --follow`);
   else io.out(`already ${started.status?.toLowerCase() ?? 'started'}: ${started.executionArn} (same input, same execution)`);
   return 0;
+}
+
+/** Refuses (exit 2) before anything changes when nobody can be asked and --yes was not given. */
+async function decide(io: IO, options: ApplyOptions, what: string): Promise<boolean> {
+  if (options.yes) return true;
+  if (!io.interactive || !io.ask) throw new UsageError(`refusing to apply ${what} without a decision: there is no terminal to ask on; review the plan above, then run again with --yes`);
+  return (await io.ask(`apply ${what}? Only "yes" is accepted: `)).trim() === 'yes';
+}
+
+/**
+ * `karma apply ID` (locally): show the proposal's saved plan, take the decision, apply exactly that plan to the
+ * proposal's component, merge the proposal, then run the pipeline for the dependents whose inputs changed.
+ * Every refusal comes before anything changes: no plan, an expired one, destroys without --allow-destroy, no
+ * decision, a merge that would be refused, changed inputs, a stale state (exit 2; re-plan with karma plan ID).
+ */
+async function applyProposal(dir: string, id: string, options: ApplyOptions, io: IO): Promise<number> {
+  const p = palette(io);
+  const proposal = await findProposal(dir, id);
+  if (!proposal) {
+    const open = (await listProposals(dir)).map((pr) => pr.id);
+    throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
+  }
+  if (options.env && options.env !== proposal.env && !options.json) io.err(`karma: warning: --env ${options.env} ignored: proposal ${proposal.id} changes ${proposal.env}`);
+  const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
+  const storeDir = storeDirOf(config, { ...options, config: dir });
+  sweepSavedPlans(storeDir, new Set((await listProposals(dir)).map((pr) => pr.id)));
+  const replan = `re-plan with karma plan ${proposal.id}, review the plan, then run karma apply ${proposal.id} again`;
+  const read = readSavedPlan(storeDir, proposal.id);
+  if (read.kind === 'none') throw new UsageError(`proposal ${proposal.id} has no saved plan (made with --no-plan, without terraform, or its plan failed); make one with karma plan ${proposal.id}, review it, then apply`);
+  if (read.kind === 'expired') throw new ConflictError(`the plan for ${proposal.id} expired at ${read.saved.expiresAt} (KARMA_PLAN_TTL, default 24h) and was deleted; ${replan}`);
+  const { saved, file } = read;
+  if (!options.json) showPlan(io, saved, options.verbose);
+  const gone = destructive(saved.plan);
+  if (gone.length > 0 && !options.allowDestroy) {
+    throw new UsageError(`the plan for ${proposal.id} destroys or replaces ${gone.map((r) => `${r.address} (${r.action})`).join(', ')}; run again with --allow-destroy to accept that`);
+  }
+  const what = `the plan for ${proposal.component} in ${proposal.env} (${proposal.id})`;
+  await mergeProposal(dir, proposal.id, { checkOnly: true });
+  if (saved.commit !== proposal.commit || findDeploymentHash(config, proposal) !== saved.configHash) {
+    removeSavedPlan(storeDir, proposal.id);
+    throw new ConflictError(`the plan for ${proposal.id} was made for another commit or config than the proposal's now; ${replan}`);
+  }
+  if (!(await decide(io, options, what))) {
+    io.err('karma: not applied (only "yes" is accepted); the plan stays saved until it expires');
+    return 1;
+  }
+
+  const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+  const places = terraformPlaces(config, { ...options, config: dir });
+  const cacheDir = pluginCacheDir(places.workRoot);
+  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
+  let result: ComponentRunResult;
+  let left: string[] = [];
+  try {
+    // What in the proposal's reach already needed an apply before it: not part of this change, left alone.
+    const { build } = await buildFromConfig(config, backend.runtime, {});
+    const reach = impact(buildGraph(config, new Map(), { builtAt: new Date(0).toISOString() }), proposal.env, proposal.component).waves.flat();
+    left = reach.filter((c) => c !== proposal.component && !['in-sync', 'blocked'].includes(build.statuses.get(`${proposal.env}/${c}`)?.status ?? 'in-sync'));
+    // The environment's pipeline lock, as karma destroy takes it: never racing an execution (released before the
+    // pipeline run below takes it again).
+    const owner = { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid };
+    result = await withEnvironmentLock(backend.locks, proposal.env, owner, () => runComponent(config, backend.runtime, {
+      env: proposal.env,
+      component: proposal.component,
+      mode: 'apply',
+      files,
+      ...places,
+      runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
+      commit: proposal.commit,
+      savedPlan: { file, inputsHash: saved.inputsHash },
+      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
+      progress: progressFor(io, options),
+    }));
+  } finally {
+    await backend.close();
+  }
+  removeSavedPlan(storeDir, proposal.id);
+  if (result.refused) throw new ConflictError(`${result.error}; ${replan}`);
+  if (result.outcome === 'failed') {
+    const log = join(places.workRoot, proposal.env, proposal.component, 'apply.log');
+    if (options.json) io.out(JSON.stringify({ merged: null, component: result, pipeline: null }));
+    else io.err(`karma: applying the saved plan failed: ${result.error} (log: ${log}); proposal ${proposal.id} stays open`);
+    return 1;
+  }
+  const merged = await mergeProposal(dir, proposal.id);
+  if (!options.json) {
+    io.out(`applied the saved plan: ${proposal.env}/${proposal.component} ${result.outcome}${result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : ''}`);
+    io.out(`merged ${merged.proposal.id} into ${merged.into} (${merged.how}): ${merged.into} is now at ${merged.commit.slice(0, 8)}; checked out ${merged.files.join(', ')}`);
+    if (left.length > 0 && !options.includePending) io.out(p.dim(`left alone (they needed an apply before this change; --include-pending applies them): ${left.join(', ')}`));
+  }
+  // The dependents: the pipeline re-plans after each wave, so only those whose inputs really changed apply.
+  const reachNow = impact(buildGraph(config, new Map(), { builtAt: new Date(0).toISOString() }), proposal.env, proposal.component).waves.flat();
+  const components = reachNow.filter((c) => !left.includes(c));
+  const input = { env: proposal.env, mode: 'apply', trigger: 'manual', commit: merged.commit, ...(options.includePending ? {} : { components }) };
+  return runPipelineAndReport(dir, input, options, io, { merged, component: result });
+}
+
+function findDeploymentHash(config: Config, proposal: Pick<Proposal, 'env' | 'component'>): string | undefined {
+  return config.deployments.find((d) => d.env === proposal.env && d.component === proposal.component)?.configHash;
 }
