@@ -59,7 +59,7 @@ describe('karma apply --remote (Step Functions API on moto)', () => {
   it('a missing state machine is a usage error before anything is merged', async () => {
     const input = join(tmp, 'q.yaml');
     fs.writeFileSync(input, 'visibility_timeout: 91\n');
-    const { id } = JSON.parse((await karma('propose-change', 'queue', 'karma-dev', '--input', input, '-c', dir, '--json')).stdout[0]!) as { id: string };
+    const { id } = JSON.parse((await karma('propose-change', '--no-plan', 'queue', 'karma-dev', '--input', input, '-c', dir, '--json')).stdout[0]!) as { id: string };
     const before = snapshotTree(dir);
     const savedArn = process.env['KARMA_STATE_MACHINE_ARN'];
     delete process.env['KARMA_STATE_MACHINE_ARN'];

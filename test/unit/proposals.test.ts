@@ -86,7 +86,7 @@ describe('karma propose-change', () => {
     const before = userState(dir);
     const input = inputFile('network.json', { cidr: '10.10.0.0/16', az_count: 3 });
     // Act
-    const run = await karma('propose-change', 'network', 'karma-dev', '--input', input, '-c', dir, '-m', 'three AZs');
+    const run = await karma('propose-change', '--no-plan', 'network', 'karma-dev', '--input', input, '-c', dir, '-m', 'three AZs');
     // Assess
     expect(run.stderr).toEqual([]);
     expect(run.code).toBe(0);
@@ -97,6 +97,7 @@ describe('karma propose-change', () => {
       '  ~ az_count: 2 → 3',
       'impact: what karma apply will apply in karma-dev',
       '  wave 1: network\n  wave 2: cache, database\n  wave 3: api-service, worker\n  wave 4: monitoring, serverless-site',
+      `no plan made (--no-plan); karma plan ${id} makes one`,
       expect.stringMatching(new RegExp(`^proposal ${id} recorded on branch karma/proposals/${id} \\(commit ${id!.slice(2)}\\)$`)),
       `apply it with: karma apply ${id}`,
     ]);
@@ -118,7 +119,7 @@ describe('karma propose-change', () => {
   it('--json prints one document: id, branch, commit, base, diff, impact, warnings', async () => {
     const dir = await gitExample();
     const head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
-    const run = await karma('propose-change', 'dns-zone', 'karma-shared', '--input', inputFile('dns.yaml', 'domain: acme.example.org\n'), '-c', dir, '--json');
+    const run = await karma('propose-change', '--no-plan', 'dns-zone', 'karma-shared', '--input', inputFile('dns.yaml', 'domain: acme.example.org\n'), '-c', dir, '--json');
     expect(run.stderr).toEqual([]);
     expect(run.stdout).toHaveLength(1);
     const out = JSON.parse(run.stdout[0]!) as Record<string, unknown>;
@@ -143,6 +144,7 @@ describe('karma propose-change', () => {
         ],
       },
       warnings: [],
+      plan: null,
     });
     // The env file keeps its format (YAML here).
     expect(await readAt(dir, out['commit'] as string, 'environments/karma-shared/dns-zone.yaml')).toBe('domain: acme.example.org\n');
@@ -152,12 +154,12 @@ describe('karma propose-change', () => {
     const dir = await gitExample();
     const input = inputFile('dns.json', { domain: 'dev.acme.example.com' });
     const before = snapshotTree(dir);
-    const dry = await karma('propose-change', 'dns-zone', 'karma-dev', '--input', input, '-c', dir, '--dry-run');
+    const dry = await karma('propose-change', '--no-plan', 'dns-zone', 'karma-dev', '--input', input, '-c', dir, '--dry-run');
     expect(dry.code).toBe(0);
-    expect(dry.stdout.at(-1)).toBe('dry run: nothing recorded');
+    expect(dry.stdout.at(-1)).toBe('dry run: nothing recorded, no plan made');
     expect(snapshotTree(dir)).toEqual(before);
 
-    const run = await karma('propose-change', 'dns-zone', 'karma-dev', '--input', input, '-c', dir, '--json');
+    const run = await karma('propose-change', '--no-plan', 'dns-zone', 'karma-dev', '--input', input, '-c', dir, '--json');
     const out = JSON.parse(run.stdout[0]!) as { commit: string; file: string; newDeployment: boolean; diff: unknown; impact: { waves: string[][] } };
     expect(out.file).toBe('environments/karma-dev/dns-zone.json');
     expect(out.newDeployment).toBe(true);
@@ -183,7 +185,7 @@ describe('karma propose-change', () => {
     const before = snapshotTree(dir); // .git included: no object, no ref, no index change
     const branches = await git.listBranches({ fs, dir });
     // Act
-    const run = await karma('propose-change', component, env, '--input', inputFile('in.json', content), '-c', dir);
+    const run = await karma('propose-change', '--no-plan', component, env, '--input', inputFile('in.json', content), '-c', dir);
     // Assess
     expect(run.code).toBe(2);
     expect(run.stdout).toEqual([]);
@@ -196,13 +198,13 @@ describe('karma propose-change', () => {
 
   it('an unreadable input file, a non-Git config dir and --json errors are one clear line', async () => {
     const dir = await gitExample();
-    const missing = await karma('propose-change', 'network', 'karma-dev', '--input', join(tmp, 'nope.json'), '-c', dir);
+    const missing = await karma('propose-change', '--no-plan', 'network', 'karma-dev', '--input', join(tmp, 'nope.json'), '-c', dir);
     expect(missing).toEqual({ code: 2, stdout: [], stderr: [`karma: --input ${join(tmp, 'nope.json')}: cannot read it (no such file); pass a JSON or YAML file with the component's full inputs`] });
     const plain = copyRepo(EXAMPLE, tmp, `plain-${++counter}`);
-    const notGit = await karma('propose-change', 'network', 'karma-dev', '--input', inputFile('n.json', { cidr: '10.0.0.0/16', az_count: 1 }), '-c', plain);
+    const notGit = await karma('propose-change', '--no-plan', 'network', 'karma-dev', '--input', inputFile('n.json', { cidr: '10.0.0.0/16', az_count: 1 }), '-c', plain);
     expect(notGit.code).toBe(2);
     expect(notGit.stderr).toEqual([expect.stringMatching(/^karma: --config .*: not a Git repository; the change workflow records proposals as Git commits/)]);
-    const json = await karma('propose-change', 'network', 'karma-dev', '--input', join(tmp, 'nope.json'), '-c', dir, '--json');
+    const json = await karma('propose-change', '--no-plan', 'network', 'karma-dev', '--input', join(tmp, 'nope.json'), '-c', dir, '--json');
     expect(json.code).toBe(2);
     expect(json.stderr).toEqual([]);
     expect(JSON.parse(json.stdout[0]!)).toEqual({ error: { name: 'UsageError', message: expect.stringContaining('cannot read it (no such file)'), exitCode: 2 } });
@@ -211,7 +213,7 @@ describe('karma propose-change', () => {
   it('warns when the env file has uncommitted changes (the proposal is based on HEAD)', async () => {
     const dir = await gitExample();
     fs.writeFileSync(join(dir, NETWORK), '{"cidr": "10.10.0.0/16", "az_count": 4}\n');
-    const run = await karma('propose-change', 'network', 'karma-dev', '--input', inputFile('n.json', { cidr: '10.10.0.0/16', az_count: 3 }), '-c', dir);
+    const run = await karma('propose-change', '--no-plan', 'network', 'karma-dev', '--input', inputFile('n.json', { cidr: '10.10.0.0/16', az_count: 3 }), '-c', dir);
     expect(run.code).toBe(0);
     expect(run.stdout[1]).toBe('  ~ az_count: 2 → 3');
     expect(run.stderr).toEqual([expect.stringMatching(/^karma: warning: environments\/karma-dev\/network\.json has uncommitted changes in the working tree; the proposal is based on HEAD/)]);
@@ -223,7 +225,7 @@ describe('karma proposals', () => {
     const dir = await gitExample();
     expect((await karma('proposals', '-c', dir)).stdout).toEqual(['no open proposals']);
     const head = await git.resolveRef({ fs, dir, ref: 'HEAD' });
-    const a = JSON.parse((await karma('propose-change', 'queue', 'karma-dev', '--input', inputFile('q.yaml', 'visibility_timeout: 90\n'), '-c', dir, '--json', '-m', 'slower queue')).stdout[0]!) as { id: string; commit: string };
+    const a = JSON.parse((await karma('propose-change', '--no-plan', 'queue', 'karma-dev', '--input', inputFile('q.yaml', 'visibility_timeout: 90\n'), '-c', dir, '--json', '-m', 'slower queue')).stdout[0]!) as { id: string; commit: string };
     const run = await karma('proposals', '-c', dir, '--json');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout[0]!)).toEqual({
@@ -251,7 +253,7 @@ describe('karma proposals', () => {
 
 describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', () => {
   async function propose(dir: string, component: string, env: string, content: unknown, name = 'in.json'): Promise<{ id: string; commit: string; file: string }> {
-    const run = await karma('propose-change', component, env, '--input', inputFile(name, content), '-c', dir, '--json');
+    const run = await karma('propose-change', '--no-plan', component, env, '--input', inputFile(name, content), '-c', dir, '--json');
     expect(run.code).toBe(0);
     return JSON.parse(run.stdout[0]!) as { id: string; commit: string; file: string };
   }
@@ -316,7 +318,7 @@ describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', 
     const unknown = await karma('apply', 'p-00000000', '-c', dir);
     expect(unknown).toEqual({ code: 2, stdout: [], stderr: [`karma: no open proposal "p-00000000"; open proposals: ${p.id} (karma proposals lists them)`] });
     const neither = await karma('apply', '-c', dir);
-    expect(neither).toEqual({ code: 2, stdout: [], stderr: ['karma: karma apply needs a PROPOSAL (see karma proposals) or --env ENV'] });
+    expect(neither).toEqual({ code: 2, stdout: [], stderr: [`karma: ${NETWORK} has uncommitted changes in the working tree; commit or discard them, then re-run karma apply ${p.id}`] });
   });
 
   it('refuses a proposal that no longer validates on top of the moved HEAD', async () => {

@@ -82,6 +82,7 @@ async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'com
   const places = terraformPlaces(config, { ...options, config: dir });
   const storeDir = storeDirOf(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
+  sweepSavedPlans(storeDir, new Set([...(await listProposals(dir)).map((pr) => pr.id), proposal.id]));
   const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
   try {
     const { result, saved, file } = await planProposal(config, backend.runtime, proposal, {
@@ -322,6 +323,8 @@ async function applyProposal(dir: string, id: string, options: ApplyOptions, io:
     throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
   }
   if (options.env && options.env !== proposal.env && !options.json) io.err(`karma: warning: --env ${options.env} ignored: proposal ${proposal.id} changes ${proposal.env}`);
+  // A merge that would be refused is said first: the fix (re-run propose-change) makes a new plan anyway.
+  await mergeProposal(dir, proposal.id, { checkOnly: true });
   const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
   const storeDir = storeDirOf(config, { ...options, config: dir });
   sweepSavedPlans(storeDir, new Set((await listProposals(dir)).map((pr) => pr.id)));
@@ -336,7 +339,6 @@ async function applyProposal(dir: string, id: string, options: ApplyOptions, io:
     throw new UsageError(`the plan for ${proposal.id} destroys or replaces ${gone.map((r) => `${r.address} (${r.action})`).join(', ')}; run again with --allow-destroy to accept that`);
   }
   const what = `the plan for ${proposal.component} in ${proposal.env} (${proposal.id})`;
-  await mergeProposal(dir, proposal.id, { checkOnly: true });
   if (saved.commit !== proposal.commit || findDeploymentHash(config, proposal) !== saved.configHash) {
     removeSavedPlan(storeDir, proposal.id);
     throw new ConflictError(`the plan for ${proposal.id} was made for another commit or config than the proposal's now; ${replan}`);
