@@ -42,7 +42,10 @@ export interface ComponentRunResult {
   readonly plan?: PlanSummary;
   /** plan mode: Terraform's plan text, redacted (shown with -v). */
   readonly planText?: string;
-  /** The hash of the resolved inputs the run used (secrets included, so only their hash). */
+  /**
+   * plan mode with `inputsSalt`: a salted hash of the resolved inputs the plan used (secrets included: salted, so
+   * a weak secret cannot be tested against it offline).
+   */
   readonly inputsHash?: string;
   /** A saved plan was not applied: nothing ran and nothing was recorded (see ComponentRunOptions.savedPlan). */
   readonly refused?: 'stale-plan' | 'inputs-changed';
@@ -191,7 +194,9 @@ export interface ComponentRunOptions {
    * and nothing recorded, when the resolved inputs no longer hash to `inputsHash`, or when Terraform finds the
    * state changed since the plan ("Saved plan is stale").
    */
-  readonly savedPlan?: { readonly file: string; readonly inputsHash: string };
+  readonly savedPlan?: { readonly file: string; readonly inputsHash: string; readonly inputsSalt: string };
+  /** plan mode: return `inputsHash`, the resolved inputs hashed with this (random, kept private) salt. */
+  readonly inputsSalt?: string;
 }
 
 export async function runComponent(config: Config, runtime: RuntimeStore, options: ComponentRunOptions): Promise<ComponentRunResult> {
@@ -221,9 +226,10 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   // Nothing ran: recorded failed (its dependents wait), keeping the location it was last applied with.
   if (refused) return failed(refused.message, refused.recorded);
   const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
-  const inputsHash = sha256(canonicalJson(inputs));
+  const salt = options.savedPlan?.inputsSalt ?? options.inputsSalt;
+  const inputsHash = salt === undefined ? undefined : sha256(`${salt}\n${canonicalJson(inputs)}`);
   if (mode === 'apply' && options.savedPlan && options.savedPlan.inputsHash !== inputsHash) {
-    return done('failed', { refused: 'inputs-changed', inputsHash, error: `${env}/${component}: its resolved inputs changed since the plan was made (an upstream output or a parameter moved); the saved plan is not applied` });
+    return done('failed', { refused: 'inputs-changed', error: `${env}/${component}: its resolved inputs changed since the plan was made (an upstream output or a parameter moved); the saved plan is not applied` });
   }
   const workDir = join(options.workRoot, env, component);
   syncModule(options.files, def.terraform, workDir);
@@ -291,7 +297,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
       // A saved plan carries its variables: Terraform refuses -var-file with it, so no var file is written.
       apply = await tf(['apply', '-input=false', '-no-color', options.savedPlan.file]);
       if (apply.code !== 0 && /Saved plan is stale/i.test(`${apply.stderr}\n${apply.stdout}`)) {
-        return done('failed', { refused: 'stale-plan', inputsHash, error: `${env}/${component}: the state changed since the plan was made (Terraform: "Saved plan is stale"); nothing was applied` });
+        return done('failed', { refused: 'stale-plan', error: `${env}/${component}: the state changed since the plan was made (Terraform: "Saved plan is stale"); nothing was applied` });
       }
     } else {
       progress.step(`${env}/${component}: terraform apply`);
@@ -330,7 +336,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
         return done('failed', { error: `terraform show -json printed no readable plan (${shown.stdout.length} characters); is the configured binary terraform or tofu?` });
       }
       writeFileSync(join(workDir, PLAN_SUMMARY_FILE), JSON.stringify({ ...summary, commit: commit ?? null }), { mode: 0o600 });
-      return done(plan.code === 2 ? 'changes' : 'no-changes', { plan: summary, planText: plan.stdout, inputsHash });
+      return done(plan.code === 2 ? 'changes' : 'no-changes', { plan: summary, planText: plan.stdout, ...(inputsHash ? { inputsHash } : {}) });
     } finally {
       if (!options.planOut) rmSync(planFile, { force: true });
     }

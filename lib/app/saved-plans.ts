@@ -9,6 +9,7 @@
  * proposal's commit or the deployment's config differ, the resolved inputs moved, or Terraform finds the state
  * changed since ("Saved plan is stale"). The folder is deleted after an apply, a refusal and on expiry.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../core/duration.ts';
@@ -40,8 +41,10 @@ export interface SavedPlan {
   readonly commit: string;
   /** The deployment's config hash at that commit (component definition, module, inputs as written). */
   readonly configHash: string;
-  /** The hash of the resolved inputs (upstream outputs and parameters included) the plan was made with. */
+  /** The salted hash of the resolved inputs (upstream outputs and parameters included) the plan was made with. */
   readonly inputsHash: string;
+  /** Its random salt (this file is 0600, like the plan that holds the values themselves). */
+  readonly inputsSalt: string;
   readonly plannedAt: string;
   readonly expiresAt: string;
   readonly plan: PlanSummary;
@@ -108,7 +111,8 @@ export async function planProposal(
   mkdirSync(join(options.storeDir, 'plans'), { recursive: true, mode: 0o700 });
   mkdirSync(join(folder(options.storeDir, proposal.id), proposal.env), { recursive: true, mode: 0o700 });
   const { storeDir: _s, ttlSeconds, ...run } = options;
-  const result = await runComponent(config, runtime, { ...run, env: proposal.env, component: proposal.component, mode: 'plan', planOut: file, commit: proposal.commit });
+  const inputsSalt = randomBytes(32).toString('hex');
+  const result = await runComponent(config, runtime, { ...run, env: proposal.env, component: proposal.component, mode: 'plan', planOut: file, inputsSalt, commit: proposal.commit });
   if (result.outcome === 'failed' || !result.plan || !result.inputsHash) {
     removeSavedPlan(options.storeDir, proposal.id);
     return { result };
@@ -119,6 +123,7 @@ export async function planProposal(
     commit: proposal.commit,
     configHash: findDeployment(config, proposal.env, proposal.component).configHash,
     inputsHash: result.inputsHash,
+    inputsSalt,
     plannedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + 1000 * (ttlSeconds ?? DEFAULT_PLAN_TTL_SECONDS)).toISOString(),
     plan: result.plan,

@@ -156,6 +156,22 @@ describe('propose-change, plan, decide, apply exactly that plan (real terraform,
     expect((JSON.parse(ok.stdout[0]!) as ApplyJson).component).toMatchObject({ component: 'security-baseline', outcome: 'applied' });
   }, 600_000);
 
+  it('a plan whose resolved inputs moved since (a parameter changed) is refused, and no secret is printed', async () => {
+    const api = JSON.parse(fs.readFileSync(join(dir, 'environments', 'karma-dev', 'api-service.json'), 'utf8')) as Record<string, unknown>;
+    const { id, plan } = await propose('api-service', { ...api, desired_count: 2 });
+    expect(plan).toMatchObject({ status: 'planned' });
+    expect((await karma('runtime', 'put', '/acme/external/datadog-api-key', 'dd-e2e-rotated-key', '--type', 'SecureString', '-c', dir)).code).toBe(0);
+    const refused = await karma('apply', id, '-c', dir, '--terraform', terraform, '--yes', '-v');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.join('\n')).toMatch(/resolved inputs changed since the plan was made.*re-plan with karma plan p-/);
+    const printed = [...refused.stdout, ...refused.stderr].join('\n');
+    expect(printed).not.toContain('dd-e2e-not-a-real-key');
+    expect(printed).not.toContain('dd-e2e-rotated-key');
+    expect(fs.existsSync(planDir(id))).toBe(false);
+    expect(await branches()).toContain(`karma/proposals/${id}`);
+    await git.deleteBranch({ fs, dir, ref: `karma/proposals/${id}` });
+  }, 600_000);
+
   it('bare karma apply: two open proposals are listed (exit 2); one is applied', async () => {
     const a = await propose('monitoring', { alarm_email: 'oncall@acme.example.com' });
     const b = await propose('security-baseline', { log_retention_days: 30 }, '--no-plan');

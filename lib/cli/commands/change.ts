@@ -370,7 +370,7 @@ async function applyProposal(dir: string, id: string, options: ApplyOptions, io:
       ...places,
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
       commit: proposal.commit,
-      savedPlan: { file, inputsHash: saved.inputsHash },
+      savedPlan: { file, inputsHash: saved.inputsHash, inputsSalt: saved.inputsSalt },
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress: progressFor(io, options),
     }));
