@@ -116,6 +116,10 @@ describe('secrets never leak (real terraform, local backend)', () => {
     // Act: the component again, streamed (-v) and as JSON; then every reading command
     expect(await karma('component', 'apply', 'c1', 'karma-dev', '--terraform', terraform, '-v')).toBe(1);
     expect(await karma('component', 'apply', 'c1', 'karma-dev', '--terraform', terraform, '--json')).toBe(1);
+    // A plan prints the variables a module does not mark sensitive; its saved plan file holds them all.
+    expect(await karma('component', 'plan', 'c1', 'karma-dev', '--terraform', terraform, '-v')).toBe(0);
+    expect(await karma('component', 'plan', 'c1', 'karma-dev', '--terraform', terraform, '--json')).toBe(0);
+    expect(printed.at(-1)!.text).toContain('"plan":{"add":1');
     expect(await karma('graph', 'build')).toBe(0);
     for (const args of [['graph', 'why', 'c1', 'karma-dev'], ['graph', 'show', '--env', 'karma-dev', '--format', 'json'], ['graph', 'show', '--env', 'karma-dev'], ['graph', 'history'], ['runtime', 'list'], ['runtime', 'list', '--json']]) {
       await karma(...args);
@@ -145,7 +149,14 @@ describe('secrets never leak (real terraform, local backend)', () => {
     scrubbed.close();
     const bytes = readFileSync(copy).toString('latin1');
     // Assess
-    expect(logs.map((l) => l.split('/').pop()).sort()).toEqual(['apply.log', 'apply.log']);
+    expect(logs.map((l) => l.split('/').pop()).sort()).toEqual(['apply.log', 'apply.log', 'plan.log']);
+    // The saved plan (every variable's value in clear) is gone once its summary was read; the summary holds none.
+    const files = readdirSync(work, { recursive: true, encoding: 'utf8' });
+    expect(files.filter((f) => f.endsWith('.tfplan'))).toEqual([]);
+    const summary = readFileSync(join(work, 'karma-dev', 'c1', 'plan-summary.json'), 'utf8');
+    // c1's resource is tainted by its failed provisioner: replaced.
+    expect(JSON.parse(summary)).toMatchObject({ line: 'Plan: 1 to add, 0 to change, 1 to destroy.', resources: [{ address: 'terraform_data.c', action: 'replace' }] });
+    expect(leaks(summary)).toEqual([]);
     for (const log of logs) expect(leaks(readFileSync(join(work, log), 'utf8')), log).toEqual([]);
     expect(readFileSync(join(work, 'karma-dev', 'c1', 'apply.log'), 'utf8')).toContain('(sensitive)');
     expect(readdirSync(work, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('karma.tfvars.json'))).toEqual([]);
