@@ -143,6 +143,34 @@ describe('propose-change, plan, decide, apply exactly that plan (real terraform,
     expect((JSON.parse(ok.stdout[0]!) as ApplyJson).component).toMatchObject({ outcome: 'applied' });
   }, 600_000);
 
+  it('at a terminal only "yes" applies; an expired plan is refused and deleted', async () => {
+    const { id } = await propose('worker', { ...JSON.parse(fs.readFileSync(join(dir, 'environments', 'karma-dev', 'worker.json'), 'utf8')), concurrency: 6 });
+    const asked: string[] = [];
+    const terminal = (answer: string) => ({ ...memoryIO(), interactive: true, ask: async (q: string) => (asked.push(q), answer) });
+    const io = terminal('y');
+    expect(await main(['apply', id, '-c', dir, '--terraform', terraform], io)).toBe(1);
+    expect(asked).toEqual([`apply the plan for worker in karma-dev (${id})? Only "yes" is accepted: `]);
+    expect(io.stderr.join('\n')).toContain('not applied');
+    expect(await branches()).toContain(`karma/proposals/${id}`);
+    expect(fs.existsSync(planDir(id))).toBe(true);
+    const yes = terminal('yes');
+    expect(await main(['apply', id, '-c', dir, '--terraform', terraform], yes)).toBe(0);
+    expect(yes.stdout.join('\n')).toMatch(/applied the saved plan: karma-dev\/worker applied/);
+
+    process.env['KARMA_PLAN_TTL'] = '1';
+    try {
+      const late = await propose('worker', { ...JSON.parse(fs.readFileSync(join(dir, 'environments', 'karma-dev', 'worker.json'), 'utf8')), concurrency: 8 });
+      await new Promise((r) => setTimeout(r, 1100));
+      const expired = await karma('apply', late.id, '-c', dir, '--terraform', terraform, '--yes');
+      expect(expired.code).toBe(2);
+      expect(expired.stderr.join('\n')).toMatch(/the plan for p-[0-9a-f]+ expired at .* and was deleted; re-plan with karma plan/);
+      expect(fs.existsSync(planDir(late.id))).toBe(false);
+      await git.deleteBranch({ fs, dir, ref: `karma/proposals/${late.id}` });
+    } finally {
+      delete process.env['KARMA_PLAN_TTL'];
+    }
+  }, 600_000);
+
   it('a plan that replaces a resource needs --allow-destroy', async () => {
     const { id, plan } = await propose('security-baseline', { log_retention_days: 60 });
     expect(plan.resources).toContainEqual({ address: 'terraform_data.retention', action: 'replace' });

@@ -327,9 +327,10 @@ async function applyProposal(dir: string, id: string, options: ApplyOptions, io:
   await mergeProposal(dir, proposal.id, { checkOnly: true });
   const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
   const storeDir = storeDirOf(config, { ...options, config: dir });
-  sweepSavedPlans(storeDir, new Set((await listProposals(dir)).map((pr) => pr.id)));
   const replan = `re-plan with karma plan ${proposal.id}, review the plan, then run karma apply ${proposal.id} again`;
   const read = readSavedPlan(storeDir, proposal.id);
+  // The others: expired ones, and those of proposals closed without karma apply (a deleted branch), go.
+  sweepSavedPlans(storeDir, new Set((await listProposals(dir)).map((pr) => pr.id)));
   if (read.kind === 'none') throw new UsageError(`proposal ${proposal.id} has no saved plan (made with --no-plan, without terraform, or its plan failed); make one with karma plan ${proposal.id}, review it, then apply`);
   if (read.kind === 'expired') throw new ConflictError(`the plan for ${proposal.id} expired at ${read.saved.expiresAt} (KARMA_PLAN_TTL, default 24h) and was deleted; ${replan}`);
   const { saved, file } = read;
