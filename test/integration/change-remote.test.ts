@@ -98,7 +98,12 @@ describe('karma apply --remote (Step Functions API on moto)', () => {
   it('a proposal whose branch was pushed (for review) merges and starts remotely at the merged commit', async () => {
     const { id, commit } = JSON.parse((await karma('proposals', '-c', dir, '--json')).stdout[0]!).proposals[0] as { id: string; commit: string };
     await git.writeRef({ fs, dir, ref: `refs/remotes/origin/karma/proposals/${id}`, value: commit });
-    const run = await karma('apply', id, '--remote', '--state-machine', arn, '--region', 'us-east-1', '-c', dir, '--json');
+    // Without a decision nothing is merged or started.
+    const undecided = await karma('apply', id, '--remote', '--state-machine', arn, '--region', 'us-east-1', '-c', dir, '--json');
+    expect(undecided.code).toBe(2);
+    expect(undecided.stdout.join('\n')).toMatch(/refusing to apply .* without a decision: there is no terminal to ask on; review the plan above, then run again with --yes/);
+    expect(await git.resolveRef({ fs, dir, ref: `karma/proposals/${id}` })).toBe(commit);
+    const run = await karma('apply', id, '--remote', '--yes', '--state-machine', arn, '--region', 'us-east-1', '-c', dir, '--json');
     expect(run.code).toBe(0);
     const out = JSON.parse(run.stdout[0]!) as { merged: { commit: string; how: string }; remote: { executionArn: string; publishedOn: string } };
     expect(out.merged).toMatchObject({ commit, how: 'fast-forward' });

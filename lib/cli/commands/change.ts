@@ -257,6 +257,19 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
   let env = options.env;
   let commit: string | undefined;
   if (options.proposal) {
+    // --remote: the deployed pipeline plans and applies in CodeBuild. Still nothing starts without a decision; the
+    // proposal's saved plan (if any) is shown as what the deployed run is expected to do.
+    const check = await mergeProposal(dir, options.proposal, { checkOnly: true });
+    if (!options.json) {
+      const { config } = await loadConfigAndFiles(new GitSource(dir, check.proposal.commit));
+      const read = readSavedPlan(storeDirOf(config, { ...options, config: dir }), check.proposal.id);
+      if (read.kind === 'ok') showPlan(io, read.saved, options.verbose);
+      else io.out(`no saved plan for ${check.proposal.id} here (karma plan ${check.proposal.id} makes one); the deployed pipeline plans it in CodeBuild`);
+    }
+    if (!(await decide(io, options, `${check.proposal.id} (merge, then start the deployed pipeline for ${check.proposal.env})`))) {
+      io.err('karma: not started (only "yes" is accepted); nothing merged');
+      return 1;
+    }
     merged = await mergeProposal(dir, options.proposal);
     if (env && env !== merged.proposal.env) {
       if (!options.json) io.err(`karma: warning: --env ${env} ignored: proposal ${merged.proposal.id} changes ${merged.proposal.env}`);
