@@ -93,7 +93,11 @@ export class KarmaStack extends Stack {
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
     new CfnOutput(this, 'SnapshotBucket', { value: this.pipeline.snapshotBucket.bucketName });
     new CfnOutput(this, 'TerraformStateBucket', { value: this.pipeline.stateBucket.bucketName, description: 'Terraform state, <env>/<component>/terraform.tfstate (docs/state.md)' });
-    new CfnOutput(this, 'CodeBuildProject', { value: this.pipeline.project.projectName });
+    new CfnOutput(this, 'CodeBuildProjectPrefix', { value: this.pipeline.projectPrefix, description: 'each environment has its own CodeBuild project <prefix>-<env>' });
+    for (const [env, role] of Object.entries(this.pipeline.applyRoles)) {
+      new CfnOutput(this, `ApplyRoleArn-${env}`, { value: role.roleArn, description: `the role CodeBuild runs ${env}'s builds as: ${env}'s deploy role must trust it (sts:AssumeRole)` });
+      new CfnOutput(this, `ApplyProject-${env}`, { value: this.pipeline.projects[env]!.projectName, description: `CodeBuild project of ${env}` });
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.triggers.deadLetterQueue.queueUrl });
     if (this.triggers.webhookUrl) new CfnOutput(this, 'GitHubWebhookUrl', { value: this.triggers.webhookUrl.url, description: 'GitHub: Settings > Webhooks > Payload URL (content type application/json, push events)' });
     if (this.triggers.webhookSecret) new CfnOutput(this, 'GitHubWebhookSecretArn', { value: this.triggers.webhookSecret.secretArn });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
+import { applyProjectName } from '../../lib/core/pipeline-contract.ts';
 import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
 import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
 import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';
@@ -28,20 +29,20 @@ function resources(s: Synthesized, type: string): [string, Json][] {
 const props = (r: Json) => r['Properties'] as Json;
 
 describe('network', () => {
-  it('CodeCommit: isolated subnets, no NAT, endpoints for SSM, Step Functions, Logs, STS, X-Ray, CodeCommit Git and S3', () => {
+  it('CodeCommit: isolated subnets, no NAT, endpoints for exactly what the Lambdas call: SSM, SNS, CodeCommit Git and S3', () => {
     cc.template.resourceCountIs('AWS::EC2::VPC', 1);
     cc.template.resourceCountIs('AWS::EC2::NatGateway', 0);
     cc.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     cc.template.resourceCountIs('AWS::EC2::Subnet', 2);
-    const services = resources(cc, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(props(r)['ServiceName']));
-    for (const s of ['.ssm', '.states', '.logs', '.sts', '.xray', '.git-codecommit', '.s3']) expect(services.some((x) => x.includes(s))).toBe(true);
-    expect(services).toHaveLength(7);
+    const services = resources(cc, 'AWS::EC2::VPCEndpoint').map(([, r]) => /\.([a-z0-9-]+)"[\]}]*$/.exec(JSON.stringify(props(r)['ServiceName']))?.[1]).sort();
+    expect(services).toEqual(['git-codecommit', 's3', 'sns', 'ssm']);
     cc.template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
   it('GitHub: one NAT gateway (setting) and no CodeCommit endpoint', () => {
     gh.template.resourceCountIs('AWS::EC2::NatGateway', 1);
-    expect(resources(gh, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(props(r)['ServiceName'])).some((x) => x.includes('codecommit'))).toBe(false);
+    const services = resources(gh, 'AWS::EC2::VPCEndpoint').map(([, r]) => /\.([a-z0-9-]+)"[\]}]*$/.exec(JSON.stringify(props(r)['ServiceName']))?.[1]).sort();
+    expect(services).toEqual(['s3', 'sns', 'ssm']);
   });
 });
 
@@ -100,14 +101,15 @@ describe('Lambdas', () => {
     // Assess
     for (const [, r] of steps) expect((props(r)['Environment'] as { Variables: Json }).Variables['KARMA_GIT_TOKEN_SECRET']).toBe('karma/github-token');
     const readers = resources(priv, 'AWS::IAM::Policy').filter(([id, r]) => id.startsWith('Pipeline') && JSON.stringify(r).includes('secretsmanager:GetSecretValue'));
-    expect(readers.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual([
+    expect(readers.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '').replace(/^PipelineApplyRole(karma[a-z]+).*/, 'PipelineApplyRole-$1')).sort()).toEqual([
       'PipelineAcquireLock',
-      'PipelineApplyRole',
+      'PipelineApplyRole-karmadev',
+      'PipelineApplyRole-karmaprod',
       'PipelineBuild',
       'PipelinePlan',
       'PipelineReleaseLock',
       'PipelineSummarize',
-    ].map((x) => (x === 'PipelineApplyRole' ? expect.stringMatching(/^PipelineApplyRole/) : x)));
+    ]);
     for (const [id, r] of readers.filter(([x]) => !x.startsWith('PipelineApplyRole'))) {
       const statement = (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement.find((st) => JSON.stringify(st['Action']).includes('secretsmanager:GetSecretValue'))!;
       expect(JSON.stringify(statement['Resource']), id).toMatch(/:secret:karma\/github-token-\?\?\?\?\?\?"\]\]\}$/);
@@ -142,7 +144,7 @@ describe('Lambdas', () => {
     expect(lockPolicies.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual(['PipelineAcquireLock', 'PipelineReleaseLock']);
     for (const [, r] of resources(cc, 'AWS::IAM::Policy')) {
       for (const s of (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement) {
-        if (JSON.stringify(s['Action']).includes('ssm:PutParameter')) expect(JSON.stringify(s['Resource'])).toMatch(/parameter\/karma(-locks)?\/\*/);
+        if (JSON.stringify(s['Action']).includes('ssm:PutParameter')) expect(JSON.stringify(s['Resource'])).toMatch(/parameter\/karma(-locks|\/karma-dev|\/karma-prod)?\/\*/);
       }
     }
   });
@@ -172,51 +174,101 @@ describe('state machine', () => {
     for (const [key, value] of Object.entries(substitutions)) deployed = deployed.split(`\${${key}}`).join(`resolved:${JSON.stringify(value).replace(/"/g, "'")}`);
     expect(deployed).not.toMatch(/\$\{/);
     for (const key of Object.keys(FUNCTION_SUBSTITUTIONS)) expect(JSON.stringify(substitutions[key])).toMatch(/"Fn::GetAtt":\["Pipeline[A-Za-z]+[0-9A-F]{8}","Arn"\]/);
-    expect(substitutions[CODEBUILD_SUBSTITUTION]).toEqual({ Ref: expect.stringMatching(/^PipelineApply[0-9A-F]{8}$/) });
-    JSON.parse(deployed);
+    expect(substitutions[CODEBUILD_SUBSTITUTION]).toBe('Karma-apply');
+    const apply = JSON.parse(deployed) as { States: { ApplyWave: { ItemProcessor: { States: { ApplyComponent: { Parameters: Json } } } } } };
+    // ApplyComponent starts the project of the item's environment, named as the construct names it.
+    expect(apply.States.ApplyWave.ItemProcessor.States.ApplyComponent.Parameters['ProjectName.$']).toBe("States.Format('{}-{}', 'resolved:'Karma-apply'', $.env)");
+    expect(resources(cc, 'AWS::CodeBuild::Project').map(([, r]) => props(r)['Name']).sort()).toEqual(
+      Object.keys(cc.stack.settings.environments).map((env) => applyProjectName('Karma-apply', env)).sort(),
+    );
   });
 
-  it('may start/poll/stop builds of the one project and invoke only its functions', () => {
+  it('may start/poll/stop builds of the per-environment projects only and invoke only its functions', () => {
     const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineStateMachineRole'))!;
     const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
-    const cb = statements.find((s) => JSON.stringify(s['Action']).includes('codebuild:StartBuild'))!;
-    expect(JSON.stringify(cb['Resource'])).toMatch(/PipelineApply[0-9A-F]{8}","Arn"/);
+    const cb = statements.filter((s) => JSON.stringify(s['Action']).includes('codebuild:'));
+    expect(cb).toHaveLength(1);
+    const projectIds = resources(cc, 'AWS::CodeBuild::Project').map(([id]) => id).sort();
+    expect(projectIds).toHaveLength(2);
+    expect(cb[0]!['Resource']).toEqual(projectIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })));
     expect(JSON.stringify(statements)).toContain('rule/StepFunctionsGetEventForCodeBuildStartBuildRule');
   });
 });
 
-describe('CodeBuild', () => {
+describe('CodeBuild: one project and role per environment', () => {
+  const ENVS = { 'karma-dev': 'arn:aws:iam::123456789012:role/karma-deploy-dev', 'karma-prod': 'arn:aws:iam::210987654321:role/karma-deploy-prod' } as const;
+
+  function projectOf(env: string): [string, Json] {
+    const found = resources(cc, 'AWS::CodeBuild::Project').filter(([, r]) => props(r)['Name'] === `Karma-apply-${env}`);
+    expect(found, env).toHaveLength(1);
+    return [found[0]![0], props(found[0]![1])];
+  }
+  function roleOf(env: string): { id: string; role: Json; statements: Json[] } {
+    const [id, role] = resources(cc, 'AWS::IAM::Role').find(([, r]) => props(r)['RoleName'] === `Karma-apply-${env}`)!;
+    const policies = resources(cc, 'AWS::IAM::Policy').filter(([, r]) => JSON.stringify(props(r)['Roles']) === JSON.stringify([{ Ref: id }]));
+    return { id, role: props(role), statements: policies.flatMap(([, r]) => (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement) };
+  }
+  const withAction = (statements: Json[], prefix: string) => statements.filter((st) => ([] as string[]).concat(st['Action'] as string).some((a) => a.startsWith(prefix)));
+
   it('ARM image, encrypted, buildspec runs the one karma component command with the deploy-role profile', () => {
-    cc.template.resourceCountIs('AWS::CodeBuild::Project', 1);
-    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
-    const p = props(project);
-    expect(p['Environment']).toMatchObject({ Type: 'ARM_CONTAINER', PrivilegedMode: false });
-    expect(p['EncryptionKey']).toBeDefined();
-    const spec = String((p['Source'] as Json)['BuildSpec']);
-    expect(spec).toContain('npm ci');
-    expect(spec).toContain('sha256sum -c');
-    expect(spec).toContain('git -C /tmp/config checkout --quiet \\"$KARMA_COMMIT\\"');
-    expect(spec).toContain('credential_source = EcsContainer');
-    expect(spec).toContain('npx karma component \\"$KARMA_MODE\\" \\"$KARMA_COMPONENT\\" \\"$KARMA_ENV\\" --commit \\"$KARMA_COMMIT\\" --backend aws');
-    const vars = Object.fromEntries((((p['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
-    expect(JSON.parse(String(vars['KARMA_DEPLOY_ROLES']))).toEqual({
-      'karma-dev': 'arn:aws:iam::123456789012:role/karma-deploy-dev',
-      'karma-prod': 'arn:aws:iam::210987654321:role/karma-deploy-prod',
-    });
+    cc.template.resourceCountIs('AWS::CodeBuild::Project', 2);
+    for (const env of Object.keys(ENVS)) {
+      const [, p] = projectOf(env);
+      expect(p['Environment']).toMatchObject({ Type: 'ARM_CONTAINER', PrivilegedMode: false });
+      expect(p['EncryptionKey']).toBeDefined();
+      const spec = String((p['Source'] as Json)['BuildSpec']);
+      expect(spec).toContain('npm ci');
+      expect(spec).toContain('sha256sum -c');
+      expect(spec).toContain('git -C /tmp/config checkout --quiet \\"$KARMA_COMMIT\\"');
+      expect(spec).toContain('credential_source = EcsContainer');
+      expect(spec).toContain('npx karma component \\"$KARMA_MODE\\" \\"$KARMA_COMPONENT\\" \\"$KARMA_ENV\\" --commit \\"$KARMA_COMMIT\\" --backend aws');
+    }
   });
 
-  it('providers come from an S3 cache of the plugin directory that every build restores and saves', () => {
-    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
-    const p = props(project);
-    // the project's cache is the dedicated bucket, under its prefix
-    const cache = p['Cache'] as Json;
-    expect(cache['Type']).toBe('S3');
+  it('each project knows its own environment\'s deploy role only and runs as its own named role', () => {
+    for (const [env, deployRole] of Object.entries(ENVS)) {
+      const [, p] = projectOf(env);
+      const vars = Object.fromEntries((((p['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
+      expect(JSON.parse(String(vars['KARMA_DEPLOY_ROLES']))).toEqual({ [env]: deployRole });
+      expect(p['ServiceRole']).toEqual({ 'Fn::GetAtt': [roleOf(env).id, 'Arn'] });
+      expect(roleOf(env).role['AssumeRolePolicyDocument']).toEqual({
+        Version: '2012-10-17',
+        Statement: [{
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'codebuild.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': '123456789012', 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:codebuild:eu-west-1:123456789012:project/Karma-apply-${env}`]] } } },
+        }],
+      });
+    }
+  });
+
+  it('each role may assume only its environment\'s deploy role, write only <prefix>/<env>/*, and holds no admin rights', () => {
+    for (const [env, deployRole] of Object.entries(ENVS)) {
+      const { statements } = roleOf(env);
+      const assume = withAction(statements, 'sts:');
+      expect(assume).toHaveLength(1);
+      expect(assume[0]!['Resource']).toBe(deployRole);
+      const writes = statements.filter((st) => ([] as string[]).concat(st['Action'] as string).some((a) => /^ssm:(Put|Delete|AddTags|Label)/.test(a)));
+      expect(writes).toHaveLength(1);
+      expect(writes[0]!['Resource']).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ssm:eu-west-1:123456789012:parameter/karma/${env}/*`]] });
+      expect(JSON.stringify(statements)).not.toMatch(/"Action":"\*"|"\*:\*"/);
+    }
+  });
+
+  it('providers come from the environment\'s own prefix of the cache bucket, restored and saved by every build', () => {
     const [bucketId] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineProviderCache'))!;
-    expect(cache['Location']).toEqual({ 'Fn::Join': ['/', [{ Ref: bucketId }, PROVIDER_CACHE_PREFIX]] });
-    // the buildspec points Terraform's plugin cache at the cached path
-    const spec = JSON.parse(String((p['Source'] as Json)['BuildSpec'])) as { env: { variables: Record<string, string> }; cache: { paths: string[] } };
-    expect(spec.env.variables['TF_PLUGIN_CACHE_DIR']).toBe(PLUGIN_CACHE_DIR);
-    expect(spec.cache.paths).toEqual([`${PLUGIN_CACHE_DIR}/**/*`]);
+    for (const env of Object.keys(ENVS)) {
+      const [, p] = projectOf(env);
+      expect(p['Cache']).toEqual({ Type: 'S3', Location: { 'Fn::Join': ['', [{ Ref: bucketId }, `/${PROVIDER_CACHE_PREFIX}/${env}`]] } });
+      const spec = JSON.parse(String((p['Source'] as Json)['BuildSpec'])) as { env: { variables: Record<string, string> }; cache: { paths: string[] } };
+      expect(spec.env.variables['TF_PLUGIN_CACHE_DIR']).toBe(PLUGIN_CACHE_DIR);
+      expect(spec.cache.paths).toEqual([`${PLUGIN_CACHE_DIR}/**/*`]);
+      // the role reaches objects under its own prefix only
+      const cacheGrants = roleOf(env).statements.filter((st) => JSON.stringify(st['Resource']).includes(bucketId));
+      const objectResources = cacheGrants.filter((st) => JSON.stringify(st['Action']).includes('Object')).map((st) => st['Resource']);
+      expect(objectResources).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${PROVIDER_CACHE_PREFIX}/${env}/*`]] }]);
+    }
     // the bucket: encrypted, TLS only, private, access-logged, expiring when unused
     const bucket = props(resources(cc, 'AWS::S3::Bucket').find(([id]) => id === bucketId)![1]);
     expect(bucket['BucketEncryption']).toBeDefined();
@@ -225,13 +277,14 @@ describe('CodeBuild', () => {
     expect(JSON.stringify(bucket['LifecycleConfiguration'])).toContain('"ExpirationInDays":30');
   });
 
-  it('its role may assume only the configured deploy roles, and holds no admin rights', () => {
-    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineApplyRole'))!;
-    const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
-    const assume = statements.filter((s) => JSON.stringify(s['Action']).includes('sts:AssumeRole'));
-    expect(assume).toHaveLength(1);
-    expect(assume[0]!['Resource']).toEqual(['arn:aws:iam::123456789012:role/karma-deploy-dev', 'arn:aws:iam::210987654321:role/karma-deploy-prod']);
-    expect(JSON.stringify(statements)).not.toMatch(/"Action":"\*"|"\*:\*"/);
+  it('role names are fixed (<stack>-apply-<env>) and output; a name IAM cannot hold fails the synth with the fix', () => {
+    for (const env of Object.keys(ENVS)) {
+      cc.template.hasOutput(`ApplyRoleArn${env.replace(/[^A-Za-z0-9]/g, '')}`, { Value: { 'Fn::GetAtt': [roleOf(env).id, 'Arn'] } });
+    }
+    const long = 'x'.repeat(60);
+    expect(() => synth({ ...CODECOMMIT_SETTINGS, environments: { [long]: { deployRoleArn: ENVS['karma-dev'] } } })).toThrow(
+      `environment ${long}: its CodeBuild project and role would be named Karma-apply-${long} (72 characters); IAM role names are at most 64: shorten the stack name (settings stackName) or the environment name`,
+    );
   });
 });
 
@@ -267,7 +320,7 @@ describe('bucket and notifications', () => {
       [expect.stringContaining('karma-deploy-dev'), expect.stringContaining('/karma-dev/*')],
       [expect.stringContaining('karma-deploy-prod'), expect.stringContaining('/karma-prod/*')],
     ]);
-    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project').find(([, r]) => props(r)['Name'] === 'Karma-apply-karma-prod')!;
     const vars = Object.fromEntries((((props(project)['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
     expect(vars['KARMA_STATE_BUCKET']).toEqual({ Ref: id });
     cc.template.hasOutput('TerraformStateBucket', { Value: { Ref: id } });
