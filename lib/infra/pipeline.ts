@@ -1,6 +1,6 @@
 /**
  * KarmaPipeline: the state machine (statemachines/pipeline.asl.json, deployed as-is through
- * DefinitionBody.fromFile + definitionSubstitutions), one NodejsFunction per step (Node 24, ARM64, bundled by
+ * with a top-level TimeoutSeconds = the lock TTL added, and definitionSubstitutions), one NodejsFunction per step (Node 24, ARM64, bundled by
  * the local esbuild: never Docker), the snapshot bucket, the CodeBuild projects (one per environment) that run
  * `karma component <mode> <component> <env>`, and the failure/drift topic.
  *
@@ -44,6 +44,19 @@ export const IAM_ROLE_NAME_MAX = 64;
 /** `<stack>-apply`: every environment's project and role is `<stack>-apply-<env>`. */
 export function applyProjectPrefix(stackName: string): string {
   return `${stackName}-apply`;
+}
+
+/**
+ * The deployed definition: the ASL file with a top-level `TimeoutSeconds` (the lock TTL) inserted after
+ * `StartAt`. The file itself carries none, so the setting is the one source of the bound.
+ */
+export function boundedDefinition(text: string, timeoutSeconds: number): string {
+  const asl = JSON.parse(text) as Record<string, unknown>;
+  if ('TimeoutSeconds' in asl) {
+    throw new Error(`${DEFINITION_FILE}: has a top-level TimeoutSeconds (${String(asl['TimeoutSeconds'])}); remove it: the stack sets it from lockTtlSeconds`);
+  }
+  const { States, ...head } = asl;
+  return JSON.stringify({ ...head, TimeoutSeconds: timeoutSeconds, States }, null, 2);
 }
 
 /** Steps that take and release the environment lock (SSM `<prefix>-locks/`). */
@@ -116,6 +129,8 @@ export class KarmaPipeline extends Construct {
   readonly projects: Readonly<Record<string, codebuild.Project>>;
   /** Each project's role, named like its project (deploy roles trust it by that name). */
   readonly applyRoles: Readonly<Record<string, iam.Role>>;
+  /** The state machine's top-level TimeoutSeconds: the lock TTL (settings lockTtlSeconds). */
+  readonly executionTimeoutSeconds: number;
   /** `<stack>-apply`: the `${CodeBuildProjectPrefix}` substitution. */
   readonly projectPrefix: string;
   readonly snapshotBucket: s3.Bucket;
@@ -345,8 +360,16 @@ export class KarmaPipeline extends Construct {
     if (unknownErrors.length > 0) {
       throw new Error(`${DEFINITION_FILE}: ErrorEquals names ${unknownErrors.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`);
     }
+    if (props.lockTtlSeconds < applyTaskTimeoutSeconds()) {
+      throw new Error(
+        `lockTtlSeconds ${props.lockTtlSeconds} bounds every execution, but one build may run ${applyTaskTimeoutSeconds()} s (ApplyComponent's TimeoutSeconds): set lockTtlSeconds to at least ${applyTaskTimeoutSeconds()} (default 21600)`,
+      );
+    }
+    this.executionTimeoutSeconds = props.lockTtlSeconds;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromFile(DEFINITION_FILE),
+      // The ASL file with one field added: the execution's TimeoutSeconds = the lock TTL, so an execution never
+      // outlives the environment lock it took (the lock is taken after the execution started).
+      definitionBody: sfn.DefinitionBody.fromString(boundedDefinition(readFileSync(DEFINITION_FILE, 'utf8'), this.executionTimeoutSeconds)),
       definitionSubstitutions: substitutions,
       stateMachineType: sfn.StateMachineType.STANDARD,
       logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },

@@ -4,7 +4,6 @@
  * targets, least-privilege grants.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
@@ -151,6 +150,19 @@ describe('Lambdas', () => {
 });
 
 describe('state machine', () => {
+  it('an execution is bounded by the lock TTL (settings lockTtlSeconds): it cannot outlive its environment lock', () => {
+    // Prepare
+    const custom = synth({ ...CODECOMMIT_SETTINGS, lockTtlSeconds: 4 * 3600 });
+    // Assess
+    const timeoutOf = (s: Synthesized) => (JSON.parse(String(props(resources(s, 'AWS::StepFunctions::StateMachine')[0]![1])['DefinitionString'])) as Json)['TimeoutSeconds'];
+    expect(timeoutOf(custom)).toBe(custom.stack.settings.lockTtlSeconds);
+    expect(timeoutOf(custom)).toBe(4 * 3600);
+    expect(timeoutOf(cc)).toBe(cc.stack.settings.lockTtlSeconds);
+    expect(() => synth({ ...CODECOMMIT_SETTINGS, lockTtlSeconds: 600 })).toThrow(
+      'lockTtlSeconds 600 bounds every execution, but one build may run 7200 s (ApplyComponent\'s TimeoutSeconds): set lockTtlSeconds to at least 7200 (default 21600)',
+    );
+  });
+
   it('logging ALL to a log group, X-Ray on, STANDARD', () => {
     cc.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     cc.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -160,14 +172,15 @@ describe('state machine', () => {
     });
   });
 
-  it('is the ASL file as-is, with every ${...} placeholder substituted (functions and the CodeBuild project)', () => {
+  it('is the ASL file as-is plus the execution timeout, with every ${...} placeholder substituted (functions and the CodeBuild project prefix)', () => {
     const [, sm] = resources(cc, 'AWS::StepFunctions::StateMachine')[0]!;
     const p = props(sm);
-    const location = p['DefinitionS3Location'] as { Key: string };
-    expect(p['DefinitionString']).toBeUndefined();
-    // The deployed object is the staged copy of statemachines/pipeline.asl.json.
-    const staged = readFileSync(join(cc.outdir, `asset.${location.Key}`), 'utf8');
-    expect(staged).toBe(readFileSync(DEFINITION_FILE, 'utf8'));
+    const staged = String(p['DefinitionString']);
+    const file = JSON.parse(readFileSync(DEFINITION_FILE, 'utf8')) as Json;
+    // The deployed definition is statemachines/pipeline.asl.json with one top-level field added.
+    const { TimeoutSeconds, ...rest } = JSON.parse(staged) as Json;
+    expect(rest).toEqual(file);
+    expect(TimeoutSeconds).toBe(21600);
     const substitutions = p['DefinitionSubstitutions'] as Record<string, unknown>;
     expect(Object.keys(substitutions).sort()).toEqual([...Object.keys(FUNCTION_SUBSTITUTIONS), CODEBUILD_SUBSTITUTION].sort());
     let deployed = staged;
