@@ -80,12 +80,14 @@ export class KarmaStack extends Stack {
     this.triggers = new KarmaTriggers(this, 'Triggers', {
       stateMachine: this.pipeline.stateMachine,
       topic: this.pipeline.topic,
+      topicKey: this.pipeline.key,
       parameterPrefix: s.parameterPrefix,
       externalParameterPaths: s.readableParameterPaths,
       branch: s.branch,
       driftSchedule: s.driftSchedule,
       ...(codeCommit ? { codeCommit } : {}),
-      ...(gitHub ? { gitHub: { owner: gitHub.owner, repo: gitHub.repo, webhookSecretName: gitHub.webhookSecretName } } : {}),
+      ...(gitHub ? { gitHub: { owner: gitHub.owner, repo: gitHub.repo, webhookSecretName: gitHub.webhookSecretName, reservedConcurrency: gitHub.reservedConcurrency } } : {}),
+      accessLogsBucket: this.pipeline.accessLogsBucket,
     });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn ...' });

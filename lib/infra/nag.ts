@@ -89,6 +89,12 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
 
   // Triggers
   ack(triggers.deadLetterQueue, 'AwsSolutions-SQS3', 'this queue IS the dead-letter queue of every EventBridge target (targets set deadLetterQueue, which SQS3 does not see)');
+  ack(triggers.failureNotifyRole, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    'EventBridge publishes failed executions to the topic encrypted with Karma\'s own key (grantPublish: the only key in the grant)');
+  if (triggers.deliveryBucket && triggers.webhook) {
+    ack(triggers.webhook, `AwsSolutions-IAM5[Resource::<${logicalId(triggers.deliveryBucket)}.Arn>/deliveries/*]`,
+      'webhook replay check: one object per relayed delivery, named by the SHA-256 of its body at run time (conditional create, delete after a failed relay)');
+  }
   if (triggers.webhookSecret) {
     ack(triggers.webhookSecret, 'AwsSolutions-SMG4', 'the GitHub webhook secret is shared with GitHub: rotating it means updating the repository webhook too, which no rotation Lambda can do; rotate both by hand (docs/deploy.md)');
   }

@@ -134,6 +134,8 @@ export class KarmaPipeline extends Construct {
   /** `<stack>-apply`: the `${CodeBuildProjectPrefix}` substitution. */
   readonly projectPrefix: string;
   readonly snapshotBucket: s3.Bucket;
+  /** Server access logs of Karma's buckets (a prefix each). */
+  readonly accessLogsBucket: s3.Bucket;
   /** Terraform state of every deployment, a key per deployment (`<env>/<component>/terraform.tfstate`). */
   readonly stateBucket: s3.Bucket;
   /** CodeBuild's S3 cache: the provider plugin directory (TF_PLUGIN_CACHE_DIR) shared by every build. */
@@ -146,17 +148,16 @@ export class KarmaPipeline extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Karma: notifications, build artifacts', removalPolicy: RemovalPolicy.RETAIN });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
 
     // --- snapshot bucket (and its access-log bucket)
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+    const accessLogs = (this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
       removalPolicy: RemovalPolicy.RETAIN,
-    });
+    }));
     this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,

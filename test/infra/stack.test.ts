@@ -10,6 +10,7 @@ import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pi
 import { applyProjectName } from '../../lib/core/pipeline-contract.ts';
 import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
 import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
+import { DELIVERY_RETENTION_DAYS } from '../../lib/app/webhook.ts';
 import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';
 import { CODECOMMIT_SETTINGS, GITHUB_SETTINGS, synth, type Synthesized } from './helpers.ts';
 
@@ -409,5 +410,70 @@ describe('triggers', () => {
     cc.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     const policies = resources(cc, 'AWS::SQS::QueuePolicy');
     expect(JSON.stringify(policies)).toContain('"aws:SecureTransport":"false"');
+  });
+});
+
+describe('webhook hardening, dead letters, service principals', () => {
+  it('the webhook has reserved concurrency (setting, default 5) and may only claim/release deliveries/* in its replay bucket', () => {
+    // Prepare
+    const custom = synth({ ...GITHUB_SETTINGS, configRepo: { github: { owner: 'acme', repo: 'infra-config', reservedConcurrency: 2 } } });
+    const webhookOf = (s: Synthesized) => resources(s, 'AWS::Lambda::Function').find(([, r]) => String(props(r)['Description']).startsWith('Karma: GitHub push webhook'))!;
+    // Assess
+    expect(props(webhookOf(gh)[1])['ReservedConcurrentExecutions']).toBe(5);
+    expect(props(webhookOf(custom)[1])['ReservedConcurrentExecutions']).toBe(2);
+    const [bucketId, bucket] = resources(gh, 'AWS::S3::Bucket').find(([id]) => id.startsWith('TriggersWebhookDeliveries'))!;
+    expect(JSON.stringify(props(bucket)['LifecycleConfiguration'])).toContain(`"ExpirationInDays":${DELIVERY_RETENTION_DAYS}`);
+    expect(((props(webhookOf(gh)[1])['Environment'] as { Variables: Json }).Variables)['KARMA_DELIVERY_BUCKET']).toEqual({ Ref: bucketId });
+    const [, policy] = resources(gh, 'AWS::IAM::Policy').find(([id]) => id.startsWith('TriggersWebhookServiceRole'))!;
+    const s3 = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement.filter((st) => JSON.stringify(st['Action']).includes('s3:'));
+    expect(s3).toEqual([{ Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/deliveries/*']] } }]);
+    // no GitHub, no webhook bucket
+    expect(resources(cc, 'AWS::S3::Bucket').some(([id]) => id.startsWith('TriggersWebhookDeliveries'))).toBe(false);
+  });
+
+  it('a message in the dead-letter queue raises an alarm to the topic', () => {
+    const alarms = resources(cc, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(1);
+    const [, alarm] = alarms[0]!;
+    expect(props(alarm)).toMatchObject({
+      AlarmName: 'Karma-dead-letters',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/^TriggersDeadLetters/), 'QueueName'] } }],
+      AlarmActions: [{ Ref: expect.stringMatching(/^PipelineNotifications/) }],
+    });
+  });
+
+  it('every service principal on the topic and the key is held to this account (and the alarm\'s ARN); no events.amazonaws.com grant there', () => {
+    for (const s of [cc, gh]) {
+      const statements = [...resources(s, 'AWS::SNS::TopicPolicy'), ...resources(s, 'AWS::KMS::Key')].flatMap(([, r]) =>
+        ((props(r)['PolicyDocument'] ?? props(r)['KeyPolicy']) as { Statement: Json[] }).Statement,
+      );
+      const services = statements.filter((st) => st['Effect'] === 'Allow' && JSON.stringify(st['Principal'] ?? {}).includes('"Service"'));
+      expect(services.map((st) => (st['Principal'] as Json)['Service']).sort()).toEqual(['cloudwatch.amazonaws.com', 'cloudwatch.amazonaws.com']);
+      for (const st of services) {
+        expect((st['Condition'] as Json)['StringEquals']).toEqual({ 'aws:SourceAccount': '123456789012' });
+        expect(JSON.stringify((st['Condition'] as Json)['ArnLike'])).toContain(':cloudwatch:eu-west-1:123456789012:alarm:Karma-dead-letters');
+      }
+      const kms = services.filter((st) => JSON.stringify(st['Action']).includes('kms:'));
+      expect(kms).toHaveLength(1);
+      expect(kms[0]!['Action']).toEqual(['kms:GenerateDataKey*', 'kms:Decrypt']);
+      expect(JSON.stringify(statements)).not.toContain('events.amazonaws.com');
+    }
+  });
+
+  it('failed executions reach the topic through a role trusted by EventBridge of this account only, with publish and the key\'s GenerateDataKey/Decrypt', () => {
+    const [roleId, role] = resources(cc, 'AWS::IAM::Role').find(([id]) => id.startsWith('TriggersFailureNotifyRole'))!;
+    expect((props(role)['AssumeRolePolicyDocument'] as { Statement: Json[] }).Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } } },
+    ]);
+    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([, r]) => JSON.stringify(props(r)['Roles']) === JSON.stringify([{ Ref: roleId }]))!;
+    const actions = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement.flatMap((st) => ([] as string[]).concat(st['Action'] as string)).sort();
+    expect(actions).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
+    cc.template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] } })] });
   });
 });
