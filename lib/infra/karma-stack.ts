@@ -11,7 +11,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { KarmaGraph } from './graph.ts';
+import { KarmaGraph, NEPTUNE_PORT } from './graph.ts';
 import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
 import { KarmaNetwork } from './network.ts';
 import { KarmaPipeline } from './pipeline.ts';
@@ -92,6 +92,17 @@ export class KarmaStack extends Stack {
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn ...' });
     new CfnOutput(this, 'NeptuneEndpoint', { value: this.graph.gremlinUrl, description: 'KARMA_NEPTUNE_ENDPOINT (reachable from inside the VPC only)' });
+    // What a CLI needs to reach Neptune: it is in the VPC's private subnets, port 8182 admits only the client
+    // security group, and IAM auth needs neptune-db actions on the cluster resource id (docs/deploy.md).
+    new CfnOutput(this, 'NeptuneHost', { value: this.graph.cluster.attrEndpoint, description: 'Neptune cluster (writer) endpoint host' });
+    new CfnOutput(this, 'NeptunePort', { value: String(NEPTUNE_PORT), description: 'Gremlin over wss' });
+    new CfnOutput(this, 'NeptuneClientSecurityGroupId', {
+      value: this.network.clientSecurityGroup.securityGroupId,
+      description: 'the only security group Neptune admits on 8182: attach it to the machine (in this VPC) that runs the CLI or the SSM port forward',
+    });
+    new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId });
+    new CfnOutput(this, 'PrivateSubnetIds', { value: this.network.vpc.selectSubnets(this.network.subnets).subnetIds.join(','), description: 'subnets to run that machine in' });
+    new CfnOutput(this, 'NeptuneDataArn', { value: this.graph.dataArn, description: 'IAM resource for neptune-db:connect/ReadDataViaQuery/... (KARMA_NEPTUNE_IAM_AUTH=true)' });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
     new CfnOutput(this, 'SnapshotBucket', { value: this.pipeline.snapshotBucket.bucketName });
     new CfnOutput(this, 'TerraformStateBucket', { value: this.pipeline.stateBucket.bucketName, description: 'Terraform state, <env>/<component>/terraform.tfstate (docs/state.md)' });

@@ -477,3 +477,30 @@ describe('webhook hardening, dead letters, service principals', () => {
     cc.template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] } })] });
   });
 });
+
+describe('outputs', () => {
+  it('a CLI can reach Neptune from the outputs: endpoint, host, port, the client security group, VPC, subnets, IAM resource', () => {
+    const outputs = cc.template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+    const [clusterId] = resources(cc, 'AWS::Neptune::DBCluster')[0]!;
+    const [clientSg] = resources(cc, 'AWS::EC2::SecurityGroup').find(([, r]) => String(props(r)['GroupDescription']).startsWith('Karma Lambdas'))!;
+    expect(outputs['NeptuneHost']!.Value).toEqual({ 'Fn::GetAtt': [clusterId, 'Endpoint'] });
+    expect(outputs['NeptunePort']!.Value).toBe('8182');
+    expect(outputs['NeptuneClientSecurityGroupId']!.Value).toEqual({ 'Fn::GetAtt': [clientSg, 'GroupId'] });
+    expect(JSON.stringify(outputs['NeptuneEndpoint']!.Value)).toContain(':8182/gremlin');
+    expect(outputs['VpcId']!.Value).toEqual({ Ref: expect.stringMatching(/^NetworkVpc/) });
+    expect(JSON.stringify(outputs['PrivateSubnetIds']!.Value)).toMatch(/NetworkVpcprivateSubnet1.*NetworkVpcprivateSubnet2/);
+    expect(JSON.stringify(outputs['NeptuneDataArn']!.Value)).toContain('ClusterResourceId');
+  });
+
+  it('the CodeBuild role and project of every environment are outputs (deploy roles trust the role by that ARN)', () => {
+    const outputs = cc.template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+    for (const env of ['karma-dev', 'karma-prod']) {
+      const key = env.replace(/[^A-Za-z0-9]/g, '');
+      const [roleId] = resources(cc, 'AWS::IAM::Role').find(([, r]) => props(r)['RoleName'] === `Karma-apply-${env}`)!;
+      const [projectId] = resources(cc, 'AWS::CodeBuild::Project').find(([, r]) => props(r)['Name'] === `Karma-apply-${env}`)!;
+      expect(outputs[`ApplyRoleArn${key}`]!.Value).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      expect(outputs[`ApplyProject${key}`]!.Value).toEqual({ Ref: projectId });
+    }
+    expect(outputs['CodeBuildProjectPrefix']!.Value).toBe('Karma-apply');
+  });
+});
