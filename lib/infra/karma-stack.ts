@@ -4,8 +4,8 @@
  *   KarmaNetwork  VPC, private subnets, VPC endpoints (NAT only when settings.natGateways > 0)
  *   KarmaGraph    Neptune serverless v2, IAM auth, encrypted; 8182 from Karma's Lambdas only
  *   KarmaPipeline state machine from statemachines/pipeline.asl.json, step Lambdas, snapshot bucket,
- *                 CodeBuild project, SNS topic
- *   KarmaTriggers EventBridge rules (SSM change, Git push, drift schedule, failures), GitHub webhook
+ *                 one CodeBuild project and role per environment, SNS topic
+ *   KarmaTriggers EventBridge rules (SSM change, Git push, drift schedule, failures), dead-letter alarm, GitHub webhook
  *
  * cdk-nag (AwsSolutions) findings that stay are acknowledged in nag.ts, each with its reason.
  */
