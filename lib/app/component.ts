@@ -217,24 +217,22 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
     ...timing,
   });
 
-  const state = resolveState(config.project, env, component, {
-    localStateRoot: options.stateRoot,
-    ...(options.remoteState ? { remoteDefault: options.remoteState } : {}),
-  });
   const commit = options.commit ?? config.commit;
-  const refused = await checkStateLocation(config, runtime, d.env, d.component, state, options);
-  // Nothing ran: recorded failed (its dependents wait), keeping the location it was last applied with.
-  if (refused) return failed(refused.message, refused.recorded);
+  let prepared: Awaited<ReturnType<typeof prepareWorkingCopy>> | undefined;
+  try {
+    prepared = await prepareWorkingCopy(config, runtime, { env, component, files: options.files, workRoot: options.workRoot }, options, progress);
+  } catch (error) {
+    // Nothing ran: recorded failed (its dependents wait), keeping the location it was last applied with.
+    if (error instanceof StateLocationError) return failed(error.detail, error.recorded ?? null);
+    throw error;
+  }
+  const { workDir, initArgs, state } = prepared;
   const { inputs, secrets } = await resolveInputs(config, runtime, env, component);
   const salt = options.savedPlan?.inputsSalt ?? options.inputsSalt;
   const inputsHash = salt === undefined ? undefined : sha256(`${salt}\n${canonicalJson(inputs)}`);
   if (mode === 'apply' && options.savedPlan && options.savedPlan.inputsHash !== inputsHash) {
     return done('failed', { refused: 'inputs-changed', error: `${env}/${component}: its resolved inputs changed since the plan was made (an upstream output or a parameter moved); the saved plan is not applied` });
   }
-  const workDir = join(options.workRoot, env, component);
-  syncModule(options.files, def.terraform, workDir);
-  const moved = prepareBackend(workDir, state, def.declaredBackend !== undefined);
-  if (moved) progress.step(`${env}/${component}: moved local state from ${moved} to ${state.config['path']}`);
   const log = join(workDir, `${mode}.log`);
   rmSync(log, { force: true });
   const varFile = join(workDir, VAR_FILE);
@@ -261,7 +259,7 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   const runInit = () => {
     progress.step(`${env}/${component}: terraform init${cache ? ` (provider cache: ${cache.use})` : ''}`);
     if (cache?.note) progress.step(`${env}/${component}: ${cache.note}`);
-    return tf(['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`]);
+    return tf(initArgs);
   };
   const initStarted = performance.now();
   // One init at a time may write the provider cache (see plugin-cache.ts), planned again once it holds the lock;
@@ -350,7 +348,8 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
   await recordDrift(config, runtime, { env, component }, { drifted: changed, ...(changed && summary ? { summary } : {}), initMillis: timing.initMillis }, clock);
   return done(changed ? 'drifted' : 'in-sync');
 
-  async function failed(error: string, stateLocation: string | undefined = state.location): Promise<ComponentRunResult> {
+  /** `stateLocation` null: keep the one recorded (the run never reached the state). */
+  async function failed(error: string, stateLocation: string | null = prepared?.state.location ?? null): Promise<ComponentRunResult> {
     if (mode === 'apply') {
       await recordApply(config, runtime, { env, component, result: 'failed', error, ...(stateLocation ? { stateLocation } : {}), ...(commit ? { commit } : {}), initMillis: timing.initMillis }, clock);
     }
@@ -427,19 +426,30 @@ export async function prepareWorkingCopy(
   runtime: RuntimeStore,
   target: { env: string; component: string; files: readonly RepoFile[]; workRoot: string },
   options: StateOptions,
+  progress: Progress = silentProgress,
 ): Promise<{ workDir: string; state: ResolvedState; initArgs: string[] }> {
   const { env, component } = target;
   const def = config.components.get(component)!;
   const state = resolveState(config.project, env, component, { localStateRoot: options.stateRoot, ...(options.remoteState ? { remoteDefault: options.remoteState } : {}) });
   const refused = await checkStateLocation(config, runtime, env, component, state, options);
-  if (refused) throw new StateLocationError(`${env}/${component}: ${refused.message}`);
+  if (refused) throw new StateLocationError(env, component, refused.message, refused.recorded);
   const workDir = join(target.workRoot, env, component);
   syncModule(target.files, def.terraform, workDir);
-  prepareBackend(workDir, state, def.declaredBackend !== undefined);
+  const moved = prepareBackend(workDir, state, def.declaredBackend !== undefined);
+  if (moved) progress.step(`${env}/${component}: moved local state from ${moved} to ${state.config['path']}`);
   return { workDir, state, initArgs: ['init', '-input=false', '-no-color', `-backend-config=${BACKEND_CONFIG}`] };
 }
 
 /** The state is not where this run would look for it (see checkStateLocation). */
 export class StateLocationError extends KarmaError {
   override readonly name: string = 'StateLocationError';
+  /** The message without the deployment's name. */
+  readonly detail: string;
+  /** Where the last apply recorded the state, if anywhere. */
+  readonly recorded: string | undefined;
+  constructor(env: string, component: string, detail: string, recorded: string | undefined) {
+    super(`${env}/${component}: ${detail}`);
+    this.detail = detail;
+    this.recorded = recorded;
+  }
 }

@@ -7,10 +7,16 @@
  *   3. A push becomes ONE small event on the Karma bus (source karma.github, detail-type "GitHub Push",
  *      detail {repository, ref, commit, before, deleted, pusher, delivery}); a rule there matches the tracked
  *      branch and starts the state machine. The raw payload is not forwarded (it can be megabytes).
+ *   4. Replays are refused (409) before relaying: a push is relayed at most once. The key is the SHA-256 of the
+ *      signed body, not the X-GitHub-Delivery header, which the signature does not cover (a replayed body under a
+ *      new delivery id is the same push); deps.claimDelivery stores it (in AWS: an S3 object created with
+ *      If-None-Match, expiring after {@link DELIVERY_RETENTION_DAYS} days), and a push GitHub made more than
+ *      {@link REPLAY_WINDOW_DAYS} days ago (repository.pushed_at) is refused outright, so a replay after the key
+ *      expired is refused too. A relay that fails releases its claim: GitHub's "Redeliver" can try again.
  *
  * The secret and the bus are reached through injected functions, so the logic is tested without AWS.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { GITHUB_PUSH, GITHUB_SOURCE } from '../infra/event-patterns.ts';
 
 export interface WebhookRequest {
@@ -35,6 +41,11 @@ export interface RelayedPush {
   readonly delivery?: string;
 }
 
+/** A push older than this (repository.pushed_at) is never relayed. */
+export const REPLAY_WINDOW_DAYS = 7;
+/** How long a claimed delivery is remembered: longer than the window, so no replay falls between the two. */
+export const DELIVERY_RETENTION_DAYS = REPLAY_WINDOW_DAYS + 1;
+
 export interface WebhookDeps {
   /** The shared webhook secret (Secrets Manager in Lambda). */
   getSecret(): Promise<string>;
@@ -43,6 +54,12 @@ export interface WebhookDeps {
   /** owner/repo of the config repo: pushes elsewhere are ignored. */
   readonly repository: string;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Records a delivery (by body digest) as relayed; false when it already was (a replay). */
+  claimDelivery(key: string, delivery: string | undefined): Promise<boolean>;
+  /** Forgets a claim whose relay failed, so GitHub's redelivery is accepted. */
+  releaseDelivery(key: string): Promise<void>;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
 }
 
 const SIGNATURE_PREFIX = 'sha256=';
@@ -96,7 +113,7 @@ export async function handleWebhook(req: WebhookRequest, deps: WebhookDeps): Pro
     after?: unknown;
     before?: unknown;
     deleted?: unknown;
-    repository?: { full_name?: unknown };
+    repository?: { full_name?: unknown; pushed_at?: unknown };
     pusher?: { name?: unknown };
   };
   try {
@@ -120,7 +137,22 @@ export async function handleWebhook(req: WebhookRequest, deps: WebhookDeps): Pro
     ...(typeof payload.pusher?.name === 'string' ? { pusher: payload.pusher.name } : {}),
     ...(delivery ? { delivery } : {}),
   };
-  await deps.putEvent({ source: GITHUB_SOURCE, detailType: GITHUB_PUSH, detail: JSON.stringify(detail) });
+  const pushedAt = payload.repository?.pushed_at;
+  const now = (deps.now ?? Date.now)();
+  if (typeof pushedAt === 'number' && now - pushedAt * 1000 > REPLAY_WINDOW_DAYS * 86_400_000) {
+    return respond(409, { error: `push made at ${new Date(pushedAt * 1000).toISOString()} is older than ${REPLAY_WINDOW_DAYS} days: a replay, not relayed (push again to trigger a run)` });
+  }
+  const key = createHash('sha256').update(raw).digest('hex');
+  if (!(await deps.claimDelivery(key, delivery))) {
+    deps.log?.('replayed delivery refused', { delivery, key });
+    return respond(409, { error: `delivery ${delivery ?? '(no X-GitHub-Delivery)'} was already relayed (body sha256 ${key}): a replay, not relayed again` });
+  }
+  try {
+    await deps.putEvent({ source: GITHUB_SOURCE, detailType: GITHUB_PUSH, detail: JSON.stringify(detail) });
+  } catch (error) {
+    await deps.releaseDelivery(key);
+    throw error;
+  }
   deps.log?.('relayed push', { ref: detail.ref, commit: detail.commit, delivery });
   return respond(202, { relayed: true, ref: detail.ref, commit: detail.commit });
 }

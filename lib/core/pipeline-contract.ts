@@ -27,8 +27,17 @@ export const FUNCTION_SUBSTITUTIONS: Readonly<Record<string, HandlerName>> = {
   ReleaseLockFunctionArn: 'releaseLock',
 };
 
-/** The CodeBuild project that runs `karma component <mode> <component> <env>`. */
-export const CODEBUILD_SUBSTITUTION = 'CodeBuildProjectName';
+/**
+ * The prefix of the per-environment CodeBuild projects that run `karma component <mode> <component> <env>`.
+ * ApplyComponent starts `States.Format('{}-{}', '${CodeBuildProjectPrefix}', $.env)`: the project of the item's
+ * environment ({@link applyProjectName}), whose role can reach that environment's deploy role only.
+ */
+export const CODEBUILD_SUBSTITUTION = 'CodeBuildProjectPrefix';
+
+/** The CodeBuild project (and its role) for one environment: what ApplyComponent's States.Format builds. */
+export function applyProjectName(prefix: string, env: string): string {
+  return `${prefix}-${env}`;
+}
 /** The Map's task that applies one component. */
 export const APPLY_STATE = 'ApplyComponent';
 

@@ -4,14 +4,14 @@
  *   KarmaNetwork  VPC, private subnets, VPC endpoints (NAT only when settings.natGateways > 0)
  *   KarmaGraph    Neptune serverless v2, IAM auth, encrypted; 8182 from Karma's Lambdas only
  *   KarmaPipeline state machine from statemachines/pipeline.asl.json, step Lambdas, snapshot bucket,
- *                 CodeBuild project, SNS topic
- *   KarmaTriggers EventBridge rules (SSM change, Git push, drift schedule, failures), GitHub webhook
+ *                 one CodeBuild project and role per environment, SNS topic
+ *   KarmaTriggers EventBridge rules (SSM change, Git push, drift schedule, failures), dead-letter alarm, GitHub webhook
  *
  * cdk-nag (AwsSolutions) findings that stay are acknowledged in nag.ts, each with its reason.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { KarmaGraph } from './graph.ts';
+import { KarmaGraph, NEPTUNE_PORT } from './graph.ts';
 import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
 import { KarmaNetwork } from './network.ts';
 import { KarmaPipeline } from './pipeline.ts';
@@ -80,20 +80,37 @@ export class KarmaStack extends Stack {
     this.triggers = new KarmaTriggers(this, 'Triggers', {
       stateMachine: this.pipeline.stateMachine,
       topic: this.pipeline.topic,
+      topicKey: this.pipeline.key,
       parameterPrefix: s.parameterPrefix,
       externalParameterPaths: s.readableParameterPaths,
       branch: s.branch,
       driftSchedule: s.driftSchedule,
       ...(codeCommit ? { codeCommit } : {}),
-      ...(gitHub ? { gitHub: { owner: gitHub.owner, repo: gitHub.repo, webhookSecretName: gitHub.webhookSecretName } } : {}),
+      ...(gitHub ? { gitHub: { owner: gitHub.owner, repo: gitHub.repo, webhookSecretName: gitHub.webhookSecretName, reservedConcurrency: gitHub.reservedConcurrency } } : {}),
+      accessLogsBucket: this.pipeline.accessLogsBucket,
     });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn ...' });
     new CfnOutput(this, 'NeptuneEndpoint', { value: this.graph.gremlinUrl, description: 'KARMA_NEPTUNE_ENDPOINT (reachable from inside the VPC only)' });
+    // What a CLI needs to reach Neptune: it is in the VPC's private subnets, port 8182 admits only the client
+    // security group, and IAM auth needs neptune-db actions on the cluster resource id (docs/deploy.md).
+    new CfnOutput(this, 'NeptuneHost', { value: this.graph.cluster.attrEndpoint, description: 'Neptune cluster (writer) endpoint host' });
+    new CfnOutput(this, 'NeptunePort', { value: String(NEPTUNE_PORT), description: 'Gremlin over wss' });
+    new CfnOutput(this, 'NeptuneClientSecurityGroupId', {
+      value: this.network.clientSecurityGroup.securityGroupId,
+      description: 'the only security group Neptune admits on 8182: attach it to the machine (in this VPC) that runs the CLI or the SSM port forward',
+    });
+    new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId });
+    new CfnOutput(this, 'PrivateSubnetIds', { value: this.network.vpc.selectSubnets(this.network.subnets).subnetIds.join(','), description: 'subnets to run that machine in' });
+    new CfnOutput(this, 'NeptuneDataArn', { value: this.graph.dataArn, description: 'IAM resource for neptune-db:connect/ReadDataViaQuery/... (KARMA_NEPTUNE_IAM_AUTH=true)' });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
     new CfnOutput(this, 'SnapshotBucket', { value: this.pipeline.snapshotBucket.bucketName });
     new CfnOutput(this, 'TerraformStateBucket', { value: this.pipeline.stateBucket.bucketName, description: 'Terraform state, <env>/<component>/terraform.tfstate (docs/state.md)' });
-    new CfnOutput(this, 'CodeBuildProject', { value: this.pipeline.project.projectName });
+    new CfnOutput(this, 'CodeBuildProjectPrefix', { value: this.pipeline.projectPrefix, description: 'each environment has its own CodeBuild project <prefix>-<env>' });
+    for (const [env, role] of Object.entries(this.pipeline.applyRoles)) {
+      new CfnOutput(this, `ApplyRoleArn-${env}`, { value: role.roleArn, description: `the role CodeBuild runs ${env}'s builds as: ${env}'s deploy role must trust it (sts:AssumeRole)` });
+      new CfnOutput(this, `ApplyProject-${env}`, { value: this.pipeline.projects[env]!.projectName, description: `CodeBuild project of ${env}` });
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.triggers.deadLetterQueue.queueUrl });
     if (this.triggers.webhookUrl) new CfnOutput(this, 'GitHubWebhookUrl', { value: this.triggers.webhookUrl.url, description: 'GitHub: Settings > Webhooks > Payload URL (content type application/json, push events)' });
     if (this.triggers.webhookSecret) new CfnOutput(this, 'GitHubWebhookSecretArn', { value: this.triggers.webhookSecret.secretArn });

@@ -6,7 +6,7 @@
 import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { KarmaStack } from './karma-stack.ts';
-import { GRAPH_WRITERS } from './pipeline.ts';
+import { GRAPH_WRITERS, PROVIDER_CACHE_PREFIX } from './pipeline.ts';
 
 export interface Acknowledgement {
   readonly path: string;
@@ -63,23 +63,22 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
     ack(sm, `AwsSolutions-IAM5[Resource::<${logicalId(fn)}.Arn>:*]`, 'lambda:InvokeFunction on the step function and its versions/aliases (function ARN + :*), granted by grantInvoke');
   }
 
-  // CodeBuild project role
-  const project = pipeline.project;
-  const p = logicalId(project);
-  ack(project, ssm(`${prefix}/*`), 'karma component writes the component\'s outputs and state under the configured prefix; names come from the config repo');
-  for (const path of stack.settings.readableParameterPaths) ack(project, ssm(`${path.replace(/\/$/, '')}/*`), 'parameters the config repo references with ${ssm:...}');
-  ack(project, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${region}:${account}:log-group:/aws/codebuild/<${p}>:*]`, 'CodeBuild default log permissions on the project\'s own log group streams');
-  ack(project, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:${region}:${account}:report-group/<${p}>-*]`, 'CodeBuild default report-group permissions, scoped to the project name prefix');
-  for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) {
-    ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'read-only access to the CDK asset holding the Karma source the build runs (Source.s3 grantRead)');
-  }
-  // Cache.bucket grants read/write on the whole bucket; the bucket holds nothing but this project's cache.
-  ack(project, `AwsSolutions-IAM5[Resource::<${logicalId(pipeline.providerCacheBucket)}.Arn>/*]`, 'CodeBuild S3 cache (Cache.bucket grantReadWrite): the bucket is dedicated to this project\'s provider plugin cache');
-  for (const action of ['s3:DeleteObject*', 's3:Abort*']) {
-    ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'CodeBuild S3 cache (Cache.bucket grantReadWrite) replaces and cleans up its cache archive in the dedicated provider cache bucket');
-  }
-  for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
-    ack(project, `AwsSolutions-IAM5[Action::${action}]`, 'build artifacts and logs encrypted with Karma\'s own customer managed key (the only key in the grant)');
+  // CodeBuild projects and roles, one per environment
+  for (const [env, project] of Object.entries(pipeline.projects)) {
+    const role = pipeline.applyRoles[env]!;
+    const p = logicalId(project);
+    ack(role, ssm(`${prefix}/*`), `karma component reads component outputs under the configured prefix (a config may read another environment's outputs with \${env:...}); it writes only ${prefix}/${env}/*`);
+    ack(role, ssm(`${prefix}/${env}/*`), `karma component writes ${env}'s component outputs and state under ${prefix}/${env}/; component names come from the config repo`);
+    for (const path of stack.settings.readableParameterPaths) ack(role, ssm(`${path.replace(/\/$/, '')}/*`), 'parameters the config repo references with ${ssm:...}');
+    ack(role, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${region}:${account}:log-group:/aws/codebuild/<${p}>:*]`, 'CodeBuild default log permissions on the project\'s own log group streams');
+    ack(role, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:${region}:${account}:report-group/<${p}>-*]`, 'CodeBuild default report-group permissions, scoped to the project name prefix');
+    for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) {
+      ack(role, `AwsSolutions-IAM5[Action::${action}]`, 'read-only access to the CDK asset holding the Karma source the build runs (Source.s3 grantRead)');
+    }
+    ack(role, `AwsSolutions-IAM5[Resource::<${logicalId(pipeline.providerCacheBucket)}.Arn>/${PROVIDER_CACHE_PREFIX}/${env}/*]`, `CodeBuild S3 cache of ${env}'s provider plugin directory: its own prefix of the dedicated cache bucket, archive names chosen by CodeBuild`);
+    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+      ack(role, `AwsSolutions-IAM5[Action::${action}]`, 'build artifacts and logs encrypted with Karma\'s own customer managed key (the only key in the grant)');
+    }
   }
 
   // Network: interface endpoint security groups allow 443 from the VPC CIDR (an intrinsic cdk-nag cannot read)
@@ -90,6 +89,12 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
 
   // Triggers
   ack(triggers.deadLetterQueue, 'AwsSolutions-SQS3', 'this queue IS the dead-letter queue of every EventBridge target (targets set deadLetterQueue, which SQS3 does not see)');
+  ack(triggers.failureNotifyRole, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    'EventBridge publishes failed executions to the topic encrypted with Karma\'s own key (grantPublish: the only key in the grant)');
+  if (triggers.deliveryBucket && triggers.webhook) {
+    ack(triggers.webhook, `AwsSolutions-IAM5[Resource::<${logicalId(triggers.deliveryBucket)}.Arn>/deliveries/*]`,
+      'webhook replay check: one object per relayed delivery, named by the SHA-256 of its body at run time (conditional create, delete after a failed relay)');
+  }
   if (triggers.webhookSecret) {
     ack(triggers.webhookSecret, 'AwsSolutions-SMG4', 'the GitHub webhook secret is shared with GitHub: rotating it means updating the repository webhook too, which no rotation Lambda can do; rotate both by hand (docs/deploy.md)');
   }

@@ -2,9 +2,13 @@
  * KarmaNetwork: the VPC Karma's Lambdas and Neptune live in.
  *
  * Without NAT (the default with a CodeCommit config repo) the subnets are PRIVATE_ISOLATED and everything the
- * Lambdas call is reached through VPC endpoints: SSM, Step Functions, CloudWatch Logs, STS, X-Ray, CodeCommit
- * (Git), and S3 (gateway). With `natGateways >= 1` (required for a GitHub config repo) the subnets are
- * PRIVATE_WITH_EGRESS behind NAT gateways in public subnets; the endpoints stay (cheaper, private traffic).
+ * Lambdas call is reached through VPC endpoints ({@link vpcEndpointServices}): SSM (runtime store, locks), SNS
+ * (Summarize's drift notifications), CodeCommit Git (the config repo) and S3 (gateway: snapshots). Nothing else:
+ * the bundles call no STS (credentials come from the Lambda environment), no Step Functions and no CloudWatch
+ * Logs API (the Lambda service ships logs), and X-Ray active tracing is recorded by the Lambda service itself
+ * (the code sends no segments). Secrets Manager (a private GitHub token) is only used with GitHub, which needs
+ * NAT anyway. With `natGateways >= 1` (required for a GitHub config repo) the subnets are PRIVATE_WITH_EGRESS
+ * behind NAT gateways in public subnets; the endpoints stay (private traffic, no NAT data charge).
  * Availability zones are named from the region (`<region>a`, `<region>b`) so synth never looks them up.
  */
 import { Stack } from 'aws-cdk-lib';
@@ -18,6 +22,15 @@ export interface KarmaNetworkProps {
   readonly codeCommit: boolean;
   /** @default - `<region>a`, `<region>b` */
   readonly availabilityZones?: string[];
+}
+
+/** The interface endpoints the Lambdas need, by construct id: what the bundles call from inside the VPC. */
+export function vpcEndpointServices(props: Pick<KarmaNetworkProps, 'codeCommit'>): Record<string, ec2.InterfaceVpcEndpointAwsService> {
+  return {
+    Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
+    Sns: ec2.InterfaceVpcEndpointAwsService.SNS,
+    ...(props.codeCommit ? { CodeCommitGit: ec2.InterfaceVpcEndpointAwsService.CODECOMMIT_GIT } : {}),
+  };
 }
 
 export class KarmaNetwork extends Construct {
@@ -45,15 +58,7 @@ export class KarmaNetwork extends Construct {
     this.subnets = { subnetType };
 
     this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.subnets] });
-    const interfaces: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
-      Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
-      StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
-      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-      Sts: ec2.InterfaceVpcEndpointAwsService.STS,
-      XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
-      ...(props.codeCommit ? { CodeCommitGit: ec2.InterfaceVpcEndpointAwsService.CODECOMMIT_GIT } : {}),
-    };
-    for (const [name, service] of Object.entries(interfaces)) {
+    for (const [name, service] of Object.entries(vpcEndpointServices(props))) {
       this.vpc.addInterfaceEndpoint(name, { service, subnets: this.subnets, privateDnsEnabled: true });
     }
 

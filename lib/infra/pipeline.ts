@@ -1,11 +1,12 @@
 /**
  * KarmaPipeline: the state machine (statemachines/pipeline.asl.json, deployed as-is through
- * DefinitionBody.fromFile + definitionSubstitutions), one NodejsFunction per step (Node 24, ARM64, bundled by
- * the local esbuild: never Docker), the snapshot bucket, the CodeBuild project that runs
+ * with a top-level TimeoutSeconds = the lock TTL added, and definitionSubstitutions), one NodejsFunction per step (Node 24, ARM64, bundled by
+ * the local esbuild: never Docker), the snapshot bucket, the CodeBuild projects (one per environment) that run
  * `karma component <mode> <component> <env>`, and the failure/drift topic.
  *
  * IAM is computed here: SSM on `<prefix>/*` and `<prefix>-locks/*` only, neptune-db on the cluster resource
- * id only (for the steps that write the graph), sts:AssumeRole on the configured deploy roles only.
+ * id only (for the steps that write the graph). CodeBuild: one project and role per environment
+ * (`<stack>-apply-<env>`), which may assume that environment's deploy role only and write `<prefix>/<env>/*` only.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,7 +26,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName } from '../core/pipeline-contract.ts';
+import { applyProjectName, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName } from '../core/pipeline-contract.ts';
 import type { KarmaGraph } from './graph.ts';
 import { buildSpec } from './buildspec.ts';
 
@@ -36,6 +37,27 @@ export const DEFINITION_FILE = join(REPO_ROOT, 'statemachines', 'pipeline.asl.js
 export const GRAPH_WRITERS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
 /** Where CodeBuild keeps the provider cache archive in its bucket. */
 export const PROVIDER_CACHE_PREFIX = 'terraform-plugin-cache';
+
+/** IAM's limit on a role name (the per-environment project and role share their name). */
+export const IAM_ROLE_NAME_MAX = 64;
+
+/** `<stack>-apply`: every environment's project and role is `<stack>-apply-<env>`. */
+export function applyProjectPrefix(stackName: string): string {
+  return `${stackName}-apply`;
+}
+
+/**
+ * The deployed definition: the ASL file with a top-level `TimeoutSeconds` (the lock TTL) inserted after
+ * `StartAt`. The file itself carries none, so the setting is the one source of the bound.
+ */
+export function boundedDefinition(text: string, timeoutSeconds: number): string {
+  const asl = JSON.parse(text) as Record<string, unknown>;
+  if ('TimeoutSeconds' in asl) {
+    throw new Error(`${DEFINITION_FILE}: has a top-level TimeoutSeconds (${String(asl['TimeoutSeconds'])}); remove it: the stack sets it from lockTtlSeconds`);
+  }
+  const { States, ...head } = asl;
+  return JSON.stringify({ ...head, TimeoutSeconds: timeoutSeconds, States }, null, 2);
+}
 
 /** Steps that take and release the environment lock (SSM `<prefix>-locks/`). */
 export const LOCK_STEPS: ReadonlySet<HandlerName> = new Set(['acquireLock', 'releaseLock']);
@@ -103,8 +125,17 @@ export interface KarmaPipelineProps {
 export class KarmaPipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Record<HandlerName, NodejsFunction>;
-  readonly project: codebuild.Project;
+  /** The CodeBuild project per environment, named `<stack>-apply-<env>` ({@link applyProjectName}). */
+  readonly projects: Readonly<Record<string, codebuild.Project>>;
+  /** Each project's role, named like its project (deploy roles trust it by that name). */
+  readonly applyRoles: Readonly<Record<string, iam.Role>>;
+  /** The state machine's top-level TimeoutSeconds: the lock TTL (settings lockTtlSeconds). */
+  readonly executionTimeoutSeconds: number;
+  /** `<stack>-apply`: the `${CodeBuildProjectPrefix}` substitution. */
+  readonly projectPrefix: string;
   readonly snapshotBucket: s3.Bucket;
+  /** Server access logs of Karma's buckets (a prefix each). */
+  readonly accessLogsBucket: s3.Bucket;
   /** Terraform state of every deployment, a key per deployment (`<env>/<component>/terraform.tfstate`). */
   readonly stateBucket: s3.Bucket;
   /** CodeBuild's S3 cache: the provider plugin directory (TF_PLUGIN_CACHE_DIR) shared by every build. */
@@ -117,17 +148,16 @@ export class KarmaPipeline extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Karma: notifications, build artifacts', removalPolicy: RemovalPolicy.RETAIN });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
 
     // --- snapshot bucket (and its access-log bucket)
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+    const accessLogs = (this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
       removalPolicy: RemovalPolicy.RETAIN,
-    });
+    }));
     this.snapshotBucket = new s3.Bucket(this, 'Snapshots', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -190,51 +220,81 @@ export class KarmaPipeline extends Construct {
       actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath', 'ssm:GetParameterHistory'],
       resources: [param(prefix), param(`${prefix}/*`), ...props.readableParameterPaths.flatMap((p) => [param(p), param(`${p.replace(/\/$/, '')}/*`)])],
     });
-    const runtimeWrite = new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:AddTagsToResource'], resources: [param(`${prefix}/*`)] });
     const locks = new iam.PolicyStatement({ actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], resources: [param(`${prefix}-locks/*`)] });
 
-    // --- CodeBuild: the one `karma component` command per Map item
+    // --- CodeBuild: one project and role per environment, each running the one `karma component` command per Map
+    // item of its environment. A role may assume only its environment's deploy role, write only `<prefix>/<env>/*`
+    // and use only `<cache prefix>/<env>/` of the provider cache: a dev build (Terraform local-exec, a buildspec
+    // override) cannot reach prod's credentials, outputs or cached providers.
     const source = new s3assets.Asset(this, 'KarmaSource', {
       path: REPO_ROOT,
       exclude: ['node_modules', '.git', 'cdk.out', '.servers', '.karma', 'test', 'bench', 'coverage', '**/.terraform', '*.log'],
     });
-    const deployRoles = Object.fromEntries(Object.entries(props.environments).map(([env, e]) => [env, e.deployRoleArn]));
-    this.project = new codebuild.Project(this, 'Apply', {
-      description: 'Karma: karma component apply|plan|drift COMPONENT ENV (one component per build)',
-      source: codebuild.Source.s3({ bucket: source.bucket, path: source.s3ObjectKey }),
-      environment: {
-        buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
-        computeType: codebuild.ComputeType.SMALL,
-        privileged: false,
-      },
-      encryptionKey: this.key,
-      // CodeBuild stops a build that runs too long (Terraform with it) a few minutes before the state machine gives up
-      // on the task, so an item fails, and the lock is released, only once Terraform has ended.
-      timeout: Duration.minutes(Math.floor(applyTaskTimeoutSeconds() / 60) - 5),
-      cache: codebuild.Cache.bucket(this.providerCacheBucket, { prefix: PROVIDER_CACHE_PREFIX }),
-      buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
-      environmentVariables: {
-        KARMA_CONFIG_REPO_URL: { value: props.configUrl },
-        KARMA_DEPLOY_ROLES: { value: JSON.stringify(deployRoles) },
-        KARMA_NEPTUNE_ENDPOINT: { value: props.graph.gremlinUrl },
-        KARMA_NEPTUNE_IAM_AUTH: { value: 'true' },
-        KARMA_STATE_BUCKET: { value: this.stateBucket.bucketName },
-        KARMA_STATE_REGION: { value: stack.region },
-        TF_VERSION: { value: props.terraform.version },
-        TF_SHA256: { value: props.terraform.sha256 ?? '' },
-        ...(props.gitHubTokenSecretName
-          ? { GITHUB_TOKEN: { type: codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER, value: props.gitHubTokenSecretName } }
-          : {}),
-      },
-      logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'ApplyLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }) } },
-    });
-    this.project.addToRolePolicy(runtimeRead);
-    this.project.addToRolePolicy(runtimeWrite);
-    const roleArns = [...new Set(Object.values(deployRoles))].sort();
-    this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: roleArns }));
-    if (props.codeCommitRepositoryArn) {
-      this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['codecommit:GitPull'], resources: [props.codeCommitRepositoryArn] }));
+    this.projectPrefix = applyProjectPrefix(stack.stackName);
+    const projects: Record<string, codebuild.Project> = {};
+    const applyRoles: Record<string, iam.Role> = {};
+    for (const [env, e] of Object.entries(props.environments).sort(([a], [b]) => a.localeCompare(b))) {
+      const name = applyProjectName(this.projectPrefix, env);
+      if (name.length > IAM_ROLE_NAME_MAX) {
+        throw new Error(
+          `environment ${env}: its CodeBuild project and role would be named ${name} (${name.length} characters); IAM role names are at most ${IAM_ROLE_NAME_MAX}: shorten the stack name (settings stackName) or the environment name`,
+        );
+      }
+      const role = new iam.Role(this, `ApplyRole-${env}`, {
+        roleName: name,
+        assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': stack.formatArn({ service: 'codebuild', resource: 'project', resourceName: name }) } },
+        }),
+        description: `Karma: CodeBuild builds of environment ${env}; may assume ${e.deployRoleArn} only`,
+      });
+      const project = new codebuild.Project(this, `Apply-${env}`, {
+        projectName: name,
+        role,
+        description: `Karma: karma component apply|plan|drift COMPONENT ${env} (one component per build, environment ${env} only)`,
+        source: codebuild.Source.s3({ bucket: source.bucket, path: source.s3ObjectKey }),
+        environment: {
+          buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+          computeType: codebuild.ComputeType.SMALL,
+          privileged: false,
+        },
+        encryptionKey: this.key,
+        // CodeBuild stops a build that runs too long (Terraform with it) a few minutes before the state machine gives up
+        // on the task, so an item fails, and the lock is released, only once Terraform has ended.
+        timeout: Duration.minutes(Math.floor(applyTaskTimeoutSeconds() / 60) - 5),
+        buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
+        environmentVariables: {
+          KARMA_CONFIG_REPO_URL: { value: props.configUrl },
+          KARMA_DEPLOY_ROLES: { value: JSON.stringify({ [env]: e.deployRoleArn }) },
+          KARMA_NEPTUNE_ENDPOINT: { value: props.graph.gremlinUrl },
+          KARMA_NEPTUNE_IAM_AUTH: { value: 'true' },
+          KARMA_STATE_BUCKET: { value: this.stateBucket.bucketName },
+          KARMA_STATE_REGION: { value: stack.region },
+          TF_VERSION: { value: props.terraform.version },
+          TF_SHA256: { value: props.terraform.sha256 ?? '' },
+          ...(props.gitHubTokenSecretName
+            ? { GITHUB_TOKEN: { type: codebuild.BuildEnvironmentVariableType.SECRETS_MANAGER, value: props.gitHubTokenSecretName } }
+            : {}),
+        },
+        logging: { cloudWatch: { logGroup: new logs.LogGroup(this, `ApplyLogs-${env}`, { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }) } },
+      });
+      // The provider cache: this environment's prefix of the dedicated bucket only (Cache.bucket would grant the
+      // whole bucket, letting one environment plant providers another one runs).
+      const cachePrefix = `${PROVIDER_CACHE_PREFIX}/${env}`;
+      (project.node.defaultChild as codebuild.CfnProject).cache = { type: 'S3', location: `${this.providerCacheBucket.bucketName}/${cachePrefix}` };
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.providerCacheBucket.arnForObjects(`${cachePrefix}/*`)] }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:GetBucketAcl'], resources: [this.providerCacheBucket.bucketArn] }));
+      // Reads: the whole prefix (a config may read another environment's outputs: ${env:<env>/<component>.<output>}).
+      role.addToPrincipalPolicy(runtimeRead);
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:PutParameter', 'ssm:AddTagsToResource'], resources: [param(`${prefix}/${env}/*`)] }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [e.deployRoleArn] }));
+      if (props.codeCommitRepositoryArn) {
+        role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['codecommit:GitPull'], resources: [props.codeCommitRepositoryArn] }));
+      }
+      projects[env] = project;
+      applyRoles[env] = role;
     }
+    this.projects = projects;
+    this.applyRoles = applyRoles;
 
     // --- the step functions
     const environment: Record<string, string> = {
@@ -287,7 +347,7 @@ export class KarmaPipeline extends Construct {
       substitutions[key] = fn.functionArn;
     }
     this.functions = functions as Record<HandlerName, NodejsFunction>;
-    substitutions[CODEBUILD_SUBSTITUTION] = this.project.projectName;
+    substitutions[CODEBUILD_SUBSTITUTION] = this.projectPrefix;
     this.definitionSubstitutions = substitutions;
 
     // --- the state machine
@@ -301,8 +361,16 @@ export class KarmaPipeline extends Construct {
     if (unknownErrors.length > 0) {
       throw new Error(`${DEFINITION_FILE}: ErrorEquals names ${unknownErrors.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`);
     }
+    if (props.lockTtlSeconds < applyTaskTimeoutSeconds()) {
+      throw new Error(
+        `lockTtlSeconds ${props.lockTtlSeconds} bounds every execution, but one build may run ${applyTaskTimeoutSeconds()} s (ApplyComponent's TimeoutSeconds): set lockTtlSeconds to at least ${applyTaskTimeoutSeconds()} (default 21600)`,
+      );
+    }
+    this.executionTimeoutSeconds = props.lockTtlSeconds;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromFile(DEFINITION_FILE),
+      // The ASL file with one field added: the execution's TimeoutSeconds = the lock TTL, so an execution never
+      // outlives the environment lock it took (the lock is taken after the execution started).
+      definitionBody: sfn.DefinitionBody.fromString(boundedDefinition(readFileSync(DEFINITION_FILE, 'utf8'), this.executionTimeoutSeconds)),
       definitionSubstitutions: substitutions,
       stateMachineType: sfn.StateMachineType.STANDARD,
       logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
@@ -310,7 +378,10 @@ export class KarmaPipeline extends Construct {
     });
     for (const fn of Object.values(this.functions)) fn.grantInvoke(this.stateMachine);
     // codebuild:startBuild.sync: start, poll, stop; the managed rule Step Functions uses to learn of the end.
-    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], resources: [this.project.projectArn] }));
+    // Only the per-environment projects: ApplyComponent names one of them from the item's environment.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], resources: Object.values(this.projects).map((p) => p.projectArn) }),
+    );
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],

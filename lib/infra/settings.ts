@@ -28,6 +28,8 @@ const GitHubRepo = z
         webhookSecretName: z.string().min(1).default('karma/github-webhook'),
         /** Secrets Manager secret (name) with a read-only token, for private repositories. @default - public repository */
         tokenSecretName: z.string().min(1).optional(),
+        /** Reserved concurrency of the public webhook function: a flood of requests cannot exhaust the account's Lambda concurrency. @default 5 */
+        reservedConcurrency: z.number().int().min(1).max(100).default(5),
       })
       .strict(),
   })

@@ -69,16 +69,25 @@ describe('applies that end without a result (real terraform, local pipeline)', (
     const dir = repo('killed', FIRST);
     const first = await run(dir);
     expect(first.status, `${first.error}: ${first.cause}`).toBe('SUCCEEDED');
+    const marker = `karma-orphan-${process.pid}-${Date.now()}`;
     const killer =
       'variable "v" {}\nresource "terraform_data" "u" {\n  triggers_replace = var.v\n' +
-      // $PPID is terraform; its parent is the `karma component apply` process (what a dying CodeBuild container takes down).
-      '  provisioner "local-exec" { command = "kill -9 $(ps -o ppid= -p $PPID)" }\n}\noutput "id" { value = "up-${var.v}" }\n';
+      // $PPID is terraform; its parent is the `karma component apply` process (what a dying CodeBuild container
+      // takes down). Terraform itself goes on, orphaned, with a long provisioner: the runner must stop it.
+      `  provisioner "local-exec" { command = "kill -9 $(ps -o ppid= -p $PPID); sleep 300 # ${marker}" }\n}\noutput "id" { value = "up-\${var.v}" }\n`;
     applyChanges(dir, { 'modules/up/main.tf': killer, 'environments/dev/up.json': '{ "v": "2" }\n', 'environments/dev/down.json': '{ "upstream": "${up.id}", "n": "2" }\n' });
 
     // Act
-    const result = await run(dir);
+    process.env['KARMA_APPLY_GRACE'] = '5';
+    let result: LocalPipelineResult;
+    try {
+      result = await run(dir);
+    } finally {
+      delete process.env['KARMA_APPLY_GRACE'];
+    }
 
-    // Assess
+    // Assess: the orphaned terraform was stopped before the item failed
+    expect(running(marker)).toBe('');
     expect(result.waves.map((w) => w.components)).toEqual([['up']]);
     const rows = rowsOf(result);
     expect(rows['up']![0]).toBe('failed');

@@ -4,12 +4,13 @@
  * targets, least-privilege grants.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
+import { applyProjectName } from '../../lib/core/pipeline-contract.ts';
 import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
 import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
+import { DELIVERY_RETENTION_DAYS } from '../../lib/app/webhook.ts';
 import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';
 import { CODECOMMIT_SETTINGS, GITHUB_SETTINGS, synth, type Synthesized } from './helpers.ts';
 
@@ -28,20 +29,20 @@ function resources(s: Synthesized, type: string): [string, Json][] {
 const props = (r: Json) => r['Properties'] as Json;
 
 describe('network', () => {
-  it('CodeCommit: isolated subnets, no NAT, endpoints for SSM, Step Functions, Logs, STS, X-Ray, CodeCommit Git and S3', () => {
+  it('CodeCommit: isolated subnets, no NAT, endpoints for exactly what the Lambdas call: SSM, SNS, CodeCommit Git and S3', () => {
     cc.template.resourceCountIs('AWS::EC2::VPC', 1);
     cc.template.resourceCountIs('AWS::EC2::NatGateway', 0);
     cc.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     cc.template.resourceCountIs('AWS::EC2::Subnet', 2);
-    const services = resources(cc, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(props(r)['ServiceName']));
-    for (const s of ['.ssm', '.states', '.logs', '.sts', '.xray', '.git-codecommit', '.s3']) expect(services.some((x) => x.includes(s))).toBe(true);
-    expect(services).toHaveLength(7);
+    const services = resources(cc, 'AWS::EC2::VPCEndpoint').map(([, r]) => /\.([a-z0-9-]+)"[\]}]*$/.exec(JSON.stringify(props(r)['ServiceName']))?.[1]).sort();
+    expect(services).toEqual(['git-codecommit', 's3', 'sns', 'ssm']);
     cc.template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
   it('GitHub: one NAT gateway (setting) and no CodeCommit endpoint', () => {
     gh.template.resourceCountIs('AWS::EC2::NatGateway', 1);
-    expect(resources(gh, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(props(r)['ServiceName'])).some((x) => x.includes('codecommit'))).toBe(false);
+    const services = resources(gh, 'AWS::EC2::VPCEndpoint').map(([, r]) => /\.([a-z0-9-]+)"[\]}]*$/.exec(JSON.stringify(props(r)['ServiceName']))?.[1]).sort();
+    expect(services).toEqual(['s3', 'sns', 'ssm']);
   });
 });
 
@@ -100,14 +101,15 @@ describe('Lambdas', () => {
     // Assess
     for (const [, r] of steps) expect((props(r)['Environment'] as { Variables: Json }).Variables['KARMA_GIT_TOKEN_SECRET']).toBe('karma/github-token');
     const readers = resources(priv, 'AWS::IAM::Policy').filter(([id, r]) => id.startsWith('Pipeline') && JSON.stringify(r).includes('secretsmanager:GetSecretValue'));
-    expect(readers.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual([
+    expect(readers.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '').replace(/^PipelineApplyRole(karma[a-z]+).*/, 'PipelineApplyRole-$1')).sort()).toEqual([
       'PipelineAcquireLock',
-      'PipelineApplyRole',
+      'PipelineApplyRole-karmadev',
+      'PipelineApplyRole-karmaprod',
       'PipelineBuild',
       'PipelinePlan',
       'PipelineReleaseLock',
       'PipelineSummarize',
-    ].map((x) => (x === 'PipelineApplyRole' ? expect.stringMatching(/^PipelineApplyRole/) : x)));
+    ]);
     for (const [id, r] of readers.filter(([x]) => !x.startsWith('PipelineApplyRole'))) {
       const statement = (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement.find((st) => JSON.stringify(st['Action']).includes('secretsmanager:GetSecretValue'))!;
       expect(JSON.stringify(statement['Resource']), id).toMatch(/:secret:karma\/github-token-\?\?\?\?\?\?"\]\]\}$/);
@@ -142,13 +144,26 @@ describe('Lambdas', () => {
     expect(lockPolicies.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual(['PipelineAcquireLock', 'PipelineReleaseLock']);
     for (const [, r] of resources(cc, 'AWS::IAM::Policy')) {
       for (const s of (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement) {
-        if (JSON.stringify(s['Action']).includes('ssm:PutParameter')) expect(JSON.stringify(s['Resource'])).toMatch(/parameter\/karma(-locks)?\/\*/);
+        if (JSON.stringify(s['Action']).includes('ssm:PutParameter')) expect(JSON.stringify(s['Resource'])).toMatch(/parameter\/karma(-locks|\/karma-dev|\/karma-prod)?\/\*/);
       }
     }
   });
 });
 
 describe('state machine', () => {
+  it('an execution is bounded by the lock TTL (settings lockTtlSeconds): it cannot outlive its environment lock', () => {
+    // Prepare
+    const custom = synth({ ...CODECOMMIT_SETTINGS, lockTtlSeconds: 4 * 3600 });
+    // Assess
+    const timeoutOf = (s: Synthesized) => (JSON.parse(String(props(resources(s, 'AWS::StepFunctions::StateMachine')[0]![1])['DefinitionString'])) as Json)['TimeoutSeconds'];
+    expect(timeoutOf(custom)).toBe(custom.stack.settings.lockTtlSeconds);
+    expect(timeoutOf(custom)).toBe(4 * 3600);
+    expect(timeoutOf(cc)).toBe(cc.stack.settings.lockTtlSeconds);
+    expect(() => synth({ ...CODECOMMIT_SETTINGS, lockTtlSeconds: 600 })).toThrow(
+      'lockTtlSeconds 600 bounds every execution, but one build may run 7200 s (ApplyComponent\'s TimeoutSeconds): set lockTtlSeconds to at least 7200 (default 21600)',
+    );
+  });
+
   it('logging ALL to a log group, X-Ray on, STANDARD', () => {
     cc.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     cc.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -158,65 +173,116 @@ describe('state machine', () => {
     });
   });
 
-  it('is the ASL file as-is, with every ${...} placeholder substituted (functions and the CodeBuild project)', () => {
+  it('is the ASL file as-is plus the execution timeout, with every ${...} placeholder substituted (functions and the CodeBuild project prefix)', () => {
     const [, sm] = resources(cc, 'AWS::StepFunctions::StateMachine')[0]!;
     const p = props(sm);
-    const location = p['DefinitionS3Location'] as { Key: string };
-    expect(p['DefinitionString']).toBeUndefined();
-    // The deployed object is the staged copy of statemachines/pipeline.asl.json.
-    const staged = readFileSync(join(cc.outdir, `asset.${location.Key}`), 'utf8');
-    expect(staged).toBe(readFileSync(DEFINITION_FILE, 'utf8'));
+    const staged = String(p['DefinitionString']);
+    const file = JSON.parse(readFileSync(DEFINITION_FILE, 'utf8')) as Json;
+    // The deployed definition is statemachines/pipeline.asl.json with one top-level field added.
+    const { TimeoutSeconds, ...rest } = JSON.parse(staged) as Json;
+    expect(rest).toEqual(file);
+    expect(TimeoutSeconds).toBe(21600);
     const substitutions = p['DefinitionSubstitutions'] as Record<string, unknown>;
     expect(Object.keys(substitutions).sort()).toEqual([...Object.keys(FUNCTION_SUBSTITUTIONS), CODEBUILD_SUBSTITUTION].sort());
     let deployed = staged;
     for (const [key, value] of Object.entries(substitutions)) deployed = deployed.split(`\${${key}}`).join(`resolved:${JSON.stringify(value).replace(/"/g, "'")}`);
     expect(deployed).not.toMatch(/\$\{/);
     for (const key of Object.keys(FUNCTION_SUBSTITUTIONS)) expect(JSON.stringify(substitutions[key])).toMatch(/"Fn::GetAtt":\["Pipeline[A-Za-z]+[0-9A-F]{8}","Arn"\]/);
-    expect(substitutions[CODEBUILD_SUBSTITUTION]).toEqual({ Ref: expect.stringMatching(/^PipelineApply[0-9A-F]{8}$/) });
-    JSON.parse(deployed);
+    expect(substitutions[CODEBUILD_SUBSTITUTION]).toBe('Karma-apply');
+    const apply = JSON.parse(deployed) as { States: { ApplyWave: { ItemProcessor: { States: { ApplyComponent: { Parameters: Json } } } } } };
+    // ApplyComponent starts the project of the item's environment, named as the construct names it.
+    expect(apply.States.ApplyWave.ItemProcessor.States.ApplyComponent.Parameters['ProjectName.$']).toBe("States.Format('{}-{}', 'resolved:'Karma-apply'', $.env)");
+    expect(resources(cc, 'AWS::CodeBuild::Project').map(([, r]) => props(r)['Name']).sort()).toEqual(
+      Object.keys(cc.stack.settings.environments).map((env) => applyProjectName('Karma-apply', env)).sort(),
+    );
   });
 
-  it('may start/poll/stop builds of the one project and invoke only its functions', () => {
+  it('may start/poll/stop builds of the per-environment projects only and invoke only its functions', () => {
     const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineStateMachineRole'))!;
     const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
-    const cb = statements.find((s) => JSON.stringify(s['Action']).includes('codebuild:StartBuild'))!;
-    expect(JSON.stringify(cb['Resource'])).toMatch(/PipelineApply[0-9A-F]{8}","Arn"/);
+    const cb = statements.filter((s) => JSON.stringify(s['Action']).includes('codebuild:'));
+    expect(cb).toHaveLength(1);
+    const projectIds = resources(cc, 'AWS::CodeBuild::Project').map(([id]) => id).sort();
+    expect(projectIds).toHaveLength(2);
+    expect(cb[0]!['Resource']).toEqual(projectIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })));
     expect(JSON.stringify(statements)).toContain('rule/StepFunctionsGetEventForCodeBuildStartBuildRule');
   });
 });
 
-describe('CodeBuild', () => {
+describe('CodeBuild: one project and role per environment', () => {
+  const ENVS = { 'karma-dev': 'arn:aws:iam::123456789012:role/karma-deploy-dev', 'karma-prod': 'arn:aws:iam::210987654321:role/karma-deploy-prod' } as const;
+
+  function projectOf(env: string): [string, Json] {
+    const found = resources(cc, 'AWS::CodeBuild::Project').filter(([, r]) => props(r)['Name'] === `Karma-apply-${env}`);
+    expect(found, env).toHaveLength(1);
+    return [found[0]![0], props(found[0]![1])];
+  }
+  function roleOf(env: string): { id: string; role: Json; statements: Json[] } {
+    const [id, role] = resources(cc, 'AWS::IAM::Role').find(([, r]) => props(r)['RoleName'] === `Karma-apply-${env}`)!;
+    const policies = resources(cc, 'AWS::IAM::Policy').filter(([, r]) => JSON.stringify(props(r)['Roles']) === JSON.stringify([{ Ref: id }]));
+    return { id, role: props(role), statements: policies.flatMap(([, r]) => (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement) };
+  }
+  const withAction = (statements: Json[], prefix: string) => statements.filter((st) => ([] as string[]).concat(st['Action'] as string).some((a) => a.startsWith(prefix)));
+
   it('ARM image, encrypted, buildspec runs the one karma component command with the deploy-role profile', () => {
-    cc.template.resourceCountIs('AWS::CodeBuild::Project', 1);
-    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
-    const p = props(project);
-    expect(p['Environment']).toMatchObject({ Type: 'ARM_CONTAINER', PrivilegedMode: false });
-    expect(p['EncryptionKey']).toBeDefined();
-    const spec = String((p['Source'] as Json)['BuildSpec']);
-    expect(spec).toContain('npm ci');
-    expect(spec).toContain('sha256sum -c');
-    expect(spec).toContain('git -C /tmp/config checkout --quiet \\"$KARMA_COMMIT\\"');
-    expect(spec).toContain('credential_source = EcsContainer');
-    expect(spec).toContain('npx karma component \\"$KARMA_MODE\\" \\"$KARMA_COMPONENT\\" \\"$KARMA_ENV\\" --commit \\"$KARMA_COMMIT\\" --backend aws');
-    const vars = Object.fromEntries((((p['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
-    expect(JSON.parse(String(vars['KARMA_DEPLOY_ROLES']))).toEqual({
-      'karma-dev': 'arn:aws:iam::123456789012:role/karma-deploy-dev',
-      'karma-prod': 'arn:aws:iam::210987654321:role/karma-deploy-prod',
-    });
+    cc.template.resourceCountIs('AWS::CodeBuild::Project', 2);
+    for (const env of Object.keys(ENVS)) {
+      const [, p] = projectOf(env);
+      expect(p['Environment']).toMatchObject({ Type: 'ARM_CONTAINER', PrivilegedMode: false });
+      expect(p['EncryptionKey']).toBeDefined();
+      const spec = String((p['Source'] as Json)['BuildSpec']);
+      expect(spec).toContain('npm ci');
+      expect(spec).toContain('sha256sum -c');
+      expect(spec).toContain('git -C /tmp/config checkout --quiet \\"$KARMA_COMMIT\\"');
+      expect(spec).toContain('credential_source = EcsContainer');
+      expect(spec).toContain('npx karma component \\"$KARMA_MODE\\" \\"$KARMA_COMPONENT\\" \\"$KARMA_ENV\\" --commit \\"$KARMA_COMMIT\\" --backend aws');
+    }
   });
 
-  it('providers come from an S3 cache of the plugin directory that every build restores and saves', () => {
-    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
-    const p = props(project);
-    // the project's cache is the dedicated bucket, under its prefix
-    const cache = p['Cache'] as Json;
-    expect(cache['Type']).toBe('S3');
+  it('each project knows its own environment\'s deploy role only and runs as its own named role', () => {
+    for (const [env, deployRole] of Object.entries(ENVS)) {
+      const [, p] = projectOf(env);
+      const vars = Object.fromEntries((((p['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
+      expect(JSON.parse(String(vars['KARMA_DEPLOY_ROLES']))).toEqual({ [env]: deployRole });
+      expect(p['ServiceRole']).toEqual({ 'Fn::GetAtt': [roleOf(env).id, 'Arn'] });
+      expect(roleOf(env).role['AssumeRolePolicyDocument']).toEqual({
+        Version: '2012-10-17',
+        Statement: [{
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: 'codebuild.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': '123456789012', 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:codebuild:eu-west-1:123456789012:project/Karma-apply-${env}`]] } } },
+        }],
+      });
+    }
+  });
+
+  it('each role may assume only its environment\'s deploy role, write only <prefix>/<env>/*, and holds no admin rights', () => {
+    for (const [env, deployRole] of Object.entries(ENVS)) {
+      const { statements } = roleOf(env);
+      const assume = withAction(statements, 'sts:');
+      expect(assume).toHaveLength(1);
+      expect(assume[0]!['Resource']).toBe(deployRole);
+      const writes = statements.filter((st) => ([] as string[]).concat(st['Action'] as string).some((a) => /^ssm:(Put|Delete|AddTags|Label)/.test(a)));
+      expect(writes).toHaveLength(1);
+      expect(writes[0]!['Resource']).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ssm:eu-west-1:123456789012:parameter/karma/${env}/*`]] });
+      expect(JSON.stringify(statements)).not.toMatch(/"Action":"\*"|"\*:\*"/);
+    }
+  });
+
+  it('providers come from the environment\'s own prefix of the cache bucket, restored and saved by every build', () => {
     const [bucketId] = resources(cc, 'AWS::S3::Bucket').find(([id]) => id.startsWith('PipelineProviderCache'))!;
-    expect(cache['Location']).toEqual({ 'Fn::Join': ['/', [{ Ref: bucketId }, PROVIDER_CACHE_PREFIX]] });
-    // the buildspec points Terraform's plugin cache at the cached path
-    const spec = JSON.parse(String((p['Source'] as Json)['BuildSpec'])) as { env: { variables: Record<string, string> }; cache: { paths: string[] } };
-    expect(spec.env.variables['TF_PLUGIN_CACHE_DIR']).toBe(PLUGIN_CACHE_DIR);
-    expect(spec.cache.paths).toEqual([`${PLUGIN_CACHE_DIR}/**/*`]);
+    for (const env of Object.keys(ENVS)) {
+      const [, p] = projectOf(env);
+      expect(p['Cache']).toEqual({ Type: 'S3', Location: { 'Fn::Join': ['', [{ Ref: bucketId }, `/${PROVIDER_CACHE_PREFIX}/${env}`]] } });
+      const spec = JSON.parse(String((p['Source'] as Json)['BuildSpec'])) as { env: { variables: Record<string, string> }; cache: { paths: string[] } };
+      expect(spec.env.variables['TF_PLUGIN_CACHE_DIR']).toBe(PLUGIN_CACHE_DIR);
+      expect(spec.cache.paths).toEqual([`${PLUGIN_CACHE_DIR}/**/*`]);
+      // the role reaches objects under its own prefix only
+      const cacheGrants = roleOf(env).statements.filter((st) => JSON.stringify(st['Resource']).includes(bucketId));
+      const objectResources = cacheGrants.filter((st) => JSON.stringify(st['Action']).includes('Object')).map((st) => st['Resource']);
+      expect(objectResources).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${PROVIDER_CACHE_PREFIX}/${env}/*`]] }]);
+    }
     // the bucket: encrypted, TLS only, private, access-logged, expiring when unused
     const bucket = props(resources(cc, 'AWS::S3::Bucket').find(([id]) => id === bucketId)![1]);
     expect(bucket['BucketEncryption']).toBeDefined();
@@ -225,13 +291,14 @@ describe('CodeBuild', () => {
     expect(JSON.stringify(bucket['LifecycleConfiguration'])).toContain('"ExpirationInDays":30');
   });
 
-  it('its role may assume only the configured deploy roles, and holds no admin rights', () => {
-    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([id]) => id.startsWith('PipelineApplyRole'))!;
-    const statements = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement;
-    const assume = statements.filter((s) => JSON.stringify(s['Action']).includes('sts:AssumeRole'));
-    expect(assume).toHaveLength(1);
-    expect(assume[0]!['Resource']).toEqual(['arn:aws:iam::123456789012:role/karma-deploy-dev', 'arn:aws:iam::210987654321:role/karma-deploy-prod']);
-    expect(JSON.stringify(statements)).not.toMatch(/"Action":"\*"|"\*:\*"/);
+  it('role names are fixed (<stack>-apply-<env>) and output; a name IAM cannot hold fails the synth with the fix', () => {
+    for (const env of Object.keys(ENVS)) {
+      cc.template.hasOutput(`ApplyRoleArn${env.replace(/[^A-Za-z0-9]/g, '')}`, { Value: { 'Fn::GetAtt': [roleOf(env).id, 'Arn'] } });
+    }
+    const long = 'x'.repeat(60);
+    expect(() => synth({ ...CODECOMMIT_SETTINGS, environments: { [long]: { deployRoleArn: ENVS['karma-dev'] } } })).toThrow(
+      `environment ${long}: its CodeBuild project and role would be named Karma-apply-${long} (72 characters); IAM role names are at most 64: shorten the stack name (settings stackName) or the environment name`,
+    );
   });
 });
 
@@ -267,7 +334,7 @@ describe('bucket and notifications', () => {
       [expect.stringContaining('karma-deploy-dev'), expect.stringContaining('/karma-dev/*')],
       [expect.stringContaining('karma-deploy-prod'), expect.stringContaining('/karma-prod/*')],
     ]);
-    const [, project] = resources(cc, 'AWS::CodeBuild::Project')[0]!;
+    const [, project] = resources(cc, 'AWS::CodeBuild::Project').find(([, r]) => props(r)['Name'] === 'Karma-apply-karma-prod')!;
     const vars = Object.fromEntries((((props(project)['Environment'] as Json)['EnvironmentVariables']) as { Name: string; Value: unknown }[]).map((v) => [v.Name, v.Value]));
     expect(vars['KARMA_STATE_BUCKET']).toEqual({ Ref: id });
     cc.template.hasOutput('TerraformStateBucket', { Value: { Ref: id } });
@@ -343,5 +410,97 @@ describe('triggers', () => {
     cc.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     const policies = resources(cc, 'AWS::SQS::QueuePolicy');
     expect(JSON.stringify(policies)).toContain('"aws:SecureTransport":"false"');
+  });
+});
+
+describe('webhook hardening, dead letters, service principals', () => {
+  it('the webhook has reserved concurrency (setting, default 5) and may only claim/release deliveries/* in its replay bucket', () => {
+    // Prepare
+    const custom = synth({ ...GITHUB_SETTINGS, configRepo: { github: { owner: 'acme', repo: 'infra-config', reservedConcurrency: 2 } } });
+    const webhookOf = (s: Synthesized) => resources(s, 'AWS::Lambda::Function').find(([, r]) => String(props(r)['Description']).startsWith('Karma: GitHub push webhook'))!;
+    // Assess
+    expect(props(webhookOf(gh)[1])['ReservedConcurrentExecutions']).toBe(5);
+    expect(props(webhookOf(custom)[1])['ReservedConcurrentExecutions']).toBe(2);
+    const [bucketId, bucket] = resources(gh, 'AWS::S3::Bucket').find(([id]) => id.startsWith('TriggersWebhookDeliveries'))!;
+    expect(JSON.stringify(props(bucket)['LifecycleConfiguration'])).toContain(`"ExpirationInDays":${DELIVERY_RETENTION_DAYS}`);
+    expect(((props(webhookOf(gh)[1])['Environment'] as { Variables: Json }).Variables)['KARMA_DELIVERY_BUCKET']).toEqual({ Ref: bucketId });
+    const [, policy] = resources(gh, 'AWS::IAM::Policy').find(([id]) => id.startsWith('TriggersWebhookServiceRole'))!;
+    const s3 = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement.filter((st) => JSON.stringify(st['Action']).includes('s3:'));
+    expect(s3).toEqual([{ Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/deliveries/*']] } }]);
+    // no GitHub, no webhook bucket
+    expect(resources(cc, 'AWS::S3::Bucket').some(([id]) => id.startsWith('TriggersWebhookDeliveries'))).toBe(false);
+  });
+
+  it('a message in the dead-letter queue raises an alarm to the topic', () => {
+    const alarms = resources(cc, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(1);
+    const [, alarm] = alarms[0]!;
+    expect(props(alarm)).toMatchObject({
+      AlarmName: 'Karma-dead-letters',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/^TriggersDeadLetters/), 'QueueName'] } }],
+      AlarmActions: [{ Ref: expect.stringMatching(/^PipelineNotifications/) }],
+    });
+  });
+
+  it('every service principal on the topic and the key is held to this account (and the alarm\'s ARN); no events.amazonaws.com grant there', () => {
+    for (const s of [cc, gh]) {
+      const statements = [...resources(s, 'AWS::SNS::TopicPolicy'), ...resources(s, 'AWS::KMS::Key')].flatMap(([, r]) =>
+        ((props(r)['PolicyDocument'] ?? props(r)['KeyPolicy']) as { Statement: Json[] }).Statement,
+      );
+      const services = statements.filter((st) => st['Effect'] === 'Allow' && JSON.stringify(st['Principal'] ?? {}).includes('"Service"'));
+      expect(services.map((st) => (st['Principal'] as Json)['Service']).sort()).toEqual(['cloudwatch.amazonaws.com', 'cloudwatch.amazonaws.com']);
+      for (const st of services) {
+        expect((st['Condition'] as Json)['StringEquals']).toEqual({ 'aws:SourceAccount': '123456789012' });
+        expect(JSON.stringify((st['Condition'] as Json)['ArnLike'])).toContain(':cloudwatch:eu-west-1:123456789012:alarm:Karma-dead-letters');
+      }
+      const kms = services.filter((st) => JSON.stringify(st['Action']).includes('kms:'));
+      expect(kms).toHaveLength(1);
+      expect(kms[0]!['Action']).toEqual(['kms:GenerateDataKey*', 'kms:Decrypt']);
+      expect(JSON.stringify(statements)).not.toContain('events.amazonaws.com');
+    }
+  });
+
+  it('failed executions reach the topic through a role trusted by EventBridge of this account only, with publish and the key\'s GenerateDataKey/Decrypt', () => {
+    const [roleId, role] = resources(cc, 'AWS::IAM::Role').find(([id]) => id.startsWith('TriggersFailureNotifyRole'))!;
+    expect((props(role)['AssumeRolePolicyDocument'] as { Statement: Json[] }).Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } } },
+    ]);
+    const [, policy] = resources(cc, 'AWS::IAM::Policy').find(([, r]) => JSON.stringify(props(r)['Roles']) === JSON.stringify([{ Ref: roleId }]))!;
+    const actions = (props(policy)['PolicyDocument'] as { Statement: Json[] }).Statement.flatMap((st) => ([] as string[]).concat(st['Action'] as string)).sort();
+    expect(actions).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
+    cc.template.hasResourceProperties('AWS::Events::Rule', { Targets: [Match.objectLike({ RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] } })] });
+  });
+});
+
+describe('outputs', () => {
+  it('a CLI can reach Neptune from the outputs: endpoint, host, port, the client security group, VPC, subnets, IAM resource', () => {
+    const outputs = cc.template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+    const [clusterId] = resources(cc, 'AWS::Neptune::DBCluster')[0]!;
+    const [clientSg] = resources(cc, 'AWS::EC2::SecurityGroup').find(([, r]) => String(props(r)['GroupDescription']).startsWith('Karma Lambdas'))!;
+    expect(outputs['NeptuneHost']!.Value).toEqual({ 'Fn::GetAtt': [clusterId, 'Endpoint'] });
+    expect(outputs['NeptunePort']!.Value).toBe('8182');
+    expect(outputs['NeptuneClientSecurityGroupId']!.Value).toEqual({ 'Fn::GetAtt': [clientSg, 'GroupId'] });
+    expect(JSON.stringify(outputs['NeptuneEndpoint']!.Value)).toContain(':8182/gremlin');
+    expect(outputs['VpcId']!.Value).toEqual({ Ref: expect.stringMatching(/^NetworkVpc/) });
+    expect(JSON.stringify(outputs['PrivateSubnetIds']!.Value)).toMatch(/NetworkVpcprivateSubnet1.*NetworkVpcprivateSubnet2/);
+    expect(JSON.stringify(outputs['NeptuneDataArn']!.Value)).toContain('ClusterResourceId');
+  });
+
+  it('the CodeBuild role and project of every environment are outputs (deploy roles trust the role by that ARN)', () => {
+    const outputs = cc.template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+    for (const env of ['karma-dev', 'karma-prod']) {
+      const key = env.replace(/[^A-Za-z0-9]/g, '');
+      const [roleId] = resources(cc, 'AWS::IAM::Role').find(([, r]) => props(r)['RoleName'] === `Karma-apply-${env}`)!;
+      const [projectId] = resources(cc, 'AWS::CodeBuild::Project').find(([, r]) => props(r)['Name'] === `Karma-apply-${env}`)!;
+      expect(outputs[`ApplyRoleArn${key}`]!.Value).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      expect(outputs[`ApplyProject${key}`]!.Value).toEqual({ Ref: projectId });
+    }
+    expect(outputs['CodeBuildProjectPrefix']!.Value).toBe('Karma-apply');
   });
 });

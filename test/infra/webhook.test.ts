@@ -3,7 +3,7 @@
  * injected putEvent: in-process stand-ins for Secrets Manager and EventBridge (no AWS, no network).
  */
 import { describe, expect, it } from 'vitest';
-import { handleWebhook, sign, verifySignature, type WebhookDeps, type WebhookRequest } from '../../lib/app/webhook.ts';
+import { DELIVERY_RETENTION_DAYS, handleWebhook, REPLAY_WINDOW_DAYS, sign, verifySignature, type WebhookDeps, type WebhookRequest } from '../../lib/app/webhook.ts';
 
 const SECRET = 'It5-a-Secret-shared-with-GitHub';
 const PUSH = JSON.stringify({
@@ -15,14 +15,28 @@ const PUSH = JSON.stringify({
   pusher: { name: 'octocat' },
 });
 
-function deps(): WebhookDeps & { sent: { source: string; detailType: string; detail: string }[] } {
+const NOW = Date.parse('2026-12-02T06:00:00Z');
+
+function deps(options: { failPut?: boolean } = {}): WebhookDeps & { sent: { source: string; detailType: string; detail: string }[]; claims: Map<string, string | undefined> } {
   const sent: { source: string; detailType: string; detail: string }[] = [];
+  const claims = new Map<string, string | undefined>(); // in-process stand-in for the S3 conditional put
   return {
     sent,
+    claims,
     repository: 'acme/infra-config',
+    now: () => NOW,
     getSecret: async () => SECRET, // in-process mock of the Secrets Manager read
     putEvent: async (entry) => {
+      if (options.failPut) throw new Error('PutEvents refused the event: InternalFailure');
       sent.push(entry);
+    },
+    claimDelivery: async (key, delivery) => {
+      if (claims.has(key)) return false;
+      claims.set(key, delivery);
+      return true;
+    },
+    releaseDelivery: async (key) => {
+      claims.delete(key);
     },
   };
 }
@@ -104,6 +118,47 @@ describe('GitHub webhook (secret via injected mock getSecret, bus via injected p
     const gone = JSON.stringify({ ...JSON.parse(PUSH), after: '0'.repeat(40), deleted: true });
     await handleWebhook(request(gone, { 'x-hub-signature-256': sign(SECRET, gone) }), d);
     expect(JSON.parse(d.sent[0]!.detail).deleted).toBe(true);
+  });
+
+  it('a replayed delivery is refused (409), under its own or any other X-GitHub-Delivery: relayed once', async () => {
+    // Prepare
+    const d = deps();
+    const signed = { 'x-hub-signature-256': sign(SECRET, PUSH) };
+    // Act
+    const first = await handleWebhook(request(PUSH, signed), d);
+    const again = await handleWebhook(request(PUSH, signed), d);
+    const renamed = await handleWebhook(request(PUSH, { ...signed, 'x-github-delivery': 'd-2' }), d);
+    // Assess
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(409);
+    expect(JSON.parse(again.body).error).toMatch(/^delivery d-1 was already relayed \(body sha256 [0-9a-f]{64}\): a replay, not relayed again$/);
+    expect(renamed.statusCode).toBe(409);
+    expect(d.sent).toHaveLength(1);
+    expect([...d.claims.values()]).toEqual(['d-1']);
+  });
+
+  it('a relay that fails releases its claim, so GitHub\'s redelivery of the same delivery is relayed', async () => {
+    const failing = deps({ failPut: true });
+    const signed = { 'x-hub-signature-256': sign(SECRET, PUSH) };
+    await expect(handleWebhook(request(PUSH, signed), failing)).rejects.toThrow('PutEvents refused the event');
+    expect(failing.claims.size).toBe(0);
+    // the redelivery, against the same claim store, once EventBridge accepts
+    const d = { ...deps(), claims: failing.claims };
+    const res = await handleWebhook(request(PUSH, signed), { ...d, claimDelivery: failing.claimDelivery, releaseDelivery: failing.releaseDelivery });
+    expect(res.statusCode).toBe(202);
+    expect(d.sent).toHaveLength(1);
+  });
+
+  it('a push older than the replay window (repository.pushed_at) is refused even when its claim has expired', async () => {
+    const d = deps();
+    const old = JSON.stringify({ ...JSON.parse(PUSH), repository: { full_name: 'acme/infra-config', pushed_at: (NOW - (REPLAY_WINDOW_DAYS * 86_400_000 + 1000)) / 1000 } });
+    const recent = JSON.stringify({ ...JSON.parse(PUSH), repository: { full_name: 'acme/infra-config', pushed_at: (NOW - 3600_000) / 1000 } });
+    const refused = await handleWebhook(request(old, { 'x-hub-signature-256': sign(SECRET, old) }), d);
+    expect(refused.statusCode).toBe(409);
+    expect(JSON.parse(refused.body).error).toBe(`push made at ${new Date(NOW - (REPLAY_WINDOW_DAYS * 86_400_000 + 1000)).toISOString()} is older than 7 days: a replay, not relayed (push again to trigger a run)`);
+    expect((await handleWebhook(request(recent, { 'x-hub-signature-256': sign(SECRET, recent) }), d)).statusCode).toBe(202);
+    expect(d.sent).toHaveLength(1);
+    expect(DELIVERY_RETENTION_DAYS).toBeGreaterThan(REPLAY_WINDOW_DAYS);
   });
 
   it('verifySignature compares in constant time and rejects an empty secret', () => {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { KarmaError } from '../../core/errors.ts';
-import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
+import { APPLY_STATE, applyProjectName, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
 
 export const PIPELINE_DEFINITION = new URL('../../../statemachines/pipeline.asl.json', import.meta.url);
 
@@ -62,6 +62,8 @@ export function taskStates(definition: Json): Map<string, string> {
 }
 
 const STAND_IN_ACCOUNT = '123456789012';
+/** The stand-in for the deployed project prefix: ApplyComponent must name `karma-component-<env>`. */
+const LOCAL_PROJECT_PREFIX = 'karma-component';
 const functionArn = (handler: string): string => `arn:aws:lambda:us-east-1:${STAND_IN_ACCOUNT}:function:karma-${handler}`;
 
 export interface ApplyRequest {
@@ -117,7 +119,7 @@ function requestFrom(input: unknown): ApplyRequest {
 
 export function loadDefinition(text?: string): Json {
   const raw = text ?? readFileSync(PIPELINE_DEFINITION, 'utf8');
-  const values: Record<string, string> = { [CODEBUILD_SUBSTITUTION]: 'karma-component' };
+  const values: Record<string, string> = { [CODEBUILD_SUBSTITUTION]: LOCAL_PROJECT_PREFIX };
   for (const [key, handler] of Object.entries(FUNCTION_SUBSTITUTIONS)) values[key] = functionArn(handler);
   const definition = JSON.parse(substitute(raw, values)) as Json;
   assertKnownErrors(definition);
@@ -133,6 +135,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     if (state === APPLY_STATE) {
       overrides[state] = (async (input: unknown) => {
         const request = requestFrom(input);
+        // The deployed state machine starts the item's environment's project: the same formula must hold here.
+        const project = (input as Json)['ProjectName'];
+        const expected = applyProjectName(LOCAL_PROJECT_PREFIX, request.env);
+        if (project !== expected) throw new DefinitionError(`state machine definition: ${APPLY_STATE} starts project ${JSON.stringify(project)} for environment ${request.env}; expected ${expected} (applyProjectName in lib/core/pipeline-contract.ts)`);
         await options.applyComponent(request);
         return { Build: { Id: `karma-component:local-${request.env}-${request.component}`, BuildStatus: 'SUCCEEDED' } };
       }) as never;

@@ -3,7 +3,7 @@
  * from config values. Output goes to a log file in the work directory (and, when asked, to a progress sink).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
 import { redactor } from '../../core/secrets.ts';
@@ -77,6 +77,13 @@ export interface TerraformRunner {
  */
 export { redactor };
 
+/**
+ * While Terraform runs, its pid (its process group: it runs detached) is in this file of its working directory.
+ * If the `karma component` process that started it dies (kill -9, out of memory), whoever ran that process can
+ * still stop the Terraform it left behind (stopOrphanedTerraform) before it lets anything else touch the state.
+ */
+export const TERRAFORM_PID_FILE = '.karma-terraform.pid';
+
 /** The real runner: spawns the binary with an argument array. Output is handled line by line, redacted. */
 export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): TerraformRunner {
   return {
@@ -92,6 +99,8 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           // Its own process group: on Ctrl-C, Terraform hears the interrupt once, forwarded (cleanup.ts).
           detached: true,
         });
+        const pidFile = join(cwd, TERRAFORM_PID_FILE);
+        if (child.pid !== undefined) writeFileSync(pidFile, String(child.pid), { mode: 0o600 });
         const captured = { stdout: [] as string[], stderr: [] as string[] };
         const pending = { stdout: '', stderr: '' };
         const emit = (stream: 'stdout' | 'stderr', line: string): void => {
@@ -117,6 +126,7 @@ export function terraformRunner(binary: string, options: { env?: NodeJS.ProcessE
           reject(new TerraformError(`cannot run ${binary}: ${error.message}`, `${binary} ${args[0] ?? ''}`, null));
         });
         child.on('close', (code) => {
+          rmSync(pidFile, { force: true });
           for (const stream of ['stdout', 'stderr'] as const) if (pending[stream]) emit(stream, pending[stream]);
           out.end();
           resolvePromise({ code, stdout: captured.stdout.join('\n'), stderr: captured.stderr.join('\n') });
@@ -160,4 +170,39 @@ export function terraformErrorLine(result: RunResult): string {
 
 function cap(line: string): string {
   return line.length > MAX_ERROR ? `${line.slice(0, MAX_ERROR - 1)}…` : line;
+}
+
+const alive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a Terraform whose `karma component` process died without stopping it: SIGINT to its process group (it
+ * saves its state and releases its state lock), SIGKILL after `graceMs`, and resolves once the group is gone.
+ * Returns the pid it stopped, or undefined when none was running there.
+ */
+export async function stopOrphanedTerraform(workDir: string, graceMs: number): Promise<number | undefined> {
+  const pidFile = join(workDir, TERRAFORM_PID_FILE);
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return undefined;
+  const signal = (s: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, s);
+    } catch {
+      // gone already
+    }
+  };
+  signal('SIGINT');
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) signal('SIGKILL');
+  while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+  return pid;
 }

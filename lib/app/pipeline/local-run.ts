@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopOrphanedTerraform } from '../../adapters/terraform/runner.ts';
 import { applyTaskTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
 import type { BackendType } from '../backend.ts';
 import { localContext, localWorkRoot } from './context.ts';
@@ -160,9 +161,16 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       child.stdout.on('data', (c: Buffer) => out.push(c));
       child.stderr.on('data', (c: Buffer) => err.push(c));
       child.on('error', (e) => reject(new ComponentFailedError(`cannot start karma: ${e.message}`, undefined)));
-      child.on('close', (code, signal) => {
+      child.on('close', (code, signal) => void finish(code, signal));
+      const finish = async (code: number | null, signal: NodeJS.Signals | null): Promise<void> => {
         clearTimeout(stop);
         clearTimeout(kill);
+        // Killed (kill -9, out of memory, our deadline): the Terraform it started may still run, detached. Stop it
+        // before the item fails, so the lock is never released while Terraform still writes.
+        if (signal === 'SIGKILL') {
+          const pid = await stopOrphanedTerraform(join(workRoot, request.env, request.component), graceMs);
+          if (pid !== undefined) progress(`    ${request.env}/${request.component}: stopped terraform (pid ${pid}) left running by the killed component process`);
+        }
         if (entry) running.delete(entry);
         const ms = Math.round(performance.now() - started);
         let result: { outcome?: string; error?: unknown; changedOutputs?: string[] } = {};
@@ -185,7 +193,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
           progress(`    ${request.env}/${request.component}: ${options.signal?.aborted ? 'interrupted' : 'failed'} (${ms} ms): ${error}`);
           reject(new ComponentFailedError(error, log));
         }
-      });
+      };
     });
     // After an interrupt nothing awaits this any more: its rejection must not become an unhandled one.
     applied.catch(() => undefined);
