@@ -10,24 +10,19 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { ConflictError, UsageError } from '../../core/errors.ts';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
 import { destructive, formatPlannedResources } from '../../core/plan.ts';
-import { buildGraph } from '../../core/graph.ts';
-import { impact } from '../../core/order.ts';
-import type { Config } from '../../core/model.ts';
-import { findProposal, listProposals, mergeProposal, proposeChange, type Merged, type Proposal } from '../../app/change.ts';
-import { buildFromConfig, loadConfigAndFiles } from '../../app/build.ts';
-import { localDatabasePath } from '../../app/backend.ts';
-import { runComponent, type ComponentRunResult } from '../../app/component.ts';
-import { withEnvironmentLock } from '../../app/destroy.ts';
-import { planProposal, planTtlSeconds, readSavedPlan, removeSavedPlan, sweepSavedPlans, type SavedPlan } from '../../app/saved-plans.ts';
+import { listProposals, mergeProposal, proposeChange, type Merged, type Proposal } from '../../app/change.ts';
+import { applySavedProposal, checkProposalApply, requireDestroyAllowed, requireProposal, type ProposalApplied } from '../../app/apply-proposal.ts';
+import { loadConfigAndFiles } from '../../app/build.ts';
+import { planProposal, planTtlSeconds, readSavedPlan, sweepSavedPlans, type SavedPlan } from '../../app/saved-plans.ts';
 import { GitSource } from '../../adapters/git/git-source.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
 import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
-import { terraformPlaces } from './component.ts';
-import { baseDir, openBackendFor, progressFor } from '../context.ts';
+import { storeDirOf, terraformPlaces } from './component.ts';
+import { openBackendFor, progressFor } from '../context.ts';
 import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
 import { publishedOn, readHead } from '../../adapters/git/repo.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
@@ -65,9 +60,6 @@ type PlanOutcome =
   | { readonly status: 'planned'; readonly saved: SavedPlan; readonly file: string }
   | { readonly status: 'skipped'; readonly reason: string }
   | { readonly status: 'failed'; readonly error: string; readonly log: string };
-
-const storeDirOf = (config: Config, options: CommonOptions): string =>
-  dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
 
 /** Plans the proposal's deployment at its commit and saves the plan (lib/app/saved-plans.ts). */
 async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'commit' | 'env' | 'component'>, options: PlanFlags, io: IO): Promise<PlanOutcome> {
@@ -178,11 +170,7 @@ export interface PlanProposalOptions extends PlanFlags {
 /** `karma plan ID`: (re-)plan an open proposal at its commit and save the plan, replacing the earlier one. */
 export async function planProposalCommand(options: PlanProposalOptions, io: IO): Promise<number> {
   const dir = repoDir(options, 'plan');
-  const proposal = await findProposal(dir, options.proposal);
-  if (!proposal) {
-    const open = (await listProposals(dir)).map((pr) => pr.id);
-    throw new UsageError(`no open proposal "${options.proposal}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
-  }
+  const proposal = await requireProposal(dir, options.proposal);
   const planned = await planForProposal(dir, proposal, options, io);
   if (planned.status === 'skipped') throw new UsageError(planned.reason.replace(/; once it is installed.*$/, ''));
   if (options.json) io.out(JSON.stringify({ proposal: proposal.id, plan: planJson(planned) }));
@@ -323,95 +311,50 @@ async function decide(io: IO, options: ApplyOptions, what: string): Promise<bool
 }
 
 /**
- * `karma apply ID` (locally): show the proposal's saved plan, take the decision, apply exactly that plan to the
- * proposal's component, merge the proposal, then run the pipeline for the dependents whose inputs changed.
- * Every refusal comes before anything changes: no plan, an expired one, destroys without --allow-destroy, no
- * decision, a merge that would be refused, changed inputs, a stale state (exit 2; re-plan with karma plan ID).
+ * `karma apply ID` (locally): the checks and the apply are lib/app/apply-proposal.ts; here the plan is shown, the
+ * decision taken, and the pipeline run for the dependents. Every refusal comes before anything changes.
  */
 async function applyProposal(dir: string, id: string, options: ApplyOptions, io: IO): Promise<number> {
   const p = palette(io);
-  const proposal = await findProposal(dir, id);
-  if (!proposal) {
-    const open = (await listProposals(dir)).map((pr) => pr.id);
-    throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
-  }
+  const check = await checkProposalApply(dir, id, { storeDirFor: (config) => storeDirOf(config, { ...options, config: dir }) });
+  const { proposal, config } = check;
   if (options.env && options.env !== proposal.env && !options.json) io.err(`karma: warning: --env ${options.env} ignored: proposal ${proposal.id} changes ${proposal.env}`);
-  // A merge that would be refused is said first: the fix (re-run propose-change) makes a new plan anyway.
-  await mergeProposal(dir, proposal.id, { checkOnly: true });
-  const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
-  const storeDir = storeDirOf(config, { ...options, config: dir });
-  const replan = `re-plan with karma plan ${proposal.id}, review the plan, then run karma apply ${proposal.id} again`;
-  const read = readSavedPlan(storeDir, proposal.id);
-  // The others: expired ones, and those of proposals closed without karma apply (a deleted branch), go.
-  sweepSavedPlans(storeDir, new Set((await listProposals(dir)).map((pr) => pr.id)));
-  if (read.kind === 'none') throw new UsageError(`proposal ${proposal.id} has no saved plan (made with --no-plan, without terraform, or its plan failed); make one with karma plan ${proposal.id}, review it, then apply`);
-  if (read.kind === 'expired') throw new ConflictError(`the plan for ${proposal.id} expired at ${read.saved.expiresAt} (KARMA_PLAN_TTL, default 24h) and was deleted; ${replan}`);
-  const { saved, file } = read;
-  if (!options.json) showPlan(io, saved, options.verbose);
-  const gone = destructive(saved.plan);
-  if (gone.length > 0 && !options.allowDestroy) {
-    throw new UsageError(`the plan for ${proposal.id} destroys or replaces ${gone.map((r) => `${r.address} (${r.action})`).join(', ')}; run again with --allow-destroy to accept that`);
-  }
-  const what = `the plan for ${proposal.component} in ${proposal.env} (${proposal.id})`;
-  if (saved.commit !== proposal.commit || findDeploymentHash(config, proposal) !== saved.configHash) {
-    removeSavedPlan(storeDir, proposal.id);
-    throw new ConflictError(`the plan for ${proposal.id} was made for another commit or config than the proposal's now; ${replan}`);
-  }
-  if (!(await decide(io, options, what))) {
+  if (!options.json) showPlan(io, check.saved, options.verbose);
+  requireDestroyAllowed(check, options.allowDestroy);
+  if (!(await decide(io, options, `the plan for ${proposal.component} in ${proposal.env} (${proposal.id})`))) {
     io.err('karma: not applied (only "yes" is accepted); the plan stays saved until it expires');
     return 1;
   }
-
   const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
   const places = terraformPlaces(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
   const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  let result: ComponentRunResult;
-  let left: string[] = [];
+  let applied: ProposalApplied;
   try {
-    // What in the proposal's reach already needed an apply before it: not part of this change, left alone.
-    const { build } = await buildFromConfig(config, backend.runtime, {});
-    const reach = impact(buildGraph(config, new Map(), { builtAt: new Date(0).toISOString() }), proposal.env, proposal.component).waves.flat();
-    left = reach.filter((c) => c !== proposal.component && !['in-sync', 'blocked'].includes(build.statuses.get(`${proposal.env}/${c}`)?.status ?? 'in-sync'));
-    // The environment's pipeline lock, as karma destroy takes it: never racing an execution (released before the
-    // pipeline run below takes it again).
-    const owner = { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid };
-    result = await withEnvironmentLock(backend.locks, proposal.env, owner, () => runComponent(config, backend.runtime, {
-      env: proposal.env,
-      component: proposal.component,
-      mode: 'apply',
-      files,
+    applied = await applySavedProposal(dir, check, backend, {
       ...places,
+      holder: { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid },
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
-      commit: proposal.commit,
-      savedPlan: { file, inputsHash: saved.inputsHash, inputsSalt: saved.inputsSalt },
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
+      ...(options.includePending ? { includePending: true } : {}),
       progress: progressFor(io, options),
-    }));
+    });
   } finally {
     await backend.close();
   }
-  removeSavedPlan(storeDir, proposal.id);
-  if (result.refused) throw new ConflictError(`${result.error}; ${replan}`);
-  if (result.outcome === 'failed') {
+  const { result } = applied;
+  if (applied.kind === 'failed') {
     const log = join(places.workRoot, proposal.env, proposal.component, 'apply.log');
     if (options.json) io.out(JSON.stringify({ merged: null, component: result, pipeline: null }));
     else io.err(`karma: applying the saved plan failed: ${result.error} (log: ${log}); proposal ${proposal.id} stays open`);
     return 1;
   }
-  const merged = await mergeProposal(dir, proposal.id);
+  const { merged, left } = applied;
   if (!options.json) {
     io.out(`applied the saved plan: ${proposal.env}/${proposal.component} ${result.outcome}${result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : ''}`);
     io.out(`merged ${merged.proposal.id} into ${merged.into} (${merged.how}): ${merged.into} is now at ${merged.commit.slice(0, 8)}; checked out ${merged.files.join(', ')}`);
     if (left.length > 0 && !options.includePending) io.out(p.dim(`left alone (they needed an apply before this change; --include-pending applies them): ${left.join(', ')}`));
   }
   // The dependents: the pipeline re-plans after each wave, so only those whose inputs really changed apply.
-  const reachNow = impact(buildGraph(config, new Map(), { builtAt: new Date(0).toISOString() }), proposal.env, proposal.component).waves.flat();
-  const components = reachNow.filter((c) => !left.includes(c));
-  const input = { env: proposal.env, mode: 'apply', trigger: 'manual', commit: merged.commit, ...(options.includePending ? {} : { components }) };
-  return runPipelineAndReport(dir, input, options, io, { merged, component: result });
-}
-
-function findDeploymentHash(config: Config, proposal: Pick<Proposal, 'env' | 'component'>): string | undefined {
-  return config.deployments.find((d) => d.env === proposal.env && d.component === proposal.component)?.configHash;
+  return runPipelineAndReport(dir, applied.pipelineInput, options, io, { merged, component: result });
 }

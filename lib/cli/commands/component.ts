@@ -46,12 +46,17 @@ export function remoteStateFromEnv(env: NodeJS.ProcessEnv): StateSettings | unde
   return { backend: 's3', config: { bucket, key: '{env}/{component}/terraform.tfstate', ...(region ? { region } : {}), encrypt: true, use_lockfile: true } };
 }
 
+/** The local store's folder (`.karma` by default): work copies, local state and saved plans live under it. */
+export function storeDirOf(config: Config, options: CommonOptions): string {
+  return dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
+}
+
 /**
  * Where a command that runs Terraform keeps its working copies and its local state, and which backend it uses
  * when karma.yaml leaves state local: the same for apply, plan, drift and destroy.
  */
 export function terraformPlaces(config: Config, options: CommonOptions & { readonly workDir?: string }, env: NodeJS.ProcessEnv = process.env): { workRoot: string } & StateOptions {
-  const storeDir = dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
+  const storeDir = storeDirOf(config, options);
   const remoteState = remoteStateFromEnv(env);
   return {
     workRoot: options.workDir ?? env['KARMA_WORK_DIR'] ?? join(storeDir, 'work'),
