@@ -160,6 +160,24 @@ function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
   return { kind: 'ok', outputs, sensitive: def.outputs.filter((name) => parsed.data[name]!.sensitive) };
 }
 
+/**
+ * `terraform show -json PLANFILE` reduced to addresses and actions (core/plan.ts). Its stdout holds the planned
+ * values unredacted: parsed here, never shown, never logged; only stderr may explain a failure.
+ */
+export async function readPlanSummary(
+  tf: (args: string[], logStdout?: boolean) => Promise<RunResult>,
+  errorLine: (result: RunResult) => string,
+  planFile: string,
+): Promise<{ summary: PlanSummary } | { error: string }> {
+  const shown = await tf(['show', '-json', '-no-color', planFile], false);
+  if (shown.code !== 0) return { error: errorLine({ ...shown, stdout: '' }) };
+  try {
+    return { summary: summarizePlanJson(JSON.parse(shown.stdout)) };
+  } catch {
+    return { error: `terraform show -json printed no readable plan (${shown.stdout.length} characters); is the configured binary terraform or tofu?` };
+  }
+}
+
 export function planSummary(stdout: string): string | undefined {
   const m = /(Plan: \d+ to add, \d+ to change, \d+ to destroy\.)/.exec(stdout) ?? /(No changes\.)/.exec(stdout);
   return m?.[1];
@@ -324,15 +342,9 @@ export async function runComponent(config: Config, runtime: RuntimeStore, option
       const plan = await withInputs(['plan', '-input=false', '-no-color', '-detailed-exitcode', `-out=${planFile}`]);
       if (plan.code !== 0 && plan.code !== 2) return done('failed', { error: errorLine(plan) });
       if (existsSync(planFile)) chmodSync(planFile, 0o600);
-      // Its stdout holds the planned values unredacted: parsed here, never shown, never logged.
-      const shown = await tf(['show', '-json', '-no-color', planFile], false);
-      if (shown.code !== 0) return done('failed', { error: errorLine({ ...shown, stdout: '' }) });
-      let summary: PlanSummary;
-      try {
-        summary = summarizePlanJson(JSON.parse(shown.stdout));
-      } catch {
-        return done('failed', { error: `terraform show -json printed no readable plan (${shown.stdout.length} characters); is the configured binary terraform or tofu?` });
-      }
+      const read = await readPlanSummary(tf, errorLine, planFile);
+      if ('error' in read) return done('failed', { error: read.error });
+      const { summary } = read;
       writeFileSync(join(workDir, PLAN_SUMMARY_FILE), JSON.stringify({ ...summary, commit: commit ?? null }), { mode: 0o600 });
       return done(plan.code === 2 ? 'changes' : 'no-changes', { plan: summary, planText: plan.stdout, ...(inputsHash ? { inputsHash } : {}) });
     } finally {

@@ -10,7 +10,7 @@
  *                   the first failure (what is left keeps its record and shows as it was)
  *   forgetRecord    deletes `<prefix>/<env>/<component>/…` (state and outputs)
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { KarmaError, UsageError } from '../core/errors.ts';
 import type { Build } from '../core/graph.ts';
@@ -20,8 +20,9 @@ import type { Orphan } from '../core/orphans.ts';
 import type { LockHolder, LockStore, Progress, RuntimeStore } from '../ports.ts';
 import { describeHolder } from './locks.ts';
 import { silentProgress } from '../ports.ts';
-import { terraformErrorLine, type TerraformRunner } from '../adapters/terraform/runner.ts';
-import { planSummary, prepareWorkingCopy, resolveInputs, type StateOptions } from './component.ts';
+import { redactor, terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
+import { prepareWorkingCopy, readPlanSummary, resolveInputs, type StateOptions } from './component.ts';
 
 export class DestroyError extends KarmaError {
   override readonly name: string = 'DestroyError';
@@ -120,24 +121,27 @@ export async function planDestroy(config: Config, runtime: RuntimeStore, selecti
       const { workDir, initArgs } = await prepareWorkingCopy(config, runtime, { env, component, files: options.files, workRoot: options.workRoot }, options);
       const log = join(workDir, 'destroy.log');
       rmSync(log, { force: true });
-      const varFile = join(workDir, VAR_FILE);
-      writeFileSync(varFile, JSON.stringify(inputs, null, 2), { mode: 0o600 });
-      const tf = (args: string[]) => options.runner.run(args, { cwd: workDir, log, redact: secrets });
+      // The resolved inputs exist on disk only while the plan runs, and go on SIGINT/SIGTERM too (cleanup.ts).
+      const removeVarFile = writeSecretFile(join(workDir, VAR_FILE), JSON.stringify(inputs, null, 2));
+      // Terraform wraps long explanations: the joined error is redacted again (component.ts does the same).
+      const errorLine = (r: RunResult): string => redactor(secrets)(terraformErrorLine(r));
+      const tf = (args: string[], logStdout = true) => options.runner.run(args, { cwd: workDir, log, redact: secrets, logStdout });
       try {
         progress.step(`${env}/${component}: terraform init`);
         const init = await tf(initArgs);
-        if (init.code !== 0) throw new DestroyError(`${env}/${component}: terraform init failed: ${terraformErrorLine(init)}; nothing was destroyed (log: ${log})`);
+        if (init.code !== 0) throw new DestroyError(`${env}/${component}: terraform init failed: ${errorLine(init)}; nothing was destroyed (log: ${log})`);
         progress.step(`${env}/${component}: terraform plan -destroy`);
         const plan = await tf(['plan', '-destroy', '-input=false', '-no-color', '-detailed-exitcode', `-var-file=${VAR_FILE}`, `-out=${PLAN_FILE}`]);
         if (plan.code !== 0 && plan.code !== 2) {
-          throw new DestroyError(`${env}/${component}: terraform plan -destroy failed: ${terraformErrorLine(plan)}; nothing was destroyed (log: ${log})`);
+          throw new DestroyError(`${env}/${component}: terraform plan -destroy failed: ${errorLine(plan)}; nothing was destroyed (log: ${log})`);
         }
-        const resources = [...plan.stdout.matchAll(/^\s*# (\S+) will be destroyed/gm)].map((m) => m[1]!);
-        const p: DestroyPlan = { env, component, summary: planSummary(plan.stdout) ?? (resources.length === 0 ? 'No changes.' : `${resources.length} to destroy`), resources };
+        const read = await readPlanSummary(tf, errorLine, PLAN_FILE);
+        if ('error' in read) throw new DestroyError(`${env}/${component}: reading the destroy plan failed: ${read.error}; nothing was destroyed (log: ${log})`);
+        const p: DestroyPlan = { env, component, summary: read.summary.line, resources: read.summary.resources.map((r) => r.address) };
         secretsOf.set(p, secrets);
         plans.push(p);
       } finally {
-        rmSync(varFile, { force: true });
+        removeVarFile();
       }
     }
   } catch (error) {
@@ -176,7 +180,7 @@ export async function applyDestroy(config: Config, runtime: RuntimeStore, plans:
       progress.step(`${p.env}/${p.component}: terraform apply (destroy)`);
       const result = await options.runner.run(['apply', '-input=false', '-no-color', PLAN_FILE], { cwd: workDir, log, redact: secretsOf.get(p) ?? [] });
       if (result.code !== 0) {
-        outcomes.push({ env: p.env, component: p.component, outcome: 'failed', error: `${terraformErrorLine(result)} (log: ${log})` });
+        outcomes.push({ env: p.env, component: p.component, outcome: 'failed', error: `${redactor(secretsOf.get(p) ?? [])(terraformErrorLine(result))} (log: ${log})` });
         continue;
       }
       const { deleted } = await forgetRecord(config, runtime, p.env, p.component);
