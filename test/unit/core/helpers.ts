@@ -1,22 +1,21 @@
-/** Apply simulation over an in-memory SQLite runtime: the real recordApply path, no disk. */
-import { openDatabase } from '../../../lib/adapters/local/database.ts';
-import { LocalRuntimeStore } from '../../../lib/adapters/local/runtime-store.ts';
+/** Apply simulation over an in-memory runtime store: the real recordApply path, no disk, no SQLite. */
 import { buildFromConfig } from '../../../lib/app/build.ts';
 import { recordApply, type ApplyRecord } from '../../../lib/app/record.ts';
 import type { Build } from '../../../lib/core/graph.ts';
 import type { Config } from '../../../lib/core/model.ts';
+import type { RuntimeStore } from '../../../lib/ports.ts';
+import { InMemoryRuntimeStore, tickingClock } from '../../support/memory-stores.ts';
 
-export function memoryRuntime(): LocalRuntimeStore {
-  let tick = 0;
-  const clock = { now: () => new Date(Date.UTC(2026, 10, 28, 0, 0, tick++)) };
-  return new LocalRuntimeStore(openDatabase(':memory:', { create: false }), clock);
+/** Parameters written at 2026-11-28T00:00:00Z, then one second later each. */
+export function memoryRuntime(): InMemoryRuntimeStore {
+  return new InMemoryRuntimeStore(tickingClock('2026-11-28T00:00:00Z'));
 }
 
-export async function apply(cfg: Config, runtime: LocalRuntimeStore, env: string, component: string, outputs: Record<string, unknown> = {}, extra: Partial<ApplyRecord> = {}): Promise<void> {
+export async function apply(cfg: Config, runtime: RuntimeStore, env: string, component: string, outputs: Record<string, unknown> = {}, extra: Partial<ApplyRecord> = {}): Promise<void> {
   await recordApply(cfg, runtime, { env, component, result: 'success', outputs, appliedAt: '2026-11-28T10:00:00Z', ...extra });
 }
 
-export async function build(cfg: Config, runtime: LocalRuntimeStore): Promise<Build> {
+export async function build(cfg: Config, runtime: RuntimeStore): Promise<Build> {
   return (await buildFromConfig(cfg, runtime, { clock: { now: () => new Date('2026-11-28T12:00:00Z') } })).build;
 }
 
