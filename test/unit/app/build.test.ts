@@ -7,8 +7,8 @@ import { buildFromConfig, readRuntime, storeBuild } from '../../../lib/app/build
 import type { Config } from '../../../lib/core/model.ts';
 import type { RuntimeStore } from '../../../lib/ports.ts';
 import { InMemoryGraphStore } from '../../support/memory-stores.ts';
-import { config } from '../core/fixtures.ts';
-import { apply, memoryRuntime } from '../core/helpers.ts';
+import { config } from '../../support/config.ts';
+import { apply, memoryRuntime } from '../../support/applies.ts';
 
 const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
 const network = { outputs: ['vpc_id'], in: { dev: {} } };

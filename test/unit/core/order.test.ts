@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../../lib/core/errors.ts';
 import { destroyOrder, holdsDrift, impact, layeredWaves, orderAll, planEnv } from '../../../lib/core/order.ts';
-import { config, files } from './fixtures.ts';
+import { config, files } from '../../support/config.ts';
 import { parseConfig } from '../../../lib/core/config.ts';
-import { apply, build, memoryRuntime } from './helpers.ts';
+import { apply, build, memoryRuntime } from '../../support/applies.ts';
 
 // a diamond plus a tail, names chosen so that name order differs from declaration order
 //   zeta, alpha (roots) → mid (needs both) → tail ; lone (independent)

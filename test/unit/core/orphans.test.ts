@@ -9,8 +9,8 @@ import { crossEnvironmentDependents, destroyClosure, planEnv } from '../../../li
 import { explainStatus } from '../../../lib/core/status.ts';
 import type { Config } from '../../../lib/core/model.ts';
 import type { RuntimeStore } from '../../../lib/ports.ts';
-import { config } from './fixtures.ts';
-import { apply, memoryRuntime, status } from './helpers.ts';
+import { config } from '../../support/config.ts';
+import { apply, memoryRuntime, status } from '../../support/applies.ts';
 
 // network → app in dev; network also in prod.
 const full = {

@@ -5,8 +5,8 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PLAN_TTL_SECONDS, planFilePath, planTtlSeconds, readSavedPlan, sweepSavedPlans, type SavedPlan } from '../../lib/app/saved-plans.ts';
-import { makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { DEFAULT_PLAN_TTL_SECONDS, planFilePath, planTtlSeconds, readSavedPlan, sweepSavedPlans, type SavedPlan } from '../../../lib/app/saved-plans.ts';
+import { makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 
 let store: string;
 beforeEach(() => {

@@ -3,14 +3,14 @@
  * and that a failed publish never fails the step. Local backend (SQLite in a temp dir), no network.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
-import { loadConfig } from '../../lib/app/build.ts';
-import { localContext } from '../../lib/app/pipeline/context.ts';
-import { notificationFor } from '../../lib/app/pipeline/notify.ts';
-import { summarizeStep, type PipelineContext } from '../../lib/app/pipeline/steps.ts';
-import { recordApply } from '../../lib/app/record.ts';
-import { snsMessage, snsSubject, MESSAGE_MAX_BYTES } from '../../lib/adapters/notify/sns.ts';
-import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { DirectorySource } from '../../../../lib/adapters/fs/directory-source.ts';
+import { loadConfig } from '../../../../lib/app/build.ts';
+import { localContext } from '../../../../lib/app/pipeline/context.ts';
+import { notificationFor } from '../../../../lib/app/pipeline/notify.ts';
+import { summarizeStep, type PipelineContext } from '../../../../lib/app/pipeline/steps.ts';
+import { recordApply } from '../../../../lib/app/record.ts';
+import { snsMessage, snsSubject, MESSAGE_MAX_BYTES } from '../../../../lib/adapters/notify/sns.ts';
+import { makeRepo, makeTempDir, removeDir } from '../../../helpers/config-repo.ts';
 
 const tmp = makeTempDir('karma-notify-');
 const repo = makeRepo(tmp);

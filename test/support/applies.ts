@@ -1,10 +1,10 @@
 /** Apply simulation over an in-memory runtime store: the real recordApply path, no disk, no SQLite. */
-import { buildFromConfig } from '../../../lib/app/build.ts';
-import { recordApply, type ApplyRecord } from '../../../lib/app/record.ts';
-import type { Build } from '../../../lib/core/graph.ts';
-import type { Config } from '../../../lib/core/model.ts';
-import type { RuntimeStore } from '../../../lib/ports.ts';
-import { InMemoryRuntimeStore, tickingClock } from '../../support/memory-stores.ts';
+import { buildFromConfig } from '../../lib/app/build.ts';
+import { recordApply, type ApplyRecord } from '../../lib/app/record.ts';
+import type { Build } from '../../lib/core/graph.ts';
+import type { Config } from '../../lib/core/model.ts';
+import type { RuntimeStore } from '../../lib/ports.ts';
+import { InMemoryRuntimeStore, tickingClock } from './memory-stores.ts';
 
 /** Parameters written at 2026-11-28T00:00:00Z, then one second later each. */
 export function memoryRuntime(): InMemoryRuntimeStore {

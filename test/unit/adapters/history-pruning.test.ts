@@ -6,15 +6,15 @@
 import { readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { DirectorySnapshotStore } from '../../lib/adapters/snapshots/directory-snapshots.ts';
-import { DirectoryBuildHistory } from '../../lib/adapters/neptune/history.ts';
-import { DEFAULT_KEEP_BUILDS, keepBuilds } from '../../lib/core/config.ts';
-import { loadConfig } from '../../lib/app/build.ts';
-import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
-import type { GraphSnapshot } from '../../lib/core/snapshot.ts';
-import { MINIMAL_REPO, makeRepo, makeTempDir, removeDir } from './../helpers/config-repo.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { DirectorySnapshotStore } from '../../../lib/adapters/snapshots/directory-snapshots.ts';
+import { DirectoryBuildHistory } from '../../../lib/adapters/neptune/history.ts';
+import { DEFAULT_KEEP_BUILDS, keepBuilds } from '../../../lib/core/config.ts';
+import { loadConfig } from '../../../lib/app/build.ts';
+import { DirectorySource } from '../../../lib/adapters/fs/directory-source.ts';
+import type { GraphSnapshot } from '../../../lib/core/snapshot.ts';
+import { MINIMAL_REPO, makeRepo, makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 
 const snapshot = (builtAt: string): GraphSnapshot => ({ meta: { project: 'p', builtAt, source: 't', configFingerprint: 'f' }, vertices: [], edges: [] });
 const stats = { added: 0, updated: 0, deleted: 0, unchanged: 0, requests: 0, ms: 0 } as never;

@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { openLocalBackend } from '../../lib/app/backend.ts';
-import { parseState } from '../../lib/core/runtime.ts';
-import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { openLocalBackend } from '../../../lib/app/backend.ts';
+import { parseState } from '../../../lib/core/runtime.ts';
+import { makeRepo, makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const SECRET = 'vpc-secret-0123456789';
 
 type Run = { code: number; stdout: string[]; stderr: string[] };

@@ -10,12 +10,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../helpers/config-repo.ts';
-import { openLocalBackend } from '../../lib/app/backend.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../../helpers/config-repo.ts';
+import { openLocalBackend } from '../../../lib/app/backend.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
 const SECRETS = ['dd-example-not-a-real-key', 'dev-secret-never-shown', 'prod-secret-never-shown'];
 // eslint-disable-next-line no-control-regex

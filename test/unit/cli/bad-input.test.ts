@@ -15,9 +15,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import git from 'isomorphic-git';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { makeRepo, makeTempDir, removeDir, snapshotTree, type FileChange } from '../helpers/config-repo.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { makeRepo, makeTempDir, removeDir, snapshotTree, type FileChange } from '../../helpers/config-repo.ts';
 
 interface Case {
   readonly name: string;
@@ -420,7 +420,7 @@ describe('bad-input corpus: `karma graph build` on a broken config repo', () => 
   });
 });
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAX_RSS_KIB = 300 * 1024;
 
 interface ChildRun {

@@ -2,9 +2,9 @@
  * What `karma destroy` takes down (lib/app/destroy.ts destroyTargets): refusals say why and what to do.
  */
 import { describe, expect, it } from 'vitest';
-import { destroyTargets } from '../../lib/app/destroy.ts';
-import { config } from './core/fixtures.ts';
-import { apply, build, memoryRuntime } from './core/helpers.ts';
+import { destroyTargets } from '../../../lib/app/destroy.ts';
+import { config } from '../../support/config.ts';
+import { apply, build, memoryRuntime } from '../../support/applies.ts';
 
 // dev: network ← app ← site (site never applied); prod/edge consumes dev's network.
 const components = {

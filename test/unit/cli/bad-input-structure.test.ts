@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { applyChanges, makeRepo, makeTempDir, removeDir, snapshotTree, type FileChange } from '../helpers/config-repo.ts';
-import { chainRepo, nestedArrayJson, nestedObject } from '../helpers/deep-repos.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { applyChanges, makeRepo, makeTempDir, removeDir, snapshotTree, type FileChange } from '../../helpers/config-repo.ts';
+import { chainRepo, nestedArrayJson, nestedObject } from '../../helpers/deep-repos.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const APP = (lines: readonly string[]): string => `{\n${lines.join(',\n')}\n}\n`;
 const OK_APP_NAME = '  "name": "app"';
 const FORMS = 'use ${component.output}, ${env:<env>/<component>.<output>} or ${ssm:/path} (write $${...} for a literal)';

@@ -1,6 +1,6 @@
 /** In-memory config repos for core tests: no disk, no network. */
-import { parseConfig } from '../../../lib/core/config.ts';
-import type { Config, RepoFile } from '../../../lib/core/model.ts';
+import { parseConfig } from '../../lib/core/config.ts';
+import type { Config, RepoFile } from '../../lib/core/model.ts';
 
 export function files(map: Record<string, string | Uint8Array>): RepoFile[] {
   return Object.entries(map).map(([path, content]) => ({ path, bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content }));

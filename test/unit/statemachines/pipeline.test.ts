@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, HANDLER_NAMES } from '../../lib/app/pipeline/handlers.ts';
-import { environmentOrder, normalize } from '../../lib/app/pipeline/steps.ts';
-import { PIPELINE_DEFINITION, loadDefinition, substitute, taskStates } from '../../lib/adapters/stepfunctions/local-runner.ts';
-import { config } from './core/fixtures.ts';
+import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, HANDLER_NAMES } from '../../../lib/app/pipeline/handlers.ts';
+import { environmentOrder, normalize } from '../../../lib/app/pipeline/steps.ts';
+import { PIPELINE_DEFINITION, loadDefinition, substitute, taskStates } from '../../../lib/adapters/stepfunctions/local-runner.ts';
+import { config } from '../../support/config.ts';
 
 const text = readFileSync(PIPELINE_DEFINITION, 'utf8');
 

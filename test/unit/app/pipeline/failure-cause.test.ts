@@ -1,6 +1,6 @@
 /** RecordWave's reading of a failed Map item's cause: the local runner's JSON, or the CodeBuild build record in AWS. */
 import { describe, expect, it } from 'vitest';
-import { failureOf } from '../../lib/app/pipeline/steps.ts';
+import { failureOf } from '../../../../lib/app/pipeline/steps.ts';
 
 describe('failureOf', () => {
   it('local: the component command\'s message and log', () => {

@@ -8,14 +8,14 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { mergeProposal } from '../../lib/app/change.ts';
-import { changedFiles } from '../../lib/adapters/git/repo.ts';
-import { diffInputs, formatInputChanges } from '../../lib/core/inputs-diff.ts';
-import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../helpers/config-repo.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { mergeProposal } from '../../../lib/app/change.ts';
+import { changedFiles } from '../../../lib/adapters/git/repo.ts';
+import { diffInputs, formatInputChanges } from '../../../lib/core/inputs-diff.ts';
+import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../../helpers/config-repo.ts';
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
+const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'acme-platform');
 const AUTHOR = { name: 'Test', email: 'test@example.com', timestamp: 1_764_000_000, timezoneOffset: 0 };
 
 type Run = { code: number; stdout: string[]; stderr: string[] };

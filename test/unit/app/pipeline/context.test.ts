@@ -2,9 +2,9 @@
  * contextFromEnv: which adapters the Lambda environment selects. No network: nothing is called here.
  */
 import { describe, expect, it } from 'vitest';
-import { contextFromEnv } from '../../lib/app/pipeline/context.ts';
-import { DirectorySnapshotStore } from '../../lib/adapters/snapshots/directory-snapshots.ts';
-import { S3SnapshotStore } from '../../lib/adapters/snapshots/s3-snapshots.ts';
+import { contextFromEnv } from '../../../../lib/app/pipeline/context.ts';
+import { DirectorySnapshotStore } from '../../../../lib/adapters/snapshots/directory-snapshots.ts';
+import { S3SnapshotStore } from '../../../../lib/adapters/snapshots/s3-snapshots.ts';
 
 const base = { KARMA_CONFIG: '/nonexistent-config', KARMA_BACKEND: 'local' };
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/core/config.ts';
 import { findReferences, resolveReferences, splitTemplate } from '../../../lib/core/references.ts';
 import { chainRepo } from '../../helpers/deep-repos.ts';
-import { files } from './fixtures.ts';
+import { files } from '../../support/config.ts';
 
 const FORMS = 'use ${component.output}, ${env:<env>/<component>.<output>} or ${ssm:/path} (write $${...} for a literal)';
 
