@@ -6,7 +6,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../lib/app/backend.ts';
 import { loadConfig } from '../../lib/app/build.ts';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
@@ -16,6 +16,7 @@ import { main } from '../../lib/cli/main.ts';
 import type { IO } from '../../lib/cli/io.ts';
 import type { GraphElement, GraphSnapshot } from '../../lib/core/snapshot.ts';
 import { REPO_ROOT } from '../../scripts/servers/servers.ts';
+import { gremlinEndpoint, setEnv, standInEnv } from '../support/stand-ins.ts';
 
 const EXAMPLE = join(REPO_ROOT, 'examples', 'acme-platform');
 
@@ -32,7 +33,7 @@ function norm(s: GraphSnapshot | undefined): { vertices: GraphElement[]; edges: 
 
 describe('karma on the AWS backend (moto + Gremlin Server) against the local backend', () => {
   const dirs: string[] = [];
-  const saved = { ...process.env };
+  let restoreEnv: () => void;
   let awsRepo: string;
   let localRepo: string;
   const prefix = `/karma-e2e-${Date.now().toString(36)}`;
@@ -49,20 +50,13 @@ describe('karma on the AWS backend (moto + Gremlin Server) against the local bac
   beforeAll(async () => {
     awsRepo = copyExample();
     localRepo = copyExample();
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: inject('motoEndpoint'),
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      KARMA_NEPTUNE_ENDPOINT: inject('gremlinEndpoint'),
-      KARMA_HISTORY_DIR: join(awsRepo, '.karma', 'neptune-history'),
-    });
-    const store = new NeptuneGraphStore({ endpoint: inject('gremlinEndpoint'), history: { latestMeta: async () => undefined } as never });
+    restoreEnv = setEnv(standInEnv({ KARMA_HISTORY_DIR: join(awsRepo, '.karma', 'neptune-history') }));
+    const store = new NeptuneGraphStore({ endpoint: gremlinEndpoint(), history: { latestMeta: async () => undefined } as never });
     await store.clear();
     await store.close();
   });
   afterAll(() => {
-    process.env = saved;
+    restoreEnv();
     dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import gremlin from 'gremlin';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openLocalBackend, type Backend } from '../../lib/app/backend.ts';
 import { buildFromSources } from '../../lib/app/build.ts';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
@@ -16,6 +16,7 @@ import { DirectoryBuildHistory } from '../../lib/adapters/neptune/history.ts';
 import { StoreError } from '../../lib/core/errors.ts';
 import { filterEnv, type GraphElement, type GraphSnapshot } from '../../lib/core/snapshot.ts';
 import { REPO_ROOT, startGremlinServer, type GremlinServer } from '../../scripts/servers/servers.ts';
+import { gremlinEndpoint } from '../support/stand-ins.ts';
 
 const EXAMPLE = join(REPO_ROOT, 'examples', 'acme-platform');
 
@@ -61,7 +62,7 @@ describe('NeptuneGraphStore on Gremlin Server', () => {
   beforeEach(async () => {
     sent = [];
     store = new NeptuneGraphStore({
-      endpoint: inject('gremlinEndpoint'),
+      endpoint: gremlinEndpoint(),
       history: new DirectoryBuildHistory(tempDir()),
       batchSize: 10,
       onRequest: (kind) => void sent.push(kind),
@@ -147,7 +148,7 @@ describe('NeptuneGraphStore on Gremlin Server', () => {
     const id = base.vertices[0]!.id;
     for (let i = 0; i < 3; i++) await store.write(withVertex(base, id, (v) => ({ ...v, props: { ...v.props, round: i }, hash: `h${i}` })));
 
-    const conn = new gremlin.driver.DriverRemoteConnection(inject('gremlinEndpoint'), { headers: {} });
+    const conn = new gremlin.driver.DriverRemoteConnection(gremlinEndpoint(), { headers: {} });
     try {
       const g = gremlin.process.AnonymousTraversalSource.traversal().withRemote(conn);
       const values = await g.V(id).properties('round').value().toList();

@@ -1,17 +1,17 @@
 /** `karma pipeline start/status` against moto's Step Functions API (moto records executions; it runs nothing). */
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { executionName, startRemotePipeline, describeRemote } from '../../lib/app/pipeline/remote.ts';
 import { loadDefinition } from '../../lib/adapters/stepfunctions/local-runner.ts';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
+import { motoClientConfig, withEnv } from '../support/stand-ins.ts';
 
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 let client: SFNClient;
 let arn: string;
 
 beforeAll(async () => {
-  client = new SFNClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials });
+  client = new SFNClient(motoClientConfig());
   const out = await client.send(
     new CreateStateMachineCommand({ name: `karma-pipeline-${Date.now()}`, definition: JSON.stringify(loadDefinition()), roleArn: 'arn:aws:iam::123456789012:role/karma-sfn' }),
   );
@@ -42,13 +42,9 @@ describe('the deployed pipeline (Step Functions API on moto)', () => {
 
   it('the CLI: a missing state machine is a usage error; status of an unknown execution is one line', async () => {
     const io = memoryIO();
-    const saved = process.env['KARMA_STATE_MACHINE_ARN'];
-    delete process.env['KARMA_STATE_MACHINE_ARN'];
-    try {
+    await withEnv({ KARMA_STATE_MACHINE_ARN: undefined }, async () => {
       expect(await main(['pipeline', 'start', '--env', 'karma-dev'], io)).toBe(2);
       expect(io.stderr).toEqual(['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)']);
-    } finally {
-      if (saved !== undefined) process.env['KARMA_STATE_MACHINE_ARN'] = saved;
-    }
+    });
   });
 });

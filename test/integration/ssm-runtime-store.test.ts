@@ -3,12 +3,11 @@
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../../lib/core/errors.ts';
 import { ParameterExistsError } from '../../lib/adapters/errors.ts';
 import { SsmRuntimeStore } from '../../lib/adapters/ssm/runtime-store.ts';
-
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+import { credentialsEnv, motoClientConfig, motoEndpoint, withEnv } from '../support/stand-ins.ts';
 
 describe('SsmRuntimeStore on moto', () => {
   let store: SsmRuntimeStore;
@@ -16,7 +15,7 @@ describe('SsmRuntimeStore on moto', () => {
   let prefix: string;
 
   beforeAll(() => {
-    const client = new SSMClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials, retryMode: 'adaptive' });
+    const client = new SSMClient({ ...motoClientConfig(), retryMode: 'adaptive' });
     store = new SsmRuntimeStore({ client, readTps: 200, writeTps: 200 });
   });
   afterAll(async () => {
@@ -137,16 +136,15 @@ describe('SsmRuntimeStore on moto', () => {
 
   it('picks the endpoint from AWS_ENDPOINT_URL when no client is given', async () => {
     fresh();
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ENDPOINT_URL: inject('motoEndpoint'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' });
-    const own = new SsmRuntimeStore();
-    try {
-      await own.put(`${prefix}/env/var`, 'ok');
-      expect(await store.readNames([`${prefix}/env/var`])).toHaveLength(1);
-      expect(own.apiCalls).toBe(1);
-    } finally {
-      await own.close();
-      process.env = saved;
-    }
+    await withEnv({ ...credentialsEnv(), AWS_ENDPOINT_URL: motoEndpoint() }, async () => {
+      const own = new SsmRuntimeStore();
+      try {
+        await own.put(`${prefix}/env/var`, 'ok');
+        expect((await store.readNames([`${prefix}/env/var`])).map((p) => [p.value, p.version])).toEqual([['ok', 1]]);
+        expect(own.apiCalls).toBe(1);
+      } finally {
+        await own.close();
+      }
+    });
   });
 });
