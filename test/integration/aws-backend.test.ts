@@ -89,10 +89,11 @@ describe('karma on the AWS backend (moto + Gremlin Server) against the local bac
       const inSsm = await ssm.readPath(prefix);
       const inLocal = await local.runtime.readPath(prefix);
       expect(inSsm.map((p) => [p.name, p.version, p.type])).toEqual(inLocal.map((p) => [p.name, p.version, p.type]));
-      expect(inSsm.some((p) => p.type === 'SecureString')).toBe(true);
+      expect(inSsm.filter((p) => p.type === 'SecureString').map((p) => p.name)).toEqual([`${prefix}/karma-dev/database/outputs/master_password`, `${prefix}/karma-prod/database/outputs/master_password`]);
       // Secrets never reach the graph or the CLI's output: only versions.
       const secrets = [...inSsm, ...(await ssm.readNames(['/acme/external/datadog-api-key']))].filter((p) => p.type === 'SecureString').map((p) => p.value);
-      expect(secrets.length).toBeGreaterThan(0);
+      // runtime-seed.yaml's two database passwords and its external API key.
+      expect([...secrets].sort()).toEqual(['dd-example-not-a-real-key', 'dev-secret-never-shown', 'prod-secret-never-shown']);
       const graphText = JSON.stringify(awsGraph);
       for (const s of secrets) {
         expect(graphText).not.toContain(s);

@@ -47,9 +47,9 @@ describe('SnsNotifier on moto', () => {
     const got = await receive();
 
     // Assess
-    expect(id).not.toBe('');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(got).toHaveLength(1);
-    expect(got[0]).toMatchObject({ TopicArn: topicArn, Subject: 'Karma: 2 drifted in karma-prod', Message: text });
+    expect(got[0]).toMatchObject({ MessageId: id, TopicArn: topicArn, Subject: 'Karma: 2 drifted in karma-prod', Message: text });
   });
 
   it('contextFromEnv publishes to KARMA_NOTIFY_TOPIC_ARN', async () => {

@@ -51,7 +51,7 @@ describe('SsmLockStore on moto', () => {
     expect(listed.map((l) => l.name)).toEqual(['env-dev']); // env-prod was given back
     expect(Date.parse(listed[0]!.expiresAt) - Date.parse(listed[0]!.acquiredAt)).toBe(300_000);
     const raw = JSON.parse((await client.send(new GetParameterCommand({ Name: `${prefix}/env-dev` }))).Parameter!.Value!) as Record<string, unknown>;
-    expect(raw).toMatchObject({ owner: 'arn:run-1', host: 'h1', pid: 4242, acquiredAt: expect.any(Number), expiresAt: expect.any(Number) });
+    expect(raw).toMatchObject({ owner: 'arn:run-1', host: 'h1', pid: 4242, acquiredAt: Date.parse(listed[0]!.acquiredAt), expiresAt: Date.parse(listed[0]!.expiresAt) });
   });
 
   it('takes over a lock whose local holder was killed with kill -9; not one whose holder runs', async () => {

@@ -91,7 +91,7 @@ describe('karma propose-change', () => {
     expect(run.stderr).toEqual([]);
     expect(run.code).toBe(0);
     const id = /proposal (p-[0-9a-f]{8}) recorded/.exec(run.stdout.join('\n'))?.[1];
-    expect(id).toBeDefined();
+    expect(id).toMatch(/^p-[0-9a-f]{8}$/);
     expect(run.stdout).toEqual([
       `network in karma-dev: inputs (${NETWORK}, against ${head.slice(0, 8)})`,
       '  ~ az_count: 2 → 3',

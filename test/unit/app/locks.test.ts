@@ -26,6 +26,7 @@ let tmp: string;
 let repo: string;
 const db = (): string => join(repo, '.karma', 'karma.db');
 const HOST = hostname();
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 beforeAll(() => {
   tmp = makeTempDir('karma-locks-');
@@ -231,7 +232,7 @@ describe('karma lock list | release (local backend)', () => {
       const json = await karma('lock', 'list', '-c', repo, '--json');
       expect(json.stdout).toHaveLength(1);
       expect(JSON.parse(json.stdout[0]!)).toEqual({
-        locks: [{ env: 'karma-dev', name: 'env-karma-dev', owner: 'arn:aws:states:local:1:execution:karma-pipeline:run-a', host: HOST, pid: child.pid, acquiredAt: expect.any(String), expiresAt: expect.any(String), state: 'alive' }],
+        locks: [{ env: 'karma-dev', name: 'env-karma-dev', owner: 'arn:aws:states:local:1:execution:karma-pipeline:run-a', host: HOST, pid: child.pid, acquiredAt: expect.stringMatching(ISO_TIME), expiresAt: expect.stringMatching(ISO_TIME), state: 'alive' }],
       });
     } finally {
       await kill(child);

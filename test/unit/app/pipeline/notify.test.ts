@@ -99,7 +99,9 @@ describe('Summarize notifications', () => {
     );
 
     expect(summary.drifted).toBe(1);
-    expect(logs.some((l) => l.startsWith('notification failed; the execution goes on') && l.includes('AuthorizationError'))).toBe(true);
+    expect(logs.filter((l) => l.startsWith('notification failed'))).toEqual([
+      `notification failed; the execution goes on ${JSON.stringify({ error: 'SNS Publish to arn:aws:sns:eu-west-1:1:karma failed: AuthorizationError', errorName: 'Error' })}`,
+    ]);
   });
 
   it('orphaned deployments are notified on their own and beside drift; never when a component failed', () => {
