@@ -163,16 +163,16 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
   const format = options.format ?? (options.json ? 'json' : 'table');
   const { config, result } = await liveBuild(options, io);
   if (options.env !== undefined) requireEnvironment(config, options.env);
-  const snapshot = options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env);
   switch (format) {
     case 'json':
-      io.out(JSON.stringify(snapshot));
+      io.out(JSON.stringify(options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env)));
       return 0;
+    // The pictures keep the edges to and from other environments: they take the whole graph and the env.
     case 'dot':
-      io.out(toDot(snapshot));
+      io.out(toDot(result.snapshot, options.env));
       return 0;
     case 'mermaid':
-      io.out(toMermaid(snapshot));
+      io.out(toMermaid(result.snapshot, options.env));
       return 0;
     case 'table': {
       const p = palette(io);

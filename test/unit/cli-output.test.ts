@@ -1,0 +1,271 @@
+/**
+ * What the CLI prints (issue 11, "Output"): the DOT and Mermaid pictures (one edge direction, status colours,
+ * outputs on the edges, cross-environment edges kept), plurals, `graph order` over every environment,
+ * `graph why --json` as objects, `runtime list` with the external parameters. Exact strings and objects, on a
+ * copy of examples/acme-platform seeded with its runtime-seed.yaml, and on small hand-made graphs.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../lib/cli/main.ts';
+import { memoryIO } from '../../lib/cli/io.ts';
+import { edgeLabel, picture, toDot, toMermaid } from '../../lib/cli/format.ts';
+import type { GraphElement, GraphSnapshot, PropValue } from '../../lib/core/snapshot.ts';
+import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
+
+type Run = { code: number; stdout: string[]; stderr: string[] };
+
+async function karma(...argv: string[]): Promise<Run> {
+  const io = memoryIO();
+  const code = await main(argv, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+let tmp: string;
+let example: string;
+
+beforeAll(async () => {
+  tmp = makeTempDir();
+  example = copyRepo(EXAMPLE, tmp, 'example');
+  const seeded = await karma('runtime', 'record', join(example, 'runtime-seed.yaml'), '-c', example);
+  expect(seeded.code).toBe(0);
+});
+afterAll(() => removeDir(tmp));
+
+// A hand-made graph: `app` (dev) consumes four outputs of `net` (dev), one of `dns` (shared), an external
+// parameter that does not exist, and depends on `base` (dev) for ordering only; `old` (dev) is orphaned.
+function vertex(id: string, label: string, props: Record<string, PropValue>): GraphElement {
+  return { id, label, props, hash: 'h' };
+}
+function edge(label: string, from: string, to: string, props: Record<string, PropValue> = {}): GraphElement {
+  return { id: `${label}:${from}->${to}`, label, from, to, props, hash: 'h' };
+}
+const component = (env: string, name: string, status: string): GraphElement => vertex(`component:${env}:${name}`, 'Component', { name, env, status, reason: 'r' });
+const output = (env: string, comp: string, name: string): GraphElement => vertex(`output:${env}:${comp}:${name}`, 'Output', { name, env, component: comp, path: `/k/${env}/${comp}/outputs/${name}`, present: true });
+const SMALL: GraphSnapshot = {
+  meta: { project: 'p', builtAt: '2026-01-01T00:00:00Z', source: 's', configFingerprint: 'f' },
+  vertices: [
+    vertex('env:dev', 'Environment', { name: 'dev' }),
+    vertex('env:shared', 'Environment', { name: 'shared' }),
+    component('dev', 'app', 'blocked'),
+    component('dev', 'base', 'in-sync'),
+    component('dev', 'net', 'failed'),
+    component('dev', 'old', 'orphaned'),
+    component('shared', 'dns', 'never-applied'),
+    ...['a', 'b', 'c', 'd'].map((o) => output('dev', 'net', o)),
+    output('shared', 'dns', 'zone'),
+    vertex('param:/ext/key', 'Parameter', { path: '/ext/key', present: false }),
+  ],
+  edges: [
+    ...['a', 'b', 'c', 'd'].map((o) => edge('CONSUMES', 'component:dev:app', `output:dev:net:${o}`)),
+    edge('CONSUMES', 'component:dev:app', 'output:shared:dns:zone'),
+    edge('CONSUMES', 'component:dev:app', 'param:/ext/key'),
+    edge('DEPENDS_ON', 'component:dev:app', 'component:dev:net', { via: 'output' }),
+    edge('DEPENDS_ON', 'component:dev:app', 'component:shared:dns', { via: 'output' }),
+    edge('DEPENDS_ON', 'component:dev:app', 'component:dev:base', { via: 'dependsOn' }),
+    edge('IN_ENV', 'component:dev:app', 'env:dev'),
+  ],
+};
+
+describe('pictures: DOT and Mermaid', () => {
+  it('an edge names the outputs consumed, at most three, then counts the rest', () => {
+    expect(edgeLabel([])).toBe('');
+    expect(edgeLabel(['a', 'b', 'c'])).toBe('a, b, c');
+    expect(edgeLabel(['a', 'b', 'c', 'd', 'e'])).toBe('a, b +3 more');
+  });
+
+  it('the picture of one environment keeps its cross-environment edges, upstream → dependent', () => {
+    // Act
+    const dev = picture(SMALL, 'dev');
+    const shared = picture(SMALL, 'shared');
+
+    // Assess
+    expect(dev).toEqual({
+      envs: [
+        {
+          env: 'dev',
+          nodes: [
+            { id: 'component:dev:app', env: 'dev', name: 'app', status: 'blocked', otherEnv: false },
+            { id: 'component:dev:base', env: 'dev', name: 'base', status: 'in-sync', otherEnv: false },
+            { id: 'component:dev:net', env: 'dev', name: 'net', status: 'failed', otherEnv: false },
+            { id: 'component:dev:old', env: 'dev', name: 'old', status: 'orphaned', otherEnv: false },
+          ],
+        },
+        { env: 'shared', nodes: [{ id: 'component:shared:dns', env: 'shared', name: 'dns', status: 'never-applied', otherEnv: true }] },
+      ],
+      params: [{ id: 'param:/ext/key', path: '/ext/key', present: false }],
+      edges: [
+        { from: 'component:dev:base', to: 'component:dev:app', outputs: [], orderingOnly: true },
+        { from: 'component:dev:net', to: 'component:dev:app', outputs: ['a', 'b', 'c', 'd'], orderingOnly: false },
+        { from: 'component:shared:dns', to: 'component:dev:app', outputs: ['zone'], orderingOnly: false },
+        { from: 'param:/ext/key', to: 'component:dev:app', outputs: [], orderingOnly: false },
+      ],
+    });
+    // From the shared side, the dependent in dev is the other environment's node; the outputs are still named.
+    expect(shared).toEqual({
+      envs: [
+        { env: 'dev', nodes: [{ id: 'component:dev:app', env: 'dev', name: 'app', status: 'blocked', otherEnv: true }] },
+        { env: 'shared', nodes: [{ id: 'component:shared:dns', env: 'shared', name: 'dns', status: 'never-applied', otherEnv: false }] },
+      ],
+      params: [],
+      edges: [{ from: 'component:shared:dns', to: 'component:dev:app', outputs: ['zone'], orderingOnly: false }],
+    });
+  });
+
+  it('DOT: filled by status, dashed for another environment and for ordering-only edges', () => {
+    expect(toDot(SMALL, 'dev')).toBe(
+      [
+        'digraph karma {',
+        '  rankdir=LR;',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+        '  subgraph "cluster_dev" {',
+        '    label="dev";',
+        '    "component:dev:app" [label="app\\nblocked", fillcolor="#e1bee7", color="#7b1fa2"];',
+        '    "component:dev:base" [label="base\\nin-sync", fillcolor="#d4edda", color="#2e7d32"];',
+        '    "component:dev:net" [label="net\\nfailed", fillcolor="#f8d7da", color="#c62828"];',
+        '    "component:dev:old" [label="old\\norphaned", fillcolor="#ffffff", color="#424242"];',
+        '  }',
+        '  subgraph "cluster_shared" {',
+        '    label="shared";',
+        '    style=dashed;',
+        '    "component:shared:dns" [label="dns\\nnever-applied", fillcolor="#eeeeee", color="#757575", style="rounded,filled,dashed"];',
+        '  }',
+        '  "param:/ext/key" [label="/ext/key\\nmissing", shape=cylinder, fillcolor="#ffffff", color="#c62828"];',
+        '  "component:dev:base" -> "component:dev:app" [style=dashed];',
+        '  "component:dev:net" -> "component:dev:app" [label="a, b +2 more"];',
+        '  "component:shared:dns" -> "component:dev:app" [label="zone"];',
+        '  "param:/ext/key" -> "component:dev:app";',
+        '}',
+      ].join('\n'),
+    );
+  });
+
+  it('Mermaid: the same picture, coloured through classDef', () => {
+    expect(toMermaid(SMALL, 'dev')).toBe(
+      [
+        'flowchart LR',
+        '  subgraph e0["dev"]',
+        '    n0["app<br/>blocked"]',
+        '    n1["base<br/>in-sync"]',
+        '    n2["net<br/>failed"]',
+        '    n3["old<br/>orphaned"]',
+        '  end',
+        '  subgraph e1["shared"]',
+        '    n4["dns<br/>never-applied"]',
+        '  end',
+        '  style e1 stroke-dasharray:5 5',
+        '  p0[("/ext/key<br/>missing")]',
+        '  n1 -.-> n0',
+        '  n2 -->|"a, b +2 more"| n0',
+        '  n4 -->|"zone"| n0',
+        '  p0 --> n0',
+        '  classDef neverApplied fill:#eeeeee,stroke:#757575,color:#000000',
+        '  classDef inSync fill:#d4edda,stroke:#2e7d32,color:#000000',
+        '  classDef blocked fill:#e1bee7,stroke:#7b1fa2,color:#000000',
+        '  classDef failed fill:#f8d7da,stroke:#c62828,color:#000000',
+        '  classDef orphaned fill:#ffffff,stroke:#424242,color:#000000',
+        '  classDef otherEnv stroke-dasharray:5 5',
+        '  classDef missingParameter fill:#ffffff,stroke:#c62828,color:#000000',
+        '  class n0 blocked',
+        '  class n1 inSync',
+        '  class n2 failed',
+        '  class n3 orphaned',
+        '  class n4 neverApplied',
+        '  class n4 otherEnv',
+        '  class p0 missingParameter',
+      ].join('\n'),
+    );
+  });
+
+  it('graph show --format mermaid --env karma-prod keeps the edge from karma-shared', async () => {
+    // Act
+    const run = await karma('graph', 'show', '--format', 'mermaid', '--env', 'karma-prod', '-c', example);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stderr).toEqual([]);
+    expect(run.stdout.join('\n')).toBe(
+      [
+        'flowchart LR',
+        '  subgraph e0["karma-prod"]',
+        '    n0["api-service<br/>in-sync"]',
+        '    n1["cache<br/>in-sync"]',
+        '    n2["database<br/>in-sync"]',
+        '    n3["monitoring<br/>in-sync"]',
+        '    n4["network<br/>in-sync"]',
+        '    n5["queue<br/>in-sync"]',
+        '    n6["security-baseline<br/>in-sync"]',
+        '    n7["serverless-site<br/>pending"]',
+        '    n8["worker<br/>in-sync"]',
+        '  end',
+        '  subgraph e1["karma-shared"]',
+        '    n9["dns-zone<br/>in-sync"]',
+        '  end',
+        '  style e1 stroke-dasharray:5 5',
+        '  p0[("/acme/external/datadog-api-key")]',
+        '  n0 -.-> n3',
+        '  n0 -->|"api_url"| n7',
+        '  n1 -->|"endpoint"| n0',
+        '  n2 -->|"endpoint"| n0',
+        '  n2 -->|"endpoint"| n8',
+        '  n4 -->|"private_subnet_ids, vpc_id"| n1',
+        '  n4 -->|"private_subnet_ids, vpc_id"| n2',
+        '  n5 -->|"queue_url"| n0',
+        '  n5 -->|"queue_arn"| n8',
+        '  n6 -->|"kms_key_arn"| n2',
+        '  n6 -.-> n5',
+        '  n8 -.-> n3',
+        '  n9 -->|"zone_id"| n7',
+        '  p0 --> n0',
+        '  classDef inSync fill:#d4edda,stroke:#2e7d32,color:#000000',
+        '  classDef pending fill:#fff3cd,stroke:#b8860b,color:#000000',
+        '  classDef otherEnv stroke-dasharray:5 5',
+        '  classDef parameter fill:#ffffff,stroke:#616161,color:#000000',
+        '  class n0,n1,n2,n3,n4,n5,n6,n8,n9 inSync',
+        '  class n7 pending',
+        '  class n9 otherEnv',
+        '  class p0 parameter',
+      ].join('\n'),
+    );
+  });
+
+  it('graph show --format dot --env karma-shared draws its dependents in the other environments', async () => {
+    // Act
+    const run = await karma('graph', 'show', '--format', 'dot', '--env', 'karma-shared', '-c', example);
+
+    // Assess
+    expect(run).toEqual({
+      code: 0,
+      stderr: [],
+      stdout: [
+        [
+          'digraph karma {',
+          '  rankdir=LR;',
+          '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+          '  edge [fontname="Helvetica", fontsize=10];',
+          '  subgraph "cluster_karma-dev" {',
+          '    label="karma-dev";',
+          '    style=dashed;',
+          '    "component:karma-dev:serverless-site" [label="serverless-site\\nblocked", fillcolor="#e1bee7", color="#7b1fa2", style="rounded,filled,dashed"];',
+          '  }',
+          '  subgraph "cluster_karma-prod" {',
+          '    label="karma-prod";',
+          '    style=dashed;',
+          '    "component:karma-prod:serverless-site" [label="serverless-site\\npending", fillcolor="#fff3cd", color="#b8860b", style="rounded,filled,dashed"];',
+          '  }',
+          '  subgraph "cluster_karma-shared" {',
+          '    label="karma-shared";',
+          '    "component:karma-shared:dns-zone" [label="dns-zone\\nin-sync", fillcolor="#d4edda", color="#2e7d32"];',
+          '  }',
+          '  "component:karma-shared:dns-zone" -> "component:karma-dev:serverless-site" [label="zone_id"];',
+          '  "component:karma-shared:dns-zone" -> "component:karma-prod:serverless-site" [label="zone_id"];',
+          '}',
+        ].join('\n'),
+      ],
+    });
+  });
+});
