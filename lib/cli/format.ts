@@ -24,6 +24,14 @@ export function statusPaint(status: Status, p: Record<'red' | 'green' | 'yellow'
   }
 }
 
+/**
+ * "1 environment", "3 environments": `count` and the noun, in the singular for exactly one. `plural`
+ * defaults to the noun plus "s" (pass it for the others: "1 proposal applies", "2 proposals apply").
+ */
+export function plural(count: number, noun: string, pluralNoun = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+
 export function formatWaves(waves: Waves): string {
   if (waves.length === 0) return '  (nothing)';
   return waves.map((w, i) => `  wave ${i + 1}: ${w.join(', ')}`).join('\n');

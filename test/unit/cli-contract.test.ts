@@ -33,7 +33,7 @@ async function karma(...argv: string[]): Promise<Run> {
 async function seededExample(tmp: string, name: string): Promise<string> {
   const dir = copyRepo(EXAMPLE, tmp, name);
   const seeded = await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '-c', dir);
-  expect(seeded).toEqual({ code: 0, stdout: ['recorded 17 applies and 1 parameters'], stderr: [] });
+  expect(seeded).toEqual({ code: 0, stdout: ['recorded 17 applies and 1 parameter'], stderr: [] });
   return dir;
 }
 

@@ -4,14 +4,15 @@
  * `graph why --json` as objects, `runtime list` with the external parameters. Exact strings and objects, on a
  * copy of examples/acme-platform seeded with its runtime-seed.yaml, and on small hand-made graphs.
  */
+import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
-import { edgeLabel, picture, toDot, toMermaid } from '../../lib/cli/format.ts';
+import { edgeLabel, picture, plural, toDot, toMermaid } from '../../lib/cli/format.ts';
 import type { GraphElement, GraphSnapshot, PropValue } from '../../lib/core/snapshot.ts';
-import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { copyRepo, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
@@ -31,7 +32,7 @@ beforeAll(async () => {
   tmp = makeTempDir();
   example = copyRepo(EXAMPLE, tmp, 'example');
   const seeded = await karma('runtime', 'record', join(example, 'runtime-seed.yaml'), '-c', example);
-  expect(seeded.code).toBe(0);
+  expect(seeded).toEqual({ code: 0, stdout: ['recorded 17 applies and 1 parameter'], stderr: [] });
 });
 afterAll(() => removeDir(tmp));
 
@@ -267,5 +268,34 @@ describe('pictures: DOT and Mermaid', () => {
         ].join('\n'),
       ],
     });
+  });
+});
+
+describe('plurals', () => {
+  it('one thing is singular, any other count plural', () => {
+    expect([0, 1, 2].map((n) => plural(n, 'environment'))).toEqual(['0 environments', '1 environment', '2 environments']);
+    expect([1, 3].map((n) => plural(n, 'vertex', 'vertices'))).toEqual(['1 vertex', '3 vertices']);
+  });
+
+  it('graph validate, graph build and runtime record count in the singular for one', async () => {
+    // Prepare: one environment, one component, one deployment
+    const dir = makeRepo(join(tmp, 'single'), {
+      'karma.yaml': ['project: single', 'environments:', '  karma-dev:', '    region: eu-west-1', ''].join('\n'),
+      'components/app/component.yaml': null,
+      'modules/app/main.tf': null,
+      'environments/karma-dev/app.json': null,
+    });
+    writeFileSync(join(dir, 'record.yaml'), ['parameters:', '  - { name: /ext/one, value: v }', 'applies:', '  - { env: karma-dev, component: network, outputs: { vpc_id: vpc-1 } }', ''].join('\n'));
+
+    // Act
+    const validate = await karma('graph', 'validate', '-c', dir);
+    const record = await karma('runtime', 'record', join(dir, 'record.yaml'), '-c', dir);
+    const build = await karma('graph', 'build', '-c', dir);
+
+    // Assess
+    expect(validate).toEqual({ code: 0, stdout: ['valid: 1 environment, 1 component, 1 deployment'], stderr: [] });
+    expect(record).toEqual({ code: 0, stdout: ['recorded 1 apply and 1 parameter'], stderr: [] });
+    expect(build.code).toBe(0);
+    expect(build.stdout[1]).toBe('  1 environment, 1 component, 1 deployment → 3 vertices, 2 edges');
   });
 });

@@ -10,7 +10,7 @@ import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapsho
 import { ORPHAN_ADVICE, STATUSES, explainStatus, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
-import { formatWaves, statusPaint, table, toDot, toMermaid } from '../format.ts';
+import { formatWaves, plural, statusPaint, table, toDot, toMermaid } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { liveBuild, makeSource, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
 import { loadConfig } from '../../app/build.ts';
@@ -86,7 +86,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
     const p = palette(io);
     io.out(`${p.bold(`karma graph build`)} — ${config.project.project} (${config.source}${record.commit ? ` @ ${record.commit.slice(0, 7)}` : ''})`);
     io.out(
-      `  ${envs.length} environments, ${config.components.size} components, ${config.deployments.length} deployments → ${snapshot.vertices.length} vertices, ${snapshot.edges.length} edges`,
+      `  ${plural(envs.length, 'environment')}, ${plural(config.components.size, 'component')}, ${plural(config.deployments.length, 'deployment')} → ${plural(snapshot.vertices.length, 'vertex', 'vertices')}, ${plural(snapshot.edges.length, 'edge')}`,
     );
     const c = counts(build);
     io.out(`  statuses: ${STATUSES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
@@ -103,7 +103,7 @@ export async function graphValidate(options: CommonOptions, io: IO): Promise<num
   if (options.json) {
     io.out(JSON.stringify({ valid: true, environments: config.project.environments.size, components: config.components.size, deployments: config.deployments.length }));
   } else {
-    io.out(`valid: ${config.project.environments.size} environments, ${config.components.size} components, ${config.deployments.length} deployments`);
+    io.out(`valid: ${plural(config.project.environments.size, 'environment')}, ${plural(config.components.size, 'component')}, ${plural(config.deployments.length, 'deployment')}`);
   }
   return 0;
 }

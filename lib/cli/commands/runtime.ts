@@ -13,7 +13,7 @@ import { requireEnvironment } from '../../core/config.ts';
 import { readUserDocument, readUserStdin } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
-import { table } from '../format.ts';
+import { plural, table } from '../format.ts';
 import type { IO } from '../io.ts';
 import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../adapters/git/git-source.ts';
@@ -96,7 +96,7 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
     await backend.close();
   }
   const summary = { parameters: parsed.data.parameters.length, applies: parsed.data.applies.length };
-  io.out(options.json ? JSON.stringify({ recorded: summary }) : `recorded ${summary.applies} applies and ${summary.parameters} parameters`);
+  io.out(options.json ? JSON.stringify({ recorded: summary }) : `recorded ${plural(summary.applies, 'apply', 'applies')} and ${plural(summary.parameters, 'parameter')}`);
   return 0;
 }
 
