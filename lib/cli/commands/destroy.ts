@@ -111,7 +111,7 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
       report(outcomes);
       if (!options.json) {
         for (const o of outcomes) {
-          if (o.outcome === 'destroyed') io.out(p.green(`${o.env}/${o.component}: destroyed; runtime record deleted (${plural(o.forgotten, 'parameter')})`));
+          if (o.outcome === 'destroyed') io.out(p.green(`${o.env}/${o.component}: destroyed; runtime record deleted (${plural(o.forgotten ?? 0, 'parameter')})`));
           else if (o.outcome === 'failed') io.out(p.red(`${o.env}/${o.component}: destroy failed: ${o.error}`));
           else io.out(`${o.env}/${o.component}: not run (an earlier destroy failed)`);
         }
