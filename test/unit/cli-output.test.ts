@@ -25,6 +25,13 @@ async function karma(...argv: string[]): Promise<Run> {
   return { code, stdout: io.stdout, stderr: io.stderr };
 }
 
+/** The one JSON document a `--json` command printed. */
+function onlyJson(run: Run): unknown {
+  expect(run.stderr).toEqual([]);
+  expect(run.stdout).toHaveLength(1);
+  return JSON.parse(run.stdout[0]!);
+}
+
 let tmp: string;
 let example: string;
 
@@ -297,5 +304,65 @@ describe('plurals', () => {
     expect(record).toEqual({ code: 0, stdout: ['recorded 1 apply and 1 parameter'], stderr: [] });
     expect(build.code).toBe(0);
     expect(build.stdout[1]).toBe('  1 environment, 1 component, 1 deployment → 3 vertices, 2 edges');
+  });
+});
+
+describe('graph order without --env: every environment, in the order a run applies them', () => {
+  it('text: karma-shared first (karma-dev and karma-prod consume its outputs), then by name', async () => {
+    // Act
+    const run = await karma('graph', 'order', '-c', example);
+
+    // Assess
+    expect(run).toEqual({
+      code: 0,
+      stderr: [],
+      stdout: [
+        'karma-shared: to apply',
+        '  (nothing)',
+        'karma-dev: to apply',
+        '  wave 1: cache, database, queue\n  wave 2: api-service, worker\n  wave 3: monitoring, serverless-site',
+        'karma-prod: to apply',
+        '  wave 1: serverless-site',
+      ],
+    });
+  });
+
+  it('--json: {environments: [{env, waves, skipped, orphaned}]}; --env E --json keeps its {env, waves, ...} shape', async () => {
+    // Act
+    const all = await karma('graph', 'order', '--json', '-c', example);
+    const one = await karma('graph', 'order', '--env', 'karma-prod', '--json', '-c', example);
+
+    // Assess
+    expect(onlyJson(all)).toEqual({
+      environments: [
+        { env: 'karma-shared', waves: [], skipped: [], orphaned: [] },
+        { env: 'karma-dev', waves: [['cache', 'database', 'queue'], ['api-service', 'worker'], ['monitoring', 'serverless-site']], skipped: [], orphaned: [] },
+        { env: 'karma-prod', waves: [['serverless-site']], skipped: [], orphaned: [] },
+      ],
+    });
+    expect(onlyJson(one)).toEqual({ env: 'karma-prod', waves: [['serverless-site']], skipped: [], orphaned: [] });
+  });
+
+  it('--destroy: the environments in reverse, each dependents first', async () => {
+    // Act
+    const run = await karma('graph', 'order', '--destroy', '--json', '-c', example);
+
+    // Assess
+    const everything = [['network', 'security-baseline'], ['cache', 'database', 'queue'], ['api-service', 'worker'], ['monitoring', 'serverless-site']];
+    expect(onlyJson(run)).toEqual({
+      environments: [
+        { env: 'karma-prod', waves: [...everything].reverse(), orphaned: [] },
+        { env: 'karma-dev', waves: [...everything].reverse(), orphaned: [] },
+        { env: 'karma-shared', waves: [['dns-zone']], orphaned: [] },
+      ],
+    });
+  });
+
+  it('an unknown --env is still exit 2 with the declared environments', async () => {
+    expect(await karma('graph', 'order', '--env', 'karma-stage', '-c', example)).toEqual({
+      code: 2,
+      stdout: [],
+      stderr: ['karma: unknown environment "karma-stage"; karma.yaml declares karma-dev, karma-prod, karma-shared'],
+    });
   });
 });

@@ -5,7 +5,8 @@
 import { UsageError } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
-import { destroyOrder, impact, orderAll, orphansIn, planEnv, type EnvOrder } from '../../core/order.ts';
+import { impact, planEnv, type EnvOrder } from '../../core/order.ts';
+import { allEnvironmentsOrder, environmentOrderOf, type OrderMode } from '../../app/queries.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
 import { ORPHAN_ADVICE, STATUSES, explainStatus, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
@@ -108,20 +109,22 @@ export async function graphValidate(options: CommonOptions, io: IO): Promise<num
   return 0;
 }
 
-export async function graphOrder(options: CommonOptions & { env: string; all?: boolean; destroy?: boolean }, io: IO): Promise<number> {
-  const { result } = await liveBuild(options, io);
-  const order = options.destroy ? destroyOrder(result.build, options.env) : options.all ? orderAll(result.build, options.env) : planEnv(result.build, options.env);
-  // Orphans are in no order (nothing in the config applies them), but every view of the environment names them.
-  const orphaned = orphansIn(result.build, options.env);
+export async function graphOrder(options: CommonOptions & { env?: string; all?: boolean; destroy?: boolean }, io: IO): Promise<number> {
+  const { config, result } = await liveBuild(options, io);
+  const mode: OrderMode = options.destroy ? 'destroy' : options.all ? 'all' : 'apply';
+  if (options.env !== undefined) requireEnvironment(config, options.env);
+  const orders = options.env === undefined ? allEnvironmentsOrder(result.build, mode).environments : [environmentOrderOf(result.build, options.env, mode)];
   if (options.json) {
-    io.out(JSON.stringify({ env: order.env, waves: order.waves, ...(options.all || options.destroy ? {} : { skipped: order.skipped }), orphaned }));
+    io.out(JSON.stringify(options.env === undefined ? { environments: orders } : orders[0]));
     return 0;
   }
-  const what = options.destroy ? 'destroy order' : options.all ? 'apply order (all components)' : 'to apply';
-  io.out(`${order.env}: ${what}`);
-  io.out(formatWaves(order.waves));
-  for (const s of order.skipped) io.out(`  not applicable now: ${s.component} (${s.reason})`);
-  for (const s of orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, options.env)}`);
+  const what = mode === 'destroy' ? 'destroy order' : mode === 'all' ? 'apply order (all components)' : 'to apply';
+  for (const order of orders) {
+    io.out(`${order.env}: ${what}`);
+    io.out(formatWaves(order.waves));
+    for (const s of order.skipped ?? []) io.out(`  not applicable now: ${s.component} (${s.reason})`);
+    for (const s of order.orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, order.env)}`);
+  }
   return 0;
 }
 
