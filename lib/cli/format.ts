@@ -1,7 +1,8 @@
 /**
  * Presentation: tables, waves, plurals, DOT and Mermaid. Plain functions over plain values.
  */
-import { STATUSES, type Status } from '../core/status.ts';
+import { MAX_EXPLAIN_INDENT, STATUSES, type Status } from '../core/status.ts';
+import type { Why, WhyStep } from '../app/queries.ts';
 import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { Waves } from '../core/order.ts';
 import type { Paint } from './io.ts';
@@ -242,4 +243,23 @@ export function toMermaid(snapshot: GraphSnapshot, env?: string): string {
   if (classes.has('missingParameter')) lines.push(`  classDef missingParameter fill:${MISSING_PARAMETER.fill},stroke:${MISSING_PARAMETER.stroke},color:#000000`);
   for (const [name, list] of classes) lines.push(`  class ${list.join(',')} ${name}`);
   return lines.join('\n');
+}
+
+/**
+ * `graph why` as text: one line per step, indented by depth (at most MAX_EXPLAIN_INDENT levels), a deployment
+ * of another environment than the subject's named `env/component`.
+ */
+export function formatWhy(why: Why): string[] {
+  const indent = (depth: number): string => '  '.repeat(Math.min(depth, MAX_EXPLAIN_INDENT));
+  const name = (step: WhyStep): string => (step.env === why.env ? step.component : `${step.env}/${step.component}`);
+  return why.chain.map((step) => {
+    switch (step.kind) {
+      case 'status':
+        return `${indent(step.depth)}${name(step)} is ${step.status}: ${step.reason}`;
+      case 'once-unblocked':
+        return `${indent(step.depth)}once unblocked, ${name(step)} is ${step.status}: ${step.reason}`;
+      case 'advice':
+        return `${indent(step.depth)}${step.advice}`;
+    }
+  });
 }

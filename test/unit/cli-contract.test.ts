@@ -193,12 +193,26 @@ describe('--json prints only JSON', () => {
       waves: [['network'], ['cache', 'database'], ['api-service', 'worker'], ['monitoring', 'serverless-site']],
       otherEnvironments: [],
     });
-    expect(onlyJson(why)).toMatchObject({ env: 'karma-dev', component: 'monitoring', status: 'blocked', reason: 'api-service is blocked' });
-    expect((onlyJson(why) as { chain: string[] }).chain.slice(0, 3)).toEqual([
-      'monitoring is blocked: api-service is blocked',
-      'api-service is blocked: cache is failed',
-      'cache is failed: apply failed at 2026-11-20T08:16:00Z: creating ElastiCache Replication Group (sessions): InsufficientCacheClusterCapacity',
-    ]);
+    expect(onlyJson(why)).toEqual({
+      env: 'karma-dev',
+      component: 'monitoring',
+      status: 'blocked',
+      reason: 'api-service is blocked',
+      chain: [
+        { kind: 'status', depth: 0, env: 'karma-dev', component: 'monitoring', status: 'blocked', reason: 'api-service is blocked' },
+        { kind: 'status', depth: 1, env: 'karma-dev', component: 'api-service', status: 'blocked', reason: 'cache is failed' },
+        {
+          kind: 'status',
+          depth: 2,
+          env: 'karma-dev',
+          component: 'cache',
+          status: 'failed',
+          reason: 'apply failed at 2026-11-20T08:16:00Z: creating ElastiCache Replication Group (sessions): InsufficientCacheClusterCapacity',
+        },
+        { kind: 'once-unblocked', depth: 2, env: 'karma-dev', component: 'api-service', status: 'never-applied', reason: 'never applied in karma-dev' },
+        { kind: 'once-unblocked', depth: 1, env: 'karma-dev', component: 'monitoring', status: 'never-applied', reason: 'never applied in karma-dev' },
+      ],
+    });
     const graph = onlyJson(show) as { vertices: { id: string }[]; edges: unknown[] };
     expect(graph.vertices).toHaveLength(53);
     expect(graph.edges).toHaveLength(101);

@@ -4,7 +4,7 @@
  * `graph why --json` as objects, `runtime list` with the external parameters. Exact strings and objects, on a
  * copy of examples/acme-platform seeded with its runtime-seed.yaml, and on small hand-made graphs.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,10 @@ import { memoryIO } from '../../lib/cli/io.ts';
 import { edgeLabel, picture, plural, toDot, toMermaid } from '../../lib/cli/format.ts';
 import type { GraphElement, GraphSnapshot, PropValue } from '../../lib/core/snapshot.ts';
 import { copyRepo, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { makeSource } from '../../lib/cli/context.ts';
+import { buildFromConfig, loadConfig } from '../../lib/app/build.ts';
+import { openLocalBackend } from '../../lib/app/backend.ts';
+import { explainStatus } from '../../lib/core/status.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
@@ -364,5 +368,72 @@ describe('graph order without --env: every environment, in the order a run appli
       stdout: [],
       stderr: ['karma: unknown environment "karma-stage"; karma.yaml declares karma-dev, karma-prod, karma-shared'],
     });
+  });
+});
+
+describe('graph why: the chain as objects in --json, the same text as before', () => {
+  it('--json: each step an object {kind, depth, env, component, status, reason}', async () => {
+    // Act
+    const run = await karma('graph', 'why', 'serverless-site', 'karma-dev', '--json', '-c', example);
+
+    // Assess
+    const step = (kind: string, depth: number, component: string, status: string, reason: string): unknown => ({ kind, depth, env: 'karma-dev', component, status, reason });
+    expect(onlyJson(run)).toEqual({
+      env: 'karma-dev',
+      component: 'serverless-site',
+      status: 'blocked',
+      reason: 'api-service is blocked',
+      chain: [
+        step('status', 0, 'serverless-site', 'blocked', 'api-service is blocked'),
+        step('status', 1, 'api-service', 'blocked', 'cache is failed'),
+        step('status', 2, 'cache', 'failed', 'apply failed at 2026-11-20T08:16:00Z: creating ElastiCache Replication Group (sessions): InsufficientCacheClusterCapacity'),
+        step('once-unblocked', 2, 'api-service', 'never-applied', 'never applied in karma-dev'),
+        step('once-unblocked', 1, 'serverless-site', 'never-applied', 'never applied in karma-dev'),
+      ],
+    });
+  });
+
+  it('text: exactly the lines of explainStatus, for every deployment of the example', async () => {
+    // Prepare
+    const dir = copyRepo(EXAMPLE, tmp, 'why-text');
+    expect((await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '-c', dir)).code).toBe(0);
+    const config = await loadConfig(makeSource({ config: dir }));
+    const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: false });
+    const { build } = await buildFromConfig(config, backend.runtime);
+    await backend.close();
+
+    // Act + Assess
+    expect(config.deployments).toHaveLength(19);
+    for (const d of config.deployments) {
+      const run = await karma('graph', 'why', d.component, d.env, '-c', dir);
+      expect(run, `${d.env}/${d.component}`).toEqual({ code: 0, stdout: [explainStatus(build.statuses, d.env, d.component).join('\n')], stderr: [] });
+    }
+  });
+
+  it('an orphaned deployment: its advice is a step of its own, and removal stays', async () => {
+    // Prepare: monitoring leaves karma-prod's config; its runtime record stays
+    const dir = copyRepo(EXAMPLE, tmp, 'why-orphan');
+    expect((await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '-c', dir)).code).toBe(0);
+    rmSync(join(dir, 'environments', 'karma-prod', 'monitoring.yaml'));
+
+    // Act
+    const json = await karma('graph', 'why', 'monitoring', 'karma-prod', '--json', '-c', dir);
+    const text = await karma('graph', 'why', 'monitoring', 'karma-prod', '-c', dir);
+
+    // Assess
+    const reason = 'no longer in the config; last applied at 2026-11-03T10:50:00Z';
+    const advice = 'its resources still exist: karma destroy monitoring karma-prod (destroy them) or karma forget monitoring karma-prod (drop the record)';
+    expect(onlyJson(json)).toEqual({
+      env: 'karma-prod',
+      component: 'monitoring',
+      status: 'orphaned',
+      reason,
+      chain: [
+        { kind: 'status', depth: 0, env: 'karma-prod', component: 'monitoring', status: 'orphaned', reason },
+        { kind: 'advice', depth: 1, env: 'karma-prod', component: 'monitoring', advice },
+      ],
+      removal: null,
+    });
+    expect(text).toEqual({ code: 0, stdout: [`monitoring is orphaned: ${reason}\n  ${advice}`], stderr: [] });
   });
 });

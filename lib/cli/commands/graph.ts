@@ -6,12 +6,12 @@ import { UsageError } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
 import { impact, planEnv, type EnvOrder } from '../../core/order.ts';
-import { allEnvironmentsOrder, environmentOrderOf, type OrderMode } from '../../app/queries.ts';
+import { allEnvironmentsOrder, environmentOrderOf, whyOf, type OrderMode } from '../../app/queries.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
-import { ORPHAN_ADVICE, STATUSES, explainStatus, type Status } from '../../core/status.ts';
+import { ORPHAN_ADVICE, STATUSES, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
-import { formatWaves, plural, statusPaint, table, toDot, toMermaid } from '../format.ts';
+import { formatWaves, formatWhy, plural, statusPaint, table, toDot, toMermaid } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { liveBuild, makeSource, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
 import { loadConfig } from '../../app/build.ts';
@@ -149,14 +149,12 @@ export async function graphWhy(options: CommonOptions & { component: string; env
   const { config, result } = await liveBuild(options, io);
   const orphan = result.build.orphans.find((o) => o.env === options.env && o.component === options.component);
   if (!orphan) findDeployment(config, options.env, options.component);
-  const lines = explainStatus(result.build.statuses, options.env, options.component);
-  const s = result.build.statuses.get(`${options.env}/${options.component}`)!;
+  const why = whyOf(result.build, options.env, options.component);
   if (options.json) {
-    const removal = orphan ? { removal: orphan.removal ?? null } : {};
-    io.out(JSON.stringify({ env: s.env, component: s.component, status: s.status, reason: s.reason, chain: lines.map((l) => l.trim()), ...removal }));
+    io.out(JSON.stringify({ ...why, ...(orphan ? { removal: orphan.removal ?? null } : {}) }));
     return 0;
   }
-  io.out(lines.join('\n'));
+  io.out(formatWhy(why).join('\n'));
   return 0;
 }
 
