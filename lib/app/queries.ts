@@ -1,11 +1,15 @@
 /**
- * Read-only queries over a build, whose results are what the CLI's `--json` prints (and what an API route or
- * the UI returns): `graph order` for one environment or all of them, and `graph why` as structured steps.
+ * Read-only queries, whose results are what the CLI's `--json` prints (and what an API route or
+ * the UI returns): `graph order` for one environment or all of them, `graph why` as structured steps, and
+ * `runtime list` with the external parameters the config references.
  */
 import type { Build } from '../core/graph.ts';
 import { destroyOrder, orderAll, orphansIn, planEnv, type Skipped, type Waves } from '../core/order.ts';
 import { ORPHAN_ADVICE, type Status } from '../core/status.ts';
 import { environmentOrder } from './pipeline/steps.ts';
+import type { Config } from '../core/model.ts';
+import type { Parameter, ParameterType } from '../core/runtime.ts';
+import type { RuntimeStore } from '../ports.ts';
 
 /** Which order: what needs an apply (default), every component (`all`), or the reverse of that (`destroy`). */
 export type OrderMode = 'apply' | 'all' | 'destroy';
@@ -88,4 +92,58 @@ export function whyOf(build: Build, env: string, component: string): Why {
     }
   }
   return { env: subject.env, component: subject.component, status: subject.status, reason: subject.reason, chain };
+}
+
+/** A parameter as `runtime list` shows it: a SecureString's value is never returned, only `(secure)`. */
+export interface ListedParameter {
+  readonly name: string;
+  readonly version: number;
+  readonly type: ParameterType;
+  readonly lastModified: string;
+  readonly value: string;
+}
+
+/** An external parameter (`${ssm:/path}`) the config references, whether it exists or not. */
+export interface ExternalParameter {
+  readonly name: string;
+  readonly exists: boolean;
+  /** null when it does not exist. */
+  readonly version: number | null;
+  readonly type: ParameterType | null;
+  readonly lastModified: string | null;
+  readonly value: string | null;
+  /** The deployments whose inputs reference it. */
+  readonly usedBy: readonly { readonly env: string; readonly component: string }[];
+}
+
+export const SECURE_VALUE = '(secure)';
+
+/**
+ * `karma runtime list [--env ENV]`: the parameters under the prefix (of one environment, with `env`), and the
+ * external parameters the config references (those of `env`'s deployments, with `env`), by name.
+ */
+export async function runtimeListing(config: Config, runtime: RuntimeStore, env?: string): Promise<{ parameters: ListedParameter[]; external: ExternalParameter[] }> {
+  const path = env ? `${config.project.parameterPrefix}/${env}` : config.project.parameterPrefix;
+  const shown = (p: Parameter): ListedParameter => ({ name: p.name, version: p.version, type: p.type, lastModified: p.lastModified, value: p.type === 'SecureString' ? SECURE_VALUE : p.value });
+  const parameters = (await runtime.readPath(path)).map(shown);
+  const usedBy = new Map<string, { env: string; component: string }[]>();
+  for (const d of config.deployments) {
+    if (env !== undefined && d.env !== env) continue;
+    for (const r of d.references) {
+      if (r.kind !== 'ssm') continue;
+      const list = usedBy.get(r.path) ?? [];
+      if (!list.some((u) => u.env === d.env && u.component === d.component)) list.push({ env: d.env, component: d.component });
+      usedBy.set(r.path, list);
+    }
+  }
+  const names = [...usedBy.keys()].sort();
+  const found = new Map((names.length > 0 ? await runtime.readNames(names) : []).map((p) => [p.name, shown(p)]));
+  const external = names.map((name): ExternalParameter => {
+    const p = found.get(name);
+    const users = usedBy.get(name)!.sort((a, b) => (a.env === b.env ? (a.component < b.component ? -1 : 1) : a.env < b.env ? -1 : 1));
+    return p
+      ? { name, exists: true, version: p.version, type: p.type, lastModified: p.lastModified, value: p.value, usedBy: users }
+      : { name, exists: false, version: null, type: null, lastModified: null, value: null, usedBy: users };
+  });
+  return { parameters, external };
 }

@@ -437,3 +437,67 @@ describe('graph why: the chain as objects in --json, the same text as before', (
     expect(text).toEqual({ code: 0, stdout: [`monitoring is orphaned: ${reason}\n  ${advice}`], stderr: [] });
   });
 });
+
+describe('runtime list: the external parameters the config references', () => {
+  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+  it('--json: external, with whether it exists, its version and who uses it; a SecureString value never', async () => {
+    // Act
+    const all = onlyJson(await karma('runtime', 'list', '--json', '-c', example)) as { parameters: { name: string }[]; external: unknown[] };
+    const dev = onlyJson(await karma('runtime', 'list', '--env', 'karma-dev', '--json', '-c', example)) as { parameters: { name: string }[]; external: unknown[] };
+    const shared = onlyJson(await karma('runtime', 'list', '--env', 'karma-shared', '--json', '-c', example)) as { parameters: { name: string }[]; external: unknown[] };
+
+    // Assess
+    const key = (usedBy: { env: string; component: string }[]): unknown => ({
+      name: '/acme/external/datadog-api-key',
+      exists: true,
+      version: 1,
+      type: 'SecureString',
+      lastModified: expect.stringMatching(ISO),
+      value: '(secure)',
+      usedBy,
+    });
+    expect(all.external).toEqual([key([{ env: 'karma-dev', component: 'api-service' }, { env: 'karma-prod', component: 'api-service' }])]);
+    expect(dev.external).toEqual([key([{ env: 'karma-dev', component: 'api-service' }])]);
+    expect(shared).toEqual({
+      parameters: [
+        { name: '/karma/karma-shared/dns-zone/outputs/zone_id', version: 1, type: 'String', lastModified: expect.stringMatching(ISO), value: 'Z0ACME123456' },
+        { name: '/karma/karma-shared/dns-zone/outputs/zone_name', version: 1, type: 'String', lastModified: expect.stringMatching(ISO), value: 'acme.example.com' },
+        { name: '/karma/karma-shared/dns-zone/state', version: 1, type: 'String', lastModified: expect.stringMatching(ISO), value: expect.stringMatching(/^\{"configHash":/) },
+      ],
+      external: [],
+    });
+    expect(all.parameters.map((p) => p.name)).not.toContain('/acme/external/datadog-api-key');
+  });
+
+  it('text: a second table after the prefix, "(missing)" for one that does not exist', async () => {
+    // Prepare: the external parameter deleted
+    const dir = copyRepo(EXAMPLE, tmp, 'runtime-list');
+    expect((await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '-c', dir)).code).toBe(0);
+    const backend = openLocalBackend(join(dir, '.karma', 'karma.db'), { create: false });
+    expect(await backend.runtime.delete(['/acme/external/datadog-api-key'])).toEqual({ deleted: 1 });
+    await backend.close();
+
+    // Act
+    const text = await karma('runtime', 'list', '-c', dir);
+    const json = onlyJson(await karma('runtime', 'list', '--env', 'karma-prod', '--json', '-c', dir)) as { external: unknown[] };
+    const dev = await karma('runtime', 'list', '--env', 'karma-dev', '-c', dir);
+
+    // Assess
+    expect(text.code).toBe(0);
+    expect(text.stdout.slice(1)).toEqual([
+      '\nexternal parameters the config references:',
+      [
+        'NAME                            VERSION  TYPE  VALUE      USED BY',
+        '/acme/external/datadog-api-key  -        -     (missing)  karma-dev/api-service, karma-prod/api-service',
+      ].join('\n'),
+    ]);
+    expect(dev.stdout.slice(1)).toEqual([
+      '\nexternal parameters the config references in karma-dev:',
+      ['NAME                            VERSION  TYPE  VALUE      USED BY', '/acme/external/datadog-api-key  -        -     (missing)  api-service'].join('\n'),
+    ]);
+    expect(json.external).toEqual([
+      { name: '/acme/external/datadog-api-key', exists: false, version: null, type: null, lastModified: null, value: null, usedBy: [{ env: 'karma-prod', component: 'api-service' }] },
+    ]);
+  });
+});
