@@ -123,6 +123,7 @@ export function picture(snapshot: GraphSnapshot, env?: string): Picture {
     if (e.label !== 'DEPENDS_ON' || !(selected(e.from!) || selected(e.to!))) continue;
     addNode(e.from!);
     addNode(e.to!);
+    if (!nodes.has(e.from!) || !nodes.has(e.to!)) continue; // an end that is no component vertex: nothing to draw
     const outputs = (consumed.get(`${e.to!}\u0000${e.from!}`) ?? []).sort(byString);
     edges.push({ from: e.to!, to: e.from!, outputs, orderingOnly: outputs.length === 0 });
   }
