@@ -105,8 +105,8 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
   withCommon(
     graph
       .command('order')
-      .description('apply waves for an environment (by default only what needs an apply)')
-      .requiredOption('-e, --env <env>', 'environment')
+      .description('apply waves, per environment (by default only what needs an apply)')
+      .option('-e, --env <env>', 'only this environment (default: every environment, in the order a run applies them)')
       .option('--all', 'every component, not only those that need an apply')
       .option('--destroy', 'reverse order, for destroying'),
   ).action(run((o, io) => graphOrder(o as never, io)));

@@ -12,7 +12,7 @@ import { UsageError } from '../../core/errors.ts';
 import { buildFromConfig, loadConfig, loadConfigAndFiles } from '../../app/build.ts';
 import { applyDestroy, destroyTargets, discardPlans, forgetRecord, planDestroy, runtimeRecord, withEnvironmentLock, type DestroyOutcome } from '../../app/destroy.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
-import { formatWaves } from '../format.ts';
+import { formatWaves, plural } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 
@@ -111,7 +111,7 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
       report(outcomes);
       if (!options.json) {
         for (const o of outcomes) {
-          if (o.outcome === 'destroyed') io.out(p.green(`${o.env}/${o.component}: destroyed; runtime record deleted (${o.forgotten} parameters)`));
+          if (o.outcome === 'destroyed') io.out(p.green(`${o.env}/${o.component}: destroyed; runtime record deleted (${plural(o.forgotten ?? 0, 'parameter')})`));
           else if (o.outcome === 'failed') io.out(p.red(`${o.env}/${o.component}: destroy failed: ${o.error}`));
           else io.out(`${o.env}/${o.component}: not run (an earlier destroy failed)`);
         }
@@ -147,10 +147,10 @@ export async function forgetCommand(options: ForgetOptions, io: IO): Promise<num
     if (names.length === 0) throw new UsageError(`nothing to forget: the runtime holds no record of ${options.component} in ${options.env}`);
     requireDecisionPossible(io, { ...(options.yes ? { yes: true } : {}) }, `forget ${options.component} in ${options.env}`, 'run again with --yes');
     if (!options.json) {
-      io.out(`forget ${options.component} in ${options.env}: delete its runtime record (${names.length} parameters); its resources are NOT destroyed`);
+      io.out(`forget ${options.component} in ${options.env}: delete its runtime record (${plural(names.length, 'parameter')}); its resources are NOT destroyed`);
       for (const n of names) io.out(`  - ${n}`);
     }
-    if (!(await decide(io, options, `Delete these ${names.length} parameters?`))) {
+    if (!(await decide(io, options, names.length === 1 ? 'Delete this parameter?' : `Delete these ${names.length} parameters?`))) {
       io.err('karma: declined: nothing was deleted');
       return 1;
     }
@@ -158,7 +158,7 @@ export async function forgetCommand(options: ForgetOptions, io: IO): Promise<num
       forgetRecord(config, backend.runtime, options.env, options.component),
     );
     if (options.json) io.out(JSON.stringify({ env: options.env, component: options.component, deleted, names }));
-    else io.out(`forgot ${options.component} in ${options.env}: ${deleted} parameters deleted`);
+    else io.out(`forgot ${options.component} in ${options.env}: ${plural(deleted, 'parameter')} deleted`);
     return 0;
   } finally {
     await backend.close();
