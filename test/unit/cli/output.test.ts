@@ -8,17 +8,17 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { edgeLabel, picture, plural, toDot, toMermaid } from '../../lib/cli/format.ts';
-import type { GraphElement, GraphSnapshot, PropValue } from '../../lib/core/snapshot.ts';
-import { copyRepo, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
-import { makeSource } from '../../lib/cli/context.ts';
-import { buildFromConfig, loadConfig } from '../../lib/app/build.ts';
-import { openLocalBackend } from '../../lib/app/backend.ts';
-import { explainStatus } from '../../lib/core/status.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { edgeLabel, picture, plural, toDot, toMermaid } from '../../../lib/cli/format.ts';
+import type { GraphElement, GraphSnapshot, PropValue } from '../../../lib/core/snapshot.ts';
+import { copyRepo, makeRepo, makeTempDir, removeDir } from '../../helpers/config-repo.ts';
+import { makeSource } from '../../../lib/cli/context.ts';
+import { buildFromConfig, loadConfig } from '../../../lib/app/build.ts';
+import { openLocalBackend } from '../../../lib/app/backend.ts';
+import { explainStatus } from '../../../lib/core/status.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
 
 type Run = { code: number; stdout: string[]; stderr: string[] };
