@@ -23,12 +23,6 @@ export default tseslint.config(
     // Git repository, user files, local processes); lib/infra and lib/app/webhook.ts → lib/core/pipeline-contract.ts.
     files: [
       'lib/cli/context.ts',
-      'lib/cli/io.ts',
-      'lib/cli/commands/change.ts',
-      'lib/cli/commands/component.ts',
-      'lib/cli/commands/destroy.ts',
-      'lib/cli/commands/lock.ts',
-      'lib/cli/commands/pipeline.ts',
       'lib/cli/commands/runtime.ts',
       'lib/infra/pipeline.ts',
     ],

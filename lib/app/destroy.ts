@@ -17,10 +17,10 @@ import type { Build } from '../core/graph.ts';
 import type { Config, RepoFile } from '../core/model.ts';
 import { crossEnvironmentDependents, destroyClosure, type Waves } from '../core/order.ts';
 import type { Orphan } from '../core/orphans.ts';
-import type { LockHolder, LockStore, Progress, RuntimeStore } from '../ports.ts';
+import type { LockHolder, LockStore, Progress, RunResult, RuntimeStore, TerraformRunner } from '../ports.ts';
 import { describeHolder } from './locks.ts';
 import { silentProgress } from '../ports.ts';
-import { redactor, terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { redactor, terraformErrorLine } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
 import { prepareWorkingCopy, readPlanSummary, resolveInputs, type StateOptions } from './component.ts';
 

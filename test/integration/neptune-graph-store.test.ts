@@ -12,7 +12,7 @@ import { openLocalBackend, type Backend } from '../../lib/app/backend.ts';
 import { buildFromSources } from '../../lib/app/build.ts';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
 import { NeptuneGraphStore, type RequestKind } from '../../lib/adapters/neptune/graph-store.ts';
-import { DirectoryBuildHistory } from '../../lib/adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../../lib/adapters/history/directory-history.ts';
 import { StoreError } from '../../lib/core/errors.ts';
 import { filterEnv, type GraphElement, type GraphSnapshot } from '../../lib/core/snapshot.ts';
 import { REPO_ROOT, startGremlinServer, type GremlinServer } from '../../scripts/servers/servers.ts';

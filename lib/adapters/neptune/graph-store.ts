@@ -26,14 +26,14 @@
  * idempotent upsert or drop, so retrying one that did land is harmless; a write that still fails leaves a
  * partial graph that the next write converges from (it diffs against what is really there).
  *
- * Build history does not live in Neptune: see history.ts.
+ * Build history does not live in Neptune: see lib/adapters/history/directory-history.ts.
  */
 import gremlin from 'gremlin';
 import { StoreError } from '../../core/errors.ts';
 import { filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type PropValue, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { withBackoff, type BackoffPolicy, type Sleeper } from '../ssm/rate-limit.ts';
-import type { BuildHistory } from './history.ts';
+import type { BuildHistory } from '../../ports.ts';
 import { signedHandshakeHeaders } from './iam-auth.ts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
