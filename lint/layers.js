@@ -7,6 +7,8 @@
  *
  * Arrows point inward: entry points (bin, lambdas, lib/cli, lib/api, lib/service, web) → lib/app →
  * lib/ports.ts and lib/adapters → lib/core. The CDK code (lib/infra) shares only the pipeline contract.
+ * lib/shared holds small generic helpers (bounded concurrency, backoff, zod issues) that import nothing of
+ * Karma's and that every layer but bin and web may use.
  */
 import { dirname, relative, resolve, sep } from 'node:path';
 
@@ -18,16 +20,17 @@ export const ROOT = resolve(import.meta.dirname, '..');
  * `contract` comes before `core`.
  */
 export const LAYERS = [
-  { name: 'contract', path: 'lib/core/pipeline-contract.ts', may: ['core'] },
-  { name: 'core', path: 'lib/core/', may: ['contract'] },
+  { name: 'shared', path: 'lib/shared/', may: [] },
+  { name: 'contract', path: 'lib/core/pipeline-contract.ts', may: ['core', 'shared'] },
+  { name: 'core', path: 'lib/core/', may: ['contract', 'shared'] },
   { name: 'ports', path: 'lib/ports.ts', may: ['core', 'contract'] },
-  { name: 'adapters', path: 'lib/adapters/', may: ['core', 'contract', 'ports'] },
-  { name: 'app', path: 'lib/app/', may: ['core', 'contract', 'ports', 'adapters'] },
-  { name: 'cli', path: 'lib/cli/', may: ['core', 'contract', 'ports', 'app', 'api', 'service'] },
-  { name: 'api', path: 'lib/api/', may: ['core', 'contract', 'ports', 'app'] },
-  { name: 'service', path: 'lib/service/', may: ['core', 'contract', 'ports', 'app', 'api'] },
-  { name: 'infra', path: 'lib/infra/', may: ['contract'] },
-  { name: 'lambdas', path: 'lambdas/', may: ['core', 'contract', 'ports', 'app', 'api'] },
+  { name: 'adapters', path: 'lib/adapters/', may: ['core', 'contract', 'ports', 'shared'] },
+  { name: 'app', path: 'lib/app/', may: ['core', 'contract', 'ports', 'adapters', 'shared'] },
+  { name: 'cli', path: 'lib/cli/', may: ['core', 'contract', 'ports', 'app', 'api', 'service', 'shared'] },
+  { name: 'api', path: 'lib/api/', may: ['core', 'contract', 'ports', 'app', 'shared'] },
+  { name: 'service', path: 'lib/service/', may: ['core', 'contract', 'ports', 'app', 'api', 'shared'] },
+  { name: 'infra', path: 'lib/infra/', may: ['contract', 'shared'] },
+  { name: 'lambdas', path: 'lambdas/', may: ['core', 'contract', 'ports', 'app', 'api', 'shared'] },
   { name: 'bin', path: 'bin/', may: ['cli', 'infra'] },
   { name: 'web', path: 'web/', may: ['api'] },
 ];

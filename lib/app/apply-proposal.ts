@@ -11,7 +11,7 @@
  *                       before it (unless includePending).
  */
 import { ConflictError, UsageError } from '../core/errors.ts';
-import type { Config, RepoFile } from '../core/model.ts';
+import { deploymentKey, type Config, type RepoFile } from '../core/model.ts';
 import { destructive } from '../core/plan.ts';
 import { impact } from '../core/order.ts';
 import type { GitRepository, LockHolder } from '../ports.ts';
@@ -96,7 +96,7 @@ export async function applySavedProposal(
   const { proposal, config, files, saved, file, storeDir } = check;
   const { build } = await buildFromConfig(config, backend.runtime, {});
   const reach = impact(build, proposal.env, proposal.component).waves.flat();
-  const left = reach.filter((c) => c !== proposal.component && !['in-sync', 'blocked'].includes(build.statuses.get(`${proposal.env}/${c}`)?.status ?? 'in-sync'));
+  const left = reach.filter((c) => c !== proposal.component && !['in-sync', 'blocked'].includes(build.statuses.get(deploymentKey(proposal.env, c))?.status ?? 'in-sync'));
   let result: ComponentRunResult;
   try {
     // The environment's pipeline lock, as karma destroy takes it: never racing an execution (released before the

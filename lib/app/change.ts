@@ -9,7 +9,7 @@
 import { basename } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 import { parseConfig, requireEnvironment } from '../core/config.ts';
-import { ConfigError, ConflictError, UsageError, formatProblem, type Problem } from '../core/errors.ts';
+import { ConfigError, ConflictError, UsageError, formatProblem, unknownComponent, type Problem } from '../core/errors.ts';
 import { buildGraph } from '../core/graph.ts';
 import { canonicalJson } from '../core/hash.ts';
 import { diffInputs, type InputChange } from '../core/inputs-diff.ts';
@@ -106,7 +106,7 @@ export async function proposeChange(request: ProposeRequest): Promise<Proposed> 
   const { files, problems, config } = await configAt(repo, head.commit);
   requireEnvironment(config, env);
   const def = config.components.get(component);
-  if (!def) throw new UsageError(`unknown component "${component}"; the repo defines ${[...config.components.keys()].sort().join(', ')}`);
+  if (!def) throw unknownComponent(component, config.components.keys());
   const inputs = readInputFile(request.inputFile, dir);
 
   const existing = files.find((f) => ENV_FILE(env, component).test(f.path));

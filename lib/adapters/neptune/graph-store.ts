@@ -32,7 +32,8 @@ import gremlin from 'gremlin';
 import { StoreError } from '../../core/errors.ts';
 import { filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type PropValue, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
-import { withBackoff, type BackoffPolicy, type Sleeper } from '../ssm/rate-limit.ts';
+import { mapLimit } from '../../shared/concurrency.ts';
+import { withBackoff, type BackoffPolicy, type Sleeper } from '../../shared/rate-limit.ts';
 import type { BuildHistory } from '../../ports.ts';
 import { signedHandshakeHeaders } from './iam-auth.ts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -228,20 +229,7 @@ export class NeptuneGraphStore implements GraphStore {
   }
 
   private async inParallel<T>(batches: readonly T[][], fn: (batch: T[]) => Promise<unknown>, concurrency = this.concurrency): Promise<void> {
-    let next = 0;
-    let failed: unknown;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length && failed === undefined) {
-        const batch = batches[next++]!;
-        try {
-          await fn(batch);
-        } catch (error) {
-          failed ??= error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
-    if (failed !== undefined) throw failed;
+    await mapLimit(batches, concurrency, fn);
   }
 
   private row(e: GraphElement, edge: boolean): Map<string, unknown> {

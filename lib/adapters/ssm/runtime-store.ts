@@ -31,7 +31,8 @@ import { StoreError } from '../../core/errors.ts';
 import type { Parameter, ParameterType } from '../../core/runtime.ts';
 import type { PutOptions, RuntimeStore } from '../../ports.ts';
 import { ParameterExistsError } from '../errors.ts';
-import { TokenBucket, withBackoff, type BackoffPolicy, type Sleeper } from './rate-limit.ts';
+import { mapLimit } from '../../shared/concurrency.ts';
+import { TokenBucket, withBackoff, type BackoffPolicy, type Sleeper } from '../../shared/rate-limit.ts';
 
 export interface SsmRuntimeStoreOptions {
   /** A ready client (tests, custom credentials). Otherwise one is built from the standard SDK chain. */
@@ -149,17 +150,12 @@ export class SsmRuntimeStore implements RuntimeStore {
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += 10) chunks.push(unique.slice(i, i + 10));
     const found = new Map<string, Parameter>();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++]!;
-        const res = await this.send('GetParameters', chunk.length === 1 ? chunk[0]! : `${chunk[0]} (+${chunk.length - 1} more)`, () =>
-          this.client.send(new GetParametersCommand({ Names: chunk, WithDecryption: true })),
-        );
-        for (const p of res.Parameters ?? []) found.set(p.Name!, toParameter(p));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, chunks.length) }, worker));
+    await mapLimit(chunks, this.concurrency, async (chunk) => {
+      const res = await this.send('GetParameters', chunk.length === 1 ? chunk[0]! : `${chunk[0]} (+${chunk.length - 1} more)`, () =>
+        this.client.send(new GetParametersCommand({ Names: chunk, WithDecryption: true })),
+      );
+      for (const p of res.Parameters ?? []) found.set(p.Name!, toParameter(p));
+    });
     return names.flatMap((n) => {
       const p = found.get(n);
       if (!p) return [];

@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { terraformPlaces } from './component.ts';
-import { UsageError } from '../../core/errors.ts';
+import { UsageError, unknownEnvironment } from '../../core/errors.ts';
 import { buildFromConfig, loadConfig, loadConfigAndFiles } from '../../app/build.ts';
 import { applyDestroy, destroyTargets, discardPlans, forgetRecord, planDestroy, runtimeRecord, withEnvironmentLock, type DestroyOutcome } from '../../app/destroy.ts';
 import { openTerraform } from '../../app/open.ts';
@@ -132,9 +132,7 @@ export interface ForgetOptions extends CommonOptions {
 export async function forgetCommand(options: ForgetOptions, io: IO): Promise<number> {
   const source = makeSource(options);
   const config = await loadConfig(source);
-  if (!config.project.environments.has(options.env)) {
-    throw new UsageError(`unknown environment "${options.env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  if (!config.project.environments.has(options.env)) throw unknownEnvironment(options.env, config.project.environments.keys());
   const deployed = config.deployments.find((d) => d.env === options.env && d.component === options.component);
   if (deployed) {
     throw new UsageError(
