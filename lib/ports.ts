@@ -90,8 +90,6 @@ export interface RuntimeStore {
   /** The named parameters that exist; missing names are simply absent from the result. */
   readNames(names: readonly string[]): Promise<Parameter[]>;
   put(name: string, value: string, options?: PutOptions): Promise<{ version: number }>;
-  /** Every version of one parameter, oldest first. */
-  history(name: string): Promise<Parameter[]>;
   /** Deletes the named parameters and their history; names that do not exist are ignored. Returns how many were deleted. */
   delete(names: readonly string[]): Promise<{ deleted: number }>;
   close(): Promise<void>;

@@ -101,23 +101,6 @@ export function notDeployed(component: string, env: string, deployedThere: Itera
   return new NotFoundError(`component "${component}" is not deployed in ${env}; deployed there: ${listed(known)}`, { kind: 'deployment', value: component, env, known });
 }
 
-/** A dependency cycle: `a -> b -> c -> a`, each edge with the file that declares it. */
-export class CycleError extends KarmaError {
-  override readonly name: string = 'CycleError';
-  override readonly exitCode = EXIT_INVALID;
-  readonly cycle: readonly string[];
-  readonly edges: readonly { from: string; to: string; file: string }[];
-  constructor(env: string, cycle: readonly string[], edges: readonly { from: string; to: string; file: string }[]) {
-    const where = edges.map((e) => `${e.from} -> ${e.to} (${e.file})`).join(', ');
-    super(`dependency cycle in ${env}: ${cycle.join(' -> ')}; declared by ${where}. Remove one of these references.`);
-    this.cycle = cycle;
-    this.edges = edges;
-  }
-  override details(): Record<string, unknown> {
-    return { cycle: this.cycle, edges: this.edges };
-  }
-}
-
 /** A store (SQLite, SSM, Neptune) failed. Exit 1. */
 export class StoreError extends KarmaError {
   override readonly name: string = 'StoreError';

@@ -5,7 +5,6 @@
  * - readNames: GetParameters by 10 names a call; names SSM reports as InvalidParameters are missing.
  * - put: PutParameter with Overwrite (String, StringList, SecureString); overwrite=false on an existing
  *   name throws ParameterExistsError, as the local store does.
- * - history: GetParameterHistory, every page, oldest version first.
  * - delete: DeleteParameters, 10 names a call (SSM's limit); names SSM reports as InvalidParameters did not exist.
  *
  * Quotas: GetParameter(s) and GetParametersByPath share 40 TPS per account and region by default. Every
@@ -18,7 +17,6 @@
  */
 import {
   DeleteParametersCommand,
-  GetParameterHistoryCommand,
   GetParametersByPathCommand,
   GetParametersCommand,
   PutParameterCommand,
@@ -51,7 +49,7 @@ export interface SsmRuntimeStoreOptions {
   readonly sleep?: Sleeper;
 }
 
-const READ_COMMANDS = new Set(['GetParametersByPathCommand', 'GetParametersCommand', 'GetParameterCommand', 'GetParameterHistoryCommand']);
+const READ_COMMANDS = new Set(['GetParametersByPathCommand', 'GetParametersCommand', 'GetParameterCommand']);
 const THROTTLING = new Set(['ThrottlingException', 'TooManyUpdates', 'Throttling', 'RequestLimitExceeded', 'TooManyRequestsException']);
 
 /** Throttling or a server-side fault: worth another try. */
@@ -177,25 +175,6 @@ export class SsmRuntimeStore implements RuntimeStore {
       }
       throw error;
     }
-  }
-
-  async history(name: string): Promise<Parameter[]> {
-    const out: Parameter[] = [];
-    let next: string | undefined;
-    try {
-      do {
-        const token = next;
-        const page = await this.send('GetParameterHistory', name, () =>
-          this.client.send(new GetParameterHistoryCommand({ Name: name, WithDecryption: true, MaxResults: 50, ...(token ? { NextToken: token } : {}) })),
-        );
-        for (const p of page.Parameters ?? []) out.push(toParameter({ ...p, Name: p.Name ?? name }));
-        next = page.NextToken;
-      } while (next);
-    } catch (error) {
-      if (((error as StoreError).cause as { name?: string } | undefined)?.name === 'ParameterNotFound') return [];
-      throw error;
-    }
-    return out.sort((a, b) => a.version - b.version);
   }
 
   async delete(names: readonly string[]): Promise<{ deleted: number }> {
