@@ -3,6 +3,7 @@
  * may not make is reported and one it may make is not — through ESLint's Node API on the real config, so a
  * config that stops running the rule fails here too.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +90,18 @@ describe('karma/layers: arrows point inward', () => {
     for (const file of ['test/unit/x.test.ts', 'scripts/x.ts', 'bench/x.ts']) {
       expect(await layerErrors(file, "import { a } from '../lib/adapters/ssm/runtime-store.ts';\nexport const b = a;\n")).toEqual([]);
     }
+  });
+
+  it('docs/architecture.md lists exactly what the rule enforces', () => {
+    // Prepare
+    const doc = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('<!-- layers:'), doc.indexOf('<!-- /layers -->'));
+    const rows = table.split('\n').filter((l) => /^\| [a-z]+ \| `/.test(l));
+    const pathOf = (name: string): string => `\`${LAYERS.find((l) => l.name === name)!.path}\``;
+    // Act
+    const expected = LAYERS.map((l) => `| ${l.name} | \`${l.path}\` | ${l.may.map(pathOf).join(', ') || 'nothing'} |`);
+    // Assess
+    expect(rows).toEqual(expected);
   });
 
   it('every layer may import its own files, and every layer named in a "may" list exists', () => {
