@@ -56,6 +56,6 @@ export function openTerraform(
   options: TerraformOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): { readonly binary: string; readonly runner: TerraformRunner } {
-  const binary = findTerraform(options.binary ?? env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+  const binary = findTerraform(options.binary ?? env['KARMA_TERRAFORM'] ?? config.project.terraform.binary, env['PATH'] ?? '');
   return { binary, runner: terraformRunner(binary, options.onLine ? { onLine: options.onLine } : {}) };
 }
