@@ -10,6 +10,7 @@ export interface Layer {
 
 export const ROOT: string;
 export const LAYERS: readonly Layer[];
+export const UNSHIPPED: readonly string[];
 export function layerOf(file: string): Layer | undefined;
 export const layersRule: Rule.RuleModule;
 declare const plugin: ESLint.Plugin;

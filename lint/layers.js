@@ -2,8 +2,8 @@
  * The house rule, enforced: which layer may import which (docs/architecture.md). One ESLint rule,
  * `karma/layers`, that resolves every relative import — static `import`/`export … from` AND dynamic
  * `import('…')`, type-only imports included — to the file it names, finds the layer of both ends, and
- * reports an import the importing layer may not make. Files outside every layer (test/, scripts/, bench/)
- * are not checked; bare package names are left to `no-restricted-imports` (core's ban on I/O packages).
+ * reports an import the importing layer may not make, and any import of test/, scripts/ or bench/ from a
+ * layer. Files outside every layer (test/, scripts/, bench/) are not checked; bare package names are left to `no-restricted-imports` (core's ban on I/O packages).
  *
  * Arrows point inward: entry points (bin, lambdas, lib/cli, lib/api, lib/service, web) → lib/app →
  * lib/ports.ts and lib/adapters → lib/core. The CDK code (lib/infra) shares only the pipeline contract.
@@ -34,6 +34,9 @@ export const LAYERS = [
   { name: 'bin', path: 'bin/', may: ['cli', 'infra'] },
   { name: 'web', path: 'web/', may: ['api'] },
 ];
+
+/** Folders outside every layer that no layer may import: tests, scripts and benchmarks are not shipped. */
+export const UNSHIPPED = ['test/', 'scripts/', 'bench/'];
 
 /** The layer of a file (a path relative to ROOT with `/` separators), or undefined outside every layer. */
 export function layerOf(file) {
@@ -67,6 +70,7 @@ export const layersRule = {
     messages: {
       forbidden:
         '{{from}} may not import {{to}} ({{target}}): {{from}} may import only {{allowed}}. Arrows point inward: entry points → lib/app → lib/ports.ts and lib/adapters → lib/core (docs/architecture.md).',
+      unshipped: '{{from}} may not import {{target}}: tests, scripts and benchmarks are not part of Karma; move what is shared into lib/.',
     },
   },
   create(context) {
@@ -80,7 +84,11 @@ export const layersRule = {
       if (!spec || !spec.startsWith('.')) return;
       const target = toRepoPath(resolve(dirname(context.filename), spec));
       const to = layerOf(target);
-      if (!to || allowed.has(to.name)) return;
+      if (!to) {
+        if (UNSHIPPED.some((dir) => target.startsWith(dir))) context.report({ node: node.source, messageId: 'unshipped', data: { from: layer.path, target } });
+        return;
+      }
+      if (allowed.has(to.name)) return;
       context.report({
         node: node.source,
         messageId: 'forbidden',

@@ -86,6 +86,15 @@ describe('karma/layers: arrows point inward', () => {
     );
   });
 
+  it('no layer imports tests, scripts or benchmarks', async () => {
+    // Act
+    const [fromApp] = await layerErrors('lib/app/x.ts', "import { copyRepo } from '../../test/helpers/config-repo.ts';\nexport const c = copyRepo;\n");
+    const fromLambda = await layerErrors('lambdas/x.ts', "export const s = import('../scripts/servers/servers.ts');\n");
+    // Assess
+    expect(fromApp).toBe('lib/app/ may not import test/helpers/config-repo.ts: tests, scripts and benchmarks are not part of Karma; move what is shared into lib/.');
+    expect(fromLambda).toHaveLength(1);
+  });
+
   it('files outside every layer (tests, scripts, benchmarks) may import anything', async () => {
     for (const file of ['test/unit/x.test.ts', 'scripts/x.ts', 'bench/x.ts']) {
       expect(await layerErrors(file, "import { a } from '../lib/adapters/ssm/runtime-store.ts';\nexport const b = a;\n")).toEqual([]);
