@@ -9,7 +9,7 @@ import { DeleteParameterCommand, GetParametersByPathCommand, SSMClient } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalPipeline } from '../../lib/app/pipeline/local-run.ts';
 import { NeptuneGraphStore } from '../../lib/adapters/neptune/graph-store.ts';
-import { DirectoryBuildHistory } from '../../lib/adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../../lib/adapters/history/directory-history.ts';
 import { SsmRuntimeStore } from '../../lib/adapters/ssm/runtime-store.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 import { REGION, gremlinEndpoint, motoClientConfig, motoEndpoint, setEnv, standInEnv } from '../support/stand-ins.ts';

@@ -10,6 +10,7 @@ import git from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinition } from '../../lib/adapters/stepfunctions/local-runner.ts';
 import { describeRemote } from '../../lib/app/pipeline/remote.ts';
+import { SfnExecutions } from '../../lib/adapters/stepfunctions/executions.ts';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
 import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../helpers/config-repo.ts';
@@ -78,7 +79,7 @@ describe('karma apply --remote (Step Functions API on moto)', () => {
     const out = JSON.parse(run.stdout[0]!) as { merged: null; remote: { executionArn: string; name: string; started: boolean; publishedOn: string } };
     expect(out.merged).toBeNull();
     expect(out.remote).toMatchObject({ started: true, publishedOn: 'origin/main', name: expect.stringMatching(new RegExp(`^karma-dev-apply-${head.slice(0, 20)}-[0-9a-f]{12}$`)) });
-    const described = await describeRemote(out.remote.executionArn, { client });
+    const described = await describeRemote(out.remote.executionArn, { executions: new SfnExecutions(client) });
     expect(JSON.parse(described.input!)).toEqual({ env: 'karma-dev', mode: 'apply', trigger: 'manual', commit: head });
     const again = JSON.parse((await karma('apply', '--env', 'karma-dev', '--remote', '--state-machine', arn, '--region', REGION, '-c', dir, '--json')).stdout[0]!) as typeof out;
     // Same name, same input: Step Functions hands back the same execution (idempotent), not a second one.
@@ -99,6 +100,6 @@ describe('karma apply --remote (Step Functions API on moto)', () => {
     expect(out.merged).toMatchObject({ commit, how: 'fast-forward' });
     expect(out.remote.publishedOn).toBe(`origin/karma/proposals/${id}`);
     expect(await git.resolveRef({ fs, dir, ref: 'main' })).toBe(commit);
-    expect(JSON.parse((await describeRemote(out.remote.executionArn, { client })).input!)).toEqual({ env: 'karma-dev', mode: 'apply', trigger: 'manual', commit });
+    expect(JSON.parse((await describeRemote(out.remote.executionArn, { executions: new SfnExecutions(client) })).input!)).toEqual({ env: 'karma-dev', mode: 'apply', trigger: 'manual', commit });
   });
 });

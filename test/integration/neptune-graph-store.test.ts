@@ -12,7 +12,7 @@ import { openLocalBackend, type Backend } from '../../lib/app/backend.ts';
 import { buildFromSources } from '../../lib/app/build.ts';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
 import { NeptuneGraphStore, type RequestKind } from '../../lib/adapters/neptune/graph-store.ts';
-import { DirectoryBuildHistory } from '../../lib/adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../../lib/adapters/history/directory-history.ts';
 import { StoreError } from '../../lib/core/errors.ts';
 import { filterEnv, type GraphElement, type GraphSnapshot } from '../../lib/core/snapshot.ts';
 import { REPO_ROOT, startGremlinServer, type GremlinServer } from '../../scripts/servers/servers.ts';
@@ -169,35 +169,6 @@ describe('NeptuneGraphStore on Gremlin Server', () => {
 
     expect(norm(part)).toEqual(norm(filterEnv(base, env)));
     expect(part!.vertices.length).toBeLessThan(base.vertices.length);
-  });
-
-  it('answers one component with its neighbours, and its dependents to depth N', async () => {
-    await store.write(base);
-    const deps = base.edges.filter((e) => e.label === 'DEPENDS_ON');
-    // the component with the most direct dependents
-    const counts = new Map<string, number>();
-    for (const e of deps) counts.set(e.to!, (counts.get(e.to!) ?? 0) + 1);
-    const [target] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
-
-    const view = await store.component(target);
-    const one = await store.dependents(target, 1);
-    const all = await store.dependents(target, 10);
-
-    const touching = base.edges.filter((e) => e.from === target || e.to === target);
-    expect(view!.vertex.id).toBe(target);
-    expect(view!.edges.map((e) => e.id).sort()).toEqual(touching.map((e) => e.id).sort());
-    expect(view!.neighbours.map((v) => v.id).sort()).toEqual([...new Set(touching.map((e) => (e.from === target ? e.to! : e.from!)))].sort());
-    expect(one.map((d) => d.id).sort()).toEqual([...new Set(deps.filter((e) => e.to === target).map((e) => e.from!))].sort());
-    // transitive closure computed here from the snapshot
-    const closure = new Map<string, number>();
-    let frontier = [target];
-    for (let d = 1; frontier.length > 0; d++) {
-      const next = [...new Set(deps.filter((e) => frontier.includes(e.to!)).map((e) => e.from!))].filter((x) => x !== target && !closure.has(x));
-      for (const x of next) closure.set(x, d);
-      frontier = next;
-    }
-    expect(Object.fromEntries(all.map((d) => [d.id, d.depth]))).toEqual(Object.fromEntries(closure));
-    expect(await store.component('component:nope:nothing')).toBeUndefined();
   });
 
   it('keeps the build history beside the graph, newest first', async () => {

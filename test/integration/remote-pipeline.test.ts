@@ -2,6 +2,7 @@
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { executionName, startRemotePipeline, describeRemote } from '../../lib/app/pipeline/remote.ts';
+import { SfnExecutions } from '../../lib/adapters/stepfunctions/executions.ts';
 import { loadDefinition } from '../../lib/adapters/stepfunctions/local-runner.ts';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
@@ -21,21 +22,21 @@ beforeAll(async () => {
 describe('the deployed pipeline (Step Functions API on moto)', () => {
   it('starts an execution named after its input; the same input again is the same execution', async () => {
     // Act
-    const first = await startRemotePipeline({ env: 'karma-dev', mode: 'apply', commit: 'abcdef0123' }, { stateMachineArn: arn, client });
-    const again = await startRemotePipeline({ env: 'karma-dev', mode: 'apply', commit: 'abcdef0123' }, { stateMachineArn: arn, client });
-    const other = await startRemotePipeline({ env: 'karma-prod', mode: 'apply', commit: 'abcdef0123' }, { stateMachineArn: arn, client });
+    const first = await startRemotePipeline({ env: 'karma-dev', mode: 'apply', commit: 'abcdef0123' }, { stateMachineArn: arn, executions: new SfnExecutions(client) });
+    const again = await startRemotePipeline({ env: 'karma-dev', mode: 'apply', commit: 'abcdef0123' }, { stateMachineArn: arn, executions: new SfnExecutions(client) });
+    const other = await startRemotePipeline({ env: 'karma-prod', mode: 'apply', commit: 'abcdef0123' }, { stateMachineArn: arn, executions: new SfnExecutions(client) });
     // Assess
     expect(first.started).toBe(true);
     expect(first.name).toBe(executionName({ trigger: 'manual', env: 'karma-dev', mode: 'apply', commit: 'abcdef0123' }));
     expect(first.name).toMatch(/^karma-dev-apply-abcdef0123-[0-9a-f]{12}$/);
     expect(again.executionArn).toBe(first.executionArn);
     expect(other.executionArn).not.toBe(first.executionArn);
-    const described = await describeRemote(first.executionArn, { client });
+    const described = await describeRemote(first.executionArn, { executions: new SfnExecutions(client) });
     expect(JSON.parse(described.input!)).toEqual({ trigger: 'manual', env: 'karma-dev', mode: 'apply', commit: 'abcdef0123' });
   });
 
   it('invalid input is refused before anything is started', async () => {
-    await expect(startRemotePipeline({ env: 'karma-dev', mode: 'destroy' }, { stateMachineArn: arn, client })).rejects.toThrow(
+    await expect(startRemotePipeline({ env: 'karma-dev', mode: 'destroy' }, { stateMachineArn: arn, executions: new SfnExecutions(client) })).rejects.toThrow(
       'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift"',
     );
   });

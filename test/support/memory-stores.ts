@@ -20,7 +20,7 @@ const byName = (a: { name: string }, b: { name: string }): number => (a.name < b
 
 /**
  * SSM Parameter Store's semantics in a Map: every put increases the name's version by one (even with the same
- * value), history keeps every version, overwrite=false on an existing name throws ParameterExistsError, readPath
+ * value), deleting a name forgets its versions, overwrite=false on an existing name throws ParameterExistsError, readPath
  * is recursive and sorted by name, readNames keeps the order asked and omits missing names.
  */
 export class InMemoryRuntimeStore implements RuntimeStore {
@@ -51,10 +51,6 @@ export class InMemoryRuntimeStore implements RuntimeStore {
     history.push({ name, value, type: options.type ?? 'String', version, lastModified: this.clock.now().toISOString() });
     this.versions.set(name, history);
     return { version };
-  }
-
-  async history(name: string): Promise<Parameter[]> {
-    return [...(this.versions.get(name) ?? [])];
   }
 
   async delete(names: readonly string[]): Promise<{ deleted: number }> {

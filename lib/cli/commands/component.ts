@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode, type StateOptions } from '../../app/component.ts';
-import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
-import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
+import { openTerraform, pluginCacheDir } from '../../app/open.ts';
 import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { formatPlannedResources, planDetail } from '../../core/plan.ts';
@@ -70,7 +69,7 @@ export function terraformPlaces(config: Config, options: CommonOptions & { reado
 export async function componentRun(options: ComponentOptions, io: IO): Promise<number> {
   const progress = progressFor(io, options);
   const { config, files } = await loadConfigAndFiles(makeSource(options));
-  const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+  const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
   const places = terraformPlaces(config, options);
   const { workRoot } = places;
   const cacheDir = pluginCacheDir(workRoot);
@@ -83,7 +82,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       files,
       ...places,
       ...(options.stateMoved ? { stateMoved: true } : {}),
-      runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
+      runner,
       ...(options.commit ? { commit: options.commit } : {}),
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress,

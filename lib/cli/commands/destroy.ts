@@ -8,10 +8,10 @@
  */
 import { hostname } from 'node:os';
 import { terraformPlaces } from './component.ts';
-import { UsageError } from '../../core/errors.ts';
+import { UsageError, unknownEnvironment } from '../../core/errors.ts';
 import { buildFromConfig, loadConfig, loadConfigAndFiles } from '../../app/build.ts';
 import { applyDestroy, destroyTargets, discardPlans, forgetRecord, planDestroy, runtimeRecord, withEnvironmentLock, type DestroyOutcome } from '../../app/destroy.ts';
-import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
+import { openTerraform } from '../../app/open.ts';
 import { formatWaves, plural } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
@@ -74,11 +74,11 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
         io.out(p.yellow(`note: ${options.component} is still in the config (environments/${options.env}/...): the next pipeline run applies it again; remove its env file to keep it gone`));
       }
     }
-    const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+    const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
     const run = {
       files,
       ...terraformPlaces(config, options),
-      runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
+      runner,
       progress,
     };
     const owner = { owner: `karma-destroy:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid };
@@ -132,9 +132,7 @@ export interface ForgetOptions extends CommonOptions {
 export async function forgetCommand(options: ForgetOptions, io: IO): Promise<number> {
   const source = makeSource(options);
   const config = await loadConfig(source);
-  if (!config.project.environments.has(options.env)) {
-    throw new UsageError(`unknown environment "${options.env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  if (!config.project.environments.has(options.env)) throw unknownEnvironment(options.env, config.project.environments.keys());
   const deployed = config.deployments.find((d) => d.env === options.env && d.component === options.component);
   if (deployed) {
     throw new UsageError(

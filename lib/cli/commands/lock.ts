@@ -6,7 +6,7 @@
  * given: nothing was released; 1 the store failed.
  */
 import { existsSync } from 'node:fs';
-import { localProcesses } from '../../adapters/local/process.ts';
+import { localProcesses } from '../../app/open.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { describeHolder, executionName, listLocks, notLocked, releaseLock, shortTime, type HolderState, type LockRow } from '../../app/locks.ts';
 import { table } from '../../core/table.ts';

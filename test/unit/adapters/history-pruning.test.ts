@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../../lib/cli/main.ts';
 import { memoryIO } from '../../../lib/cli/io.ts';
 import { DirectorySnapshotStore } from '../../../lib/adapters/snapshots/directory-snapshots.ts';
-import { DirectoryBuildHistory } from '../../../lib/adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../../../lib/adapters/history/directory-history.ts';
 import { DEFAULT_KEEP_BUILDS, keepBuilds } from '../../../lib/core/config.ts';
 import { loadConfig } from '../../../lib/app/build.ts';
 import { DirectorySource } from '../../../lib/adapters/fs/directory-source.ts';

@@ -12,6 +12,7 @@ import { main } from '../../../lib/cli/main.ts';
 import { memoryIO } from '../../../lib/cli/io.ts';
 import { mergeProposal } from '../../../lib/app/change.ts';
 import { changedFiles } from '../../../lib/adapters/git/repo.ts';
+import { LocalGitRepository } from '../../../lib/adapters/git/repository.ts';
 import { diffInputs, formatInputChanges } from '../../../lib/core/inputs-diff.ts';
 import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../../helpers/config-repo.ts';
 
@@ -261,7 +262,7 @@ describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', 
   it('fast-forwards the branch, checks the file out, deletes the proposal branch; the working tree is clean', async () => {
     const dir = await gitExample();
     const p = await propose(dir, 'network', 'karma-dev', { cidr: '10.10.0.0/16', az_count: 3 });
-    const merged = await mergeProposal(dir, p.id);
+    const merged = await mergeProposal(new LocalGitRepository(dir), p.id);
     expect(merged).toMatchObject({ into: 'main', commit: p.commit, how: 'fast-forward', files: [NETWORK] });
     expect(await git.resolveRef({ fs, dir, ref: 'main' })).toBe(p.commit);
     expect(await git.listBranches({ fs, dir })).toEqual(['main']);
@@ -275,8 +276,8 @@ describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', 
     const base = await git.resolveRef({ fs, dir, ref: 'HEAD' });
     const queue = await propose(dir, 'queue', 'karma-dev', 'visibility_timeout: 90\nmax_receive_count: 5\n', 'q.yaml');
     const network = await propose(dir, 'network', 'karma-dev', { cidr: '10.10.0.0/16', az_count: 3 });
-    await mergeProposal(dir, queue.id);
-    const merged = await mergeProposal(dir, `karma/proposals/${network.id}`);
+    await mergeProposal(new LocalGitRepository(dir), queue.id);
+    const merged = await mergeProposal(new LocalGitRepository(dir), `karma/proposals/${network.id}`);
     expect(merged.how).toBe('replayed');
     expect(merged.commit).not.toBe(network.commit);
     const { commit: c } = await git.readCommit({ fs, dir, oid: merged.commit });
@@ -292,7 +293,7 @@ describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', 
     const first = await propose(dir, 'network', 'karma-dev', { cidr: '10.10.0.0/16', az_count: 3 });
     const second = await propose(dir, 'network', 'karma-dev', { cidr: '10.10.0.0/16', az_count: 4 });
     const base = await git.resolveRef({ fs, dir, ref: 'HEAD' });
-    await mergeProposal(dir, first.id);
+    await mergeProposal(new LocalGitRepository(dir), first.id);
     const before = snapshotTree(dir);
     const run = await karma('apply', second.id, '-c', dir);
     expect(run).toEqual({

@@ -145,7 +145,10 @@ describe('unknown names: exit 2 with what exists', () => {
 
     // Assess
     expect(run.code).toBe(2);
-    expect(onlyJson(run)).toMatchObject({ error: { name: 'UsageError', exitCode: 2, message: expect.stringMatching(/^component "dns-zone" is not deployed in karma-dev; /) } });
+    expect(onlyJson(run)).toMatchObject({
+      error: { name: 'NotFoundError', exitCode: 2, message: expect.stringMatching(/^component "dns-zone" is not deployed in karma-dev; /), kind: 'deployment', value: 'dns-zone', env: 'karma-dev' },
+    });
+    expect((onlyJson(run) as { error: { known: string[] } }).error.known).toEqual(['api-service', 'cache', 'database', 'monitoring', 'network', 'queue', 'security-baseline', 'serverless-site', 'worker']);
   });
 });
 

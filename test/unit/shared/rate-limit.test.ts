@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, TokenBucket, withBackoff } from '../../../lib/adapters/ssm/rate-limit.ts';
+import { backoffDelay, TokenBucket, withBackoff } from '../../../lib/shared/rate-limit.ts';
 import { isRetryableAwsError } from '../../../lib/adapters/ssm/runtime-store.ts';
 
 /** A fake clock: sleep() advances it. */

@@ -1,7 +1,7 @@
 /**
- * Build history for the Neptune graph store. Neptune holds the live graph; a gzipped snapshot per build is a
- * poor fit for a graph database (large string properties, no blob type, billed I/O), so the history lives
- * beside it behind a small interface. The default keeps it in a directory:
+ * Build history in a directory (the BuildHistory port, lib/ports.ts), used beside the Neptune graph store.
+ * Neptune holds the live graph; a gzipped snapshot per build is a poor fit for a graph database (large string
+ * properties, no blob type, billed I/O), so the history lives beside it. Layout:
  *
  *   <dir>/<id>.json            the BuildRecord plus the build's meta (small, listed without reading snapshots)
  *   <dir>/<id>.snapshot.json.gz the whole snapshot, gzipped
@@ -16,17 +16,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { StoreError } from '../../core/errors.ts';
 import type { BuildMeta, GraphSnapshot, WriteStats } from '../../core/snapshot.ts';
-import type { BuildRecord } from '../../ports.ts';
-
-export interface BuildHistory {
-  readonly description: string;
-  record(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord>;
-  /** Newest first. */
-  list(limit?: number): Promise<BuildRecord[]>;
-  read(id: string): Promise<GraphSnapshot | undefined>;
-  /** The meta of the newest build, if any. */
-  latestMeta(): Promise<BuildMeta | undefined>;
-}
+import type { BuildHistory, BuildRecord } from '../../ports.ts';
 
 interface RecordFile {
   readonly record: BuildRecord;

@@ -1,7 +1,7 @@
 /**
- * Client-side throttling and backoff for AWS APIs with account-wide quotas (SSM's read APIs share 40 TPS per
- * account and region by default): a token bucket every request waits on, and exponential backoff with full
- * jitter for the requests that get throttled anyway (another client shares the quota).
+ * Client-side throttling and backoff, for any client of a remote API: a token bucket every request waits on
+ * (SSM's read APIs share 40 TPS per account and region by default), and exponential backoff with full jitter
+ * for the requests that get throttled or conflict anyway (the SSM and Neptune adapters use both).
  */
 
 export interface Sleeper {
