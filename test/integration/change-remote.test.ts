@@ -65,7 +65,7 @@ describe('karma apply --remote (Step Functions API on moto)', () => {
     delete process.env['KARMA_STATE_MACHINE_ARN'];
     try {
       const run = await karma('apply', id, '--remote', '-c', dir);
-      expect(run).toEqual({ code: 2, stdout: [], stderr: ['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)'] });
+      expect(run).toEqual({ code: 2, stdout: [], stderr: ['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)'] });
       expect(snapshotTree(dir)).toEqual(before);
     } finally {
       if (savedArn !== undefined) process.env['KARMA_STATE_MACHINE_ARN'] = savedArn;

@@ -46,7 +46,7 @@ describe('the deployed pipeline (Step Functions API on moto)', () => {
     delete process.env['KARMA_STATE_MACHINE_ARN'];
     try {
       expect(await main(['pipeline', 'start', '--env', 'karma-dev'], io)).toBe(2);
-      expect(io.stderr).toEqual(['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)']);
+      expect(io.stderr).toEqual(['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)']);
     } finally {
       if (saved !== undefined) process.env['KARMA_STATE_MACHINE_ARN'] = saved;
     }

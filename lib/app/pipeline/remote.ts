@@ -30,11 +30,18 @@ export class RemotePipelineError extends KarmaError {
   override readonly name: string = 'RemotePipelineError';
 }
 
-function client(options: RemoteOptions): SFNClient {
+/** The region an ARN names (`arn:aws:states:<region>:...`), if any. */
+export function arnRegion(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:states:([a-z0-9-]+):/.exec(arn)?.[1];
+}
+
+/** The client for `arn`: --region, else the ARN's own region, else the SDK chain. */
+function client(options: RemoteOptions, arn: string): SFNClient {
+  const region = options.region ?? arnRegion(arn);
   return (
     options.client ??
     new SFNClient({
-      ...(options.region ? { region: options.region } : {}),
+      ...(region ? { region } : {}),
       ...((options.endpoint ?? process.env['AWS_ENDPOINT_URL_SFN']) ? { endpoint: options.endpoint ?? process.env['AWS_ENDPOINT_URL_SFN'] } : {}),
     })
   );
@@ -42,7 +49,7 @@ function client(options: RemoteOptions): SFNClient {
 
 export function stateMachineArn(options: RemoteOptions): string {
   const arn = options.stateMachineArn ?? process.env['KARMA_STATE_MACHINE_ARN'];
-  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)');
+  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)');
   if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/.test(arn)) throw new UsageError(`"${arn}" is not a Step Functions state machine ARN`);
   return arn;
 }
@@ -67,7 +74,7 @@ export async function startRemotePipeline(raw: Record<string, unknown>, options:
   if (!parsed.success) throw new UsageError(`invalid execution input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
   const arn = stateMachineArn(options);
   const name = options.name ?? executionName(parsed.data);
-  const sfn = client(options);
+  const sfn = client(options, arn);
   try {
     const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(parsed.data) }));
     return { executionArn: out.executionArn!, name, started: true };
@@ -83,7 +90,7 @@ export async function startRemotePipeline(raw: Record<string, unknown>, options:
 
 export async function describeRemote(executionArn: string, options: RemoteOptions = {}): Promise<DescribeExecutionCommandOutput> {
   try {
-    return await client(options).send(new DescribeExecutionCommand({ executionArn }));
+    return await client(options, executionArn).send(new DescribeExecutionCommand({ executionArn }));
   } catch (error) {
     if (error instanceof ExecutionDoesNotExist) throw new UsageError(`no execution ${executionArn}`);
     throw new RemotePipelineError(`DescribeExecution ${executionArn} failed: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });

@@ -1,0 +1,72 @@
+/**
+ * `npm run build` (also run by `prepare`, so `npm ci` and `npm pack` build it): bundles the `karma` CLI into dist/.
+ *
+ * - ESM for Node 22+, code splitting: every module a command imports lazily (`await import(...)`) becomes its own
+ *   chunk, so `karma --version` loads a few kilobytes, not the AWS SDK.
+ * - Runtime dependencies stay external (`packages: 'external'`): the installed package uses its node_modules.
+ * - Files read at run time relative to a source file (`new URL('../../../statemachines/pipeline.asl.json',
+ *   import.meta.url)`) are rewritten to the same file relative to dist/, so the bundle finds them in the package.
+ *   `bin/karma.ts` (the CLI re-running itself for a component apply) becomes dist/karma.js.
+ *
+ * `--metafile` also writes dist/meta.json (what each chunk holds: esbuild's analyzer reads it).
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { build, type Plugin } from 'esbuild';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const DIST = join(ROOT, 'dist');
+const ENTRY = join(ROOT, 'bin', 'karma.ts');
+
+/** `new URL('<relative path>', import.meta.url)` in a source file. */
+const RUNTIME_URL = /new URL\((['"])(\.{1,2}\/[^'"]+)\1,\s*import\.meta\.url\)/g;
+
+/** Rewrites run-time file URLs so that they resolve from dist/ (one flat folder of chunks). */
+export function rewriteRuntimeUrls(source: string, file: string): string {
+  return source.replace(RUNTIME_URL, (whole, _quote: string, path: string) => {
+    const target = resolve(dirname(file), path);
+    if (target === ENTRY) return "new URL('./karma.js', import.meta.url)";
+    if (target.startsWith(join(ROOT, 'lib')) || target.startsWith(join(ROOT, 'bin'))) {
+      throw new Error(`${relative(ROOT, file)}: ${whole} points into the sources, which dist/ does not ship`);
+    }
+    return `new URL(${JSON.stringify(relative(DIST, target).split('\\').join('/'))}, import.meta.url)`;
+  });
+}
+
+const runtimeUrls: Plugin = {
+  name: 'runtime-urls',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      return { contents: rewriteRuntimeUrls(source, args.path), loader: 'ts' };
+    });
+  },
+};
+
+export async function buildCli(options: { metafile?: boolean } = {}): Promise<void> {
+  rmSync(DIST, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: { karma: ENTRY },
+    outdir: DIST,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    packages: 'external',
+    chunkNames: '[name]-[hash]',
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'none',
+    metafile: options.metafile ?? false,
+    logLevel: 'warning',
+    plugins: [runtimeUrls],
+  });
+  if (options.metafile && result.metafile) writeFileSync(join(DIST, 'meta.json'), JSON.stringify(result.metafile));
+}
+
+if (import.meta.main) {
+  await buildCli({ metafile: process.argv.includes('--metafile') });
+}
