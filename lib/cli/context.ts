@@ -6,8 +6,9 @@ import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
 import type { ConfigSource, Progress } from '../ports.ts';
+import type { Removal } from '../core/orphans.ts';
 import { DirectorySource } from '../adapters/fs/directory-source.ts';
-import { GitSource, isGitUrl } from '../adapters/git/git-source.ts';
+import { isGitUrl } from '../adapters/git/url.ts';
 import { loadConfig, buildFromConfig, type BuildResult } from '../app/build.ts';
 import { localDatabasePath, openBackend, type Backend, type BackendType } from '../app/backend.ts';
 import type { IO } from './io.ts';
@@ -33,13 +34,40 @@ export function configLocation(options: SourceOptions): string {
   return options.config ?? process.env['KARMA_CONFIG'] ?? '.';
 }
 
+/**
+ * The Git adapter (isomorphic-git, ~50 ms to load) is imported when the source is first read, so commands on a
+ * directory never load it (start-up: bench/startup.ts).
+ */
+class LazyGitSource implements ConfigSource {
+  readonly description: string;
+  private readonly location: string;
+  private readonly ref: string;
+  private source: Promise<ConfigSource> | undefined;
+  constructor(location: string, ref: string) {
+    this.location = location;
+    this.ref = ref;
+    this.description = `${location}@${ref}`;
+  }
+  private git(): Promise<ConfigSource> {
+    this.source ??= import('../adapters/git/git-source.ts').then(({ GitSource }) => new GitSource(this.location, this.ref));
+    return this.source;
+  }
+  async load(): ReturnType<ConfigSource['load']> {
+    return (await this.git()).load();
+  }
+  async findRemovals(deployments: Parameters<NonNullable<ConfigSource['findRemovals']>>[0]): Promise<ReadonlyMap<string, Removal>> {
+    const source = await this.git();
+    return source.findRemovals ? source.findRemovals(deployments) : new Map();
+  }
+}
+
 export function makeSource(options: SourceOptions): ConfigSource {
   const location = configLocation(options);
-  if (isGitUrl(location)) return new GitSource(location, options.ref ?? 'HEAD');
+  if (isGitUrl(location)) return new LazyGitSource(location, options.ref ?? 'HEAD');
   if (!existsSync(location) || !statSync(location).isDirectory()) {
     throw new UsageError(`--config ${location}: not a directory or a Git URL; point it at a config repo (the folder with karma.yaml)`);
   }
-  if (options.ref) return new GitSource(resolve(location), options.ref);
+  if (options.ref) return new LazyGitSource(resolve(location), options.ref);
   return new DirectorySource(location);
 }
 

@@ -12,7 +12,7 @@ import { UsageError } from '../../core/errors.ts';
 import { PIPELINE_ERRORS } from '../../core/pipeline-contract.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
-import { isGitUrl } from '../../adapters/git/git-source.ts';
+import { isGitUrl } from '../../adapters/git/url.ts';
 import { palette, spinner, type IO } from '../io.ts';
 import { parseDuration } from '../../core/duration.ts';
 
