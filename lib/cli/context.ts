@@ -100,9 +100,18 @@ export async function liveBuild(options: CommonOptions, io: IO): Promise<{ confi
       return { config, result: await buildFromConfig(config, undefined) };
     }
   }
-  const backend = await openBackendFor(config, options, false, io);
+  return withBackend(config, options, { create: false, io }, async (backend) => ({ config, result: await buildFromConfig(config, backend.runtime, { source }) }));
+}
+
+/**
+ * The one way a command uses a store: open the backend, run `work`, close the backend whatever happens.
+ * `create`: a command that writes creates a missing local store; one that reads refuses a missing one (a
+ * UsageError naming `karma graph build`). `io` hears (on stderr, once) when the local store can be read by others.
+ */
+export async function withBackend<T>(config: Config | undefined, options: CommonOptions, access: { readonly create: boolean; readonly io?: IO }, work: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = await openBackendFor(config, options, access.create, access.io);
   try {
-    return { config, result: await buildFromConfig(config, backend.runtime, { source }) };
+    return await work(backend);
   } finally {
     await backend.close();
   }

@@ -22,10 +22,10 @@ import { GitSource } from '../../adapters/git/git-source.ts';
 import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
 import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
 import { storeDirOf, terraformPlaces } from './component.ts';
-import { openBackendFor, progressFor } from '../context.ts';
+import { progressFor, withBackend } from '../context.ts';
 import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
 import { publishedOn, readHead } from '../../adapters/git/repo.ts';
-import { isGitUrl } from '../../adapters/git/git-source.ts';
+import { isGitUrl } from '../../adapters/git/url.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import { formatWaves, table } from '../format.ts';
 import { palette, type IO } from '../io.ts';
@@ -75,8 +75,7 @@ async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'com
   const storeDir = storeDirOf(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
   sweepSavedPlans(storeDir, new Set([...(await listProposals(dir)).map((pr) => pr.id), proposal.id]));
-  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  try {
+  return withBackend(config, { ...options, config: dir }, { create: true, io }, async (backend) => {
     const { result, saved, file } = await planProposal(config, backend.runtime, proposal, {
       storeDir,
       files,
@@ -88,9 +87,7 @@ async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'com
     });
     if (!saved || !file) return { status: 'failed', error: result.error ?? 'terraform plan failed', log: join(places.workRoot, proposal.env, proposal.component, 'plan.log') };
     return { status: 'planned', saved, file };
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 /** The saved plan as the user sees it before deciding: the summary, each resource, destroys and replaces marked. */
@@ -328,20 +325,16 @@ async function applyProposal(dir: string, id: string, options: ApplyOptions, io:
   const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
   const places = terraformPlaces(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
-  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  let applied: ProposalApplied;
-  try {
-    applied = await applySavedProposal(dir, check, backend, {
+  const applied: ProposalApplied = await withBackend(config, { ...options, config: dir }, { create: true, io }, (backend) =>
+    applySavedProposal(dir, check, backend, {
       ...places,
       holder: { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid },
       runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       ...(options.includePending ? { includePending: true } : {}),
       progress: progressFor(io, options),
-    });
-  } finally {
-    await backend.close();
-  }
+    }),
+  );
   const { result } = applied;
   if (applied.kind === 'failed') {
     const log = join(places.workRoot, proposal.env, proposal.component, 'apply.log');
