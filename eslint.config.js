@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', '.servers/**', 'examples/**/.terraform/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'cdk.out/**', '.servers/**', 'examples/**/.terraform/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
