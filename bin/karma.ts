@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /*
- * The `karma` command. Written in syntax any Node.js parses, and importing nothing statically, so that on an old
- * Node it prints one line instead of a stack trace. Karma needs Node.js 22.16+ or 24+: the local store uses
- * node:sqlite without a flag (22.13) and its StatementSync.setReturnArrays and DatabaseSync timeout (22.16; Node 23
- * got them late, and is not an LTS). Exit code 1 then (docs/cli.md: the environment cannot run Karma).
+ * The `karma` command. Written in syntax any Node.js since 12 parses (ES5 and one dynamic import()) and importing
+ * nothing statically, so that on an old Node it prints one line instead of a stack trace. Karma needs Node.js 22.16+
+ * or 24+: the local store uses node:sqlite without a flag (22.13) and its StatementSync.setReturnArrays and the
+ * DatabaseSync timeout option (22.16; Node 23 got them late, and is not an LTS). Exit code 1 then (docs/cli.md:
+ * the machine cannot run Karma; the command line was fine).
  */
 /* eslint-disable no-var, prefer-rest-params -- old-Node syntax on purpose: this file must parse before the version check runs */
 var version = process.versions.node.split('.');
