@@ -10,7 +10,7 @@
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
-import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
+import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError, UsageError } from '../core/errors.ts';
 import type { CommonOptions } from './context.ts';
 import type { PipelineRunOptions } from './commands/pipeline.ts';
 import { processIO, type IO } from './io.ts';
@@ -94,7 +94,13 @@ function choice<T extends string>(p: Parsed, key: string, choices: readonly T[])
 /** The i-th declared argument; commander has already refused a missing required one. */
 function arg(p: Parsed, i: number): string {
   const v = p.args[i];
-  if (typeof v !== 'string') throw new InvalidArgumentError(`missing argument ${i + 1}`);
+  if (typeof v !== 'string') throw new UsageError(`missing argument ${i + 1}`);
+  return v;
+}
+/** A required option's value; the preAction check (checkMandatoryAfterUnknown) has already refused a missing one. */
+function requiredText(p: Parsed, key: string, flag: string): string {
+  const v = text(p, key);
+  if (v === undefined) throw new UsageError(`required option '${flag}' not specified`);
   return v;
 }
 function optionalArg(p: Parsed, i: number): string | undefined {
@@ -223,7 +229,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .requiredOption('-e, --env <env>', 'environment')
       .option('--all', 'every component, not only those that need an apply')
       .option('--destroy', 'reverse order, for destroying'),
-  ).action(action(async (p, io) => (await graphCommands()).graphOrder({ ...common(p), env: text(p, 'env') ?? '', all: flag(p, 'all'), destroy: flag(p, 'destroy') }, io)));
+  ).action(action(async (p, io) => (await graphCommands()).graphOrder({ ...common(p), env: requiredText(p, 'env', '-e, --env <env>'), all: flag(p, 'all'), destroy: flag(p, 'destroy') }, io)));
   withCommon(
     graph
       .command('impact')
@@ -400,7 +406,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
           ...common(p),
           component: arg(p, 0),
           env: arg(p, 1),
-          input: text(p, 'input') ?? '',
+          input: requiredText(p, 'input', '-i, --input <file>'),
           message: text(p, 'message'),
           dryRun: flag(p, 'dryRun'),
           plan: flag(p, 'plan'),
