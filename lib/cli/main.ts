@@ -151,11 +151,17 @@ function checkMandatoryAfterUnknown(command: Command): void {
   for (const sub of command.commands) checkMandatoryAfterUnknown(sub);
 }
 
-/** `karma help graph order` → `karma graph order --help` (commander's help command reads only one word). */
-function helpArguments(argv: readonly string[]): string[] {
+/**
+ * `karma help graph order` → `karma graph order --help` (commander's help command reads only one word). Words that
+ * are not a command path are parsed as the command itself, so `karma help grpah` gets commander's "unknown command
+ * 'grpah' (did you mean graph?)".
+ */
+function helpArguments(program: Command, argv: readonly string[]): string[] {
   const words = argv.slice(1);
-  if (argv[0] === 'help' && words.length > 1 && words.every((w) => /^[a-z][a-z-]*$/.test(w))) return [...words, '--help'];
-  return [...argv];
+  if (argv[0] !== 'help' || words.length === 0 || words.some((w) => w.startsWith('-'))) return [...argv];
+  let command: Command | undefined = program;
+  for (const word of words) command = command?.commands.find((c) => c.name() === word || c.aliases().includes(word));
+  return command ? [...words, '--help'] : words;
 }
 
 /** The `karma` program: every command, option and description, with the actions that run them. */
@@ -528,7 +534,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
   let exitCode = 0;
   const program = buildProgram(argv, io, (code) => (exitCode = code));
   try {
-    await program.parseAsync(helpArguments(argv), { from: 'user' });
+    await program.parseAsync(helpArguments(program, argv), { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;

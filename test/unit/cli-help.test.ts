@@ -29,6 +29,16 @@ describe('help', () => {
     expect(run.stdout.join('\n')).toMatch(/^Usage: karma graph order \[options\]/);
   });
 
+  it('`karma help` with words that are not a command is a usage error', async () => {
+    // Act
+    const run = await karma('help', 'grpah', 'order');
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stdout).toEqual([]);
+    expect(run.stderr).toEqual(["karma: unknown command 'grpah' (did you mean graph?)"]);
+  });
+
   it('`karma help graph` still shows the help of graph', async () => {
     // Act
     const run = await karma('help', 'graph');
