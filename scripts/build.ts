@@ -18,7 +18,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const DIST = join(ROOT, 'dist');
@@ -39,34 +39,41 @@ function externalDependencies(): string[] {
 /** `new URL('<relative path>', import.meta.url)` in a source file. */
 const RUNTIME_URL = /new URL\((['"])(\.{1,2}\/[^'"]+)\1,\s*import\.meta\.url\)/g;
 
-/** Rewrites run-time file URLs so that they resolve from dist/ (one flat folder of chunks). */
-export function rewriteRuntimeUrls(source: string, file: string): string {
+/** Rewrites run-time file URLs so that they resolve from `dist` (one flat folder of chunks). */
+export function rewriteRuntimeUrls(source: string, file: string, dist = DIST): string {
   return source.replace(RUNTIME_URL, (whole, _quote: string, path: string) => {
     const target = resolve(dirname(file), path);
     if (target === ENTRY) return "new URL('./karma.js', import.meta.url)";
     if (target.startsWith(join(ROOT, 'lib')) || target.startsWith(join(ROOT, 'bin'))) {
       throw new Error(`${relative(ROOT, file)}: ${whole} points into the sources, which dist/ does not ship`);
     }
-    return `new URL(${JSON.stringify(relative(DIST, target).split('\\').join('/'))}, import.meta.url)`;
+    return `new URL(${JSON.stringify(relative(dist, target).split('\\').join('/'))}, import.meta.url)`;
   });
 }
 
-const runtimeUrls: Plugin = {
-  name: 'runtime-urls',
-  setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      return { contents: rewriteRuntimeUrls(source, args.path), loader: 'ts' };
-    });
-  },
-};
+function runtimeUrls(dist: string): Plugin {
+  return {
+    name: 'runtime-urls',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        return { contents: rewriteRuntimeUrls(source, args.path, dist), loader: 'ts' };
+      });
+    },
+  };
+}
 
-export async function buildCli(options: { metafile?: boolean } = {}): Promise<void> {
-  rmSync(DIST, { recursive: true, force: true });
+/**
+ * Builds the CLI into `outdir` (default dist/, emptied first); returns esbuild's metafile (what each chunk holds
+ * and imports), also written to `<outdir>/meta.json` with `metafile: true`.
+ */
+export async function buildCli(options: { metafile?: boolean; outdir?: string } = {}): Promise<Metafile> {
+  const outdir = options.outdir ?? DIST;
+  rmSync(outdir, { recursive: true, force: true });
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints: { karma: ENTRY },
-    outdir: DIST,
+    outdir,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -80,11 +87,12 @@ export async function buildCli(options: { metafile?: boolean } = {}): Promise<vo
     sourcemap: 'linked',
     sourcesContent: false,
     legalComments: 'none',
-    metafile: options.metafile ?? false,
+    metafile: true,
     logLevel: 'warning',
-    plugins: [runtimeUrls],
+    plugins: [runtimeUrls(outdir)],
   });
-  if (options.metafile && result.metafile) writeFileSync(join(DIST, 'meta.json'), JSON.stringify(result.metafile));
+  if (options.metafile) writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  return result.metafile;
 }
 
 if (import.meta.main) {

@@ -1,7 +1,10 @@
 /** scripts/build.ts: files read at run time relative to a source file resolve from dist/ after bundling. */
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ROOT, rewriteRuntimeUrls } from '../../scripts/build.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Metafile } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, ROOT, rewriteRuntimeUrls } from '../../scripts/build.ts';
 
 describe('rewriteRuntimeUrls', () => {
   it("rewrites the pipeline definition's URL to the same file relative to dist/", () => {
@@ -41,5 +44,51 @@ describe('rewriteRuntimeUrls', () => {
   it('leaves code without such URLs alone', () => {
     const source = "const u = new URL('https://example.com/x');";
     expect(rewriteRuntimeUrls(source, join(ROOT, 'lib/app/x.ts'))).toBe(source);
+  });
+});
+
+describe('the bundle (built into a temporary folder)', () => {
+  let dir: string;
+  let meta: Metafile;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'karma-dist-'));
+    meta = await buildCli({ outdir: dir });
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The packages an output file loads before any of its code runs: its static imports, followed through chunks. */
+  function staticPackages(output: string): string[] {
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const i of meta.outputs[file]!.imports) {
+        if (i.kind === 'dynamic-import') continue;
+        if (i.external) packages.add(i.path);
+        else visit(i.path);
+      }
+    };
+    visit(output);
+    return [...packages].filter((p) => !p.startsWith('node:')).sort();
+  }
+  const output = (prefix: string): string => {
+    const found = Object.keys(meta.outputs).find((k) => k.startsWith(`${relative(ROOT, dir)}/${prefix}-`) && k.endsWith('.js'));
+    if (!found) throw new Error(`no ${prefix} chunk in ${Object.keys(meta.outputs).join(', ')}`);
+    return found;
+  };
+
+  it('the entry imports nothing before its version check', () => {
+    expect(meta.outputs[`${relative(ROOT, dir)}/karma.js`]!.imports.filter((i) => i.kind !== 'dynamic-import')).toEqual([]);
+  });
+
+  it('--version, --help and graph validate load none of the heavy packages', () => {
+    const heavy = /^(@aws-sdk|@smithy|gremlin|isomorphic-git|aws-local-stepfunctions)/;
+    expect(staticPackages(output('main')).filter((p) => heavy.test(p))).toEqual([]);
+    expect(staticPackages(output('graph')).filter((p) => heavy.test(p))).toEqual([]);
+  });
+
+  it('the local pipeline run loads the Step Functions interpreter (so the check above can fail)', () => {
+    expect(staticPackages(output('pipeline'))).toContain('aws-local-stepfunctions');
   });
 });
