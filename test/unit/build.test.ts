@@ -1,7 +1,9 @@
 /** scripts/build.ts: files read at run time relative to a source file resolve from dist/ after bundling. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, ROOT, rewriteRuntimeUrls } from '../../scripts/build.ts';
@@ -86,6 +88,23 @@ describe('the bundle (built into a temporary folder)', () => {
     const heavy = /^(@aws-sdk|@smithy|gremlin|isomorphic-git|aws-local-stepfunctions)/;
     expect(staticPackages(output('main')).filter((p) => heavy.test(p))).toEqual([]);
     expect(staticPackages(output('graph')).filter((p) => heavy.test(p))).toEqual([]);
+  });
+
+  it("hides node:sqlite's ExperimentalWarning and no other warning", () => {
+    // Arrange: a preload that emits both warnings once the entry has installed its filter
+    const preload = join(dir, 'warn.mjs');
+    writeFileSync(
+      preload,
+      "setImmediate(() => { process.emitWarning('SQLite is an experimental feature and might change at any time', 'ExperimentalWarning'); process.emitWarning('Widgets are an experimental feature', { type: 'ExperimentalWarning' }); });\n",
+    );
+
+    // Act
+    const run = spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, join(dir, 'karma.js'), '--version'], { encoding: 'utf8' });
+
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.stderr).not.toContain('SQLite');
+    expect(run.stderr).toContain('ExperimentalWarning: Widgets are an experimental feature');
   });
 
   it('the local pipeline run loads the Step Functions interpreter (so the check above can fail)', () => {
