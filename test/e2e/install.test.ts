@@ -12,14 +12,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTerraform } from '../../lib/adapters/terraform/runner.ts';
+import { ensureTerraform } from '../helpers/terraform.ts';
 import { buildCli, DIST, ROOT } from '../../scripts/build.ts';
 
 const NPM_TIMEOUT = 10 * 60 * 1000;
 
+/** terraform or tofu as the other end-to-end tests find it (on PATH, else built with Go); undefined: neither. */
 function terraformOnPath(): string | undefined {
   try {
-    return findTerraform(undefined);
+    return ensureTerraform();
   } catch {
     return undefined;
   }
@@ -108,7 +109,7 @@ describe('the installed karma, outside the checkout', () => {
     expect(karmaVersion.stderr).toBe('');
   });
 
-  it.skipIf(!TERRAFORM)('init → graph validate → pipeline run applies with the real terraform → graph build shows it in sync', () => {
+  it.skipIf(!TERRAFORM)('init → graph validate → pipeline run applies with the real terraform → graph build shows it in sync (skipped only without terraform, tofu or Go)', () => {
     // Arrange
     const repo = join(tmp, 'my-infra');
 
@@ -133,7 +134,7 @@ describe('the installed karma, outside the checkout', () => {
     expect(readdirSync(join(repo, '.karma'))).toContain('karma.db');
   });
 
-  it.skipIf(!OLD_NODE)('on Node older than 22.16 prints one line and exits 1', () => {
+  it.skipIf(!OLD_NODE)('on Node older than 22.16 prints one line and exits 1 (skipped when no Node < 22 is on PATH)', () => {
     // Arrange: the old Node first on PATH, as on a machine that never upgraded (#!/usr/bin/env node)
     const path = [dirname(OLD_NODE!), join(prefix, 'bin'), '/usr/bin', '/bin'].join(delimiter);
     const version = spawnSync(OLD_NODE!, ['--version'], { encoding: 'utf8' }).stdout.trim();
