@@ -10,6 +10,8 @@ import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
 import type { ConfigSource, GitRepository, TerraformRunner } from '../ports.ts';
+import type { Removal } from '../core/orphans.ts';
+import { DirectorySource } from '../adapters/fs/directory-source.ts';
 import { isGitUrl } from '../adapters/git/url.ts';
 import { findTerraform, terraformRunner } from '../adapters/terraform/runner.ts';
 
@@ -19,19 +21,43 @@ export { pluginCacheDir } from '../adapters/terraform/plugin-cache.ts';
 export { localProcesses } from '../adapters/local/process.ts';
 
 /**
+ * The Git adapter (isomorphic-git, ~50 ms to load) is imported when the source is first read, so commands on a
+ * directory never load it (start-up: bench/startup.ts).
+ */
+class LazyGitSource implements ConfigSource {
+  readonly description: string;
+  private readonly location: string;
+  private readonly ref: string;
+  private source: Promise<ConfigSource> | undefined;
+  constructor(location: string, ref: string) {
+    this.location = location;
+    this.ref = ref;
+    this.description = `${location}@${ref}`;
+  }
+  private git(): Promise<ConfigSource> {
+    this.source ??= import('../adapters/git/git-source.ts').then(({ GitSource }) => new GitSource(this.location, this.ref));
+    return this.source;
+  }
+  async load(): ReturnType<ConfigSource['load']> {
+    return (await this.git()).load();
+  }
+  async findRemovals(deployments: Parameters<NonNullable<ConfigSource['findRemovals']>>[0]): Promise<ReadonlyMap<string, Removal>> {
+    const source = await this.git();
+    return source.findRemovals ? source.findRemovals(deployments) : new Map();
+  }
+}
+
+/**
  * The config at `location`: a Git URL (at `ref`, default HEAD), a directory's working tree, or with `ref` that
  * directory's Git history at the ref. A usage error when the location is neither a directory nor a Git URL.
  */
-export async function openConfigSource(location: string, ref?: string): Promise<ConfigSource> {
-  if (!isGitUrl(location) && (!existsSync(location) || !statSync(location).isDirectory())) {
+export function openConfigSource(location: string, ref?: string): ConfigSource {
+  if (isGitUrl(location)) return new LazyGitSource(location, ref ?? 'HEAD');
+  if (!existsSync(location) || !statSync(location).isDirectory()) {
     throw new UsageError(`--config ${location}: not a directory or a Git URL; point it at a config repo (the folder with karma.yaml)`);
   }
-  if (!isGitUrl(location) && !ref) {
-    const { DirectorySource } = await import('../adapters/fs/directory-source.ts');
-    return new DirectorySource(location);
-  }
-  const { GitSource } = await import('../adapters/git/git-source.ts');
-  return isGitUrl(location) ? new GitSource(location, ref ?? 'HEAD') : new GitSource(resolve(location), ref!);
+  if (ref) return new LazyGitSource(resolve(location), ref);
+  return new DirectorySource(location);
 }
 
 /** The local Git clone at `dir`, for the change workflow (lib/app/change.ts). */

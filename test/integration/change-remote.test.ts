@@ -58,7 +58,7 @@ describe('karma apply --remote (Step Functions API on moto)', () => {
     const before = snapshotTree(dir);
     await withEnv({ KARMA_STATE_MACHINE_ARN: undefined }, async () => {
       const run = await karma('apply', id, '--remote', '-c', dir);
-      expect(run).toEqual({ code: 2, stdout: [], stderr: ['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)'] });
+      expect(run).toEqual({ code: 2, stdout: [], stderr: ['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)'] });
       expect(snapshotTree(dir)).toEqual(before);
     });
   });

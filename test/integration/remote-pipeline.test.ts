@@ -45,7 +45,7 @@ describe('the deployed pipeline (Step Functions API on moto)', () => {
     const io = memoryIO();
     await withEnv({ KARMA_STATE_MACHINE_ARN: undefined }, async () => {
       expect(await main(['pipeline', 'start', '--env', 'karma-dev'], io)).toBe(2);
-      expect(io.stderr).toEqual(['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)']);
+      expect(io.stderr).toEqual(['karma: no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)']);
     });
   });
 });

@@ -11,16 +11,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('openConfigSource', () => {
   it('a directory is read as it is; with a ref, from its Git history; a URL is cloned', async () => {
-    expect((await openConfigSource(dir)).description).toBe(dir);
-    expect((await openConfigSource(dir, 'main')).description).toBe(`${dir}@main`);
-    expect((await openConfigSource('https://example.com/acme/config.git')).description).toBe('https://example.com/acme/config.git@HEAD');
+    expect(openConfigSource(dir).description).toBe(dir);
+    expect(openConfigSource(dir, 'main').description).toBe(`${dir}@main`);
+    expect(openConfigSource('https://example.com/acme/config.git').description).toBe('https://example.com/acme/config.git@HEAD');
   });
 
   it('anything else is a usage error saying what --config must be', async () => {
-    await expect(openConfigSource(join(dir, 'missing'))).rejects.toMatchObject({
-      name: 'UsageError',
-      message: `--config ${join(dir, 'missing')}: not a directory or a Git URL; point it at a config repo (the folder with karma.yaml)`,
-    });
+    expect(() => openConfigSource(join(dir, 'missing'))).toThrow(
+      expect.objectContaining({
+        name: 'UsageError',
+        message: `--config ${join(dir, 'missing')}: not a directory or a Git URL; point it at a config repo (the folder with karma.yaml)`,
+      }),
+    );
   });
 });
 

@@ -25,16 +25,25 @@ export class RemotePipelineError extends KarmaError {
   override readonly name: string = 'RemotePipelineError';
 }
 
-/** The port given, else Step Functions (the SDK loaded only when a remote command runs). */
-async function executionsOf(options: RemoteOptions): Promise<PipelineExecutions> {
+/** The region an ARN names (`arn:aws:states:<region>:...`), if any. */
+export function arnRegion(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:states:([a-z0-9-]+):/.exec(arn)?.[1];
+}
+
+/**
+ * The port given, else Step Functions for `arn`: in --region, else the ARN's own region, else the SDK chain's
+ * (the SDK loaded only when a remote command runs).
+ */
+async function executionsOf(options: RemoteOptions, arn: string): Promise<PipelineExecutions> {
   if (options.executions) return options.executions;
+  const region = options.region ?? arnRegion(arn);
   const { SfnExecutions } = await import('../../adapters/stepfunctions/executions.ts');
-  return new SfnExecutions({ ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+  return new SfnExecutions({ ...(region ? { region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
 }
 
 export function stateMachineArn(options: RemoteOptions): string {
   const arn = options.stateMachineArn ?? process.env['KARMA_STATE_MACHINE_ARN'];
-  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)');
+  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)');
   if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/.test(arn)) throw new UsageError(`"${arn}" is not a Step Functions state machine ARN`);
   return arn;
 }
@@ -59,7 +68,7 @@ export async function startRemotePipeline(raw: Record<string, unknown>, options:
   if (!parsed.success) throw new UsageError(`invalid execution input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
   const arn = stateMachineArn(options);
   const name = options.name ?? executionName(parsed.data);
-  const executions = await executionsOf(options);
+  const executions = await executionsOf(options, arn);
   let out: { executionArn: string; started: boolean };
   try {
     out = await executions.start(arn, name, JSON.stringify(parsed.data));
@@ -72,7 +81,7 @@ export async function startRemotePipeline(raw: Record<string, unknown>, options:
 }
 
 export async function describeRemote(executionArn: string, options: RemoteOptions = {}): Promise<ExecutionDescription> {
-  const executions = await executionsOf(options);
+  const executions = await executionsOf(options, executionArn);
   let out: ExecutionDescription | undefined;
   try {
     out = await executions.describe(executionArn);

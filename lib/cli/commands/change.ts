@@ -21,7 +21,7 @@ import { planProposal, planTtlSeconds, readSavedPlan, sweepSavedPlans, type Save
 import { isGitUrl, openGitRepository, openTerraform, pluginCacheDir } from '../../app/open.ts';
 import type { GitRepository, TerraformRunner } from '../../ports.ts';
 import { storeDirOf, terraformPlaces } from './component.ts';
-import { openBackendFor, progressFor } from '../context.ts';
+import { progressFor, withBackend } from '../context.ts';
 import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import { formatWaves, table } from '../format.ts';
@@ -73,8 +73,7 @@ async function planForProposal(repo: GitRepository, proposal: Pick<Proposal, 'id
   const storeDir = storeDirOf(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
   sweepSavedPlans(storeDir, new Set([...(await listProposals(repo)).map((pr) => pr.id), proposal.id]));
-  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  try {
+  return withBackend(config, { ...options, config: dir }, { create: true, io }, async (backend) => {
     const { result, saved, file } = await planProposal(config, backend.runtime, proposal, {
       storeDir,
       files,
@@ -86,9 +85,7 @@ async function planForProposal(repo: GitRepository, proposal: Pick<Proposal, 'id
     });
     if (!saved || !file) return { status: 'failed', error: result.error ?? 'terraform plan failed', log: join(places.workRoot, proposal.env, proposal.component, 'plan.log') };
     return { status: 'planned', saved, file };
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 /** The saved plan as the user sees it before deciding: the summary, each resource, destroys and replaces marked. */
@@ -328,20 +325,16 @@ async function applyProposal(repo: GitRepository, id: string, options: ApplyOpti
   const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
   const places = terraformPlaces(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
-  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  let applied: ProposalApplied;
-  try {
-    applied = await applySavedProposal(repo, check, backend, {
+  const applied: ProposalApplied = await withBackend(config, { ...options, config: dir }, { create: true, io }, (backend) =>
+    applySavedProposal(repo, check, backend, {
       ...places,
       holder: { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid },
       runner,
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       ...(options.includePending ? { includePending: true } : {}),
       progress: progressFor(io, options),
-    });
-  } finally {
-    await backend.close();
-  }
+    }),
+  );
   const { result } = applied;
   if (applied.kind === 'failed') {
     const log = join(places.workRoot, proposal.env, proposal.component, 'apply.log');

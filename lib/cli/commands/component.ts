@@ -12,7 +12,7 @@ import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode, type StateOptions } from '../../app/component.ts';
 import { openTerraform, pluginCacheDir } from '../../app/open.ts';
-import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
+import { baseDir, makeSource, progressFor, withBackend, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { formatPlannedResources, planDetail } from '../../core/plan.ts';
 import { dirname, resolve } from 'node:path';
@@ -73,8 +73,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
   const places = terraformPlaces(config, options);
   const { workRoot } = places;
   const cacheDir = pluginCacheDir(workRoot);
-  const backend = await openBackendFor(config, options, true, io);
-  try {
+  return withBackend(config, options, { create: true, io }, async (backend) => {
     const result = await runComponent(config, backend.runtime, {
       env: options.env,
       component: options.component,
@@ -100,7 +99,5 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       }
     }
     return result.outcome === 'failed' ? 1 : 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }

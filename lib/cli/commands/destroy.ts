@@ -14,7 +14,7 @@ import { applyDestroy, destroyTargets, discardPlans, forgetRecord, planDestroy, 
 import { openTerraform } from '../../app/open.ts';
 import { formatWaves, plural } from '../format.ts';
 import { palette, type IO } from '../io.ts';
-import { makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
+import { makeSource, progressFor, withBackend, type CommonOptions } from '../context.ts';
 
 export interface DestroyOptions extends CommonOptions {
   readonly component: string;
@@ -47,8 +47,7 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
   // The config as it is now (without --ref): it says whether the deployment is still there.
   const currentSource = makeSource({ ...(options.config ? { config: options.config } : {}) });
   const config = await loadConfig(currentSource);
-  const backend = await openBackendFor(config, options, false);
-  try {
+  return withBackend(config, options, { create: false }, async (backend) => {
     const { build } = await buildFromConfig(config, backend.runtime, { source: currentSource });
     const orphan = build.orphans.find((o) => o.env === options.env && o.component === options.component);
     if (!orphan && options.ref) {
@@ -118,9 +117,7 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
       }
       return outcomes.every((o) => o.outcome === 'destroyed') ? 0 : 1;
     });
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 export interface ForgetOptions extends CommonOptions {
@@ -139,8 +136,7 @@ export async function forgetCommand(options: ForgetOptions, io: IO): Promise<num
       `${options.component} is still in the config of ${options.env} (${deployed.file}): remove that file first (it then shows as orphaned), or destroy it with karma destroy ${options.component} ${options.env}`,
     );
   }
-  const backend = await openBackendFor(config, options, false);
-  try {
+  return withBackend(config, options, { create: false }, async (backend) => {
     const names = await runtimeRecord(config, backend.runtime, options.env, options.component);
     if (names.length === 0) throw new UsageError(`nothing to forget: the runtime holds no record of ${options.component} in ${options.env}`);
     requireDecisionPossible(io, { ...(options.yes ? { yes: true } : {}) }, `forget ${options.component} in ${options.env}`, 'run again with --yes');
@@ -158,7 +154,5 @@ export async function forgetCommand(options: ForgetOptions, io: IO): Promise<num
     if (options.json) io.out(JSON.stringify({ env: options.env, component: options.component, deleted, names }));
     else io.out(`forgot ${options.component} in ${options.env}: ${plural(deleted, 'parameter')} deleted`);
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }

@@ -11,14 +11,13 @@ import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
 import { displayPath } from '../../core/documents.ts';
 import { requireEnvironment } from '../../core/config.ts';
-import { readUserDocument, readUserStdin } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
 import { runtimeListing } from '../../app/queries.ts';
 import { plural, table } from '../format.ts';
 import type { IO } from '../io.ts';
 import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
-import { isGitUrl } from '../../adapters/git/git-source.ts';
+import { isGitUrl, readUserDocument, readUserStdin } from '../../app/open.ts';
 
 const RecordFile = z
   .object({
