@@ -150,6 +150,21 @@ export function planEnv(
 }
 
 /**
+ * What a drift check of `env` covers, as waves: the components applied successfully (own status in-sync or
+ * drifted), minus `exclude` (checked already in this execution), within `only` when given. A check runs
+ * `terraform plan` and changes no output, so checks do not depend on each other; the waves are the topological
+ * generations anyway (upstream first), so a run reports a drifted component before the dependents it puts at risk.
+ */
+export function driftOrder(build: Build, env: string, options: { exclude?: ReadonlySet<string>; only?: ReadonlySet<string> } = {}): Waves {
+  const candidates: string[] = [];
+  for (const d of envDeployments(build.config, env).values()) {
+    const s = build.statuses.get(deploymentKey(env, d.component))!;
+    if ((s.own === 'in-sync' || s.own === 'drifted') && !options.exclude?.has(d.component) && (!options.only || options.only.has(d.component))) candidates.push(d.component);
+  }
+  return envWaves(build.config, env, candidates);
+}
+
+/**
  * What destroying `component` in `env` takes down, as waves, dependents first: the component and everything
  * in the same environment that depends on it, transitively, among the deployments `keep` accepts (the
  * component itself is always in). Dependents in other environments are `crossEnvironmentDependents`.

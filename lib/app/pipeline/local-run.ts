@@ -12,7 +12,7 @@ import { applyTaskTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, 
 import type { BackendType } from '../backend.ts';
 import { localContext, localWorkRoot } from './context.ts';
 import { loadConfig } from '../build.ts';
-import type { PipelineContext } from './steps.ts';
+import type { PipelineContext } from './context.ts';
 import { makeHandlers } from './handlers.ts';
 import { LockState, Summary, type Plan } from './model.ts';
 import { STATES } from '../../core/pipeline-contract.ts';
