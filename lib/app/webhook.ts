@@ -17,7 +17,7 @@
  * The secret and the bus are reached through injected functions, so the logic is tested without AWS.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { GITHUB_PUSH, GITHUB_SOURCE } from '../infra/event-patterns.ts';
+import { GITHUB_PUSH, GITHUB_SOURCE } from '../core/event-patterns.ts';
 
 export interface WebhookRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;

@@ -53,6 +53,17 @@ export const STATES = {
   outcome: 'Outcome?',
 } as const;
 
+/**
+ * TimeoutSeconds of the task that applies one component (ApplyWave's ApplyComponent) in a parsed definition:
+ * CodeBuild's build timeout is derived from it (CDK), and so is the local runner's.
+ */
+export function applyTaskTimeoutSeconds(definition: Record<string, unknown>): number {
+  const states = definition['States'] as Record<string, { ItemProcessor?: { States: Record<string, { TimeoutSeconds?: number }> } }> | undefined;
+  const seconds = states?.[STATES.applyWave]?.ItemProcessor?.States[APPLY_STATE]?.TimeoutSeconds;
+  if (typeof seconds !== 'number') throw new Error(`statemachines/pipeline.asl.json: ${STATES.applyWave}.${APPLY_STATE} has no TimeoutSeconds`);
+  return seconds;
+}
+
 /** Error names of the pipeline: raised by Karma's code or by a Fail state, compared by callers. */
 export const PIPELINE_ERRORS = {
   /** Thrown by Normalize and Build; the ASL's Catch sends it to the InvalidInput Fail state (exit 2 locally). */

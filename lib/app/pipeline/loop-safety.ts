@@ -4,7 +4,7 @@
  *  1. Own writes (isOwnWrite). A change event for a parameter Karma itself wrote must not start work: the state
  *     parameter is only written by Karma, and an output whose version is the one Karma recorded right after
  *     writing it was Karma's own write. A newer version was written by someone else: that is a real change.
- *     (The EventBridge rule already matches outputs only: lib/infra/event-patterns.ts.)
+ *     (The EventBridge rule already matches outputs only: lib/core/event-patterns.ts.)
  *  2. At most once per execution (alreadyProcessed). PlanWave re-plans after every round and excludes what this
  *     execution processed, applied or failed: nothing is applied twice, and every round that is not the last
  *     takes at least one component nobody took before.
