@@ -88,41 +88,50 @@ const sortKeys = (keys: string[]): string[] => keys.sort(byKey);
  * topological generations. Throws on a cycle (parseConfig rejects cycles before any of this runs).
  */
 export function layeredWaves(deps: ReadonlyMap<string, readonly string[]>, selected: ReadonlySet<string>): Waves {
-  return wavesBy((n) => deps.get(n) ?? [], selected);
+  const names = [...new Set([...deps.keys(), ...selected, ...[...deps.values()].flat()])];
+  const at = new Map(names.map((n, i) => [n, i]));
+  const depsAt = names.map((n) => (deps.get(n) ?? []).map((p) => at.get(p)!));
+  const chosen = new Uint8Array(names.length);
+  for (const n of selected) chosen[at.get(n)!] = 1;
+  return levelWaves(names, (i) => depsAt[i]!, [...selected].map((n) => at.get(n)!), chosen);
 }
 
-function wavesBy(depsOf: (node: string) => readonly string[], selected: ReadonlySet<string>): Waves {
-  const level = new Map<string, number>();
-  const expanded = new Set<string>();
-  const stack: string[] = [];
+/**
+ * The level rule above over positions: `depsAt(i)` what node i depends on, `selected` the nodes to place (their
+ * flags in `chosen`). Iterative post-order: every dependency of a node sits above it on the stack and is done
+ * before it is. Waves of names, each sorted.
+ */
+function levelWaves(names: readonly string[], depsAt: (i: number) => readonly number[], selected: readonly number[], chosen: Uint8Array): Waves {
+  const level = new Int32Array(names.length).fill(-1);
+  const expanded = new Uint8Array(names.length);
+  const stack: number[] = [];
   const waves: Waves = [];
   for (const n of selected) {
-    // Iterative post-order: every dependency of a node sits above it on the stack and is done before it is.
     stack.push(n);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
-      if (level.has(top)) {
+      if (level[top]! >= 0) {
         stack.pop();
         continue;
       }
-      if (!expanded.has(top)) {
-        expanded.add(top);
-        for (const p of depsOf(top)) {
-          if (level.has(p)) continue;
+      if (!expanded[top]) {
+        expanded[top] = 1;
+        for (const p of depsAt(top)) {
+          if (level[p]! >= 0) continue;
           // Expanded but not done: p is below on the stack, so it reaches top and top reaches p.
-          if (expanded.has(p)) throw new Error(`dependency cycle through ${p} and ${top}: the config check should have refused it`);
+          if (expanded[p]) throw new Error(`dependency cycle through ${names[p]} and ${names[top]}: the config check should have refused it`);
           stack.push(p);
         }
         continue;
       }
       let l = 0;
-      for (const p of depsOf(top)) l = Math.max(l, level.get(p)! + (selected.has(p) ? 1 : 0));
-      level.set(top, l);
+      for (const p of depsAt(top)) l = Math.max(l, level[p]! + chosen[p]!);
+      level[top] = l;
       stack.pop();
     }
-    const l = level.get(n)!;
+    const l = level[n]!;
     while (waves.length <= l) waves.push([]);
-    waves[l]!.push(n);
+    waves[l]!.push(names[n]!);
   }
   return waves.filter((w) => w.length > 0).map(sortKeys);
 }
@@ -227,17 +236,17 @@ export class DeploymentDag {
    */
   generations(options: { selected?: Iterable<string>; env?: string } = {}): Waves {
     const { env } = options;
-    const inScope = (k: string): boolean => env === undefined || this.deployments[this.position.get(k)!]!.env === env;
-    const selected = new Set<string>();
-    for (const k of options.selected ?? this.keys) if (this.position.has(k) && inScope(k)) selected.add(k);
-    const depsOf = (k: string): string[] => {
-      const out: string[] = [];
-      for (const j of this.deps[this.position.get(k)!]!) {
-        if (env === undefined || this.deployments[j]!.env === env) out.push(this.keys[j]!);
-      }
-      return out;
+    const chosen = new Uint8Array(this.size);
+    const selected: number[] = [];
+    const take = (i: number | undefined): void => {
+      if (i === undefined || chosen[i] || (env !== undefined && this.deployments[i]!.env !== env)) return;
+      chosen[i] = 1;
+      selected.push(i);
     };
-    return wavesBy(depsOf, selected);
+    if (options.selected) for (const k of options.selected) take(this.position.get(k));
+    else for (let i = 0; i < this.size; i++) take(i);
+    const depsAt = env === undefined ? (i: number) => this.deps[i]! : (i: number) => this.deps[i]!.filter((j) => this.deployments[j]!.env === env);
+    return levelWaves(this.keys, depsAt, selected, chosen);
   }
 
   /**
