@@ -102,9 +102,9 @@ export function historyLabel(state: PipelineState, step: string): string {
 
 /**
  * Builds the graph from the runtime as it is now and writes it. Every write that changed the graph is recorded in
- * the build history, labelled (historyLabel); so is Build's first write, changed or not, so every execution is
- * listed. A write that changed nothing leaves the store equal to the last recorded build: `graph diff` between
- * recorded builds and their change counts agree.
+ * the build history, labelled (historyLabel); so is Build's write when `always` (a run with environments to work
+ * on), changed or not, so every such execution is listed. A write that changed nothing leaves the store equal to
+ * the last recorded build: `graph diff` between recorded builds and their change counts agree.
  */
 async function buildAndStore(
   ctx: PipelineContext,
@@ -137,7 +137,9 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
       ctx.log('ignored: the parameter was written by Karma itself', { parameter: run.parameter });
       envs = [];
     }
-    const { snapshot } = await buildAndStore(ctx, backend, config, source, { state, step: 'build', always: true });
+    // Recorded even when nothing changed, so every run is listed; not an execution that ignores Karma's own write
+    // (every output an apply changes starts one), unless the graph did change.
+    const { snapshot } = await buildAndStore(ctx, backend, config, source, { state, step: 'build', always: envs.length > 0 });
     const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot, { keep: snapshotsToKeep(config) });
     ctx.log('built', { envs, commit: config.commit, vertices: snapshot.vertices.length });
     return { ...(config.commit ? { commit: config.commit } : {}), envs, snapshot: ref, vertices: snapshot.vertices.length, edges: snapshot.edges.length };
