@@ -89,7 +89,7 @@ describe('PlanWave (planStep)', () => {
     }
   });
 
-  it('every run is in the build history: Build always, a round when its write changed the graph', async () => {
+  it('every run is in the build history: Build always (not an ignored own write), a round when its write changed the graph', async () => {
     // Prepare
     const { ctx, config, backend } = await fresh();
     try {
@@ -99,7 +99,11 @@ describe('PlanWave (planStep)', () => {
       await recordApply(config, backend.runtime, { env: 'karma-dev', component: 'network', result: 'success', outputs: { vpc_id: 'vpc-1' } });
       await planStep(state({ round: 1, processed: [{ env: 'karma-dev', component: 'network', ok: true }] }), ctx); // round 2: network applied
 
+      // The change event of network's output, written by Karma: ignored, and nothing changed, so not recorded.
+      const ignored = await buildStep({ run: { executionId: 'exec-2', trigger: 'ssm-change', mode: 'apply', parameter: '/karma/karma-dev/network/outputs/vpc_id' } }, ctx);
+
       // Assess: newest first.
+      expect(ignored.envs).toEqual([]);
       const history = await backend.graph.listBuilds(10);
       expect(history.map((b) => b.trigger)).toEqual(['pipeline manual exec-1 round 2', 'pipeline manual exec-1 build']);
       expect(history[1]!.stats).toMatchObject({ updated: 0, deleted: 0 });
