@@ -42,13 +42,9 @@ export interface DependencyEdge {
 
 export type Waves = string[][];
 
-const edgeCache = new WeakMap<Deployment, readonly DependencyEdge[]>();
+const edgeCache = new WeakMap<Deployment, { readonly edges: readonly DependencyEdge[]; readonly keys: readonly string[] }>();
 
-/**
- * What a deployment depends on, sorted by `env/component` of the target. Computed once per deployment (they are
- * immutable once parsed); whether the target is deployed is the index's business, not this function's.
- */
-export function dependencyEdges(d: Deployment): readonly DependencyEdge[] {
+function edgesOf(d: Deployment): { readonly edges: readonly DependencyEdge[]; readonly keys: readonly string[] } {
   let cached = edgeCache.get(d);
   if (cached === undefined) {
     const targets = new Map<string, { to: DeploymentRef; via: Set<'dependsOn' | 'output'> }>();
@@ -61,12 +57,22 @@ export function dependencyEdges(d: Deployment): readonly DependencyEdge[] {
     for (const dep of d.dependsOn) add(d.env, dep, 'dependsOn');
     for (const r of d.references) if (r.kind === 'output') add(r.env, r.component, 'output');
     const from: DeploymentRef = { env: d.env, component: d.component };
-    cached = [...targets]
-      .sort(([a], [b]) => byKey(a, b))
-      .map(([, t]) => ({ from, to: t.to, via: (['dependsOn', 'output'] as const).filter((v) => t.via.has(v)) }));
+    const sorted = [...targets].sort(([a], [b]) => byKey(a, b));
+    cached = {
+      edges: sorted.map(([, t]) => ({ from, to: t.to, via: (['dependsOn', 'output'] as const).filter((v) => t.via.has(v)) })),
+      keys: sorted.map(([k]) => k),
+    };
     edgeCache.set(d, cached);
   }
   return cached;
+}
+
+/**
+ * What a deployment depends on, sorted by `env/component` of the target. Computed once per deployment (they are
+ * immutable once parsed); whether the target is deployed is the index's business, not this function's.
+ */
+export function dependencyEdges(d: Deployment): readonly DependencyEdge[] {
+  return edgesOf(d).edges;
 }
 
 /** Code-point order: the same everywhere (no locale). */
@@ -155,15 +161,24 @@ export class DeploymentDag {
     const rdeps: number[][] = deployments.map(() => []);
     this.deps = deployments.map((d, i) => {
       const list: number[] = [];
-      for (const e of dependencyEdges(d)) {
-        const j = this.position.get(deploymentKey(e.to.env, e.to.component));
+      for (const key of edgesOf(d).keys) {
+        const j = this.position.get(key);
         if (j === undefined) continue;
         list.push(j);
         rdeps[j]!.push(i);
       }
       return list;
     });
-    for (const list of rdeps) list.sort((a, b) => byKey(this.keys[a]!, this.keys[b]!));
+    // Dependents come in position order: already sorted by key when the deployments are (a parsed config's are).
+    const byName = (a: number, b: number): number => byKey(this.keys[a]!, this.keys[b]!);
+    for (const list of rdeps) {
+      for (let k = 1; k < list.length; k++) {
+        if (byName(list[k - 1]!, list[k]!) > 0) {
+          list.sort(byName);
+          break;
+        }
+      }
+    }
     this.rdeps = rdeps;
   }
 
