@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
-import { loadConfig } from '../../lib/app/build.ts';
+import { buildFromConfig, loadConfig, storeBuild } from '../../lib/app/build.ts';
 import { localContext, type PipelineContext } from '../../lib/app/pipeline/context.ts';
 import { alreadyProcessed, guardWave, isOwnWrite, PipelineLoopError } from '../../lib/app/pipeline/loop-safety.ts';
 import type { PipelineState, WorkItem } from '../../lib/app/pipeline/model.ts';
@@ -14,6 +14,7 @@ import { recordApply } from '../../lib/app/record.ts';
 import type { Backend } from '../../lib/app/backend.ts';
 import type { Config } from '../../lib/core/model.ts';
 import { parseState } from '../../lib/core/runtime.ts';
+import { diffSnapshots } from '../../lib/core/snapshot.ts';
 import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 
 const dirs: string[] = [];
@@ -108,6 +109,38 @@ describe('PlanWave (planStep)', () => {
       expect(history.map((b) => b.trigger)).toEqual(['pipeline manual exec-1 round 2', 'pipeline manual exec-1 build']);
       expect(history[1]!.stats).toMatchObject({ updated: 0, deleted: 0 });
       expect(history[0]!.stats!.updated).toBeGreaterThan(0);
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describe('graph history around a pipeline run', () => {
+  it("each build's change counts equal graph diff against the build before it, pipeline builds in between", async () => {
+    // Prepare: graph build; a pipeline run applies network; graph build again.
+    const { ctx, config, backend } = await fresh();
+    try {
+      const graphBuild = async (): Promise<void> => void (await storeBuild(backend.graph, (await buildFromConfig(config, backend.runtime)).snapshot));
+      await graphBuild();
+      await buildStep({ run: { ...run, env: 'karma-dev' } }, ctx);
+      await recordApply(config, backend.runtime, { env: 'karma-dev', component: 'network', result: 'success', outputs: { vpc_id: 'vpc-1' } });
+      await planStep(state({ round: 1, processed: [{ env: 'karma-dev', component: 'network', ok: true }] }), ctx);
+      await graphBuild();
+
+      // Act
+      const history = (await backend.graph.listBuilds(10)).reverse();
+      const pairs = await Promise.all(
+        history.slice(1).map(async (b, i) => {
+          const diff = diffSnapshots((await backend.graph.readBuild(history[i]!.id))!, (await backend.graph.readBuild(b.id))!);
+          return { recorded: [b.stats!.added, b.stats!.updated, b.stats!.deleted], diff: [diff.added.length, diff.changed.length, diff.removed.length] };
+        }),
+      );
+
+      // Assess
+      expect(history.map((b) => b.trigger ?? 'graph build')).toEqual(['graph build', 'pipeline manual exec-1 build', 'pipeline manual exec-1 round 2', 'graph build']);
+      for (const p of pairs) expect(p.recorded).toEqual(p.diff);
+      expect(pairs[1]!.recorded[1]).toBeGreaterThan(0);
+      expect(pairs[2]!.recorded).toEqual([0, 0, 0]);
     } finally {
       await backend.close();
     }
