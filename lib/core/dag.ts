@@ -4,7 +4,7 @@
  *
  * Nodes are deployments, keyed `env/component` (deploymentKey). An edge goes from a dependent to what it depends
  * on: an explicit `dependsOn` (same environment) or an output reference (`${network.vpc_id}`, or across
- * environments `${shared:dns.zone}`). Edges to something not deployed are not edges (the config check reports
+ * environments `${env:shared/dns.zone}`). Edges to something not deployed are not edges (the config check reports
  * those references).
  *
  * The algorithms, all iterative (a 10,000-long chain is legal) and all deterministic:
