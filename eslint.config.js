@@ -18,17 +18,6 @@ export default tseslint.config(
     rules: { 'karma/layers': 'error' },
   },
   {
-    // TRANSITIONAL, to be emptied when the branches of issue 11 are merged: files of other owners that still
-    // reach past their layer. Each has its replacement: CLI → lib/app/open.ts (config sources, Terraform, the
-    // Git repository, user files, local processes); lib/infra and lib/app/webhook.ts → lib/core/pipeline-contract.ts.
-    files: [
-      'lib/infra/pipeline.ts',
-    ],
-    rules: { 'karma/layers': ['error', { alsoMay: ['adapters'] }] },
-  },
-  { files: ['lib/infra/triggers.ts'], rules: { 'karma/layers': ['error', { alsoMay: ['app'] }] } },
-  { files: ['lib/app/webhook.ts'], rules: { 'karma/layers': ['error', { alsoMay: ['infra'] }] } },
-  {
     // Core is pure: besides importing nothing outside lib/core and lib/shared (karma/layers), no I/O and no
     // adapter library.
     files: ['lib/core/**/*.ts'],

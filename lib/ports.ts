@@ -100,6 +100,8 @@ export interface BuildRecord {
   readonly builtAt: string;
   readonly commit?: string;
   readonly source: string;
+  /** What made the build (BuildMeta.trigger); absent for `karma graph build`. */
+  readonly trigger?: string;
   readonly vertices: number;
   readonly edges: number;
   readonly stats?: WriteStats;

@@ -6,7 +6,7 @@
 import type { Build } from '../core/graph.ts';
 import { destroyOrder, orderAll, orphansIn, planEnv, type Skipped, type Waves } from '../core/order.ts';
 import { ORPHAN_ADVICE, type Status } from '../core/status.ts';
-import { environmentOrder } from './pipeline/steps.ts';
+import { dagOf } from '../core/dag.ts';
 import type { Config } from '../core/model.ts';
 import type { Parameter, ParameterType } from '../core/runtime.ts';
 import type { RuntimeStore } from '../ports.ts';
@@ -35,7 +35,7 @@ export function environmentOrderOf(build: Build, env: string, mode: OrderMode = 
  * environments come first; ties by name. For `destroy`, the reverse: dependents' environments first.
  */
 export function allEnvironmentsOrder(build: Build, mode: OrderMode = 'apply'): { environments: EnvironmentOrder[] } {
-  const envs = environmentOrder(build.config, [...build.config.project.environments.keys()]);
+  const envs = dagOf(build.config).environmentOrder([...build.config.project.environments.keys()]);
   if (mode === 'destroy') envs.reverse();
   return { environments: envs.map((env) => environmentOrderOf(build, env, mode)) };
 }

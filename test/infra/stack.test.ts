@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
+import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/core/pipeline-contract.ts';
 import { applyProjectName } from '../../lib/core/pipeline-contract.ts';
-import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
+import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/core/pipeline-contract.ts';
 import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
 import { DELIVERY_RETENTION_DAYS } from '../../lib/app/webhook.ts';
 import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';

@@ -100,13 +100,13 @@ describe('typos before missing options', () => {
 
   it('a required option that is really missing is still named, as one line with --json too', async () => {
     // Act
-    const text = await karma('graph', 'order');
-    const json = await karma('graph', 'order', '--json');
+    const text = await karma('propose-change', 'network', 'karma-dev');
+    const json = await karma('propose-change', 'network', 'karma-dev', '--json');
 
     // Assess
-    expect(text).toEqual({ code: 2, stdout: [], stderr: ["karma: required option '-e, --env <env>' not specified"] });
+    expect(text).toEqual({ code: 2, stdout: [], stderr: ["karma: required option '-i, --input <file>' not specified"] });
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout[0]!)).toEqual({ error: { name: 'UsageError', message: "required option '-e, --env <env>' not specified", exitCode: 2 } });
+    expect(JSON.parse(json.stdout[0]!)).toEqual({ error: { name: 'UsageError', message: "required option '-i, --input <file>' not specified", exitCode: 2 } });
   });
 });
 

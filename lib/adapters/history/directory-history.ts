@@ -43,6 +43,7 @@ export class DirectoryBuildHistory implements BuildHistory {
       builtAt: snapshot.meta.builtAt,
       ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
       source: snapshot.meta.source,
+      ...(snapshot.meta.trigger ? { trigger: snapshot.meta.trigger } : {}),
       vertices: snapshot.vertices.length,
       edges: snapshot.edges.length,
       stats,

@@ -241,10 +241,11 @@ export async function graphHistory(options: CommonOptions & { limit?: number }, 
     }
     io.out(
       table(
-        ['BUILD', 'BUILT AT', 'COMMIT', 'VERTICES', 'EDGES', 'CHANGES'],
+        ['BUILD', 'BUILT AT', 'BY', 'COMMIT', 'VERTICES', 'EDGES', 'CHANGES'],
         builds.map((b) => [
           `#${b.id}`,
           b.builtAt,
+          b.trigger ?? 'graph build',
           b.commit?.slice(0, 7) ?? '-',
           String(b.vertices),
           String(b.edges),

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, HANDLER_NAMES } from '../../../lib/app/pipeline/handlers.ts';
-import { environmentOrder, normalize } from '../../../lib/app/pipeline/steps.ts';
+import { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, HANDLER_NAMES } from '../../../lib/core/pipeline-contract.ts';
+import { dagOf } from '../../../lib/core/dag.ts';
+import { normalize } from '../../../lib/app/pipeline/steps.ts';
 import { PIPELINE_DEFINITION, loadDefinition, substitute, taskStates } from '../../../lib/adapters/stepfunctions/local-runner.ts';
 import { config } from '../../support/config.ts';
 
@@ -71,6 +72,6 @@ describe('environment order', () => {
       dns: { outputs: ['zone'], in: { 'b-shared': {} } },
       site: { outputs: [], in: { 'a-dev': { z: '${env:b-shared/dns.zone}' }, 'c-prod': { z: '${env:b-shared/dns.zone}' } } },
     });
-    expect(environmentOrder(cfg, ['a-dev', 'b-shared', 'c-prod'])).toEqual(['b-shared', 'a-dev', 'c-prod']);
+    expect(dagOf(cfg).environmentOrder(['a-dev', 'b-shared', 'c-prod'])).toEqual(['b-shared', 'a-dev', 'c-prod']);
   });
 });

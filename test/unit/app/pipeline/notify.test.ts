@@ -7,7 +7,8 @@ import { DirectorySource } from '../../../../lib/adapters/fs/directory-source.ts
 import { loadConfig } from '../../../../lib/app/build.ts';
 import { localContext } from '../../../../lib/app/pipeline/context.ts';
 import { notificationFor } from '../../../../lib/app/pipeline/notify.ts';
-import { summarizeStep, type PipelineContext } from '../../../../lib/app/pipeline/steps.ts';
+import type { PipelineContext } from '../../../../lib/app/pipeline/context.ts';
+import { summarizeStep } from '../../../../lib/app/pipeline/steps.ts';
 import { recordApply } from '../../../../lib/app/record.ts';
 import { snsMessage, snsSubject, MESSAGE_MAX_BYTES } from '../../../../lib/adapters/notify/sns.ts';
 import { makeRepo, makeTempDir, removeDir } from '../../../helpers/config-repo.ts';
