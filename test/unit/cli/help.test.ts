@@ -3,8 +3,8 @@
  * help says its options mean, and options reaching commands with their types.
  */
 import { describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
 
 type Run = { code: number; stdout: string[]; stderr: string[] };
 
@@ -114,7 +114,7 @@ describe('start-up', () => {
   it('--version and --help load no command module (the AWS SDK, gremlin and isomorphic-git stay unloaded)', async () => {
     // Arrange: main.ts imports command modules only inside actions; a static import would show in its source.
     const { readFileSync } = await import('node:fs');
-    const source = readFileSync(new URL('../../lib/cli/main.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../../lib/cli/main.ts', import.meta.url), 'utf8');
 
     // Assess
     const staticImports = [...source.matchAll(/^import (?!type )[^;]*from '([^']+)'/gm)].map((m) => m[1]);

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openConfigSource, openGitRepository, openTerraform } from '../../lib/app/open.ts';
-import type { Config } from '../../lib/core/model.ts';
+import { openConfigSource, openGitRepository, openTerraform } from '../../../lib/app/open.ts';
+import type { Config } from '../../../lib/core/model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'karma-open-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

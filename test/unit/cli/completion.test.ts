@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
 
 async function script(shell: string): Promise<string> {
   const io = memoryIO();

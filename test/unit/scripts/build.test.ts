@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, ROOT, rewriteRuntimeUrls } from '../../scripts/build.ts';
+import { buildCli, ROOT, rewriteRuntimeUrls } from '../../../scripts/build.ts';
 
 describe('rewriteRuntimeUrls', () => {
   it("rewrites the pipeline definition's URL to the same file relative to dist/", () => {

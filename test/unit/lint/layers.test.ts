@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LAYERS, ROOT, layerOf } from '../../lint/layers.js';
+import { LAYERS, ROOT, layerOf } from '../../../lint/layers.js';
 
 let eslint: ESLint;
 

@@ -1,7 +1,7 @@
 /** lib/app/pipeline/remote.ts against a PipelineExecutions port held in memory (no Step Functions). */
 import { describe, expect, it } from 'vitest';
-import { describeRemote, startRemotePipeline } from '../../lib/app/pipeline/remote.ts';
-import type { ExecutionDescription, PipelineExecutions } from '../../lib/ports.ts';
+import { describeRemote, startRemotePipeline } from '../../../../lib/app/pipeline/remote.ts';
+import type { ExecutionDescription, PipelineExecutions } from '../../../../lib/ports.ts';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:karma';
 

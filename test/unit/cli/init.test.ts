@@ -2,10 +2,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
-import { projectName } from '../../lib/cli/commands/init.ts';
-import { makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { main } from '../../../lib/cli/main.ts';
+import { memoryIO } from '../../../lib/cli/io.ts';
+import { projectName } from '../../../lib/cli/commands/init.ts';
+import { makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 
 /** Every file under `dir` (not folders), by relative path, sorted. */
 function filesIn(dir: string): string[] {

@@ -1,8 +1,8 @@
 /** `karma pipeline status ARN` / `start`: the region comes from the ARN when --region is absent. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { arnRegion } from '../../lib/app/pipeline/remote.ts';
-import { main } from '../../lib/cli/main.ts';
-import { memoryIO } from '../../lib/cli/io.ts';
+import { arnRegion } from '../../../../lib/app/pipeline/remote.ts';
+import { main } from '../../../../lib/cli/main.ts';
+import { memoryIO } from '../../../../lib/cli/io.ts';
 
 describe('arnRegion', () => {
   it.each([
