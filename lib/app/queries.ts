@@ -7,7 +7,7 @@ import type { Build } from '../core/graph.ts';
 import { destroyOrder, orderAll, orphansIn, planEnv, type Skipped, type Waves } from '../core/order.ts';
 import { ORPHAN_ADVICE, type Status } from '../core/status.ts';
 import { dagOf } from '../core/dag.ts';
-import type { Config } from '../core/model.ts';
+import { deploymentKey, type Config } from '../core/model.ts';
 import type { Parameter, ParameterType } from '../core/runtime.ts';
 import type { RuntimeStore } from '../ports.ts';
 
@@ -64,12 +64,12 @@ export interface Why {
  */
 export function whyOf(build: Build, env: string, component: string): Why {
   const statuses = build.statuses;
-  const subject = statuses.get(`${env}/${component}`);
+  const subject = statuses.get(deploymentKey(env, component));
   if (!subject) throw new Error(`no status for ${env}/${component}`);
   const chain: WhyStep[] = [];
   const seen = new Set<string>();
   // A deployment to explain, or a step to emit once everything above it in the stack has been emitted.
-  const work: ({ readonly key: string; readonly depth: number } | { readonly step: WhyStep })[] = [{ key: `${env}/${component}`, depth: 0 }];
+  const work: ({ readonly key: string; readonly depth: number } | { readonly step: WhyStep })[] = [{ key: deploymentKey(env, component), depth: 0 }];
   while (work.length > 0) {
     const item = work.pop()!;
     if ('step' in item) {
@@ -88,7 +88,7 @@ export function whyOf(build: Build, env: string, component: string): Why {
     // Pushed in reverse so the first blocker is explained first.
     for (let b = s.blockers.length - 1; b >= 0; b--) {
       const blocker = s.blockers[b]!;
-      if (blocker.kind === 'upstream') work.push({ key: `${blocker.env}/${blocker.component}`, depth: depth + 1 });
+      if (blocker.kind === 'upstream') work.push({ key: deploymentKey(blocker.env, blocker.component), depth: depth + 1 });
     }
   }
   return { env: subject.env, component: subject.component, status: subject.status, reason: subject.reason, chain };

@@ -94,7 +94,7 @@ export function planEnv(
   // `only`: an operator asked for these components; the others are left alone, even if they need an apply.
   const deployments = options.only ? new Map([...all].filter(([name]) => options.only!.has(name))) : all;
   const exclude = options.exclude ?? new Set<string>();
-  const status = (name: string): ComponentStatus => build.statuses.get(`${env}/${name}`)!;
+  const status = (name: string): ComponentStatus => build.statuses.get(deploymentKey(env, name))!;
   const planned = new Set<string>();
   const held: Skipped[] = [];
   for (const name of [...deployments.keys()].sort()) {

@@ -12,7 +12,7 @@
  *
  * Pure: the removal commits (found in Git history by an adapter) come in as a plain map.
  */
-import type { Config } from './model.ts';
+import { deploymentKey, type Config } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
 import type { ComponentStatus } from './status.ts';
 
@@ -42,7 +42,8 @@ export interface Orphan {
   readonly reason: string;
 }
 
-export const orphanKey = (env: string, component: string): string => `${env}/${component}`;
+/** @deprecated deploymentKey; kept only while lib/core/graph.ts still imports this name. */
+export const orphanKey = deploymentKey;
 
 function lastApply(o: { state?: ComponentState; stateProblem?: string; outputs: ReadonlyMap<string, string> }): string {
   const s = o.state;
@@ -66,7 +67,7 @@ function removedWhere(removal: Removal | undefined): string {
  */
 export function findOrphans(config: Config, runtime: RuntimeSnapshot, removals: ReadonlyMap<string, Removal> = new Map()): Orphan[] {
   const prefix = `${config.project.parameterPrefix}/`;
-  const deployed = new Set(config.deployments.map((d) => orphanKey(d.env, d.component)));
+  const deployed = new Set(config.deployments.map((d) => deploymentKey(d.env, d.component)));
   const found = new Map<string, { env: string; component: string; statePath?: string; outputs: Map<string, string> }>();
   for (const name of runtime.keys()) {
     if (!name.startsWith(prefix)) continue;
@@ -76,7 +77,7 @@ export function findOrphans(config: Config, runtime: RuntimeSnapshot, removals: 
     const isState = parts.length === 3 && kind === 'state';
     const isOutput = parts.length === 4 && kind === 'outputs' && !!output;
     if (!isState && !isOutput) continue;
-    const key = orphanKey(env, component);
+    const key = deploymentKey(env, component);
     if (deployed.has(key)) continue;
     let entry = found.get(key);
     if (!entry) found.set(key, (entry = { env, component, outputs: new Map() }));

@@ -17,6 +17,7 @@ import { makeHandlers } from './handlers.ts';
 import { LockState, Summary, type Plan } from './model.ts';
 import { STATES } from '../../core/pipeline-contract.ts';
 import { formatDuration } from '../../core/duration.ts';
+import { deploymentKey } from '../../core/model.ts';
 import { envOfLock, tookOverLine, waitingLine } from '../locks.ts';
 
 const KARMA_BIN = fileURLToPath(new URL('../../../bin/karma.ts', import.meta.url));
@@ -141,18 +142,19 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       const log = join(workRoot, request.env, request.component, `${request.mode}.log`);
       args.push('--work-dir', workRoot);
       const started = performance.now();
-      progress(`    ${request.env}/${request.component}: ${request.mode} started`);
+      const who = deploymentKey(request.env, request.component);
+      progress(`    ${who}: ${request.mode} started`);
       // With an interrupt signal, each child leads its own process group, so SIGINT reaches it and its Terraform
       // (a terminal's Ctrl-C then reaches only this process, which passes it on: see runLocalPipeline).
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.signal !== undefined });
-      const entry: Running | undefined = child.pid !== undefined ? { pgid: child.pid, what: `${request.env}/${request.component}` } : undefined;
+      const entry: Running | undefined = child.pid !== undefined ? { pgid: child.pid, what: who } : undefined;
       if (entry) running.add(entry);
       const { stopAfterMs, graceMs } = applyDeadline(process.env, APPLY_TIMEOUT_SECONDS);
       let timedOut = false;
       let kill: NodeJS.Timeout | undefined;
       const stop = setTimeout(() => {
         timedOut = true;
-        progress(`    ${request.env}/${request.component}: timed out after ${Math.round(stopAfterMs / 1000)} s: stopping terraform (SIGINT, SIGKILL in ${graceMs / 1000} s)`);
+        progress(`    ${who}: timed out after ${Math.round(stopAfterMs / 1000)} s: stopping terraform (SIGINT, SIGKILL in ${graceMs / 1000} s)`);
         child.kill('SIGINT');
         kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
       }, stopAfterMs);
@@ -169,7 +171,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         // before the item fails, so the lock is never released while Terraform still writes.
         if (signal === 'SIGKILL') {
           const pid = await stopOrphanedTerraform(join(workRoot, request.env, request.component), graceMs);
-          if (pid !== undefined) progress(`    ${request.env}/${request.component}: stopped terraform (pid ${pid}) left running by the killed component process`);
+          if (pid !== undefined) progress(`    ${who}: stopped terraform (pid ${pid}) left running by the killed component process`);
         }
         if (entry) running.delete(entry);
         const ms = Math.round(performance.now() - started);
@@ -181,16 +183,16 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
         }
         if (timedOut) {
           const error = `timed out after ${Math.round(stopAfterMs / 1000)} s; terraform was stopped (${signal ?? `exit ${code}`})`;
-          progress(`    ${request.env}/${request.component}: failed (${ms} ms): ${error}`);
+          progress(`    ${who}: failed (${ms} ms): ${error}`);
           reject(new ComponentTimedOutError(error, log));
         } else if (code === 0) {
           const changed = result.changedOutputs?.length ? `, changed outputs: ${result.changedOutputs.join(', ')}` : '';
-          progress(`    ${request.env}/${request.component}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
+          progress(`    ${who}: ${result.outcome ?? 'done'} (${ms} ms${changed})`);
           resolve();
         } else {
           const said = typeof result.error === 'string' ? result.error : ((result.error as { message?: string } | undefined)?.message ?? Buffer.concat(err).toString('utf8').trim().split('\n').pop());
           const error = said || (signal ? `the component process was killed (${signal})` : `the component process exited ${code}`);
-          progress(`    ${request.env}/${request.component}: ${options.signal?.aborted ? 'interrupted' : 'failed'} (${ms} ms): ${error}`);
+          progress(`    ${who}: ${options.signal?.aborted ? 'interrupted' : 'failed'} (${ms} ms): ${error}`);
           reject(new ComponentFailedError(error, log));
         }
       };

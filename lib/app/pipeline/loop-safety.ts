@@ -14,7 +14,7 @@
  *     until Step Functions' 25,000-event history limit.
  */
 import { KarmaError } from '../../core/errors.ts';
-import { stateParamPath, type Config } from '../../core/model.ts';
+import { deploymentKey, stateParamPath, type Config } from '../../core/model.ts';
 import { parseState } from '../../core/runtime.ts';
 import type { RuntimeStore } from '../../ports.ts';
 import type { RunProgress, WorkItem } from './model.ts';
@@ -51,8 +51,8 @@ export function guardWave(round: number, wave: readonly WorkItem[], progress: Ru
   if (round > limit) {
     throw new PipelineLoopError(`pipeline round ${round} exceeds ${limit} (one per targeted deployment, plus the last): the re-plan does not converge; stopping`);
   }
-  const done = new Set((progress?.processed ?? []).map((p) => `${p.env}/${p.component}`));
-  const again = wave.filter((w) => done.has(`${w.env}/${w.component}`)).map((w) => `${w.env}/${w.component}`);
+  const done = new Set((progress?.processed ?? []).map((p) => deploymentKey(p.env, p.component)));
+  const again = wave.map((w) => deploymentKey(w.env, w.component)).filter((key) => done.has(key));
   if (again.length > 0) {
     throw new PipelineLoopError(`round ${round} would process ${again.join(', ')} again in this execution (each component applies at most once); stopping`);
   }

@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
-import type { Build } from '../../core/graph.ts';
+import { componentId, type Build } from '../../core/graph.ts';
+import { deploymentKey } from '../../core/model.ts';
 import { impact, planEnv, type EnvOrder } from '../../core/order.ts';
 import { allEnvironmentsOrder, environmentOrderOf, whyOf, type OrderMode } from '../../app/queries.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
@@ -179,11 +180,11 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
       const p = palette(io);
       const rows = statusRows(result.build, options.env).map((r) => {
         const deps = result.build.graph
-          .outEdges(`component:${r.env}:${r.component}`)
+          .outEdges(componentId(r.env, r.component))
           .filter((e) => result.build.graph.getEdgeAttribute(e, 'label') === 'DEPENDS_ON')
           .map((e) => {
             const target = result.build.graph.target(e).split(':');
-            return target[1] === r.env ? target[2]! : `${target[1]}/${target[2]}`;
+            return target[1] === r.env ? target[2]! : deploymentKey(target[1]!, target[2]!);
           })
           .sort();
         return [r.env, r.component, statusPaint(r.status, p)(r.status), deps.join(', ') || '-', r.reason];
