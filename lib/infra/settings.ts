@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { describeIssue } from '../shared/zod-issues.ts';
 
 const envName = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -139,11 +140,12 @@ export function parseSettings(raw: unknown, source = 'cdk.json context "karma"')
   const parsed = KarmaSettings.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const key = issue.path.map(String).join('.') || '(root)';
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') message = `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove it or fix its spelling`;
-    else if (issue.code === 'invalid_type' && message.includes('received undefined')) message = `missing: set it (${message})`;
-    throw new SettingsError(`karma settings: ${key}: ${message} (in ${source})`);
+    const d = describeIssue(issue);
+    // Settings speak of keys, and a missing one keeps zod's words on what it expects.
+    let message = d.message;
+    if (d.keys) message = `unknown key ${d.keys.map((k) => `"${k}"`).join(', ')}: remove it or fix its spelling`;
+    else if (message === 'is required') message = `missing: set it (${issue.message})`;
+    throw new SettingsError(`karma settings: ${d.field || '(root)'}: ${message} (in ${source})`);
   }
   const s = parsed.data;
   return { ...s, natGateways: s.natGateways ?? ('github' in s.configRepo ? 1 : 0) };

@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { KarmaError } from '../../core/errors.ts';
+import { describeIssue, formatIssue } from '../../shared/zod-issues.ts';
 
 export const TRIGGERS = ['ssm-change', 'git-push', 'schedule', 'manual'] as const;
 export const MODES = ['apply', 'plan', 'drift'] as const;
@@ -38,6 +39,16 @@ export const ExecutionInput = z
   })
   .strict();
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+/** What is wrong with an execution input: `field: message` per issue, `; ` between (unknown top-level fields need no field). */
+export function executionInputProblems(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const d = describeIssue(i);
+      return d.keys && d.field === '' ? d.message : formatIssue(i);
+    })
+    .join('; ');
+}
 
 /** After Normalize: everything later steps need, defaults applied. */
 export const Run = z.object({
@@ -185,8 +196,7 @@ export class InvalidInputError extends KarmaError {
 export function parsePipelineState(raw: unknown): PipelineState {
   const parsed = PipelineState.safeParse(raw);
   if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new InvalidInputError(`pipeline state: ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new InvalidInputError(`pipeline state: ${formatIssue(parsed.error.issues[0]!, '(root)')}`);
   }
   return parsed.data;
 }

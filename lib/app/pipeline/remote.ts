@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { KarmaError, UsageError } from '../../core/errors.ts';
 import { canonicalJson } from '../../core/hash.ts';
 import type { ExecutionDescription, PipelineExecutions } from '../../ports.ts';
-import { ExecutionInput } from './model.ts';
+import { ExecutionInput, executionInputProblems } from './model.ts';
 
 export interface RemoteOptions {
   readonly stateMachineArn?: string;
@@ -65,7 +65,7 @@ export interface Started {
 
 export async function startRemotePipeline(raw: Record<string, unknown>, options: RemoteOptions & { name?: string } = {}): Promise<Started> {
   const parsed = ExecutionInput.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`invalid execution input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new UsageError(`invalid execution input: ${executionInputProblems(parsed.error)}`);
   const arn = stateMachineArn(options);
   const name = options.name ?? executionName(parsed.data);
   const executions = await executionsOf(options, arn);

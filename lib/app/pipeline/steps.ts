@@ -33,6 +33,7 @@ import { alreadyProcessed, guardWave, isOwnWrite } from './loop-safety.ts';
 import { renderSummary, summaryRows } from './summary.ts';
 import {
   ExecutionInput,
+  executionInputProblems,
   InvalidInputError,
   parsePipelineState,
   type LockState,
@@ -49,12 +50,8 @@ import {
 export function normalize(raw: { input: unknown; executionId: string }): PipelineState {
   const parsed = ExecutionInput.safeParse(raw.input ?? {});
   if (!parsed.success) {
-    const messages = parsed.error.issues.map((i) => {
-      if (i.code === 'unrecognized_keys') return `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-      return `${i.path.join('.') || '(input)'}: ${i.message}`;
-    });
     throw new InvalidInputError(
-      `invalid execution input: ${messages.join('; ')}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)`,
+      `invalid execution input: ${executionInputProblems(parsed.error)}. Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)`,
     );
   }
   const input = parsed.data;

@@ -9,7 +9,6 @@
  */
 import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
-import { displayPath } from '../../core/documents.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
@@ -18,6 +17,7 @@ import { plural, table } from '../format.ts';
 import type { IO } from '../io.ts';
 import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
 import { isGitUrl, readUserDocument, readUserStdin } from '../../app/open.ts';
+import { describeIssue } from '../../shared/zod-issues.ts';
 
 const RecordFile = z
   .object({
@@ -55,8 +55,8 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i): Problem => {
-        const path = i.path.filter((s): s is string | number => typeof s !== 'symbol');
-        return { file: options.file, line: doc.lineOf(path), message: `${displayPath(path) || '(document)'}: ${i.message}` };
+        const d = describeIssue(i);
+        return { file: options.file, line: doc.lineOf(d.path), message: `${d.field || '(document)'}: ${d.message}` };
       }),
     );
   }
