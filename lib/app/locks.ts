@@ -9,7 +9,7 @@
  *   unknown  a deployed execution, or a run on another host: Karma cannot tell, so it counts as alive until
  *            its lock expires (KARMA_LOCK_TTL).
  */
-import { KarmaError, UsageError } from '../core/errors.ts';
+import { KarmaError, unknownEnvironment } from '../core/errors.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { Config } from '../core/model.ts';
 import type { LockInfo, LockStore } from '../ports.ts';
@@ -109,9 +109,7 @@ export interface ReleaseResult {
 
 /** The answer for an environment without a lock: nothing to do, unless the name is a typo. */
 export function notLocked(config: Config | undefined, env: string, force: boolean): ReleaseResult {
-  if (config && !config.project.environments.has(env)) {
-    throw new UsageError(`no lock on "${env}", and karma.yaml declares no such environment; declared: ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  if (config && !config.project.environments.has(env)) throw unknownEnvironment(env, config.project.environments.keys());
   return { env, forced: force };
 }
 

@@ -10,7 +10,7 @@
  * queue and Terramate's DAG make the same choice). Destroy order is the reverse of the full order.
  */
 import type { Build } from './graph.ts';
-import { UsageError } from './errors.ts';
+import { UsageError, notDeployed } from './errors.ts';
 import type { Config, Deployment, ProjectConfig } from './model.ts';
 import { deploymentKey } from './model.ts';
 import { dagOf, type Waves } from './dag.ts';
@@ -171,9 +171,7 @@ export function driftOrder(build: Build, env: string, options: { exclude?: Reado
  */
 export function destroyClosure(config: Config, env: string, component: string, keep: (name: string) => boolean = () => true): Waves {
   const deployments = envDeployments(config, env);
-  if (!deployments.has(component)) {
-    throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${[...deployments.keys()].sort().join(', ') || 'none'}`);
-  }
+  if (!deployments.has(component)) throw notDeployed(component, env, deployments.keys());
   const closure = dagOf(config).downstream([deploymentKey(env, component)], { env, keep: (key) => keep(key.slice(env.length + 1)) });
   return envWaves(config, env, closure.map((k) => k.slice(env.length + 1))).reverse();
 }
@@ -204,9 +202,7 @@ export function impact(build: Build, env: string, component: string, output?: st
   const { config } = build;
   const deployments = envDeployments(config, env);
   const target = deployments.get(component);
-  if (!target) {
-    throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${[...deployments.keys()].sort().join(', ') || 'none'}`);
-  }
+  if (!target) throw notDeployed(component, env, deployments.keys());
   const def = config.components.get(component)!;
   if (output !== undefined && !def.outputs.includes(output)) {
     throw new UsageError(`${component} has no output "${output}"; it declares ${def.outputs.join(', ') || 'no outputs'}`);

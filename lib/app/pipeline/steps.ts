@@ -16,6 +16,7 @@
  * and table). Every graph write is recorded in the build history when it changed something (buildAndStore).
  */
 import { keepBuilds } from '../../core/config.ts';
+import { notDeployed, unknownComponent, unknownEnvironment } from '../../core/errors.ts';
 import { dagOf } from '../../core/dag.ts';
 import type { Build } from '../../core/graph.ts';
 import type { GraphSnapshot } from '../../core/snapshot.ts';
@@ -70,11 +71,18 @@ export function normalize(raw: { input: unknown; executionId: string }): Pipelin
   };
 }
 
+/** Why `component` is not in the run (the state machine matches InvalidInputError, so only the words are shared). */
+function notTargeted(config: Config, envs: readonly string[], component: string): string {
+  if (!config.components.has(component)) return unknownComponent(component, config.components.keys()).message;
+  if (envs.length === 1) return notDeployed(component, envs[0]!, config.deployments.filter((d) => d.env === envs[0]).map((d) => d.component)).message;
+  return `component "${component}" is not deployed in ${envs.join(', ') || 'any targeted environment'}`;
+}
+
 function targetEnvironments(config: Config, state: PipelineState): string[] {
   const { run } = state;
   const declared = [...config.project.environments.keys()];
   if (run.env) {
-    if (!config.project.environments.has(run.env)) throw new InvalidInputError(`env "${run.env}" is not declared in karma.yaml; declared: ${declared.join(', ')}`);
+    if (!config.project.environments.has(run.env)) throw new InvalidInputError(unknownEnvironment(run.env, declared).message);
     return [run.env];
   }
   if (run.trigger === 'ssm-change' && run.parameter) {
@@ -125,9 +133,7 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
   const config = await loadConfig(source);
   let envs = targetEnvironments(config, state);
   for (const c of run.components ?? []) {
-    if (!config.deployments.some((d) => d.component === c && envs.includes(d.env))) {
-      throw new InvalidInputError(`component "${c}" is not deployed in ${envs.join(', ') || 'any targeted environment'}`);
-    }
+    if (!config.deployments.some((d) => d.component === c && envs.includes(d.env))) throw new InvalidInputError(notTargeted(config, envs, c));
   }
   return withBackend(ctx, config, async (backend) => {
     if (run.trigger === 'ssm-change' && run.parameter && (await isOwnWrite(config, backend.runtime, run.parameter))) {

@@ -265,6 +265,6 @@ describe('karma lock list | release (local backend)', () => {
     expect(await karma('lock', 'release', 'karma-dev', '-c', repo)).toEqual({ code: 0, stdout: ['karma-dev is not locked'], stderr: [] });
     const typo = await karma('lock', 'release', 'karma-dve', '-c', repo);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toEqual(['karma: no lock on "karma-dve", and karma.yaml declares no such environment; declared: karma-dev, karma-prod']);
+    expect(typo.stderr).toEqual(['karma: unknown environment "karma-dve"; karma.yaml declares karma-dev, karma-prod']);
   });
 });

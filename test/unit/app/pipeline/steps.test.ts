@@ -115,6 +115,23 @@ describe('PlanWave (planStep)', () => {
   });
 });
 
+describe('Build (buildStep) refuses what the config does not have', () => {
+  it.each([
+    ['an undeclared environment', { env: 'karma-qa' }, 'unknown environment "karma-qa"; karma.yaml declares karma-dev, karma-prod'],
+    ['a component the repo does not define', { components: ['dns'] }, 'unknown component "dns"; the repo defines app, network'],
+    ['a component not deployed in the environment', { env: 'karma-prod', components: ['app'] }, 'component "app" is not deployed in karma-prod; deployed there: none'],
+  ])('%s: one InvalidInputError with the words every entry point uses', async (_name, input, message) => {
+    // Prepare
+    const { ctx, backend } = await fresh();
+    try {
+      // Act + Assess
+      await expect(buildStep({ run: { ...run, ...input } }, ctx)).rejects.toMatchObject({ name: 'InvalidInputError', message });
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
 describe('graph history around a pipeline run', () => {
   it("each build's change counts equal graph diff against the build before it, pipeline builds in between", async () => {
     // Prepare: graph build; a pipeline run applies network; graph build again.
