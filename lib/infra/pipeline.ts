@@ -219,7 +219,7 @@ export class KarmaPipeline extends Construct {
     const param = (path: string) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path.replace(/^\//, '') });
     const prefix = props.parameterPrefix;
     const runtimeRead = new iam.PolicyStatement({
-      actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath', 'ssm:GetParameterHistory'],
+      actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
       resources: [param(prefix), param(`${prefix}/*`), ...props.readableParameterPaths.flatMap((p) => [param(p), param(`${p.replace(/\/$/, '')}/*`)])],
     });
     const locks = new iam.PolicyStatement({ actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], resources: [param(`${prefix}-locks/*`)] });

@@ -151,6 +151,16 @@ describe('Lambdas', () => {
       }
     }
   });
+
+  it('SSM reads are the calls the SSM adapter makes: no GetParameterHistory, which nothing calls', () => {
+    const reads = new Set(
+      resources(cc, 'AWS::IAM::Policy')
+        .flatMap(([, r]) => (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement)
+        .flatMap((st) => ([] as string[]).concat(st['Action'] as string))
+        .filter((a) => a.startsWith('ssm:Get')),
+    );
+    expect([...reads].sort()).toEqual(['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath']);
+  });
 });
 
 describe('state machine', () => {

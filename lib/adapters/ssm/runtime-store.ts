@@ -21,7 +21,6 @@ import {
   GetParametersCommand,
   PutParameterCommand,
   SSMClient,
-  type ParameterHistory,
   type Parameter as SsmParameter,
   type SSMClientConfig,
 } from '@aws-sdk/client-ssm';
@@ -68,7 +67,7 @@ function describeAwsError(error: unknown): string {
   return `${name}${(e?.message ?? String(error)).split('\n')[0]}`;
 }
 
-function toParameter(p: SsmParameter | ParameterHistory): Parameter {
+function toParameter(p: SsmParameter): Parameter {
   return {
     name: p.Name!,
     value: p.Value ?? '',
