@@ -14,7 +14,7 @@ import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
 import { formatWaves, formatWhy, plural, statusPaint, table, toDot, toMermaid } from '../format.ts';
 import { palette, type IO } from '../io.ts';
-import { liveBuild, makeSource, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
+import { liveBuild, makeSource, progressFor, withBackend, withConfig, type CommonOptions } from '../context.ts';
 import { loadConfig } from '../../app/build.ts';
 import { warnOrphans } from '../warnings.ts';
 
@@ -55,8 +55,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
   progress.step(`reading config from ${options.config ?? '.'}`);
   const source = makeSource(options);
   const config = await loadConfig(source);
-  const backend = await openBackendFor(config, options, true, io);
-  try {
+  return withBackend(config, options, { create: true, io }, async (backend) => {
     const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress, source });
     warnOrphans(io, build.orphans);
     progress.step(`writing ${snapshot.vertices.length} vertices and ${snapshot.edges.length} edges to the ${backend.description}`);
@@ -95,9 +94,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
     io.out(`  store: build #${record.id}: ${stats.added} added, ${stats.updated} updated, ${stats.deleted} deleted, ${stats.unchanged} unchanged (${backend.description})`);
     envs.forEach((env, i) => printEnvironment(io, build, env, plans[i]!));
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 export async function graphValidate(options: CommonOptions, io: IO): Promise<number> {
@@ -199,8 +196,7 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
 
 export async function graphDiff(options: CommonOptions & { from?: string; to?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false, io);
-  try {
+  return withBackend(config, options, { create: false, io }, async (backend) => {
     const builds = await backend.graph.listBuilds(2);
     const toId = options.to ?? builds[0]?.id;
     const fromId = options.from ?? (options.to === undefined ? builds[1]?.id : undefined);
@@ -226,15 +222,12 @@ export async function graphDiff(options: CommonOptions & { from?: string; to?: s
       for (const [k, v] of Object.entries(c.changed)) io.out(`    ${k}: ${JSON.stringify(v.before) ?? '(none)'} → ${JSON.stringify(v.after) ?? '(none)'}`);
     }
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 export async function graphHistory(options: CommonOptions & { limit?: number }, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, false, io);
-  try {
+  return withBackend(config, options, { create: false, io }, async (backend) => {
     const builds = await backend.graph.listBuilds(options.limit ?? 20);
     if (options.json) {
       io.out(JSON.stringify({ builds }));
@@ -255,7 +248,5 @@ export async function graphHistory(options: CommonOptions & { limit?: number }, 
       ),
     );
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }

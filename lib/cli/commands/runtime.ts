@@ -11,11 +11,12 @@ import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import type { ParameterType } from '../../core/runtime.ts';
+import { deploymentKey } from '../../core/model.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
 import { runtimeListing } from '../../app/queries.ts';
 import { plural, table } from '../format.ts';
 import type { IO } from '../io.ts';
-import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+import { configLocation, withBackend, withConfig, type CommonOptions } from '../context.ts';
 import { isGitUrl, readUserDocument, readUserStdin } from '../../app/open.ts';
 import { describeIssue } from '../../shared/zod-issues.ts';
 
@@ -76,8 +77,7 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
   });
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const backend = await openBackendFor(config, options, true, io);
-  try {
+  await withBackend(config, options, { create: true, io }, async (backend) => {
     for (const p of parsed.data.parameters) await backend.runtime.put(p.name, p.value, { type: p.type as ParameterType, overwrite: true });
     for (const a of parsed.data.applies) {
       const record: ApplyRecord = {
@@ -93,9 +93,7 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
       };
       await recordApply(config, backend.runtime, record);
     }
-  } finally {
-    await backend.close();
-  }
+  });
   const summary = { parameters: parsed.data.parameters.length, applies: parsed.data.applies.length };
   io.out(options.json ? JSON.stringify({ recorded: summary }) : `recorded ${plural(summary.applies, 'apply', 'applies')} and ${plural(summary.parameters, 'parameter')}`);
   return 0;
@@ -124,15 +122,14 @@ export async function runtimePut(options: CommonOptions & { name: string; value:
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(options.name)) throw new UsageError(`parameter name "${options.name}" is not an SSM path (it must start with /)`);
   const value = valueToPut(options, io, options.json === true);
   const config = await withConfig(options);
-  const backend = await openBackendFor(config, options, true, io);
   try {
-    const { version } = await backend.runtime.put(options.name, value, { type: options.type ?? 'String', overwrite: true });
-    io.out(options.json ? JSON.stringify({ name: options.name, version }) : `${options.name} is now at version ${version}`);
-    return 0;
+    return await withBackend(config, options, { create: true, io }, async (backend) => {
+      const { version } = await backend.runtime.put(options.name, value, { type: options.type ?? 'String', overwrite: true });
+      io.out(options.json ? JSON.stringify({ name: options.name, version }) : `${options.name} is now at version ${version}`);
+      return 0;
+    });
   } catch (error) {
     throw withoutValue(error, value);
-  } finally {
-    await backend.close();
   }
 }
 
@@ -147,8 +144,7 @@ function withoutValue(error: unknown, value: string): unknown {
 export async function runtimeList(options: CommonOptions & { env?: string }, io: IO): Promise<number> {
   const config = await withConfig(options);
   if (options.env !== undefined) requireEnvironment(config, options.env);
-  const backend = await openBackendFor(config, options, false, io);
-  try {
+  return withBackend(config, options, { create: false, io }, async (backend) => {
     const listing = await runtimeListing(config, backend.runtime, options.env);
     if (options.json) {
       io.out(JSON.stringify(listing));
@@ -166,13 +162,11 @@ export async function runtimeList(options: CommonOptions & { env?: string }, io:
             p.version === null ? '-' : String(p.version),
             p.type ?? '-',
             p.value === null ? '(missing)' : cut(p.value),
-            p.usedBy.map((u) => (options.env ? u.component : `${u.env}/${u.component}`)).join(', '),
+            p.usedBy.map((u) => (options.env ? u.component : deploymentKey(u.env, u.component))).join(', '),
           ]),
         ),
       );
     }
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }
