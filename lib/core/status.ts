@@ -156,43 +156,5 @@ export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<s
   return result;
 }
 
-/** Indentation stops growing here: a 10,000-deep chain prints 10,000 lines, not 100 MB of leading spaces. */
+/** `graph why` stops indenting here (lib/cli/format.ts formatWhy): a 10,000-deep chain prints 10,000 lines, not 100 MB of leading spaces. */
 export const MAX_EXPLAIN_INDENT = 32;
-
-/**
- * The chain of reasons behind a status, upstream-first links followed to the root cause:
- * ["app is blocked: database is failed", "  database is failed: apply failed at ...: timeout"].
- * Each upstream is explained once (where first met), indented one level per link up to MAX_EXPLAIN_INDENT.
- * Iterative (an explicit stack, not recursion): a chain of any depth is explained.
- */
-export function explainStatus(statuses: ReadonlyMap<string, ComponentStatus>, env: string, component: string): string[] {
-  const indent = (depth: number): string => '  '.repeat(Math.min(depth, MAX_EXPLAIN_INDENT));
-  const lines: string[] = [];
-  const seen = new Set<string>();
-  // A component to explain, or a line to print once everything above it in the stack has been printed
-  // (the "once unblocked" line comes after the upstreams' explanations, as in a recursive walk).
-  const work: ({ readonly key: string; readonly depth: number } | { readonly line: string })[] = [{ key: `${env}/${component}`, depth: 0 }];
-  while (work.length > 0) {
-    const item = work.pop()!;
-    if ('line' in item) {
-      lines.push(item.line);
-      continue;
-    }
-    const { key, depth } = item;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const s = statuses.get(key);
-    if (!s) continue;
-    const name = s.env === env ? s.component : `${s.env}/${s.component}`;
-    lines.push(`${indent(depth)}${name} is ${s.status}: ${s.reason}`);
-    if (s.status === 'orphaned') lines.push(`${indent(depth + 1)}${ORPHAN_ADVICE(s.component, s.env)}`);
-    if (s.status !== 'blocked') continue;
-    if (s.own !== 'in-sync') work.push({ line: `${indent(depth + 1)}once unblocked, ${name} is ${s.own}: ${s.ownReason}` });
-    // Pushed in reverse so the first blocker is explained first.
-    for (let b = s.blockers.length - 1; b >= 0; b--) {
-      const blocker = s.blockers[b]!;
-      if (blocker.kind === 'upstream') work.push({ key: `${blocker.env}/${blocker.component}`, depth: depth + 1 });
-    }
-  }
-  return lines;
-}

@@ -12,7 +12,8 @@ import { canonicalJson } from '../../../lib/core/hash.ts';
 import { diffInputs } from '../../../lib/core/inputs-diff.ts';
 import { impact, orderAll, planEnv } from '../../../lib/core/order.ts';
 import { findReferences, resolveReferences } from '../../../lib/core/references.ts';
-import { explainStatus } from '../../../lib/core/status.ts';
+import { whyOf } from '../../../lib/app/queries.ts';
+import { formatWhy } from '../../../lib/cli/format.ts';
 import { chainRepo, nestedArrayJson, nestedObject } from '../../helpers/deep-repos.ts';
 import { files } from '../../support/config.ts';
 
@@ -39,7 +40,7 @@ describe('a 10,000-long chain of components', { timeout: 60_000 }, () => {
     const b = chainBuild();
 
     // Act
-    const lines = explainStatus(b.statuses, 'dev', 'c9999');
+    const lines = formatWhy(whyOf(b, 'dev', 'c9999'));
 
     // Assess: c9999..c1 blocked, c0 the root cause, then the "once unblocked" lines deepest first.
     expect(lines).toHaveLength(2 * N - 1);

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { buildGraph, toSnapshot } from '../../../lib/core/graph.ts';
 import { findOrphans, type Removal } from '../../../lib/core/orphans.ts';
 import { crossEnvironmentDependents, destroyClosure, planEnv } from '../../../lib/core/order.ts';
-import { explainStatus } from '../../../lib/core/status.ts';
+import { whyOf } from '../../../lib/app/queries.ts';
+import { formatWhy } from '../../../lib/cli/format.ts';
 import type { Config } from '../../../lib/core/model.ts';
 import type { RuntimeStore } from '../../../lib/ports.ts';
 import { config } from '../../support/config.ts';
@@ -92,7 +93,7 @@ describe('orphaned deployments', () => {
     expect(plan.waves.flat()).not.toContain('app');
     expect(plan.orphaned).toEqual([{ component: 'app', status: 'orphaned', reason: 'no longer in the config; last applied at 2026-11-28T10:00:00Z (commit abcdef0)' }]);
     expect(planEnv(b, 'prod').orphaned).toEqual([]);
-    expect(explainStatus(b.statuses, 'dev', 'app')).toEqual([
+    expect(formatWhy(whyOf(b, 'dev', 'app'))).toEqual([
       'app is orphaned: no longer in the config; last applied at 2026-11-28T10:00:00Z (commit abcdef0)',
       '  its resources still exist: karma destroy app dev (destroy them) or karma forget app dev (drop the record)',
     ]);

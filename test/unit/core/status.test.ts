@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainStatus } from '../../../lib/core/status.ts';
+import { whyOf } from '../../../lib/app/queries.ts';
+import { formatWhy } from '../../../lib/cli/format.ts';
 import { config } from '../../support/config.ts';
 import { apply, build, memoryRuntime, status } from '../../support/applies.ts';
 
@@ -113,7 +114,7 @@ describe('statuses', () => {
     await runtime.put('/ext/key', 'k');
     await apply(cfg, runtime, 'dev', 'network', {}, { result: 'failed', error: 'quota exceeded' });
     const b = await build(cfg, runtime);
-    expect(explainStatus(b.statuses, 'dev', 'app')).toEqual([
+    expect(formatWhy(whyOf(b, 'dev', 'app'))).toEqual([
       'app is blocked: database is blocked',
       '  database is blocked: network is failed',
       '    network is failed: apply failed at 2026-11-28T10:00:00Z: quota exceeded',
