@@ -21,6 +21,7 @@ import { redactor, terraformErrorLine } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
 import { installInProgress, LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
+import { agree, plural } from '../shared/plural.ts';
 
 export type ComponentMode = 'apply' | 'plan' | 'drift';
 export type ComponentOutcome = 'applied' | 'failed' | 'no-changes' | 'changes' | 'in-sync' | 'drifted';
@@ -142,7 +143,7 @@ function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
   try {
     json = JSON.parse(stdout);
   } catch {
-    return { kind: 'error', message: `terraform output -json printed no valid JSON (${stdout.length} character${stdout.length === 1 ? '' : 's'} on stdout); is the configured binary (--terraform, $KARMA_TERRAFORM, karma.yaml terraform.binary) terraform or tofu?` };
+    return { kind: 'error', message: `terraform output -json printed no valid JSON (${plural(stdout.length, 'character')} on stdout); is the configured binary (--terraform, $KARMA_TERRAFORM, karma.yaml terraform.binary) terraform or tofu?` };
   }
   const parsed = TerraformOutputs.safeParse(json);
   if (!parsed.success) {
@@ -152,7 +153,7 @@ function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
   if (missing.length > 0) {
     return {
       kind: 'error',
-      message: `the module produced no value for declared output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; add ${missing.length > 1 ? 'them' : 'it'} to the module in ${def.terraform} (an output block with a non-null value) or remove ${missing.length > 1 ? 'them' : 'it'} from outputs in ${def.file}`,
+      message: `the module produced no value for declared ${agree(missing.length, 'output', 'outputs')} ${missing.join(', ')}; add ${agree(missing.length, 'it', 'them')} to the module in ${def.terraform} (an output block with a non-null value) or remove ${agree(missing.length, 'it', 'them')} from outputs in ${def.file}`,
     };
   }
   const outputs: Record<string, unknown> = {};
@@ -174,7 +175,7 @@ export async function readPlanSummary(
   try {
     return { summary: summarizePlanJson(JSON.parse(shown.stdout)) };
   } catch {
-    return { error: `terraform show -json printed no readable plan (${shown.stdout.length} character${shown.stdout.length === 1 ? '' : 's'}); is the configured binary terraform or tofu?` };
+    return { error: `terraform show -json printed no readable plan (${plural(shown.stdout.length, 'character')}); is the configured binary terraform or tofu?` };
   }
 }
 

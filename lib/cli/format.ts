@@ -7,6 +7,7 @@ import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { Waves } from '../core/order.ts';
 import type { Paint } from './io.ts';
 export { table } from '../core/table.ts';
+export { agree, plural } from '../shared/plural.ts';
 
 export function statusPaint(status: Status, p: Record<'red' | 'green' | 'yellow' | 'cyan' | 'magenta' | 'dim', Paint>): Paint {
   switch (status) {
@@ -25,13 +26,6 @@ export function statusPaint(status: Status, p: Record<'red' | 'green' | 'yellow'
   }
 }
 
-/**
- * "1 environment", "3 environments": `count` and the noun, in the singular for exactly one. `plural`
- * defaults to the noun plus "s" (pass it for the others: "1 proposal applies", "2 proposals apply").
- */
-export function plural(count: number, noun: string, pluralNoun = `${noun}s`): string {
-  return `${count} ${count === 1 ? noun : pluralNoun}`;
-}
 
 export function formatWaves(waves: Waves): string {
   if (waves.length === 0) return '  (nothing)';

@@ -15,6 +15,7 @@
 import { deploymentKey, type Config } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
 import type { ComponentStatus } from './status.ts';
+import { plural } from '../shared/plural.ts';
 
 /** Where a removed deployment was last seen in Git. */
 export interface Removal {
@@ -52,7 +53,7 @@ function lastApply(o: { state?: ComponentState; stateProblem?: string; outputs: 
     return s.result === 'failed' ? `its last apply failed at ${at}` : `last applied at ${at}`;
   }
   if (o.stateProblem) return `state unreadable: ${o.stateProblem}`;
-  return `${o.outputs.size} output${o.outputs.size === 1 ? '' : 's'} left without an apply record`;
+  return `${plural(o.outputs.size, 'output')} left without an apply record`;
 }
 
 function removedWhere(removal: Removal | undefined): string {

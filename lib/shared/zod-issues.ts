@@ -8,6 +8,7 @@
  *   anything else          zod's own message
  */
 import type { z } from 'zod';
+import { agree } from './plural.ts';
 
 export type IssuePath = readonly (string | number)[];
 
@@ -31,7 +32,7 @@ export function describeIssue(issue: z.core.$ZodIssue): DescribedIssue {
   const field = displayPath(path);
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys;
-    return { path, field, keys, message: `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` };
+    return { path, field, keys, message: `unknown ${agree(keys.length, 'field', 'fields')} ${keys.map((k) => `"${k}"`).join(', ')}` };
   }
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return { path, field, message: 'is required' };
   if (issue.code === 'invalid_key') {

@@ -13,6 +13,7 @@
  *     send two messages for one failure.
  * A failed Publish never fails the execution: it is logged and the pipeline goes on.
  */
+import { agree } from '../../shared/plural.ts';
 import type { Summary } from './model.ts';
 import type { PipelineContext } from './context.ts';
 
@@ -31,10 +32,15 @@ export function notificationFor(summary: Summary, executionId: string): Notifica
   const subject = `Karma: ${counts.join(', ')} in ${envs.join(', ')}`;
   const drift =
     summary.drifted > 0
-      ? `${summary.drifted} drifted` + (atRisk > 0 ? `, ${atRisk} at risk (they consume outputs of drifted components)` : '') + `. Apply to converge, or change the config to match.`
+      ? `${summary.drifted} drifted` +
+        (atRisk > 0 ? `, ${atRisk} at risk (${agree(atRisk, 'it consumes', 'they consume')} outputs of drifted components)` : '') +
+        `. Apply to converge, or change the config to match.`
       : '';
   const orphans =
-    orphaned > 0 ? `${orphaned} orphaned: removed from the config, their resources still exist. Destroy them (karma destroy) or drop their record (karma forget).` : '';
+    orphaned > 0
+      ? `${orphaned} orphaned: removed from the config, ${agree(orphaned, 'its', 'their')} resources still exist. ` +
+        `Destroy ${agree(orphaned, 'it', 'them')} (karma destroy) or drop ${agree(orphaned, 'its', 'their')} record (karma forget).`
+      : '';
   const header = `Karma ${summary.mode === 'drift' ? 'drift check' : `${summary.mode} run`} (execution ${executionId}): ${[drift, orphans].filter(Boolean).join(' ')}`;
   return { subject, text: `${header}\n\n${summary.text}\n` };
 }

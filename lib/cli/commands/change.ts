@@ -24,7 +24,7 @@ import { storeDirOf, terraformPlaces } from './component.ts';
 import { progressFor, withBackend } from '../context.ts';
 import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
-import { formatWaves, table } from '../format.ts';
+import { formatWaves, plural, table } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 
 /** The config repo as a local directory; the workflow reads and writes its Git repository. */
@@ -97,7 +97,7 @@ function showPlan(io: IO, saved: SavedPlan, verbose: boolean | undefined): void 
     io.out(`  ${paint(line)}`);
   }
   const gone = destructive(saved.plan);
-  if (gone.length > 0) io.out(p.bold(p.red(`  ! this plan destroys or replaces ${gone.length} resource${gone.length > 1 ? 's' : ''}: ${gone.map((r) => r.address).join(', ')}`)));
+  if (gone.length > 0) io.out(p.bold(p.red(`  ! this plan destroys or replaces ${plural(gone.length, 'resource')}: ${gone.map((r) => r.address).join(', ')}`)));
   if (verbose && saved.text) for (const line of saved.text.split('\n')) io.out(`    ${line}`);
 }
 

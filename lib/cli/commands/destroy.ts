@@ -12,7 +12,7 @@ import { UsageError, unknownEnvironment } from '../../core/errors.ts';
 import { buildFromConfig, loadConfig, loadConfigAndFiles } from '../../app/build.ts';
 import { applyDestroy, destroyTargets, discardPlans, forgetRecord, planDestroy, runtimeRecord, withEnvironmentLock, type DestroyOutcome } from '../../app/destroy.ts';
 import { openTerraform } from '../../app/open.ts';
-import { formatWaves, plural } from '../format.ts';
+import { agree, formatWaves, plural } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { makeSource, progressFor, withBackend, type CommonOptions } from '../context.ts';
 
@@ -99,7 +99,7 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
         if (!options.json) io.out('dry run: nothing was destroyed');
         return 0;
       }
-      const question = `Destroy ${targets.length} deployment${targets.length === 1 ? '' : 's'} in ${options.env} (${resources} resource${resources === 1 ? '' : 's'}) and delete ${targets.length === 1 ? 'its' : 'their'} runtime record?`;
+      const question = `Destroy ${plural(targets.length, 'deployment')} in ${options.env} (${plural(resources, 'resource')}) and delete ${agree(targets.length, 'its', 'their')} runtime record?`;
       if (!(await decide(io, options, question))) {
         discardPlans(plans, run);
         report(null, { declined: true });

@@ -64,7 +64,7 @@ describe('Summarize notifications', () => {
     expect(sent[0]!.subject).toBe('Karma: 1 drifted in karma-dev');
     expect(sent[0]!.text).toContain(summary.text);
     expect(sent[0]!.text.split('\n')[0]).toBe(
-      'Karma drift check (execution exec-drift-1): 1 drifted, 1 at risk (they consume outputs of drifted components). Apply to converge, or change the config to match.',
+      'Karma drift check (execution exec-drift-1): 1 drifted, 1 at risk (it consumes outputs of drifted components). Apply to converge, or change the config to match.',
     );
     expect(summary.text).toMatch(/karma-dev\s+network\s+drifted\s+Plan: 0 to add, 1 to change, 0 to destroy\./);
     // Values never travel: the output value recorded above is not in the message.
@@ -113,13 +113,28 @@ describe('Summarize notifications', () => {
     const alone = notificationFor({ ...base, rows: [orphan], drifted: 0, orphaned: 1 }, 'e');
     const both = notificationFor({ ...base, rows: [drift, orphan], drifted: 1, orphaned: 1 }, 'e');
     const failed = notificationFor({ ...base, rows: [orphan], drifted: 0, orphaned: 1, failed: 1 }, 'e');
+    const two = notificationFor({ ...base, rows: [orphan, { ...orphan, component: 'site' }], drifted: 0, orphaned: 2 }, 'e');
 
     expect(alone?.subject).toBe('Karma: 1 orphaned in karma-dev');
     expect(alone?.text.split('\n')[0]).toBe(
-      'Karma apply run (execution e): 1 orphaned: removed from the config, their resources still exist. Destroy them (karma destroy) or drop their record (karma forget).',
+      'Karma apply run (execution e): 1 orphaned: removed from the config, its resources still exist. Destroy it (karma destroy) or drop its record (karma forget).',
+    );
+    expect(two?.text.split('\n')[0]).toBe(
+      'Karma apply run (execution e): 2 orphaned: removed from the config, their resources still exist. Destroy them (karma destroy) or drop their record (karma forget).',
     );
     expect(both?.subject).toBe('Karma: 1 drifted, 1 orphaned in karma-prod, karma-dev');
     expect(failed).toBeUndefined();
+  });
+
+  it('the words agree with the counts: one at risk consumes, two at risk consume', () => {
+    const row = (component: string, result: 'drifted' | 'at-risk') => ({ env: 'karma-dev', component, result, detail: 'x' });
+    const base = { mode: 'drift' as const, envs: ['karma-dev'], applied: 0, failed: 0, skipped: 0, text: 'T', drifted: 1, orphaned: 0 };
+
+    const one = notificationFor({ ...base, rows: [row('network', 'drifted'), row('app', 'at-risk')] }, 'e');
+    const two = notificationFor({ ...base, rows: [row('network', 'drifted'), row('app', 'at-risk'), row('site', 'at-risk')] }, 'e');
+
+    expect(one?.text.split('\n')[0]).toBe('Karma drift check (execution e): 1 drifted, 1 at risk (it consumes outputs of drifted components). Apply to converge, or change the config to match.');
+    expect(two?.text.split('\n')[0]).toBe('Karma drift check (execution e): 1 drifted, 2 at risk (they consume outputs of drifted components). Apply to converge, or change the config to match.');
   });
 
   it('several environments are named in the subject; the SNS adapter keeps subjects and messages within SNS limits', () => {
