@@ -9,7 +9,6 @@ import type { Problem } from '../../core/errors.ts';
 import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
 import type { Removal } from '../../core/orphans.ts';
-import { findRemovals } from '../git/history.ts';
 
 /** Larger files are not read at all (config files have their own, smaller limit in core). */
 export const MAX_REPO_FILE_BYTES = 64 * 1024 * 1024;
@@ -84,6 +83,8 @@ export class DirectorySource implements ConfigSource {
   /** A directory that is a Git work tree (`.git` at its root): removed deployments are looked up from HEAD. */
   async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
     if (!existsSync(join(this.root, '.git'))) return new Map();
+    // Loaded only here: isomorphic-git is a large module, and most builds have no orphans to date.
+    const { findRemovals } = await import('../git/history.ts');
     return findRemovals(this.root, 'HEAD', deployments, { workingTree: true });
   }
 }

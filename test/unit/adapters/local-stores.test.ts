@@ -81,6 +81,21 @@ describe('local graph store', () => {
     expect((await b.graph.readBuild('1'))?.vertices.map((x) => x.id)).toEqual(['a', 'b']);
     await b.close();
   });
+
+  it('deletes the edges still attached to vanished vertices, in one statement for all of them', async () => {
+    // Prepare: a store whose next snapshot keeps two unchanged edges that point at vertices it drops.
+    const b = backend();
+    const first = snap([v('a', {}), v('b', {}), v('c', {}), v('d', {})], [e('E:b->a', 'b', 'a'), e('E:c->d', 'c', 'd'), e('E:c->b', 'c', 'b')]);
+    await b.graph.write(first);
+    // Act
+    const second = snap([v('b', {}), v('c', {})], [e('E:b->a', 'b', 'a'), e('E:c->d', 'c', 'd'), e('E:c->b', 'c', 'b')]);
+    const stats = await b.graph.write(second);
+    await b.graph.recordBuild(second, stats);
+    // Assess: 2 reads + 1 statement for the attached edges + 2 vertex deletes; only E:c->b is left.
+    expect([stats.deleted, stats.requests]).toEqual([2, 5]);
+    expect((await b.graph.read())?.edges.map((x) => x.id)).toEqual(['E:c->b']);
+    await b.close();
+  });
 });
 
 describe('local store file permissions (it holds SecureString values)', () => {
