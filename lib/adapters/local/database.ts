@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS locks (
   owner TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- One row (id 0), absent until the first graph write: version counts the writes that changed the graph,
+-- recorded is the version the latest build record describes. Equal: the graph is exactly the latest recorded
+-- build, so a write's counts are also the changes since that build (see LocalGraphStore.recordBuild).
+CREATE TABLE IF NOT EXISTS graph_state (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  version INTEGER NOT NULL,
+  recorded INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS builds (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   built_at TEXT NOT NULL,
