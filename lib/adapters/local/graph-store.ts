@@ -7,7 +7,8 @@
  * after a write nobody recorded, they are counted again from the previous record's snapshot.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { diffSnapshots, filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { transaction } from './database.ts';
@@ -49,6 +50,22 @@ interface LastWrite {
   readonly fromRecorded: boolean;
   /** graph_state.version after this write. */
   readonly version: number;
+  /** The snapshot compressed for the history, started when the write changed something (then a record follows). */
+  readonly blob?: Promise<Buffer>;
+}
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * The history's form of a snapshot: its JSON, gzipped at level 1 (a large build's 45 MB of JSON compresses in a
+ * third of level 6's time, for a blob 10% larger). Compressed on libuv's thread pool, so a write's SQLite work goes
+ * on meanwhile; an output buffer of a third of the input keeps it to one or two round trips to the main thread.
+ */
+function compressSnapshot(snapshot: GraphSnapshot): Promise<Buffer> {
+  const text = Buffer.from(JSON.stringify(snapshot));
+  const blob = gzipAsync(text, { level: 1, chunkSize: Math.max(64 * 1024, Math.ceil(text.length / 3)) });
+  blob.catch(() => undefined); // read (and its error reported) by recordBuild; a write nobody records drops it
+  return blob;
 }
 
 export class LocalGraphStore implements GraphStore {
@@ -67,6 +84,8 @@ export class LocalGraphStore implements GraphStore {
       const stored = { vertices: this.idsAndHashes('vertices'), edges: this.idsAndHashes('edges') };
       let requests = 2;
       const plan = planWrite(stored, snapshot);
+      const changes = plan.deleteEdges.length + plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
+      const blob = changes > 0 ? compressSnapshot(snapshot) : undefined;
       const upsertV = this.db.prepare(
         'INSERT INTO vertices (id, label, props, hash) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET label = excluded.label, props = excluded.props, hash = excluded.hash',
       );
@@ -85,7 +104,6 @@ export class LocalGraphStore implements GraphStore {
       }
       for (const v of plan.upsertVertices) upsertV.run(v.id, v.label, JSON.stringify(v.props), v.hash);
       for (const e of plan.upsertEdges) upsertE.run(e.id, e.label, e.from!, e.to!, JSON.stringify(e.props), e.hash);
-      const changes = plan.deleteEdges.length + plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
       requests += changes + (plan.deleteVertices.length > 0 ? 1 : 0);
       const version = changes > 0 ? state.version + 1 : state.version;
       if (changes > 0) {
@@ -93,7 +111,7 @@ export class LocalGraphStore implements GraphStore {
           .prepare('INSERT INTO graph_state (id, version, recorded) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version')
           .run(version, state.recorded);
       }
-      this.lastWrite = { snapshot, fromRecorded: state.version === state.recorded, version };
+      this.lastWrite = { snapshot, fromRecorded: state.version === state.recorded, version, ...(blob ? { blob } : {}) };
       return writeStats(plan, stored, requests, performance.now() - started);
     });
   }
@@ -125,8 +143,7 @@ export class LocalGraphStore implements GraphStore {
   async recordBuild(snapshot: GraphSnapshot, written: WriteStats): Promise<BuildRecord> {
     const last = this.lastWrite?.snapshot === snapshot ? this.lastWrite : undefined;
     const stats = last?.fromRecorded ? written : await this.changesSinceLastRecord(snapshot, written);
-    // Level 1: a large build's 45 MB of JSON compresses in a third of level 6's time, for a blob 10% larger.
-    const blob = gzipSync(JSON.stringify(snapshot), { level: 1 });
+    const blob = last?.blob ? await last.blob : gzipSync(JSON.stringify(snapshot), { level: 1 });
     return transaction(this.db, () => {
       // The graph is now this record's, unless another writer changed it since our write (then it stays unrecorded).
       if (last && this.graphState().version === last.version) {
