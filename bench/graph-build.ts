@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the `graph build` benchmark on the local backend (issues 2 and 11).
  *
- *   node bench/graph-build.ts [--components 5000] [--envs 3] [--seed 1] [--runs 3] [--dir DIR [--reuse]] [--write-docs] [--json]
+ *   node bench/graph-build.ts [--components 5000] [--envs 3] [--seed 1] [--runs 3] [--baseline CHECKOUT] [--dir DIR [--reuse]] [--write-docs] [--json]
  *
  * 1. Generates a synthetic config repo (bench/generate.ts) into a temporary directory (or --dir; with --reuse, a
  *    repo already generated there is kept) and seeds its local runtime with a realistic history of applies
@@ -12,7 +12,9 @@
  *      build  a real `karma graph build --config DIR --store FRESH` process (bin/karma.ts), on a fresh copy of the
  *             template store each time: process start, read, parse, validate, runtime, graph, statuses, order,
  *             the first full store write, the history record and the printed tables (piped, discarded);
- *      start  `karma --version` and `node -e 0` beside them, to tell process start-up from the build.
+ *      start  `karma --version` and `node -e 0` beside them, to tell process start-up from the build;
+ *      before with --baseline CHECKOUT (another checkout of Karma, e.g. `git worktree add /tmp/base main`), its
+ *             `karma graph build` in the same rounds on a fresh store of its own: before/after on one machine state.
  *    Wall time is taken by this process around each child; peak RSS is the child's own
  *    process.resourceUsage().maxRSS, reported at exit through a one-line --import hook.
  *    Goal: the build's median ≤ 2× the floor's median, under 3 s, peak RSS under 1 GiB. A missed goal is printed
@@ -219,6 +221,9 @@ interface Rounds {
   readonly runs: number;
   readonly floor: ChildRun[];
   readonly build: ChildRun[];
+  /** --baseline: the other checkout's build, in the same rounds (empty without it). */
+  readonly baseline: ChildRun[];
+  readonly baselineDir?: string;
   readonly version: ChildRun[];
   readonly node: ChildRun[];
   /** What the floor process did (the same in every run). */
@@ -278,10 +283,10 @@ function runChild(args: readonly string[], what: string): ChildRun & { stdout: s
  * The goal's rounds: floor and build alternate (which goes first flips every round, so a load that grows or
  * fades during the run weighs on both alike); every build gets a fresh copy of the template store.
  */
-function rounds(dir: string, template: string, runs: number, work: string): Rounds {
+function rounds(dir: string, template: string, runs: number, work: string, baselineDir?: string): Rounds {
   const karma = join(import.meta.dirname, '..', 'bin', 'karma.ts');
   const floorScript = join(import.meta.dirname, 'build-floor.ts');
-  const result: Rounds = { runs, floor: [], build: [], version: [], node: [], floorWork: { files: 0, parsed: 0, bytes: 0 }, buildSummary: '', load: [loadavg()[0]!, 0] };
+  const result: Rounds = { runs, floor: [], build: [], baseline: [], ...(baselineDir ? { baselineDir } : {}), version: [], node: [], floorWork: { files: 0, parsed: 0, bytes: 0 }, buildSummary: '', load: [loadavg()[0]!, 0] };
   let floorWork = result.floorWork;
   let buildSummary = '';
   const floor = (): void => {
@@ -290,14 +295,19 @@ function rounds(dir: string, template: string, runs: number, work: string): Roun
     floorWork = { files: out.files, parsed: out.parsed, bytes: out.bytes };
     result.floor.push({ wallMs: run.wallMs, maxRss: run.maxRss, cpuMs: run.cpuMs });
   };
-  const build = (i: number): void => {
-    const store = join(work, `store-${i}`);
+  const build = (i: number, checkout?: string): void => {
+    const store = join(work, `store-${i}${checkout ? '-baseline' : ''}`);
     mkdirSync(store, { recursive: true, mode: 0o700 });
     copyFileSync(template, join(store, DATABASE_FILE));
     try {
-      const run = runChild([karma, 'graph', 'build', '--config', dir, '--store', store], 'karma graph build');
+      const bin = checkout ? join(checkout, 'bin', 'karma.ts') : karma;
+      const run = runChild([bin, 'graph', 'build', '--config', dir, '--store', store], `karma graph build${checkout ? ` (${checkout})` : ''}`);
       const line = /store: build #\d+: .*/.exec(run.stdout)?.[0];
       if (!line) throw new Error(`karma graph build printed no store line:\n${run.stdout.slice(0, 2000)}`);
+      if (checkout) {
+        result.baseline.push({ wallMs: run.wallMs, maxRss: run.maxRss, cpuMs: run.cpuMs });
+        return;
+      }
       buildSummary = line.replace(/ \(local store .*\)$/, '');
       result.build.push({ wallMs: run.wallMs, maxRss: run.maxRss, cpuMs: run.cpuMs });
     } finally {
@@ -309,7 +319,9 @@ function rounds(dir: string, template: string, runs: number, work: string): Roun
     if (i % 2 === 0) {
       floor();
       build(i);
+      if (baselineDir) build(i, baselineDir);
     } else {
+      if (baselineDir) build(i, baselineDir);
       build(i);
       floor();
     }
@@ -348,6 +360,7 @@ function roundRows(r: Rounds): [string, string, string][] {
     row('floor: read + parse (bench/build-floor.ts)', r.floor),
     row('karma graph build (fresh store)', r.build),
     ['ratio build / floor', `${ratioOf(r).toFixed(2)}×`, `goal ≤ ${TARGET_RATIO}×; in CPU time ${(cpu(r.build) / cpu(r.floor)).toFixed(2)}×`],
+    ...(r.baseline.length > 0 ? [row(`baseline build (${r.baselineDir})`, r.baseline), ['ratio baseline / floor', `${(wall(r.baseline) / wall(r.floor)).toFixed(2)}×`, `in CPU time ${(cpu(r.baseline) / cpu(r.floor)).toFixed(2)}×`] as [string, string, string]] : []),
     row('karma --version (start-up alone)', r.version),
     row('node -e 0', r.node),
   ];
@@ -416,6 +429,7 @@ function markdown(r: Report): string {
     row('---', '---:', '---', '---:', '---:'),
     pr(`floor: read the ${count(k.floorWork.files)} files and parse the ${count(k.floorWork.parsed)} config files (bench/build-floor.ts)`, k.floor),
     pr('`karma graph build` on a fresh store (everything: start-up, build, first full write, history record, tables printed)', k.build),
+    ...(k.baseline.length > 0 ? [pr(`before: the same \`karma graph build\` from ${k.baselineDir} (--baseline), same rounds`, k.baseline)] : []),
     pr('`karma --version` (start-up alone)', k.version),
     pr('`node -e 0`', k.node),
     '',
@@ -466,6 +480,7 @@ async function main(): Promise<void> {
       envs: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },
       runs: { type: 'string', default: '3' },
+      baseline: { type: 'string' },
       dir: { type: 'string' },
       reuse: { type: 'boolean', default: false },
       measure: { type: 'string' },
@@ -504,7 +519,7 @@ async function main(): Promise<void> {
       writeFileSync(info, JSON.stringify({ args, generated, seed }));
     }
     process.stderr.write(`${runs} rounds: the floor and karma graph build in fresh processes\n`);
-    const measured = rounds(dir, template, runs, work);
+    const measured = rounds(dir, template, runs, work, values.baseline);
     process.stderr.write('the phases, in one process\n');
     const store = join(work, 'phases');
     mkdirSync(store, { recursive: true, mode: 0o700 });
