@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DirectorySource } from '../lib/adapters/fs/directory-source.ts';
 import { NeptuneGraphStore } from '../lib/adapters/neptune/graph-store.ts';
-import { DirectoryBuildHistory } from '../lib/adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../lib/adapters/history/directory-history.ts';
 import { buildFromSources } from '../lib/app/build.ts';
 import type { GraphSnapshot } from '../lib/core/snapshot.ts';
 import { startGremlinServer } from '../scripts/servers/servers.ts';

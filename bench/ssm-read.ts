@@ -12,7 +12,7 @@
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { parseArgs } from 'node:util';
 import { SsmRuntimeStore } from '../lib/adapters/ssm/runtime-store.ts';
-import { mapLimit } from '../lib/app/build.ts';
+import { mapLimit } from '../lib/shared/concurrency.ts';
 import { startMotoServer } from '../scripts/servers/servers.ts';
 
 const { values } = parseArgs({ options: { parameters: { type: 'string', default: '10000' }, envs: { type: 'string', default: '10' } } });

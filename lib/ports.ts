@@ -6,7 +6,7 @@ import type { Problem } from './core/errors.ts';
 import type { RepoFile } from './core/model.ts';
 import type { Removal } from './core/orphans.ts';
 import type { Parameter, ParameterType } from './core/runtime.ts';
-import type { GraphSnapshot, WriteStats } from './core/snapshot.ts';
+import type { BuildMeta, GraphSnapshot, WriteStats } from './core/snapshot.ts';
 
 /** Where the config repo comes from: a directory, or a Git repository at a ref. */
 export interface ConfigSource {
@@ -25,6 +25,58 @@ export interface ConfigSource {
   findRemovals?(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>>;
 }
 
+/** A commit's author (or committer). */
+export interface GitAuthor {
+  readonly name: string;
+  readonly email: string;
+  /** Seconds since the epoch; now when absent. */
+  readonly timestamp?: number;
+  readonly timezoneOffset?: number;
+}
+
+export interface GitCommit {
+  readonly message: string;
+  readonly parents: readonly string[];
+  readonly author: GitAuthor & { readonly timestamp: number };
+}
+
+/**
+ * One local Git clone of the config repo, for the change workflow (lib/app/change.ts): commits written as
+ * objects without touching the working tree, branches, and the few files a merge checks out.
+ * lib/adapters/git/repository.ts implements it with isomorphic-git.
+ */
+export interface GitRepository {
+  /** The work tree. */
+  readonly dir: string;
+  /** The current branch (absent when HEAD is detached) and the commit HEAD points at; a usage error when there is no commit. */
+  head(): Promise<{ branch?: string; commit: string }>;
+  /** The repo's files at a commit. */
+  sourceAt(commit: string): ConfigSource;
+  /** The repository's configured author, else a default. */
+  author(): Promise<GitAuthor>;
+  readCommit(commit: string): Promise<GitCommit>;
+  /** The file's bytes at the commit; undefined when the file is not there. */
+  fileAt(commit: string, path: string): Promise<Uint8Array | undefined>;
+  /** A new commit on `parent` with `files` replaced (null deletes); no ref, index or working tree touched. */
+  commitOnto(parent: string, files: Readonly<Record<string, Uint8Array | null>>, message: string, author: GitAuthor): Promise<string>;
+  /** Paths that differ between two commits, sorted. */
+  changedFiles(from: string, to: string): Promise<string[]>;
+  isAncestor(ancestor: string, of: string): Promise<boolean>;
+  /** Local branch names. */
+  branches(): Promise<string[]>;
+  resolveBranch(branch: string): Promise<string | undefined>;
+  createBranch(branch: string, commit: string): Promise<void>;
+  /** Moves `branch` from `expected` to `commit`; refuses when someone moved it meanwhile. */
+  moveBranch(branch: string, expected: string, commit: string): Promise<void>;
+  deleteBranch(branch: string): Promise<void>;
+  /** The working tree and the index both match HEAD for this path. */
+  isClean(path: string): Promise<boolean>;
+  /** Writes `path` from `commit` into the working tree and the index (removes it when absent there). */
+  checkoutFile(commit: string, path: string): Promise<void>;
+  /** A remote-tracking branch that contains `commit`, as far as this clone knows; undefined when none does. */
+  publishedOn(commit: string): Promise<string | undefined>;
+}
+
 export interface PutOptions {
   readonly type?: ParameterType;
   /** Refuse to replace an existing value when false (SSM's Overwrite). Default true. */
@@ -38,8 +90,6 @@ export interface RuntimeStore {
   /** The named parameters that exist; missing names are simply absent from the result. */
   readNames(names: readonly string[]): Promise<Parameter[]>;
   put(name: string, value: string, options?: PutOptions): Promise<{ version: number }>;
-  /** Every version of one parameter, oldest first. */
-  history(name: string): Promise<Parameter[]>;
   /** Deletes the named parameters and their history; names that do not exist are ignored. Returns how many were deleted. */
   delete(names: readonly string[]): Promise<{ deleted: number }>;
   close(): Promise<void>;
@@ -50,6 +100,8 @@ export interface BuildRecord {
   readonly builtAt: string;
   readonly commit?: string;
   readonly source: string;
+  /** What made the build (BuildMeta.trigger); absent for `karma graph build`. */
+  readonly trigger?: string;
   readonly vertices: number;
   readonly edges: number;
   readonly stats?: WriteStats;
@@ -68,6 +120,20 @@ export interface GraphStore {
   listBuilds(limit?: number): Promise<BuildRecord[]>;
   readBuild(id: string): Promise<GraphSnapshot | undefined>;
   close(): Promise<void>;
+}
+
+/**
+ * The builds a graph store keeps beside its live graph (lib/adapters/history: a directory; an object store fits
+ * the same shape). The local store keeps its history in its own database and needs none.
+ */
+export interface BuildHistory {
+  readonly description: string;
+  record(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord>;
+  /** Newest first. */
+  list(limit?: number): Promise<BuildRecord[]>;
+  read(id: string): Promise<GraphSnapshot | undefined>;
+  /** The meta of the newest build, if any. */
+  latestMeta(): Promise<BuildMeta | undefined>;
 }
 
 /** Who holds a lock: the execution, and for a local run the process (so a dead one can be recognised). */
@@ -124,6 +190,60 @@ export interface SnapshotStore {
   /** Stores the snapshot; with `keep`, then deletes all but the newest `keep` snapshots of the store. */
   put(key: string, snapshot: GraphSnapshot, options?: { keep?: number }): Promise<string>;
   get(ref: string): Promise<GraphSnapshot>;
+}
+
+/** What one Terraform command left behind. */
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  readonly cwd: string;
+  readonly log: string;
+  /**
+   * Secret values never to show (strings, or structured values: every leaf counts): replaced by (sensitive),
+   * in every form they can be printed, in the log, the progress lines and the captured output.
+   */
+  readonly redact?: readonly unknown[];
+  /**
+   * false: stdout is captured as printed, unredacted, and neither logged nor shown (`terraform output -json`
+   * prints sensitive outputs in clear, and they must be stored as they are). Never put that stdout in a message.
+   */
+  readonly logStdout?: boolean;
+  /** Extra environment for this command (the provider cache settings), over the runner's own. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Runs one Terraform (or OpenTofu) command: lib/adapters/terraform spawns the binary; tests script it. */
+export interface TerraformRunner {
+  run(args: readonly string[], options: RunOptions): Promise<RunResult>;
+}
+
+/** One execution of the deployed state machine, as Step Functions describes it. */
+export interface ExecutionDescription {
+  readonly executionArn: string;
+  /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE. */
+  readonly status?: string;
+  readonly startDate?: Date;
+  readonly stopDate?: Date;
+  /** The execution's input and output, as JSON text. */
+  readonly input?: string;
+  readonly output?: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** The deployed pipeline's executions: Step Functions in AWS (lib/adapters/stepfunctions/executions.ts). */
+export interface PipelineExecutions {
+  /**
+   * Starts an execution named `name` with `input` (JSON text). When one with that name exists already, starts
+   * nothing and returns `started: false` with that execution's ARN.
+   */
+  start(stateMachineArn: string, name: string, input: string): Promise<{ executionArn: string; started: boolean }>;
+  /** undefined when there is no such execution. */
+  describe(executionArn: string): Promise<ExecutionDescription | undefined>;
 }
 
 export interface Clock {

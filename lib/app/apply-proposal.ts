@@ -11,17 +11,16 @@
  *                       before it (unless includePending).
  */
 import { ConflictError, UsageError } from '../core/errors.ts';
-import type { Config, RepoFile } from '../core/model.ts';
+import { deploymentKey, type Config, type RepoFile } from '../core/model.ts';
 import { destructive } from '../core/plan.ts';
 import { impact } from '../core/order.ts';
-import type { LockHolder } from '../ports.ts';
+import type { GitRepository, LockHolder } from '../ports.ts';
 import type { Backend } from './backend.ts';
 import { buildFromConfig, loadConfigAndFiles } from './build.ts';
 import { findProposal, listProposals, mergeProposal, type Merged, type Proposal } from './change.ts';
 import { runComponent, type ComponentRunOptions, type ComponentRunResult } from './component.ts';
 import { withEnvironmentLock } from './destroy.ts';
 import { readSavedPlan, removeSavedPlan, sweepSavedPlans, type SavedPlan } from './saved-plans.ts';
-import { GitSource } from '../adapters/git/git-source.ts';
 
 export interface ProposalApplyCheck {
   readonly proposal: Proposal;
@@ -35,28 +34,28 @@ export interface ProposalApplyCheck {
 }
 
 /** The open proposal `id`, or a usage error listing the open ones. */
-export async function requireProposal(dir: string, id: string): Promise<Proposal> {
-  const proposal = await findProposal(dir, id);
+export async function requireProposal(repo: GitRepository, id: string): Promise<Proposal> {
+  const proposal = await findProposal(repo, id);
   if (proposal) return proposal;
-  const open = (await listProposals(dir)).map((pr) => pr.id);
+  const open = (await listProposals(repo)).map((pr) => pr.id);
   throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
 }
 
 const replan = (id: string): string => `re-plan with karma plan ${id}, review the plan, then run karma apply ${id} again`;
 
 export async function checkProposalApply(
-  dir: string,
+  repo: GitRepository,
   id: string,
   options: { readonly storeDirFor: (config: Config) => string },
 ): Promise<ProposalApplyCheck> {
-  const proposal = await requireProposal(dir, id);
+  const proposal = await requireProposal(repo, id);
   // A merge that would be refused is said first: the fix (re-run propose-change) makes a new plan anyway.
-  await mergeProposal(dir, proposal.id, { checkOnly: true });
-  const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
+  await mergeProposal(repo, proposal.id, { checkOnly: true });
+  const { config, files } = await loadConfigAndFiles(repo.sourceAt(proposal.commit));
   const storeDir = options.storeDirFor(config);
   const read = readSavedPlan(storeDir, proposal.id);
   // The others: expired ones, and those of proposals closed without karma apply (a deleted branch), go.
-  sweepSavedPlans(storeDir, new Set((await listProposals(dir)).map((pr) => pr.id)));
+  sweepSavedPlans(storeDir, new Set((await listProposals(repo)).map((pr) => pr.id)));
   if (read.kind === 'none') throw new UsageError(`proposal ${proposal.id} has no saved plan (made with --no-plan, without terraform, or its plan failed); make one with karma plan ${proposal.id}, review it, then apply`);
   if (read.kind === 'expired') throw new ConflictError(`the plan for ${proposal.id} expired at ${read.saved.expiresAt} (KARMA_PLAN_TTL, default 24h) and was deleted; ${replan(proposal.id)}`);
   const { saved, file } = read;
@@ -89,7 +88,7 @@ export type ProposalApplied =
     };
 
 export async function applySavedProposal(
-  dir: string,
+  repo: GitRepository,
   check: ProposalApplyCheck,
   backend: Backend,
   run: Omit<ComponentRunOptions, 'env' | 'component' | 'mode' | 'files' | 'commit' | 'savedPlan'> & { readonly holder: LockHolder; readonly includePending?: boolean },
@@ -97,7 +96,7 @@ export async function applySavedProposal(
   const { proposal, config, files, saved, file, storeDir } = check;
   const { build } = await buildFromConfig(config, backend.runtime, {});
   const reach = impact(build, proposal.env, proposal.component).waves.flat();
-  const left = reach.filter((c) => c !== proposal.component && !['in-sync', 'blocked'].includes(build.statuses.get(`${proposal.env}/${c}`)?.status ?? 'in-sync'));
+  const left = reach.filter((c) => c !== proposal.component && !['in-sync', 'blocked'].includes(build.statuses.get(deploymentKey(proposal.env, c))?.status ?? 'in-sync'));
   let result: ComponentRunResult;
   try {
     // The environment's pipeline lock, as karma destroy takes it: never racing an execution (released before the
@@ -118,7 +117,7 @@ export async function applySavedProposal(
   }
   if (result.refused) throw new ConflictError(`${result.error}; ${replan(proposal.id)}`);
   if (result.outcome === 'failed') return { kind: 'failed', result };
-  const merged = await mergeProposal(dir, proposal.id);
+  const merged = await mergeProposal(repo, proposal.id);
   const components = reach.filter((c) => !left.includes(c));
   const pipelineInput = { env: proposal.env, mode: 'apply', trigger: 'manual', commit: merged.commit, ...(run.includePending ? {} : { components }) };
   return { kind: 'applied', result, merged, left, pipelineInput };

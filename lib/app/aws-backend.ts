@@ -19,7 +19,7 @@ import { SsmRuntimeStore } from '../adapters/ssm/runtime-store.ts';
 import { SsmLockStore } from '../adapters/ssm/lock-store.ts';
 import { NeptuneGraphStore } from '../adapters/neptune/graph-store.ts';
 import { keepBuilds } from '../core/config.ts';
-import { DirectoryBuildHistory } from '../adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../adapters/history/directory-history.ts';
 import type { Backend, BackendOptions } from './backend.ts';
 
 export interface AwsBackendSettings {

@@ -86,7 +86,7 @@ export async function buildFromConfig(
   const progress = options.progress ?? silentProgress;
   const clock = options.clock ?? systemClock;
   const t1 = performance.now();
-  progress.step(`reading runtime state (${config.project.environments.size} environments)`);
+  progress.step(`reading runtime state (${config.project.environments.size} environment${config.project.environments.size === 1 ? '' : 's'})`);
   const params = runtime ? await readRuntime(config, runtime) : new Map<string, Parameter>();
   const removals = await removalsFor(config, params, options.source, progress);
   const t2 = performance.now();

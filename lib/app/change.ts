@@ -9,37 +9,21 @@
 import { basename } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 import { parseConfig, requireEnvironment } from '../core/config.ts';
-import { ConfigError, ConflictError, UsageError, formatProblem, type Problem } from '../core/errors.ts';
+import { ConfigError, ConflictError, UsageError, formatProblem, unknownComponent, type Problem } from '../core/errors.ts';
 import { buildGraph } from '../core/graph.ts';
 import { canonicalJson } from '../core/hash.ts';
 import { diffInputs, type InputChange } from '../core/inputs-diff.ts';
 import type { Config, RepoFile } from '../core/model.ts';
 import { impact, type Impact } from '../core/order.ts';
-import { GitSource } from '../adapters/git/git-source.ts';
+import type { GitRepository } from '../ports.ts';
 import { readUserDocument } from '../adapters/fs/user-file.ts';
-import {
-  authorOf,
-  blobAt,
-  changedFiles,
-  checkoutFile,
-  createBranch,
-  deleteBranch,
-  fileIsClean,
-  isAncestor,
-  listBranches,
-  moveBranch,
-  readCommit,
-  readHead,
-  resolveBranch,
-  writeCommitOnto,
-} from '../adapters/git/repo.ts';
 
 export const PROPOSAL_BRANCH_PREFIX = 'karma/proposals/';
 const ENV_FILE = (env: string, component: string): RegExp => new RegExp(`^environments/${env}/${component}\\.(json|ya?ml)$`);
 
 export interface ProposeRequest {
-  /** The config repo: a local Git repository. */
-  readonly dir: string;
+  /** The config repo: a local Git clone. */
+  readonly repo: GitRepository;
   readonly component: string;
   readonly env: string;
   /** Path of the JSON or YAML file with the component's full new inputs. */
@@ -68,9 +52,9 @@ export interface Proposed {
 }
 
 /** Loads the repo's files at a commit, and the config they make. */
-async function configAt(dir: string, commit: string): Promise<{ files: RepoFile[]; problems: Problem[]; config: Config }> {
-  const { files, problems } = await new GitSource(dir, commit).load();
-  return { files, problems, config: parseConfig(files, { source: `${dir}@${commit.slice(0, 8)}`, commit }, problems) };
+async function configAt(repo: GitRepository, commit: string): Promise<{ files: RepoFile[]; problems: Problem[]; config: Config }> {
+  const { files, problems } = await repo.sourceAt(commit).load();
+  return { files, problems, config: parseConfig(files, { source: `${repo.dir}@${commit.slice(0, 8)}`, commit }, problems) };
 }
 
 /**
@@ -116,12 +100,13 @@ function trailer(message: string, key: string): string | undefined {
 }
 
 export async function proposeChange(request: ProposeRequest): Promise<Proposed> {
-  const { dir, component, env } = request;
-  const head = await readHead(dir);
-  const { files, problems, config } = await configAt(dir, head.commit);
+  const { repo, component, env } = request;
+  const dir = repo.dir;
+  const head = await repo.head();
+  const { files, problems, config } = await configAt(repo, head.commit);
   requireEnvironment(config, env);
   const def = config.components.get(component);
-  if (!def) throw new UsageError(`unknown component "${component}"; the repo defines ${[...config.components.keys()].sort().join(', ')}`);
+  if (!def) throw unknownComponent(component, config.components.keys());
   const inputs = readInputFile(request.inputFile, dir);
 
   const existing = files.find((f) => ENV_FILE(env, component).test(f.path));
@@ -143,23 +128,23 @@ export async function proposeChange(request: ProposeRequest): Promise<Proposed> 
   const im = impact(buildGraph(proposedConfig, new Map(), { builtAt: new Date(0).toISOString() }), env, component);
 
   const warnings: string[] = [];
-  if (!(await fileIsClean(dir, file))) {
+  if (!(await repo.isClean(file))) {
     warnings.push(`${file} has uncommitted changes in the working tree; the proposal is based on HEAD (${head.commit.slice(0, 8)}) and ignores them, and karma apply will refuse until they are committed or discarded`);
   }
   const summary = (request.message?.trim() || `change ${component} in ${env}`).split('\n')[0]!;
   const base = { base: head.commit, component, env, file, newDeployment: !current, message: summary, diff, impact: im, warnings };
   if (request.dryRun) return base;
 
-  const author = await authorOf(dir);
-  const commit = await writeCommitOnto(dir, head.commit, { [file]: bytes }, proposalMessage(summary, component, env, file), author);
+  const author = await repo.author();
+  const commit = await repo.commitOnto(head.commit, { [file]: bytes }, proposalMessage(summary, component, env, file), author);
   // p- and the commit's first 8 hex digits: short and stable; longer in the rare case of a clash.
   for (let length = 8; length <= 40; length += 2) {
     const id = `p-${commit.slice(0, length)}`;
     const branch = `${PROPOSAL_BRANCH_PREFIX}${id}`;
-    const taken = await resolveBranch(dir, branch);
+    const taken = await repo.resolveBranch(branch);
     if (taken === commit) return { id, branch, commit, ...base };
     if (taken === undefined) {
-      await createBranch(dir, branch, commit);
+      await repo.createBranch(branch, commit);
       return { id, branch, commit, ...base };
     }
   }
@@ -179,24 +164,24 @@ export interface Proposal {
 }
 
 /** An open proposal by id (or branch name); undefined when there is none. */
-export async function findProposal(dir: string, idOrBranch: string): Promise<Proposal | undefined> {
+export async function findProposal(repo: GitRepository, idOrBranch: string): Promise<Proposal | undefined> {
   const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
-  return readProposal(dir, `${PROPOSAL_BRANCH_PREFIX}${id}`);
+  return readProposal(repo, `${PROPOSAL_BRANCH_PREFIX}${id}`);
 }
 
-async function readProposal(dir: string, branch: string): Promise<Proposal | undefined> {
-  const commit = await resolveBranch(dir, branch);
+async function readProposal(repo: GitRepository, branch: string): Promise<Proposal | undefined> {
+  const commit = await repo.resolveBranch(branch);
   if (!commit) return undefined;
-  const { commit: c } = await readCommit(dir, commit);
+  const c = await repo.readCommit(commit);
   const component = trailer(c.message, TRAILERS.component);
   const env = trailer(c.message, TRAILERS.env);
   const file = trailer(c.message, TRAILERS.file);
-  if (!component || !env || !file || c.parent.length !== 1) return undefined; // not made by propose-change
+  if (!component || !env || !file || c.parents.length !== 1) return undefined; // not made by propose-change
   return {
     id: branch.slice(PROPOSAL_BRANCH_PREFIX.length),
     branch,
     commit,
-    base: c.parent[0]!,
+    base: c.parents[0]!,
     component,
     env,
     file,
@@ -206,10 +191,10 @@ async function readProposal(dir: string, branch: string): Promise<Proposal | und
 }
 
 /** Open proposals, oldest first. */
-export async function listProposals(dir: string): Promise<Proposal[]> {
-  await readHead(dir);
-  const branches = (await listBranches(dir)).filter((b) => b.startsWith(PROPOSAL_BRANCH_PREFIX));
-  const proposals = (await Promise.all(branches.map((b) => readProposal(dir, b)))).filter((p): p is Proposal => p !== undefined);
+export async function listProposals(repo: GitRepository): Promise<Proposal[]> {
+  await repo.head();
+  const branches = (await repo.branches()).filter((b) => b.startsWith(PROPOSAL_BRANCH_PREFIX));
+  const proposals = (await Promise.all(branches.map((b) => readProposal(repo, b)))).filter((p): p is Proposal => p !== undefined);
   return proposals.sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)));
 }
 
@@ -229,25 +214,26 @@ export interface Merged {
  * files on top of HEAD when HEAD moved but changed none of them (and the result still validates); otherwise a
  * ConflictError and nothing changes. Then checks the files out and deletes the proposal's branch.
  */
-export async function mergeProposal(dir: string, idOrBranch: string, options: { checkOnly?: boolean } = {}): Promise<Merged> {
-  const head = await readHead(dir);
+export async function mergeProposal(repo: GitRepository, idOrBranch: string, options: { checkOnly?: boolean } = {}): Promise<Merged> {
+  const dir = repo.dir;
+  const head = await repo.head();
   if (!head.branch) throw new UsageError('HEAD is detached; check out the branch to apply the proposal to, then re-run karma apply');
   const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
-  const proposal = await readProposal(dir, `${PROPOSAL_BRANCH_PREFIX}${id}`);
+  const proposal = await readProposal(repo, `${PROPOSAL_BRANCH_PREFIX}${id}`);
   if (!proposal) {
-    const open = (await listProposals(dir)).map((p) => p.id);
+    const open = (await listProposals(repo)).map((p) => p.id);
     throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);
   }
   const short = (c: string): string => c.slice(0, 8);
-  const files = await changedFiles(dir, proposal.base, proposal.commit);
+  const files = await repo.changedFiles(proposal.base, proposal.commit);
   let how: Merged['how'] = 'fast-forward';
   if (head.commit !== proposal.base) {
-    if (!(await isAncestor(dir, proposal.base, head.commit))) {
+    if (!(await repo.isAncestor(proposal.base, head.commit))) {
       throw new ConflictError(
         `proposal ${id} is based on ${short(proposal.base)}, which is not in the history of ${head.branch} (HEAD ${short(head.commit)}); re-run propose-change on ${head.branch}`,
       );
     }
-    const moved = new Set(await changedFiles(dir, proposal.base, head.commit));
+    const moved = new Set(await repo.changedFiles(proposal.base, head.commit));
     const clash = files.filter((f) => moved.has(f));
     if (clash.length > 0) {
       throw new ConflictError(`HEAD moved since proposal ${id} (base ${short(proposal.base)}, now ${short(head.commit)}) and changed ${clash.join(', ')}; re-run propose-change`);
@@ -255,9 +241,9 @@ export async function mergeProposal(dir: string, idOrBranch: string, options: { 
     how = 'replayed';
   }
   // The result must still be a valid repo (HEAD may have removed something the proposal refers to).
-  const { files: headFiles, problems } = await new GitSource(dir, head.commit).load();
+  const { files: headFiles, problems } = await repo.sourceAt(head.commit).load();
   const changed = new Map<string, Uint8Array | null>();
-  for (const f of files) changed.set(f, (await blobAt(dir, proposal.commit, f))?.bytes ?? null);
+  for (const f of files) changed.set(f, (await repo.fileAt(proposal.commit, f)) ?? null);
   const merged = [...headFiles.filter((f) => !changed.has(f.path))];
   for (const [path, bytes] of changed) if (bytes) merged.push({ path, bytes });
   try {
@@ -267,18 +253,18 @@ export async function mergeProposal(dir: string, idOrBranch: string, options: { 
     throw new ConflictError(`proposal ${id} no longer validates on top of ${head.branch} (HEAD ${short(head.commit)}): ${error.problems.map(formatProblem).join('; ')}; re-run propose-change`);
   }
   for (const f of files) {
-    if (!(await fileIsClean(dir, f))) throw new ConflictError(`${f} has uncommitted changes in the working tree; commit or discard them, then re-run karma apply ${id}`);
+    if (!(await repo.isClean(f))) throw new ConflictError(`${f} has uncommitted changes in the working tree; commit or discard them, then re-run karma apply ${id}`);
   }
 
   // checkOnly: every check above passed; nothing written (the commit named is the proposal's own).
   if (options.checkOnly) return { proposal, into: head.branch, commit: proposal.commit, how, files };
   let target = proposal.commit;
   if (how === 'replayed') {
-    const { commit: c } = await readCommit(dir, proposal.commit);
-    target = await writeCommitOnto(dir, head.commit, Object.fromEntries(changed), c.message, c.author);
+    const c = await repo.readCommit(proposal.commit);
+    target = await repo.commitOnto(head.commit, Object.fromEntries(changed), c.message, c.author);
   }
-  await moveBranch(dir, head.branch, head.commit, target);
-  for (const f of files) await checkoutFile(dir, target, f);
-  await deleteBranch(dir, proposal.branch);
+  await repo.moveBranch(head.branch, head.commit, target);
+  for (const f of files) await repo.checkoutFile(target, f);
+  await repo.deleteBranch(proposal.branch);
   return { proposal, into: head.branch, commit: target, how, files };
 }

@@ -15,9 +15,9 @@ import { resolveReferences } from '../core/references.ts';
 import { decodeOutput, parseState } from '../core/runtime.ts';
 import { backendBlockFile, backendConfigFile, resolveState, type ResolvedState } from '../core/state-backend.ts';
 import type { StateSettings } from '../core/model.ts';
-import type { Clock, Progress, RuntimeStore } from '../ports.ts';
+import type { Clock, Progress, RunResult, RuntimeStore, TerraformRunner } from '../ports.ts';
 import { silentProgress, systemClock } from '../ports.ts';
-import { redactor, terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { redactor, terraformErrorLine } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
 import { installInProgress, LOCK_FILE, planCacheUse, recordInit, withInstallLock, type CacheUse } from '../adapters/terraform/plugin-cache.ts';
 import { findDeployment, recordApply, recordDrift } from './record.ts';
@@ -142,7 +142,7 @@ function readOutputs(stdout: string, def: ComponentDef): OutputsRead {
   try {
     json = JSON.parse(stdout);
   } catch {
-    return { kind: 'error', message: `terraform output -json printed no valid JSON (${stdout.length} characters on stdout); is the configured binary (--terraform, $KARMA_TERRAFORM, karma.yaml terraform.binary) terraform or tofu?` };
+    return { kind: 'error', message: `terraform output -json printed no valid JSON (${stdout.length} character${stdout.length === 1 ? '' : 's'} on stdout); is the configured binary (--terraform, $KARMA_TERRAFORM, karma.yaml terraform.binary) terraform or tofu?` };
   }
   const parsed = TerraformOutputs.safeParse(json);
   if (!parsed.success) {
@@ -174,7 +174,7 @@ export async function readPlanSummary(
   try {
     return { summary: summarizePlanJson(JSON.parse(shown.stdout)) };
   } catch {
-    return { error: `terraform show -json printed no readable plan (${shown.stdout.length} characters); is the configured binary terraform or tofu?` };
+    return { error: `terraform show -json printed no readable plan (${shown.stdout.length} character${shown.stdout.length === 1 ? '' : 's'}); is the configured binary terraform or tofu?` };
   }
 }
 

@@ -12,15 +12,15 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { KarmaError, UsageError } from '../core/errors.ts';
+import { KarmaError, UsageError, unknownEnvironment } from '../core/errors.ts';
 import type { Build } from '../core/graph.ts';
-import type { Config, RepoFile } from '../core/model.ts';
+import { deploymentKey, type Config, type RepoFile } from '../core/model.ts';
 import { crossEnvironmentDependents, destroyClosure, type Waves } from '../core/order.ts';
 import type { Orphan } from '../core/orphans.ts';
-import type { LockHolder, LockStore, Progress, RuntimeStore } from '../ports.ts';
+import type { LockHolder, LockStore, Progress, RunResult, RuntimeStore, TerraformRunner } from '../ports.ts';
 import { describeHolder } from './locks.ts';
 import { silentProgress } from '../ports.ts';
-import { redactor, terraformErrorLine, type RunResult, type TerraformRunner } from '../adapters/terraform/runner.ts';
+import { redactor, terraformErrorLine } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
 import { prepareWorkingCopy, readPlanSummary, resolveInputs, type StateOptions } from './component.ts';
 
@@ -50,12 +50,10 @@ export interface DestroySelection {
  * runtime record; dependents in other environments must be destroyed first (refused, naming them).
  */
 export function destroyTargets(current: Build, env: string, component: string, moduleConfig?: Config): DestroySelection {
-  if (!current.config.project.environments.has(env)) {
-    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...current.config.project.environments.keys()].join(', ')}`);
-  }
+  if (!current.config.project.environments.has(env)) throw unknownEnvironment(env, current.config.project.environments.keys());
   const orphan = current.orphans.find((o) => o.env === env && o.component === component);
   const applied = (name: string): boolean => {
-    const s = current.statuses.get(`${env}/${name}`);
+    const s = current.statuses.get(deploymentKey(env, name));
     return s !== undefined && (s.own !== 'never-applied' || s.status === 'orphaned');
   };
   if (orphan) {

@@ -6,7 +6,7 @@
  */
 import { requireEnvironment } from '../core/config.ts';
 import { computeConfigHash } from '../core/config.ts';
-import { UsageError } from '../core/errors.ts';
+import { UsageError, notDeployed } from '../core/errors.ts';
 import { findReferences } from '../core/references.ts';
 import { outputParamPath, stateParamPath, type Config, type Deployment } from '../core/model.ts';
 import { parseState, type ComponentState } from '../core/runtime.ts';
@@ -37,8 +37,7 @@ export function findDeployment(config: Config, env: string, component: string): 
   requireEnvironment(config, env);
   const d = config.deployments.find((x) => x.env === env && x.component === component);
   if (!d) {
-    const here = config.deployments.filter((x) => x.env === env).map((x) => x.component);
-    throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${here.join(', ') || 'none'}`);
+    throw notDeployed(component, env, config.deployments.filter((x) => x.env === env).map((x) => x.component));
   }
   return d;
 }

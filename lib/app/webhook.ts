@@ -17,7 +17,7 @@
  * The secret and the bus are reached through injected functions, so the logic is tested without AWS.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { GITHUB_PUSH, GITHUB_SOURCE } from '../infra/event-patterns.ts';
+import { DELIVERY_RETENTION_DAYS, GITHUB_PUSH, GITHUB_SOURCE, REPLAY_WINDOW_DAYS } from '../core/pipeline-contract.ts';
 
 export interface WebhookRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;
@@ -41,10 +41,7 @@ export interface RelayedPush {
   readonly delivery?: string;
 }
 
-/** A push older than this (repository.pushed_at) is never relayed. */
-export const REPLAY_WINDOW_DAYS = 7;
-/** How long a claimed delivery is remembered: longer than the window, so no replay falls between the two. */
-export const DELIVERY_RETENTION_DAYS = REPLAY_WINDOW_DAYS + 1;
+export { DELIVERY_RETENTION_DAYS, REPLAY_WINDOW_DAYS };
 
 export interface WebhookDeps {
   /** The shared webhook secret (Secrets Manager in Lambda). */

@@ -1,13 +1,11 @@
 /**
  * Shared plumbing of the commands: where the config comes from, which backend, and the live build.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
 import type { ConfigSource, Progress } from '../ports.ts';
-import { DirectorySource } from '../adapters/fs/directory-source.ts';
-import { GitSource, isGitUrl } from '../adapters/git/git-source.ts';
+import { isGitUrl, openConfigSource } from '../app/open.ts';
 import { loadConfig, buildFromConfig, type BuildResult } from '../app/build.ts';
 import { localDatabasePath, openBackend, type Backend, type BackendType } from '../app/backend.ts';
 import type { IO } from './io.ts';
@@ -34,13 +32,7 @@ export function configLocation(options: SourceOptions): string {
 }
 
 export function makeSource(options: SourceOptions): ConfigSource {
-  const location = configLocation(options);
-  if (isGitUrl(location)) return new GitSource(location, options.ref ?? 'HEAD');
-  if (!existsSync(location) || !statSync(location).isDirectory()) {
-    throw new UsageError(`--config ${location}: not a directory or a Git URL; point it at a config repo (the folder with karma.yaml)`);
-  }
-  if (options.ref) return new GitSource(resolve(location), options.ref);
-  return new DirectorySource(location);
+  return openConfigSource(configLocation(options), options.ref);
 }
 
 /** The directory the local store is relative to: the config directory, or the current one for a URL. */
@@ -72,9 +64,18 @@ export async function liveBuild(options: CommonOptions, io: IO): Promise<{ confi
       return { config, result: await buildFromConfig(config, undefined) };
     }
   }
-  const backend = await openBackendFor(config, options, false, io);
+  return withBackend(config, options, { create: false, io }, async (backend) => ({ config, result: await buildFromConfig(config, backend.runtime, { source }) }));
+}
+
+/**
+ * The one way a command uses a store: open the backend, run `work`, close the backend whatever happens.
+ * `create`: a command that writes creates a missing local store; one that reads refuses a missing one (a
+ * UsageError naming `karma graph build`). `io` hears (on stderr, once) when the local store can be read by others.
+ */
+export async function withBackend<T>(config: Config | undefined, options: CommonOptions, access: { readonly create: boolean; readonly io?: IO }, work: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = await openBackendFor(config, options, access.create, access.io);
   try {
-    return { config, result: await buildFromConfig(config, backend.runtime, { source }) };
+    return await work(backend);
   } finally {
     await backend.close();
   }

@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import pc from 'picocolors';
-import { readUserStdin } from '../adapters/fs/user-file.ts';
+import { readUserStdin } from '../app/open.ts';
 
 export interface IO {
   out(text: string): void;

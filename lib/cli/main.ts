@@ -3,16 +3,16 @@
  * One error boundary maps every error to the documented exit code (docs/cli.md):
  *   0 success · 1 operational failure · 2 invalid input or usage
  * With --json, stdout carries only JSON: the result, or {"error":{"name","message",...}}.
+ *
+ * Start-up: every command module is imported inside its action (`await import('./commands/x.ts')`), so
+ * `karma --version`, `--help` and a typo load commander and nothing else; the AWS SDK, gremlin and the local Step
+ * Functions interpreter load only in the commands that use them (bench/startup.ts measures it).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError } from '../core/errors.ts';
-import { graphBuild, graphDiff, graphHistory, graphImpact, graphOrder, graphShow, graphValidate, graphWhy } from './commands/graph.ts';
-import { runtimeList, runtimePut, runtimeRecord } from './commands/runtime.ts';
-import { componentRun } from './commands/component.ts';
-import { pipelineRun, pipelineStart, pipelineStatus } from './commands/pipeline.ts';
-import { applyCommand, planProposalCommand, proposalsCommand, proposeChangeCommand } from './commands/change.ts';
-import { lockList, lockRelease } from './commands/lock.ts';
-import { destroyCommand, forgetCommand } from './commands/destroy.ts';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
+import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError, UsageError } from '../core/errors.ts';
+import type { CommonOptions } from './context.ts';
+import type { PipelineRunOptions } from './commands/pipeline.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -60,31 +60,142 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-type Action = (opts: Record<string, unknown>, io: IO) => Promise<number>;
 
-export async function main(argv: readonly string[], io: IO = processIO()): Promise<number> {
-  let exitCode = 0;
-  const json = argv.includes('--json');
-  const run = (action: Action) => async (...args: unknown[]) => {
-    const command = args[args.length - 1] as Command;
-    const opts = { ...command.optsWithGlobals() };
-    try {
-      exitCode = await action(opts, io);
-    } catch (error) {
-      exitCode = reportError(error, io, json);
-    }
+/**
+ * What commander parsed for one command: its declared arguments in order, and its options merged with the
+ * program's. The readers below turn them into each command's typed options; a value of the wrong type (which
+ * commander's declarations rule out) reads as absent.
+ */
+interface Parsed {
+  readonly args: readonly unknown[];
+  readonly opts: Readonly<Record<string, unknown>>;
+}
+
+function text(p: Parsed, key: string): string | undefined {
+  const v = p.opts[key];
+  return typeof v === 'string' ? v : undefined;
+}
+function flag(p: Parsed, key: string): boolean | undefined {
+  const v = p.opts[key];
+  return typeof v === 'boolean' ? v : undefined;
+}
+function integer(p: Parsed, key: string): number | undefined {
+  const v = p.opts[key];
+  return typeof v === 'number' ? v : undefined;
+}
+function texts(p: Parsed, key: string): string[] | undefined {
+  const v = p.opts[key];
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
+}
+function choice<T extends string>(p: Parsed, key: string, choices: readonly T[]): T | undefined {
+  const v = text(p, key);
+  return choices.find((c) => c === v);
+}
+/** The i-th declared argument; commander has already refused a missing required one. */
+function arg(p: Parsed, i: number): string {
+  const v = p.args[i];
+  if (typeof v !== 'string') throw new UsageError(`missing argument ${i + 1}`);
+  return v;
+}
+/** A required option's value; the preAction check (checkMandatoryAfterUnknown) has already refused a missing one. */
+function requiredText(p: Parsed, key: string, flag: string): string {
+  const v = text(p, key);
+  if (v === undefined) throw new UsageError(`required option '${flag}' not specified`);
+  return v;
+}
+function optionalArg(p: Parsed, i: number): string | undefined {
+  const v = p.args[i];
+  return typeof v === 'string' ? v : undefined;
+}
+const BACKENDS = ['local', 'aws'] as const;
+const TRIGGERS = ['manual', 'ssm-change', 'git-push', 'schedule'] as const;
+const MODES = ['apply', 'plan', 'drift'] as const;
+const FORMATS = ['table', 'json', 'dot', 'mermaid'] as const;
+const PARAMETER_TYPES = ['String', 'StringList', 'SecureString'] as const;
+
+function common(p: Parsed): CommonOptions {
+  return { config: text(p, 'config'), ref: text(p, 'ref'), backend: choice(p, 'backend', BACKENDS), store: text(p, 'store'), json: flag(p, 'json') };
+}
+
+function pipelineRunOptions(p: Parsed): PipelineRunOptions {
+  return {
+    ...common(p),
+    env: text(p, 'env'),
+    trigger: choice(p, 'trigger', TRIGGERS),
+    mode: choice(p, 'mode', MODES),
+    component: texts(p, 'component'),
+    commit: text(p, 'commit'),
+    maxParallel: integer(p, 'maxParallel'),
+    terraform: text(p, 'terraform'),
+    lockTimeout: text(p, 'lockTimeout'),
   };
+}
+
+/**
+ * Commander checks mandatory options before unknown ones, so `graph order --evn x` said "required option
+ * --env" instead of "unknown option '--evn' (did you mean --env?)". Mandatory options are checked here instead,
+ * in a preAction hook, which runs after commander has refused unknown options.
+ */
+function checkMandatoryAfterUnknown(command: Command): void {
+  const mandatory = command.options.filter((o) => o.mandatory);
+  for (const option of mandatory) option.makeOptionMandatory(false);
+  if (mandatory.length > 0) {
+    command.hook('preAction', (self) => {
+      for (const option of mandatory) {
+        if (self.getOptionValue(option.attributeName()) === undefined) {
+          self.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: EXIT_INVALID });
+        }
+      }
+    });
+  }
+  for (const sub of command.commands) checkMandatoryAfterUnknown(sub);
+}
+
+/**
+ * `karma help graph order` → `karma graph order --help` (commander's help command reads only one word). Words that
+ * are not a command path are parsed as the command itself, so `karma help grpah` gets commander's "unknown command
+ * 'grpah' (did you mean graph?)".
+ */
+function helpArguments(program: Command, argv: readonly string[]): string[] {
+  const words = argv.slice(1);
+  if (argv[0] !== 'help' || words.length === 0 || words.some((w) => w.startsWith('-'))) return [...argv];
+  let command: Command | undefined = program;
+  for (const word of words) command = command?.commands.find((c) => c.name() === word || c.aliases().includes(word));
+  return command ? [...words, '--help'] : words;
+}
+
+/** The `karma` program: every command, option and description, with the actions that run them. */
+export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: number) => void): Command {
+  const json = wantsJson(argv);
+  const action =
+    (handler: (p: Parsed, io: IO) => Promise<number>) =>
+    async (...callbackArgs: unknown[]): Promise<void> => {
+      const command = callbackArgs[callbackArgs.length - 1];
+      if (!(command instanceof Command)) throw new TypeError('commander called an action without its command');
+      try {
+        done(await handler({ args: command.processedArgs, opts: command.optsWithGlobals() }, io));
+      } catch (error) {
+        done(reportError(error, io, json));
+      }
+    };
+  const graphCommands = () => import('./commands/graph.ts');
+  const runtimeCommands = () => import('./commands/runtime.ts');
+  const pipelineCommands = () => import('./commands/pipeline.ts');
+  const changeCommands = () => import('./commands/change.ts');
+  const lockCommands = () => import('./commands/lock.ts');
+  const destroyCommands = () => import('./commands/destroy.ts');
+
   const withCommon = (c: Command): Command =>
     c
       .option('-c, --config <dir|url>', 'config repo: a directory or a Git URL (default: $KARMA_CONFIG or .)')
       .option('--ref <ref>', 'read the config from Git at this branch, tag or commit')
-      .addOption(new Option('--backend <type>', 'runtime and graph backend (default: karma.yaml backend.type)').choices(['local', 'aws']))
+      .addOption(new Option('--backend <type>', 'runtime and graph backend (default: karma.yaml backend.type)').choices(BACKENDS))
       .option('--store <dir>', 'local store folder (default: karma.yaml backend.path, else .karma in the config repo)')
       .option('--json', 'print only JSON on stdout');
 
   const program = new Command('karma')
     .description('A live dependency graph of Terraform components across environments, with ordered applies.')
-    .version('0.1.0')
+    .version(packageJson.version)
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -97,19 +208,34 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       },
     });
 
+  program
+    .command('init')
+    .description('scaffold a config repo (karma.yaml, one component with a Terraform module, one environment) in DIR')
+    .argument('[dir]', 'where to create it (default: the current directory)')
+    .option('--project <name>', 'the project name (default: the directory name)')
+    .option('--env <name>', 'the environment (default: dev)')
+    .action(action(async (p, io) => (await import('./commands/init.ts')).initCommand({ dir: optionalArg(p, 0) ?? '.', project: text(p, 'project'), env: text(p, 'env') }, io)));
+  program
+    .command('completion')
+    .description('print a shell completion script: karma completion bash >> ~/.bashrc (see docs/cli.md for zsh and fish)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .action(action(async (p, io) => (await import('./commands/completion.ts')).completionCommand(program, arg(p, 0), io)));
+
   const graph = program.command('graph').description('build, inspect and order the dependency graph');
   withCommon(graph.command('build').description('build the graph from config + runtime, write it to the store, print statuses and waves')).action(
-    run((o, io) => graphBuild(o, io)),
+    action(async (p, io) => (await graphCommands()).graphBuild(common(p), io)),
   );
-  withCommon(graph.command('validate').description('check the config repo; exit 2 with one line per problem')).action(run((o, io) => graphValidate(o, io)));
+  withCommon(graph.command('validate').description('check the config repo; exit 2 with one line per problem')).action(
+    action(async (p, io) => (await graphCommands()).graphValidate(common(p), io)),
+  );
   withCommon(
     graph
       .command('order')
-      .description('apply waves for an environment (by default only what needs an apply)')
-      .requiredOption('-e, --env <env>', 'environment')
+      .description('apply waves, per environment (by default only what needs an apply)')
+      .option('-e, --env <env>', 'only this environment (default: every environment, in the order a run applies them)')
       .option('--all', 'every component, not only those that need an apply')
       .option('--destroy', 'reverse order, for destroying'),
-  ).action(run((o, io) => graphOrder(o as never, io)));
+  ).action(action(async (p, io) => (await graphCommands()).graphOrder({ ...common(p), env: text(p, 'env'), all: flag(p, 'all'), destroy: flag(p, 'destroy') }, io)));
   withCommon(
     graph
       .command('impact')
@@ -117,28 +243,27 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .argument('<component>')
       .argument('<env>')
       .option('-o, --output <name>', 'start from the consumers of this output'),
-  ).action(async (component: string, env: string, ...rest: unknown[]) => run((o, io) => graphImpact({ ...o, component, env } as never, io))(...rest));
+  ).action(action(async (p, io) => (await graphCommands()).graphImpact({ ...common(p), component: arg(p, 0), env: arg(p, 1), output: text(p, 'output') }, io)));
   withCommon(
     graph
       .command('show')
       .description('the live graph')
       .option('-e, --env <env>', 'only this environment')
-      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'dot', 'mermaid'])),
-  ).action(run((o, io) => graphShow(o as never, io)));
+      .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS)),
+  ).action(action(async (p, io) => (await graphCommands()).graphShow({ ...common(p), env: text(p, 'env'), format: choice(p, 'format', FORMATS) }, io)));
   withCommon(graph.command('diff').description('what changed between two stored builds (default: the last two)').argument('[build-a]').argument('[build-b]')).action(
-    async (from: string | undefined, to: string | undefined, ...rest: unknown[]) =>
-      run((o, io) => graphDiff({ ...o, ...(from ? { from } : {}), ...(to ? { to } : {}) }, io))(...rest),
+    action(async (p, io) => (await graphCommands()).graphDiff({ ...common(p), from: optionalArg(p, 0), to: optionalArg(p, 1) }, io)),
   );
   withCommon(graph.command('history').description('stored builds, newest first').option('-n, --limit <n>', 'how many (default 20)', positiveInteger)).action(
-    run((o, io) => graphHistory(o, io)),
+    action(async (p, io) => (await graphCommands()).graphHistory({ ...common(p), limit: integer(p, 'limit') }, io)),
   );
   withCommon(graph.command('why').description('the chain of reasons behind a status').argument('<component>').argument('<env>')).action(
-    async (component: string, env: string, ...rest: unknown[]) => run((o, io) => graphWhy({ ...o, component, env } as never, io))(...rest),
+    action(async (p, io) => (await graphCommands()).graphWhy({ ...common(p), component: arg(p, 0), env: arg(p, 1) }, io)),
   );
 
   const runtime = program.command('runtime').description('inspect and adopt runtime state (outputs, apply records, parameters)');
   withCommon(runtime.command('record').description('record applies made outside Karma (adoption, demos) from a JSON/YAML file').argument('<file>')).action(
-    async (file: string, ...rest: unknown[]) => run((o, io) => runtimeRecord({ ...o, file }, io))(...rest),
+    action(async (p, io) => (await runtimeCommands()).runtimeRecord({ ...common(p), file: arg(p, 0) }, io)),
   );
   withCommon(
     runtime
@@ -146,14 +271,16 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .description('set a parameter, as a change made outside Karma')
       .argument('<name>')
       .argument('<value>', 'the value, or - to read it from standard input (keeps a secret out of shell history and process lists)')
-      .addOption(new Option('-t, --type <type>', 'parameter type').choices(['String', 'StringList', 'SecureString'])),
-  ).action(async (name: string, value: string, ...rest: unknown[]) => run((o, io) => runtimePut({ ...o, name, value } as never, io))(...rest));
+      .addOption(new Option('-t, --type <type>', 'parameter type').choices(PARAMETER_TYPES)),
+  ).action(
+    action(async (p, io) => (await runtimeCommands()).runtimePut({ ...common(p), name: arg(p, 0), value: arg(p, 1), type: choice(p, 'type', PARAMETER_TYPES) }, io)),
+  );
   withCommon(runtime.command('list').description('parameters under the prefix, with versions').option('-e, --env <env>', 'only this environment')).action(
-    run((o, io) => runtimeList(o, io)),
+    action(async (p, io) => (await runtimeCommands()).runtimeList({ ...common(p), env: text(p, 'env') }, io)),
   );
 
   const component = program.command('component').description('the Terraform work of one component (what CodeBuild runs)');
-  for (const mode of ['apply', 'plan', 'drift'] as const) {
+  for (const mode of MODES) {
     const what = { apply: 'terraform apply, then record outputs and state', plan: 'terraform plan (records nothing)', drift: 'drift check: terraform plan -detailed-exitcode, recorded in the state' }[mode];
     withCommon(
       component
@@ -166,17 +293,42 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
         .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
         .option('-v, --verbose', "stream Terraform's output to stderr")
         .option('--state-moved', 'you moved the state to the configured backend: accept it although the last apply recorded another location'),
-    ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => componentRun({ ...o, component: name, env, mode } as never, io))(...rest));
+    ).action(
+      action(async (p, io) =>
+        (await import('./commands/component.ts')).componentRun(
+          {
+            ...common(p),
+            component: arg(p, 0),
+            env: arg(p, 1),
+            mode,
+            commit: text(p, 'commit'),
+            workDir: text(p, 'workDir'),
+            terraform: text(p, 'terraform'),
+            verbose: flag(p, 'verbose'),
+            stateMoved: flag(p, 'stateMoved'),
+          },
+          io,
+        ),
+      ),
+    );
   }
 
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-  const pipelineOptions = (c: Command): Command =>
+  const triggerOption = (): Option => new Option('--trigger <trigger>', 'what started it').choices(TRIGGERS);
+  const modeOption = (): Option => new Option('--mode <mode>', 'apply (default), plan, or drift').choices(MODES);
+  /** The options of a local run; `drift` says what --commit and --max-parallel mean when nothing is applied. */
+  const pipelineOptions = (c: Command, drift = false): Command =>
     withCommon(
       c
         .option('-e, --env <env>', 'one environment (default: every environment, shared ones first)')
         .option('--component <name>', 'only this component (repeatable)', collect)
-        .option('--commit <sha>', 'the config commit to apply (default: --ref, else the working tree)')
-        .option('--max-parallel <n>', 'components applied at once (default 4)', positiveInteger)
+        .option(
+          '--commit <sha>',
+          drift
+            ? "the config commit whose Terraform is compared with the real resources (default: --ref, else the working tree)"
+            : 'the config commit to apply (default: --ref, else the working tree)',
+        )
+        .option('--max-parallel <n>', drift ? 'drift checks (terraform plan) run at once (default 4)' : 'components applied at once (default 4)', positiveInteger)
         .option('--terraform <binary>', 'terraform, tofu or a path')
         .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)'),
     );
@@ -185,29 +337,59 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
     pipeline
       .command('run')
       .description('execute the pipeline locally from the same ASL file: build, plan, apply wave by wave, re-planning after each')
-      .addOption(new Option('--trigger <trigger>', 'what started it').choices(['manual', 'ssm-change', 'git-push', 'schedule']))
-      .addOption(new Option('--mode <mode>', 'apply (default), plan, or drift').choices(['apply', 'plan', 'drift'])),
-  ).action(run((o, io) => pipelineRun(o, io)));
-  pipelineOptions(
-    pipeline
-      .command('start')
-      .description('start the deployed state machine (idempotent: the same input twice is one execution)')
-      .addOption(new Option('--trigger <trigger>', 'what started it').choices(['manual', 'ssm-change', 'git-push', 'schedule']))
-      .addOption(new Option('--mode <mode>', 'apply (default), plan, or drift').choices(['apply', 'plan', 'drift']))
-      .option('--state-machine <arn>', 'the state machine (default: $KARMA_STATE_MACHINE_ARN)')
-      .option('--name <name>', 'execution name (default: derived from the input)')
-      .option('--region <region>', 'AWS region (default: the SDK chain)'),
-  ).action(run((o, io) => pipelineStart(o, io)));
+      .addOption(triggerOption())
+      .addOption(modeOption()),
+  ).action(action(async (p, io) => (await pipelineCommands()).pipelineRun(pipelineRunOptions(p), io)));
+  // The deployed state machine reads the config from Git and runs Terraform in CodeBuild: only the execution
+  // input (what to run) and where the state machine is are options here.
+  pipeline
+    .command('start')
+    .description('start the deployed state machine (idempotent: the same input twice is one execution)')
+    .option('-e, --env <env>', 'one environment (default: every environment, shared ones first)')
+    .option('--component <name>', 'only this component (repeatable)', collect)
+    .option('--ref <ref>', 'the branch, tag or commit the deployed pipeline reads the config at')
+    .option('--commit <sha>', 'the config commit to apply (default: --ref, else the branch the stack is set up with)')
+    .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')
+    .addOption(triggerOption())
+    .addOption(modeOption())
+    .option('--state-machine <arn>', 'the state machine (default: $KARMA_STATE_MACHINE_ARN)')
+    .option('--name <name>', 'execution name (default: derived from the input)')
+    .option('--region <region>', "AWS region (default: the state machine ARN's)")
+    .option('--json', 'print only JSON on stdout')
+    .action(
+      action(async (p, io) =>
+        (await pipelineCommands()).pipelineStart(
+          {
+            json: flag(p, 'json'),
+            ref: text(p, 'ref'),
+            env: text(p, 'env'),
+            component: texts(p, 'component'),
+            commit: text(p, 'commit'),
+            lockTimeout: text(p, 'lockTimeout'),
+            trigger: choice(p, 'trigger', TRIGGERS),
+            mode: choice(p, 'mode', MODES),
+            stateMachine: text(p, 'stateMachine'),
+            name: text(p, 'name'),
+            region: text(p, 'region'),
+          },
+          io,
+        ),
+      ),
+    );
   pipeline
     .command('status')
     .description('the status of an execution of the deployed state machine')
     .argument('<execution-arn>')
     .option('-f, --follow', 'wait until it finishes')
-    .option('--region <region>', 'AWS region (default: the SDK chain)')
+    .option('--region <region>', "AWS region (default: the execution ARN's)")
     .option('--json', 'print only JSON on stdout')
-    .action(async (execution: string, ...rest: unknown[]) => run((o, io) => pipelineStatus({ ...o, execution } as never, io))(...rest));
-  pipelineOptions(program.command('drift').description('run the pipeline in drift mode: terraform plan for in-sync components, drifted ones flagged')).action(
-    run((o, io) => pipelineRun({ ...o, mode: 'drift' }, io)),
+    .action(
+      action(async (p, io) =>
+        (await pipelineCommands()).pipelineStatus({ execution: arg(p, 0), follow: flag(p, 'follow'), region: text(p, 'region'), json: flag(p, 'json') }, io),
+      ),
+    );
+  pipelineOptions(program.command('drift').description('run the pipeline in drift mode: terraform plan for in-sync components, drifted ones flagged'), true).action(
+    action(async (p, io) => (await pipelineCommands()).pipelineRun({ ...pipelineRunOptions(p), mode: 'drift' }, io)),
   );
 
   // The change workflow (docs/workflow.md): propose-change → proposals → apply.
@@ -223,16 +405,39 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .option('--no-plan', 'record the proposal without running terraform plan (karma plan ID makes one later)')
       .option('--terraform <binary>', 'terraform, tofu or a path')
       .option('-v, --verbose', "show Terraform's whole plan text (redacted)"),
-  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => proposeChangeCommand({ ...o, component: name, env } as never, io))(...rest));
+  ).action(
+    action(async (p, io) =>
+      (await changeCommands()).proposeChangeCommand(
+        {
+          ...common(p),
+          component: arg(p, 0),
+          env: arg(p, 1),
+          input: requiredText(p, 'input', '-i, --input <file>'),
+          message: text(p, 'message'),
+          dryRun: flag(p, 'dryRun'),
+          plan: flag(p, 'plan'),
+          terraform: text(p, 'terraform'),
+          verbose: flag(p, 'verbose'),
+        },
+        io,
+      ),
+    ),
+  );
   withCommon(
     program
       .command('plan')
-      .description("(re-)plan an open proposal at its commit and save the plan karma apply applies (expires after KARMA_PLAN_TTL, default 24h)")
+      .description('(re-)plan an open proposal at its commit and save the plan karma apply applies (expires after KARMA_PLAN_TTL, default 24h)')
       .argument('<proposal>', 'a proposal id (karma proposals)')
       .option('--terraform <binary>', 'terraform, tofu or a path')
       .option('-v, --verbose', "show Terraform's whole plan text (redacted)"),
-  ).action(async (proposal: string, ...rest: unknown[]) => run((o, io) => planProposalCommand({ ...o, proposal } as never, io))(...rest));
-  withCommon(program.command('proposals').description('the open proposals (id, component, env, base commit, message)')).action(run((o, io) => proposalsCommand(o, io)));
+  ).action(
+    action(async (p, io) =>
+      (await changeCommands()).planProposalCommand({ ...common(p), proposal: arg(p, 0), terraform: text(p, 'terraform'), verbose: flag(p, 'verbose') }, io),
+    ),
+  );
+  withCommon(program.command('proposals').description('the open proposals (id, component, env, base commit, message)')).action(
+    action(async (p, io) => (await changeCommands()).proposalsCommand(common(p), io)),
+  );
   withCommon(
     program
       .command('apply')
@@ -248,12 +453,33 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')
       .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')
       .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')
-      .option('--region <region>', 'with --remote: AWS region (default: the SDK chain)'),
-  ).action(async (proposal: string | undefined, ...rest: unknown[]) => run((o, io) => applyCommand({ ...o, ...(proposal ? { proposal } : {}) }, io))(...rest));
+      .option('--region <region>', "with --remote: AWS region (default: the state machine ARN's)"),
+  ).action(
+    action(async (p, io) =>
+      (await changeCommands()).applyCommand(
+        {
+          ...common(p),
+          proposal: optionalArg(p, 0),
+          env: text(p, 'env'),
+          yes: flag(p, 'yes'),
+          allowDestroy: flag(p, 'allowDestroy'),
+          includePending: flag(p, 'includePending'),
+          verbose: flag(p, 'verbose'),
+          maxParallel: integer(p, 'maxParallel'),
+          terraform: text(p, 'terraform'),
+          lockTimeout: text(p, 'lockTimeout'),
+          remote: flag(p, 'remote'),
+          stateMachine: text(p, 'stateMachine'),
+          region: text(p, 'region'),
+        },
+        io,
+      ),
+    ),
+  );
 
   const lock = program.command('lock').description('environment locks: who holds which, and releasing one whose holder is gone');
   withCommon(lock.command('list').description('every environment lock with its holder (execution, pid, host), since when, until when, and whether it still runs')).action(
-    run((o, io) => lockList(o, io)),
+    action(async (p, io) => (await lockCommands()).lockList(common(p), io)),
   );
   withCommon(
     lock
@@ -261,7 +487,7 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .description("release an environment's lock: one whose holder is dead or expired; with --force, any")
       .argument('<env>')
       .option('--force', 'release it even though its holder may still be running'),
-  ).action(async (env: string, ...rest: unknown[]) => run((o, io) => lockRelease({ ...o, env } as never, io))(...rest));
+  ).action(action(async (p, io) => (await lockCommands()).lockRelease({ ...common(p), env: arg(p, 0), force: flag(p, 'force') }, io)));
   // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
   withCommon(
     program
@@ -274,7 +500,23 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .option('--work-dir <dir>', 'Terraform working directories (default: <store>/work)')
       .option('--terraform <binary>', 'terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH)')
       .option('-v, --verbose', "stream Terraform's output to stderr"),
-  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => destroyCommand({ ...o, component: name, env } as never, io))(...rest));
+  ).action(
+    action(async (p, io) =>
+      (await destroyCommands()).destroyCommand(
+        {
+          ...common(p),
+          component: arg(p, 0),
+          env: arg(p, 1),
+          yes: flag(p, 'yes'),
+          dryRun: flag(p, 'dryRun'),
+          workDir: text(p, 'workDir'),
+          terraform: text(p, 'terraform'),
+          verbose: flag(p, 'verbose'),
+        },
+        io,
+      ),
+    ),
+  );
   withCommon(
     program
       .command('forget')
@@ -282,10 +524,17 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       .argument('<component>')
       .argument('<env>')
       .option('-y, --yes', 'forget without asking (CI)'),
-  ).action(async (name: string, env: string, ...rest: unknown[]) => run((o, io) => forgetCommand({ ...o, component: name, env } as never, io))(...rest));
+  ).action(action(async (p, io) => (await destroyCommands()).forgetCommand({ ...common(p), component: arg(p, 0), env: arg(p, 1), yes: flag(p, 'yes') }, io)));
 
+  checkMandatoryAfterUnknown(program);
+  return program;
+}
+
+export async function main(argv: readonly string[], io: IO = processIO()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(argv, io, (code) => (exitCode = code));
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(helpArguments(program, argv), { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
@@ -293,7 +542,11 @@ export async function main(argv: readonly string[], io: IO = processIO()): Promi
       if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : EXIT_INVALID;
       return EXIT_INVALID;
     }
-    return reportError(error, io, json);
+    return reportError(error, io, wantsJson(argv));
   }
   return exitCode;
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes('--json');
 }

@@ -55,21 +55,50 @@ export class UsageError extends KarmaError {
   override readonly exitCode = EXIT_INVALID;
 }
 
-/** A dependency cycle: `a -> b -> c -> a`, each edge with the file that declares it. */
-export class CycleError extends KarmaError {
-  override readonly name: string = 'CycleError';
+/**
+ * A name the user gave (an environment, a component, a component in an environment) that the config does not
+ * have: one line naming what exists instead. Exit 2. `--json` carries `kind`, `value` and `known`; an HTTP
+ * API maps it to 404. Built by unknownEnvironment, unknownComponent and notDeployed, so every entry point
+ * says it the same way.
+ */
+export class NotFoundError extends KarmaError {
+  override readonly name: string = 'NotFoundError';
   override readonly exitCode = EXIT_INVALID;
-  readonly cycle: readonly string[];
-  readonly edges: readonly { from: string; to: string; file: string }[];
-  constructor(env: string, cycle: readonly string[], edges: readonly { from: string; to: string; file: string }[]) {
-    const where = edges.map((e) => `${e.from} -> ${e.to} (${e.file})`).join(', ');
-    super(`dependency cycle in ${env}: ${cycle.join(' -> ')}; declared by ${where}. Remove one of these references.`);
-    this.cycle = cycle;
-    this.edges = edges;
+  readonly kind: 'environment' | 'component' | 'deployment';
+  readonly value: string;
+  /** The environment looked in (kind deployment). */
+  readonly env?: string;
+  readonly known: readonly string[];
+  constructor(message: string, fields: { kind: NotFoundError['kind']; value: string; env?: string; known: readonly string[] }) {
+    super(message);
+    this.kind = fields.kind;
+    this.value = fields.value;
+    if (fields.env !== undefined) this.env = fields.env;
+    this.known = fields.known;
   }
   override details(): Record<string, unknown> {
-    return { cycle: this.cycle, edges: this.edges };
+    return { kind: this.kind, value: this.value, ...(this.env !== undefined ? { env: this.env } : {}), known: this.known };
   }
+}
+
+const listed = (names: readonly string[]): string => names.join(', ') || 'none';
+
+/** `unknown environment "qa"; karma.yaml declares dev, prod` (in declaration order). */
+export function unknownEnvironment(env: string, declared: Iterable<string>): NotFoundError {
+  const known = [...declared];
+  return new NotFoundError(`unknown environment "${env}"; karma.yaml declares ${listed(known)}`, { kind: 'environment', value: env, known });
+}
+
+/** `unknown component "vpn"; the repo defines api, network` (sorted). */
+export function unknownComponent(component: string, defined: Iterable<string>): NotFoundError {
+  const known = [...defined].sort();
+  return new NotFoundError(`unknown component "${component}"; the repo defines ${listed(known)}`, { kind: 'component', value: component, known });
+}
+
+/** `component "dns" is not deployed in dev; deployed there: app, network` (sorted). */
+export function notDeployed(component: string, env: string, deployedThere: Iterable<string>): NotFoundError {
+  const known = [...deployedThere].sort();
+  return new NotFoundError(`component "${component}" is not deployed in ${env}; deployed there: ${listed(known)}`, { kind: 'deployment', value: component, env, known });
 }
 
 /** A store (SQLite, SSM, Neptune) failed. Exit 1. */

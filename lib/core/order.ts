@@ -2,82 +2,37 @@
  * Ordering: which components to apply, and in which waves.
  *
  * A wave is a set of components that can be applied in parallel. Waves are topological generations of the
- * environment's dependency graph, restricted to the selected components, with one twist: a selected component
- * also waits for selected components it depends on THROUGH unselected ones. If a → b → c and only a and c are
- * selected, c goes after a: applying a may change b's inputs, b is then re-planned, and c must come after b —
- * otherwise c would be applied twice in one run. Formally, with deps(n) the components n depends on:
- *
- *   level(n) = max over p in deps(n) of level(p) + (p selected ? 1 : 0)      (0 for a component without deps)
- *
- * and a selected component goes into wave level(n). Within a wave, components are sorted by name, so the
- * same graph always gives the same waves (Terragrunt's queue and Terramate's DAG make the same choice).
- * Destroy order is the reverse of the full order.
+ * environment's dependency graph (lib/core/dag.ts, the one index every ordering reads), restricted to the
+ * selected components, with one twist: a selected component also waits for selected components it depends on
+ * THROUGH unselected ones. If a → b → c and only a and c are selected, c goes after a: applying a may change b's
+ * inputs, b is then re-planned, and c must come after b — otherwise c would be applied twice in one run.
+ * Within a wave, components are sorted by name, so the same graph always gives the same waves (Terragrunt's
+ * queue and Terramate's DAG make the same choice). Destroy order is the reverse of the full order.
  */
 import type { Build } from './graph.ts';
 import { UsageError } from './errors.ts';
 import type { Config, Deployment, ProjectConfig } from './model.ts';
-import { dependencyEdges } from './cycles.ts';
+import { deploymentKey } from './model.ts';
+import { dagOf, type Waves } from './dag.ts';
 import { requireEnvironment } from './config.ts';
 import { needsApply, type ComponentStatus } from './status.ts';
 
-export type Waves = string[][];
+export { layeredWaves, type Waves } from './dag.ts';
 
 function envDeployments(config: Config, env: string): Map<string, Deployment> {
   requireEnvironment(config, env);
   return new Map(config.deployments.filter((d) => d.env === env).map((d) => [d.component, d]));
 }
 
-/** Same-environment dependencies of each deployment in `env`, by component name. */
-function envDeps(deployments: ReadonlyMap<string, Deployment>, env: string): Map<string, string[]> {
-  const deps = new Map<string, string[]>();
-  for (const [name, d] of deployments) {
-    deps.set(
-      name,
-      dependencyEdges(d)
-        .filter((k) => k.startsWith(`${env}/`))
-        .map((k) => k.slice(env.length + 1))
-        .filter((n) => deployments.has(n)),
-    );
-  }
-  return deps;
+/** Waves of one environment (keys `env/component`) → waves of component names. */
+function namesIn(env: string, waves: Waves): Waves {
+  return waves.map((w) => w.map((k) => k.slice(env.length + 1)));
 }
 
-/** Waves for `selected` within the dependency graph `deps` (which must be acyclic). */
-export function layeredWaves(deps: ReadonlyMap<string, readonly string[]>, selected: ReadonlySet<string>): Waves {
-  const level = new Map<string, number>();
-  const visiting = new Set<string>();
-  const levelOf = (n: string): number => {
-    const known = level.get(n);
-    if (known !== undefined) return known;
-    // Iterative post-order: deep chains must not overflow the stack.
-    const stack: string[] = [n];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      if (level.has(top)) {
-        stack.pop();
-        continue;
-      }
-      const pending = (deps.get(top) ?? []).filter((p) => !level.has(p));
-      if (pending.length > 0 && !visiting.has(top)) {
-        visiting.add(top);
-        stack.push(...pending);
-        continue;
-      }
-      visiting.delete(top);
-      let l = 0;
-      for (const p of deps.get(top) ?? []) l = Math.max(l, level.get(p)! + (selected.has(p) ? 1 : 0));
-      level.set(top, l);
-      stack.pop();
-    }
-    return level.get(n)!;
-  };
-  const waves: Waves = [];
-  for (const n of selected) {
-    const l = levelOf(n);
-    while (waves.length <= l) waves.push([]);
-    waves[l]!.push(n);
-  }
-  return waves.filter((w) => w.length > 0).map((w) => w.sort());
+/** Waves of `selected` (component names) in `env`, counting that environment's dependencies only. */
+function envWaves(config: Config, env: string, selected: Iterable<string>): Waves {
+  const keys = [...selected].map((n) => deploymentKey(env, n));
+  return namesIn(env, dagOf(config).generations({ env, selected: keys }));
 }
 
 export interface Skipped {
@@ -113,8 +68,8 @@ export function holdsDrift(project: ProjectConfig, env: string, trigger: string)
 
 /** Every component of the environment, in dependency order. */
 export function orderAll(build: Build, env: string): EnvOrder {
-  const deployments = envDeployments(build.config, env);
-  return { env, waves: layeredWaves(envDeps(deployments, env), new Set(deployments.keys())), skipped: [] };
+  requireEnvironment(build.config, env);
+  return { env, waves: namesIn(env, dagOf(build.config).generations({ env })), skipped: [] };
 }
 
 /** Reverse of orderAll: dependents first. */
@@ -191,7 +146,22 @@ export function planEnv(
     const s = status(name);
     if (!planned.has(name) && !exclude.has(name) && !isHeld.has(name) && s.status !== 'in-sync') skipped.push({ component: name, status: s.status, reason: s.reason });
   }
-  return { env, waves: layeredWaves(envDeps(all, env), planned), skipped, ...(options.holdDrift ? { held } : {}), orphaned: orphansIn(build, env) };
+  return { env, waves: envWaves(build.config, env, planned), skipped, ...(options.holdDrift ? { held } : {}), orphaned: orphansIn(build, env) };
+}
+
+/**
+ * What a drift check of `env` covers, as waves: the components applied successfully (own status in-sync or
+ * drifted), minus `exclude` (checked already in this execution), within `only` when given. A check runs
+ * `terraform plan` and changes no output, so checks do not depend on each other; the waves are the topological
+ * generations anyway (upstream first), so a run reports a drifted component before the dependents it puts at risk.
+ */
+export function driftOrder(build: Build, env: string, options: { exclude?: ReadonlySet<string>; only?: ReadonlySet<string> } = {}): Waves {
+  const candidates: string[] = [];
+  for (const d of envDeployments(build.config, env).values()) {
+    const s = build.statuses.get(deploymentKey(env, d.component))!;
+    if ((s.own === 'in-sync' || s.own === 'drifted') && !options.exclude?.has(d.component) && (!options.only || options.only.has(d.component))) candidates.push(d.component);
+  }
+  return envWaves(build.config, env, candidates);
 }
 
 /**
@@ -204,28 +174,15 @@ export function destroyClosure(config: Config, env: string, component: string, k
   if (!deployments.has(component)) {
     throw new UsageError(`component "${component}" is not deployed in ${env}; deployed there: ${[...deployments.keys()].sort().join(', ') || 'none'}`);
   }
-  const deps = envDeps(deployments, env);
-  const dependents = new Map<string, string[]>();
-  for (const [name, list] of deps) for (const p of list) dependents.set(p, [...(dependents.get(p) ?? []), name]);
-  const closure = new Set([component]);
-  const queue = [component];
-  while (queue.length > 0) {
-    for (const next of dependents.get(queue.shift()!) ?? []) {
-      if (!closure.has(next) && keep(next)) {
-        closure.add(next);
-        queue.push(next);
-      }
-    }
-  }
-  return layeredWaves(deps, closure).reverse();
+  const closure = dagOf(config).downstream([deploymentKey(env, component)], { env, keep: (key) => keep(key.slice(env.length + 1)) });
+  return envWaves(config, env, closure.map((k) => k.slice(env.length + 1))).reverse();
 }
 
 /** Deployments in other environments that consume `component`'s outputs in `env` (`${env:...}` references), as `env/component`. */
 export function crossEnvironmentDependents(config: Config, env: string, component: string): string[] {
-  return config.deployments
-    .filter((d) => d.env !== env && d.references.some((r) => r.kind === 'output' && r.env === env && r.component === component))
-    .map((d) => `${d.env}/${d.component}`)
-    .sort();
+  return dagOf(config)
+    .dependents(deploymentKey(env, component))
+    .filter((k) => !k.startsWith(`${env}/`));
 }
 
 export interface Impact {
@@ -254,43 +211,17 @@ export function impact(build: Build, env: string, component: string, output?: st
   if (output !== undefined && !def.outputs.includes(output)) {
     throw new UsageError(`${component} has no output "${output}"; it declares ${def.outputs.join(', ') || 'no outputs'}`);
   }
-  const dependents = new Map<string, string[]>();
-  for (const d of config.deployments) {
-    for (const dep of dependencyEdges(d)) {
-      let list = dependents.get(dep);
-      if (!list) dependents.set(dep, (list = []));
-      list.push(`${d.env}/${d.component}`);
-    }
-  }
-  const start = `${env}/${component}`;
-  const closure = new Set<string>();
-  const queue: string[] = [];
-  if (output === undefined) {
-    closure.add(start);
-    queue.push(start);
-  } else {
-    for (const d of config.deployments) {
-      if (d.references.some((r) => r.kind === 'output' && r.env === env && r.component === component && r.output === output)) {
-        const key = `${d.env}/${d.component}`;
-        if (!closure.has(key)) {
-          closure.add(key);
-          queue.push(key);
-        }
-      }
-    }
-  }
-  for (let q = 0; q < queue.length; q++) {
-    for (const next of dependents.get(queue[q]!) ?? []) {
-      if (!closure.has(next)) {
-        closure.add(next);
-        queue.push(next);
-      }
-    }
-  }
+  const dag = dagOf(config);
+  const start =
+    output === undefined
+      ? [deploymentKey(env, component)]
+      : config.deployments
+          .filter((d) => d.references.some((r) => r.kind === 'output' && r.env === env && r.component === component && r.output === output))
+          .map((d) => deploymentKey(d.env, d.component));
+  const closure = dag.downstream(start);
   const wavesIn = (e: string): Waves => {
-    const inEnv = envDeployments(config, e);
-    const selected = new Set([...closure].filter((k) => k.startsWith(`${e}/`)).map((k) => k.slice(e.length + 1)));
-    return layeredWaves(envDeps(inEnv, e), selected);
+    requireEnvironment(config, e);
+    return namesIn(e, dag.generations({ env: e, selected: closure.filter((k) => k.startsWith(`${e}/`)) }));
   };
   const others = [...new Set([...closure].map((k) => k.split('/')[0]!))].filter((e) => e !== env).sort();
   return {

@@ -53,6 +53,17 @@ export const STATES = {
   outcome: 'Outcome?',
 } as const;
 
+/**
+ * TimeoutSeconds of the task that applies one component (ApplyWave's ApplyComponent) in a parsed definition:
+ * CodeBuild's build timeout is derived from it (CDK), and so is the local runner's.
+ */
+export function applyTaskTimeoutSeconds(definition: Record<string, unknown>): number {
+  const states = definition['States'] as Record<string, { ItemProcessor?: { States: Record<string, { TimeoutSeconds?: number }> } }> | undefined;
+  const seconds = states?.[STATES.applyWave]?.ItemProcessor?.States[APPLY_STATE]?.TimeoutSeconds;
+  if (typeof seconds !== 'number') throw new Error(`statemachines/pipeline.asl.json: ${STATES.applyWave}.${APPLY_STATE} has no TimeoutSeconds`);
+  return seconds;
+}
+
 /** Error names of the pipeline: raised by Karma's code or by a Fail state, compared by callers. */
 export const PIPELINE_ERRORS = {
   /** Thrown by Normalize and Build; the ASL's Catch sends it to the InvalidInput Fail state (exit 2 locally). */
@@ -97,3 +108,68 @@ export function errorEqualsNames(definition: Json): string[] {
 export function unknownMatchedErrors(definition: Json): string[] {
   return errorEqualsNames(definition).filter((n) => !SERVICE_ERROR.test(n) && !MATCHED_ERRORS.includes(n));
 }
+
+// ---- What starts the pipeline: the EventBridge event patterns and the webhook relay's retention ----
+
+/**
+ * The EventBridge event patterns that start the pipeline, as plain JSON (the constructs use them, and the
+ * tests check them against sample events, in-process and through EventBridge's TestEventPattern on moto).
+ *
+ * Loop safety (SSM), in two layers (docs/pipeline.md):
+ *  1. The rule matches output parameters only (`<prefix>/<env>/<component>/outputs/<name>`, a wildcard), so the
+ *     state record every apply writes never starts anything, nor do the locks (under `<prefix>-locks/`).
+ *  2. An output Karma itself wrote is recognised by the Build step: its version is the one Karma recorded in
+ *     the component's state right after writing it. That execution ends at once with nothing to do and never
+ *     waits for a lock. A change made outside Karma has a newer version and is planned.
+ * A description marker was rejected: SSM keeps a parameter's description when it is overwritten, and the
+ * console pre-fills it, so a manual edit of a Karma-written output would carry the marker and be ignored.
+ *
+ * External parameters consumed through `${ssm:/path}` live outside the prefix; `externalPaths` adds them.
+ */
+/** Source and detail-type the GitHub webhook relay puts onto the Karma bus. */
+export const GITHUB_SOURCE = 'karma.github';
+export const GITHUB_PUSH = 'GitHub Push';
+
+export type EventPatternJson = Record<string, unknown>;
+
+export function ssmChangePattern(parameterPrefix: string, externalPaths: readonly string[] = []): EventPatternJson {
+  return {
+    source: ['aws.ssm'],
+    'detail-type': ['Parameter Store Change'],
+    detail: {
+      operation: ['Create', 'Update', 'Delete', 'LabelParameterVersion'],
+      name: [{ wildcard: `${parameterPrefix}/*/*/outputs/*` }, ...externalPaths.map((p) => ({ prefix: p }))],
+    },
+  };
+}
+
+export function codeCommitPushPattern(repositoryArn: string, repositoryName: string, branch: string): EventPatternJson {
+  return {
+    source: ['aws.codecommit'],
+    'detail-type': ['CodeCommit Repository State Change'],
+    resources: [repositoryArn],
+    detail: {
+      event: ['referenceCreated', 'referenceUpdated'],
+      repositoryName: [repositoryName],
+      referenceType: ['branch'],
+      referenceName: [branch],
+    },
+  };
+}
+
+export function gitHubPushPattern(owner: string, repo: string, branch: string): EventPatternJson {
+  return {
+    source: [GITHUB_SOURCE],
+    'detail-type': [GITHUB_PUSH],
+    detail: {
+      repository: [`${owner}/${repo}`],
+      ref: [`refs/heads/${branch}`],
+      deleted: [false],
+    },
+  };
+}
+
+/** A push older than this (repository.pushed_at) is never relayed by the GitHub webhook. */
+export const REPLAY_WINDOW_DAYS = 7;
+/** How long a claimed webhook delivery is remembered: longer than the window, so no replay falls between the two. */
+export const DELIVERY_RETENTION_DAYS = REPLAY_WINDOW_DAYS + 1;

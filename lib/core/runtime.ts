@@ -3,6 +3,7 @@
  * leaves after each apply. Core sees them as plain values; a RuntimeStore adapter reads them.
  */
 import { z } from 'zod';
+import { formatIssue } from '../shared/zod-issues.ts';
 
 export type ParameterType = 'String' | 'StringList' | 'SecureString';
 
@@ -51,8 +52,7 @@ export function parseState(param: Parameter | undefined): StateRead {
   if (fast) return { kind: 'ok', state: fast, version: param.version };
   const parsed = ComponentState.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return { kind: 'unreadable', reason: `${param.name}: ${issue.path.join('.') || '(document)'}: ${issue.message}` };
+    return { kind: 'unreadable', reason: `${param.name}: ${formatIssue(parsed.error.issues[0]!, '(document)')}` };
   }
   return { kind: 'ok', state: parsed.data, version: param.version };
 }

@@ -22,6 +22,8 @@ export interface BuildMeta {
   readonly commit?: string;
   /** Fingerprint of the config (hash of every config hash). */
   readonly configFingerprint: string;
+  /** What made this build, for `graph history` (`pipeline manual <execution> round 2`); absent: `karma graph build`. */
+  readonly trigger?: string;
 }
 
 export interface GraphSnapshot {

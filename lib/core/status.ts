@@ -19,9 +19,9 @@
  * failed upstream stays in-sync: it is running what it was applied with. docs/statuses.md explains why.
  */
 import type { Config, Deployment } from './model.ts';
-import { outputParamPath, stateParamPath } from './model.ts';
+import { deploymentKey, outputParamPath, stateParamPath } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
-import { dependencyEdges } from './cycles.ts';
+import { dagOf } from './dag.ts';
 
 export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted', 'orphaned'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -100,30 +100,18 @@ function describeBlocker(b: Blocker, env: string): string {
 /** Statuses of every deployment, computed upstream-first (the config has no cycles: parseConfig checked). */
 export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<string, ComponentStatus> {
   const prefix = config.project.parameterPrefix;
-  const ds = config.deployments;
-  const keys = ds.map((d) => `${d.env}/${d.component}`);
-  const index = new Map(keys.map((k, i) => [k, i]));
-  // By position: what each depends on, who depends on each, and the parameter each reference reads.
-  const deps: number[][] = ds.map((d) => dependencyEdges(d).flatMap((k) => index.get(k) ?? []));
-  const dependents: number[][] = ds.map(() => []);
-  const pending = new Int32Array(ds.length);
-  deps.forEach((list, i) => {
-    pending[i] = list.length;
-    for (const j of list) dependents[j]!.push(i);
-  });
+  const dag = dagOf(config);
+  const ds = dag.deployments;
+  const keys = dag.keys;
   const statuses: ComponentStatus[] = new Array<ComponentStatus>(ds.length);
-  const result = new Map<string, ComponentStatus>();
 
-  // Kahn's order over dependency edges (dependencies first).
-  const queue: number[] = [];
-  for (let i = 0; i < ds.length; i++) if (pending[i] === 0) queue.push(i);
-  for (let q = 0; q < queue.length; q++) {
-    const i = queue[q]!;
+  // Dependencies first (the DAG's order), so every upstream's status is known when a component's is computed.
+  for (const i of dag.orderPositions()) {
     const d = ds[i]!;
     const paths = d.references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
     const own = ownStatus(d, paths, runtime, prefix);
     const blockers: Blocker[] = [];
-    for (const j of deps[i]!) {
+    for (const j of dag.dependenciesAt(i)) {
       const upstream = statuses[j]!;
       if (upstream.status === 'failed' || upstream.status === 'never-applied' || upstream.status === 'blocked') {
         blockers.push({ kind: 'upstream', env: upstream.env, component: upstream.component, status: upstream.status });
@@ -138,7 +126,8 @@ export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<s
         missing = true;
         return;
       }
-      const upstream = statuses[index.get(`${ref.env}/${ref.component}`)!];
+      const at = dag.indexOf(deploymentKey(ref.env, ref.component));
+      const upstream = at === undefined ? undefined : statuses[at];
       const upstreamApplied = upstream !== undefined && upstream.own !== 'never-applied';
       const alreadyBlocking = blockers.some(
         (b) => (b.kind === 'missing-output' && b.path === path) || (b.kind === 'upstream' && b.env === ref.env && b.component === ref.component),
@@ -160,9 +149,10 @@ export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<s
       ...(own.state ? { state: own.state } : {}),
     };
     statuses[i] = status;
-    result.set(keys[i]!, status);
-    for (const next of dependents[i]!) if (--pending[next]! === 0) queue.push(next);
   }
+  // In the config's order (env, then component), whatever order they were computed in.
+  const result = new Map<string, ComponentStatus>();
+  for (let i = 0; i < ds.length; i++) result.set(keys[i]!, statuses[i]!);
   return result;
 }
 

@@ -1,5 +1,5 @@
 /**
- * KarmaGraph: the Neptune cluster the graph is written to.
+ * NeptuneCluster: the Neptune cluster the graph is written to.
  *
  * L1 constructs (CfnDBCluster, CfnDBInstance, CfnDBSubnetGroup) rather than @aws-cdk/aws-neptune-alpha: the
  * alpha package is versioned apart from aws-cdk-lib (the registry's latest alpha trails aws-cdk-lib 2.276),
@@ -13,7 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as neptune from 'aws-cdk-lib/aws-neptune';
 import { Construct } from 'constructs';
 
-export interface KarmaGraphProps {
+export interface NeptuneClusterProps {
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
   /** The only security group allowed to reach port 8182. */
@@ -30,14 +30,14 @@ export interface KarmaGraphProps {
 
 export const NEPTUNE_PORT = 8182;
 
-export class KarmaGraph extends Construct {
+export class NeptuneCluster extends Construct {
   readonly cluster: neptune.CfnDBCluster;
   readonly instances: neptune.CfnDBInstance[] = [];
   readonly securityGroup: ec2.SecurityGroup;
   /** wss://<cluster endpoint>:8182/gremlin (KARMA_NEPTUNE_ENDPOINT). */
   readonly gremlinUrl: string;
 
-  constructor(scope: Construct, id: string, props: KarmaGraphProps) {
+  constructor(scope: Construct, id: string, props: NeptuneClusterProps) {
     super(scope, id);
     this.securityGroup = new ec2.SecurityGroup(this, 'Sg', {
       vpc: props.vpc,

@@ -1,17 +1,17 @@
 /**
  * KarmaStack: the whole pipeline in one account and region, from validated settings (settings.ts).
  *
- *   KarmaNetwork  VPC, private subnets, VPC endpoints (NAT only when settings.natGateways > 0)
- *   KarmaGraph    Neptune serverless v2, IAM auth, encrypted; 8182 from Karma's Lambdas only
- *   KarmaPipeline state machine from statemachines/pipeline.asl.json, step Lambdas, snapshot bucket,
- *                 one CodeBuild project and role per environment, SNS topic
- *   KarmaTriggers EventBridge rules (SSM change, Git push, drift schedule, failures), dead-letter alarm, GitHub webhook
+ *   KarmaNetwork   VPC, private subnets, VPC endpoints (NAT only when settings.natGateways > 0)
+ *   NeptuneCluster Neptune serverless v2, IAM auth, encrypted; 8182 from Karma's Lambdas only
+ *   KarmaPipeline  state machine from statemachines/pipeline.asl.json, step Lambdas, snapshot bucket,
+ *                  one CodeBuild project and role per environment, SNS topic
+ *   KarmaTriggers  EventBridge rules (SSM change, Git push, drift schedule, failures), dead-letter alarm, GitHub webhook
  *
  * cdk-nag (AwsSolutions) findings that stay are acknowledged in nag.ts, each with its reason.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { KarmaGraph, NEPTUNE_PORT } from './graph.ts';
+import { NeptuneCluster, NEPTUNE_PORT } from './graph.ts';
 import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
 import { KarmaNetwork } from './network.ts';
 import { KarmaPipeline } from './pipeline.ts';
@@ -24,7 +24,7 @@ export interface KarmaStackProps extends StackProps {
 
 export class KarmaStack extends Stack {
   readonly network: KarmaNetwork;
-  readonly graph: KarmaGraph;
+  readonly graph: NeptuneCluster;
   readonly pipeline: KarmaPipeline;
   readonly triggers: KarmaTriggers;
   readonly settings: KarmaSettings;
@@ -52,7 +52,7 @@ export class KarmaStack extends Stack {
       codeCommit: codeCommit !== undefined,
       availabilityZones: this.zones,
     });
-    this.graph = new KarmaGraph(this, 'Graph', {
+    this.graph = new NeptuneCluster(this, 'Graph', {
       vpc: this.network.vpc,
       subnets: this.network.subnets,
       clientSecurityGroup: this.network.clientSecurityGroup,

@@ -13,7 +13,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
-import { applyTaskTimeoutSeconds } from '../adapters/stepfunctions/local-runner.ts';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -26,12 +25,15 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { applyProjectName, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName } from '../core/pipeline-contract.ts';
-import type { KarmaGraph } from './graph.ts';
+import { applyProjectName, applyTaskTimeoutSeconds, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName } from '../core/pipeline-contract.ts';
+import type { NeptuneCluster } from './graph.ts';
 import { buildSpec } from './buildspec.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFINITION_FILE = join(REPO_ROOT, 'statemachines', 'pipeline.asl.json');
+
+/** ApplyWave.ApplyComponent's TimeoutSeconds in the definition file (see the pipeline contract). */
+const applyTimeoutSeconds = (): number => applyTaskTimeoutSeconds(JSON.parse(readFileSync(DEFINITION_FILE, 'utf8')) as Record<string, unknown>);
 
 /** Steps that open the graph store and write to Neptune. */
 export const GRAPH_WRITERS: ReadonlySet<HandlerName> = new Set(['build', 'plan', 'summarize']);
@@ -101,7 +103,7 @@ export function karmaFunction(scope: Construct, id: string, props: { entry: stri
 
 export interface KarmaPipelineProps {
   readonly network: { vpc: ec2.IVpc; subnets: ec2.SubnetSelection; clientSecurityGroup: ec2.ISecurityGroup };
-  readonly graph: KarmaGraph;
+  readonly graph: NeptuneCluster;
   readonly parameterPrefix: string;
   /** Parameter paths outside the prefix that configs reference with ${ssm:...} (read-only). */
   readonly readableParameterPaths: readonly string[];
@@ -260,7 +262,7 @@ export class KarmaPipeline extends Construct {
         encryptionKey: this.key,
         // CodeBuild stops a build that runs too long (Terraform with it) a few minutes before the state machine gives up
         // on the task, so an item fails, and the lock is released, only once Terraform has ended.
-        timeout: Duration.minutes(Math.floor(applyTaskTimeoutSeconds() / 60) - 5),
+        timeout: Duration.minutes(Math.floor(applyTimeoutSeconds() / 60) - 5),
         buildSpec: codebuild.BuildSpec.fromObject(buildSpec({ codeCommit: props.codeCommitRepositoryArn !== undefined, gitHubToken: props.gitHubTokenSecretName !== undefined })),
         environmentVariables: {
           KARMA_CONFIG_REPO_URL: { value: props.configUrl },
@@ -361,9 +363,9 @@ export class KarmaPipeline extends Construct {
     if (unknownErrors.length > 0) {
       throw new Error(`${DEFINITION_FILE}: ErrorEquals names ${unknownErrors.join(', ')}, which lib/core/pipeline-contract.ts (MATCHED_ERRORS) does not list; add it there and give its class a literal name`);
     }
-    if (props.lockTtlSeconds < applyTaskTimeoutSeconds()) {
+    if (props.lockTtlSeconds < applyTimeoutSeconds()) {
       throw new Error(
-        `lockTtlSeconds ${props.lockTtlSeconds} bounds every execution, but one build may run ${applyTaskTimeoutSeconds()} s (ApplyComponent's TimeoutSeconds): set lockTtlSeconds to at least ${applyTaskTimeoutSeconds()} (default 21600)`,
+        `lockTtlSeconds ${props.lockTtlSeconds} bounds every execution, but one build may run ${applyTimeoutSeconds()} s (ApplyComponent's TimeoutSeconds): set lockTtlSeconds to at least ${applyTimeoutSeconds()} (default 21600)`,
       );
     }
     this.executionTimeoutSeconds = props.lockTtlSeconds;

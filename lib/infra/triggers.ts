@@ -2,7 +2,7 @@
  * KarmaTriggers: what starts the state machine, each through an EventBridge rule whose target passes
  * {trigger, ...key fields, event} (input transformer), retries, and dead-letters into one encrypted queue.
  *
- *   ssm-change  Parameter Store Change under `<prefix>/`, not written by Karma (event-patterns.ts)
+ *   ssm-change  Parameter Store Change under `<prefix>/`, not written by Karma (lib/core/pipeline-contract.ts)
  *   git-push    CodeCommit referenceCreated/Updated on the tracked branch, or a GitHub push relayed by the
  *               webhook Lambda (function URL, signature checked) onto the Karma event bus
  *   schedule    drift checks (mode drift)
@@ -24,10 +24,9 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from './event-patterns.ts';
+import { codeCommitPushPattern, DELIVERY_RETENTION_DAYS, gitHubPushPattern, ssmChangePattern } from '../core/pipeline-contract.ts';
 import { karmaFunction, REPO_ROOT } from './pipeline.ts';
 import { join } from 'node:path';
-import { DELIVERY_RETENTION_DAYS } from '../app/webhook.ts';
 
 export interface KarmaTriggersProps {
   readonly stateMachine: sfn.IStateMachine;

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalBackend } from '../../lib/app/backend.ts';
+import { DEFAULT_LOCK_TTL_SECONDS } from '../../lib/app/locks.ts';
 import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 
@@ -114,7 +115,8 @@ describe('interrupting karma pipeline run mid-wave', () => {
     await first.exited;
     const [held] = await locks(repo);
     expect(held).toMatchObject({ name: 'env-karma-dev', pid: first.child.pid, host: hostname() });
-    expect(Date.parse(held!.expiresAt) - Date.now()).toBeGreaterThan(5 * 3600 * 1000);
+    // The default TTL (6 h): nothing here sets KARMA_LOCK_TTL.
+    expect(Date.parse(held!.expiresAt) - Date.parse(held!.acquiredAt)).toBe(DEFAULT_LOCK_TTL_SECONDS * 1000);
     // Its `karma component apply` child was not killed with it: let it finish (it records network's apply), as
     // it would on a real machine, so the re-run's Terraform does not meet its state lock.
     await until('the orphaned apply to finish', () => processesUsing(repo).length === 0, 120_000);

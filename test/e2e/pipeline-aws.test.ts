@@ -6,41 +6,35 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteParameterCommand, GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalPipeline } from '../../lib/app/pipeline/local-run.ts';
 import { NeptuneGraphStore } from '../../lib/adapters/neptune/graph-store.ts';
-import { DirectoryBuildHistory } from '../../lib/adapters/neptune/history.ts';
+import { DirectoryBuildHistory } from '../../lib/adapters/history/directory-history.ts';
 import { SsmRuntimeStore } from '../../lib/adapters/ssm/runtime-store.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
+import { REGION, gremlinEndpoint, motoClientConfig, motoEndpoint, setEnv, standInEnv } from '../support/stand-ins.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
 const prefix = `/karma-sfn-${Date.now().toString(36)}`;
 let dir: string;
 let terraform: string;
-const saved = { ...process.env };
+let restoreEnv: () => void;
 
 beforeAll(async () => {
   terraform = ensureTerraform();
   dir = mkdtempSync(join(tmpdir(), 'karma-e2e-aws-'));
   cpSync(EXAMPLE, dir, { recursive: true, filter: (p) => !p.includes(`${join('acme-platform', '.karma')}`) });
   writeFileSync(join(dir, 'karma.yaml'), readFileSync(join(dir, 'karma.yaml'), 'utf8').replace(/^parameterPrefix: .*$/m, `parameterPrefix: ${prefix}`));
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: inject('motoEndpoint'),
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_REGION: 'us-east-1',
-    KARMA_NEPTUNE_ENDPOINT: inject('gremlinEndpoint'),
-    KARMA_HISTORY_DIR: join(dir, '.karma', 'history'),
-  });
-  const ssm = new SsmRuntimeStore({ endpoint: inject('motoEndpoint'), region: 'us-east-1' });
+  restoreEnv = setEnv(standInEnv({ KARMA_HISTORY_DIR: join(dir, '.karma', 'history') }));
+  const ssm = new SsmRuntimeStore({ endpoint: motoEndpoint(), region: REGION });
   await ssm.put('/acme/external/datadog-api-key', 'aws-e2e-secret', { type: 'SecureString' });
   await ssm.close();
 }, 20 * 60 * 1000);
 
 afterAll(async () => {
   // moto is shared by the whole integration run: leave the external parameter as other tests expect it (absent)
-  await new SSMClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1' }).send(new DeleteParameterCommand({ Name: '/acme/external/datadog-api-key' }));
-  process.env = saved;
+  await new SSMClient(motoClientConfig()).send(new DeleteParameterCommand({ Name: '/acme/external/datadog-api-key' }));
+  restoreEnv();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,7 +45,7 @@ describe('pipeline run --backend aws (moto + Gremlin Server, real terraform)', (
     // Assess
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     expect(result.summary?.applied).toBe(19);
-    const ssm = new SSMClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1' });
+    const ssm = new SSMClient(motoClientConfig());
     const states: string[] = [];
     let token: string | undefined;
     do {
@@ -62,7 +56,7 @@ describe('pipeline run --backend aws (moto + Gremlin Server, real terraform)', (
     expect(states).toHaveLength(19);
     const locks = await ssm.send(new GetParametersByPathCommand({ Path: `${prefix}-locks`, Recursive: true }));
     expect(locks.Parameters ?? []).toEqual([]);
-    const graph = new NeptuneGraphStore({ endpoint: inject('gremlinEndpoint'), history: new DirectoryBuildHistory(join(dir, '.karma', 'history')) });
+    const graph = new NeptuneGraphStore({ endpoint: gremlinEndpoint(), history: new DirectoryBuildHistory(join(dir, '.karma', 'history')) });
     try {
       const snapshot = await graph.read({ env: 'karma-dev' });
       const components = (snapshot?.vertices ?? []).filter((v) => v.label === 'Component');

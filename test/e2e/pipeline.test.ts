@@ -12,6 +12,7 @@ import { runLocalPipeline, type LocalPipelineResult } from '../../lib/app/pipeli
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
+import { PIPELINE_ERRORS } from '../../lib/core/pipeline-contract.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
@@ -137,7 +138,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
     const result = await run({ env: 'karma-dev' });
     // Assess
     expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('ComponentsFailedError');
+    expect(result.error).toBe(PIPELINE_ERRORS.componentsFailed);
     expect(waves(result)).toEqual([['karma-dev', ['cache', 'queue']]]);
     expect(rows(result)).toEqual([
       ['karma-dev', 'cache', 'failed'],
@@ -214,7 +215,7 @@ describe('pipeline run (local, same ASL, real terraform)', () => {
   it('a bad execution input fails at once with one clear cause', async () => {
     const result = await run({ env: 'karma-dev', mode: 'destroy' });
     expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('InvalidInputError');
+    expect(result.error).toBe(PIPELINE_ERRORS.invalidInput);
     expect(result.cause).toBe(
       'invalid execution input: mode: Invalid option: expected one of "apply"|"plan"|"drift". Expected e.g. {"env":"karma-dev","mode":"apply"} (fields: trigger, env, components, mode, ref, commit, parameter, lockTimeout, event)',
     );

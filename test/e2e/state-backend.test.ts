@@ -8,13 +8,12 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
 import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
-
-const credentials = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
+import { REGION, credentialsEnv, motoClientConfig, motoEndpoint, setEnv, withEnv } from '../support/stand-ins.ts';
 
 // One resource whose id Terraform generates: the same id after a re-run means an update in place, not a re-create.
 const MODULE = 'variable "name" {}\nresource "terraform_data" "app" { input = var.name }\noutput "url" { value = "https://${var.name}/${terraform_data.app.id}" }\n';
@@ -24,7 +23,7 @@ let dir: string;
 let terraform: string;
 let s3: S3Client;
 let bucket: string;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void;
 
 function karmaYaml(state: string): string {
   return ['project: demo', 'environments:', '  karma-dev: {}', '  karma-prod: {}', 'terraform:', ...state.split('\n').map((l) => `  ${l}`), ''].join('\n');
@@ -36,7 +35,7 @@ function s3State(endpoint: string): string {
     '  backend: s3',
     '  config:',
     `    bucket: ${bucket}`,
-    '    region: us-east-1',
+    `    region: ${REGION}`,
     '    use_path_style: true',
     '    use_lockfile: true',
     '    skip_credentials_validation: true',
@@ -63,14 +62,14 @@ async function url(env: string): Promise<string> {
 
 beforeAll(async () => {
   terraform = ensureTerraform();
-  for (const k of Object.keys(credentials)) saved[k] = process.env[k];
-  Object.assign(process.env, credentials);
-  s3 = new S3Client({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true });
+  // Terraform's S3 backend takes the credentials and region from the environment.
+  restoreEnv = setEnv(credentialsEnv());
+  s3 = new S3Client({ ...motoClientConfig(), forcePathStyle: true });
   bucket = `karma-tfstate-${randomUUID().slice(0, 8)}`;
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   tmp = makeTempDir('karma-state-');
   dir = makeRepo(tmp, {
-    'karma.yaml': karmaYaml(s3State(inject('motoEndpoint'))),
+    'karma.yaml': karmaYaml(s3State(motoEndpoint())),
     'modules/app/main.tf': MODULE,
     'environments/karma-dev/app.json': '{ "name": "dev-app", "vpc": "${network.vpc_id}" }\n',
     'environments/karma-prod/network.json': '{}\n',
@@ -80,10 +79,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   s3.destroy();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv();
   removeDir(tmp);
 });
 
@@ -137,8 +133,7 @@ describe('state backends (real terraform)', () => {
   it('CodeBuild (CODEBUILD_BUILD_ID set) never keeps state locally: refused before terraform runs', async () => {
     // Prepare
     const local = makeRepo(join(tmp, 'local'), { 'modules/network/main.tf': 'output "vpc_id" { value = "vpc-1" }\n' });
-    process.env['CODEBUILD_BUILD_ID'] = 'karma:build-1';
-    try {
+    await withEnv({ CODEBUILD_BUILD_ID: 'karma:build-1' }, async () => {
       // Act
       const io = memoryIO();
       const code = await main(['component', 'apply', 'network', 'karma-dev', '-c', local, '--terraform', terraform], io);
@@ -146,9 +141,7 @@ describe('state backends (real terraform)', () => {
       expect(code).toBe(1);
       expect(io.stdout.join('\n')).toContain('karma-dev/network: failed: state would be lost: this run keeps nothing after it ends (CodeBuild)');
       expect(existsSync(join(local, '.karma', 'work', 'karma-dev', 'network', '.terraform'))).toBe(false);
-    } finally {
-      delete process.env['CODEBUILD_BUILD_ID'];
-    }
+    });
   });
 
   it('local state lives in .karma/state, outside the scratch work folder; state left in the work folder by older versions is moved there', async () => {

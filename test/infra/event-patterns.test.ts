@@ -12,7 +12,7 @@ import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleComm
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMotoServer, type MotoServer } from '../../scripts/servers/servers.ts';
-import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
+import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/core/pipeline-contract.ts';
 
 let moto: MotoServer;
 let events: EventBridgeClient;

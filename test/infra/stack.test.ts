@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/app/pipeline/handlers.ts';
+import { CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS } from '../../lib/core/pipeline-contract.ts';
 import { applyProjectName } from '../../lib/core/pipeline-contract.ts';
-import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/infra/event-patterns.ts';
+import { codeCommitPushPattern, gitHubPushPattern, ssmChangePattern } from '../../lib/core/pipeline-contract.ts';
 import { PLUGIN_CACHE_DIR } from '../../lib/infra/buildspec.ts';
 import { DELIVERY_RETENTION_DAYS } from '../../lib/app/webhook.ts';
 import { DEFINITION_FILE, PROVIDER_CACHE_PREFIX } from '../../lib/infra/pipeline.ts';
@@ -76,11 +76,14 @@ describe('Neptune', () => {
 describe('Lambdas', () => {
   it('one function per pipeline step: Node 24, ARM64, X-Ray, in the VPC, env from settings', () => {
     const steps = resources(cc, 'AWS::Lambda::Function').filter(([, r]) => String(props(r)['Description']).startsWith('Karma pipeline step'));
+    const clientSg = resources(cc, 'AWS::EC2::SecurityGroup').find(([, r]) => String(props(r)['GroupDescription']).startsWith('Karma Lambdas'))![0];
+    const subnets = resources(cc, 'AWS::EC2::Subnet').map(([id]) => id);
+    expect(subnets).toHaveLength(2);
     expect(steps).toHaveLength(Object.keys(FUNCTION_SUBSTITUTIONS).length);
     for (const [, r] of steps) {
       const p = props(r);
       expect(p).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
-      expect(p['VpcConfig']).toBeDefined();
+      expect(p['VpcConfig']).toEqual({ SecurityGroupIds: [{ 'Fn::GetAtt': [clientSg, 'GroupId'] }], SubnetIds: subnets.map((id) => ({ Ref: id })) });
       const env = (p['Environment'] as { Variables: Json }).Variables;
       expect(env).toMatchObject({
         KARMA_BACKEND: 'aws',
@@ -226,10 +229,13 @@ describe('CodeBuild: one project and role per environment', () => {
 
   it('ARM image, encrypted, buildspec runs the one karma component command with the deploy-role profile', () => {
     cc.template.resourceCountIs('AWS::CodeBuild::Project', 2);
+    const keys = resources(cc, 'AWS::KMS::Key').map(([id]) => id);
+    expect(keys).toHaveLength(1);
+    const keyId = keys[0]!;
     for (const env of Object.keys(ENVS)) {
       const [, p] = projectOf(env);
       expect(p['Environment']).toMatchObject({ Type: 'ARM_CONTAINER', PrivilegedMode: false });
-      expect(p['EncryptionKey']).toBeDefined();
+      expect(p['EncryptionKey']).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
       const spec = String((p['Source'] as Json)['BuildSpec']);
       expect(spec).toContain('npm ci');
       expect(spec).toContain('sha256sum -c');
@@ -285,7 +291,7 @@ describe('CodeBuild: one project and role per environment', () => {
     }
     // the bucket: encrypted, TLS only, private, access-logged, expiring when unused
     const bucket = props(resources(cc, 'AWS::S3::Bucket').find(([id]) => id === bucketId)![1]);
-    expect(bucket['BucketEncryption']).toBeDefined();
+    expect(bucket['BucketEncryption']).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
     expect(bucket['PublicAccessBlockConfiguration']).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
     expect(bucket['LoggingConfiguration']).toMatchObject({ LogFilePrefix: 'provider-cache/' });
     expect(JSON.stringify(bucket['LifecycleConfiguration'])).toContain('"ExpirationInDays":30');

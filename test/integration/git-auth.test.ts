@@ -13,16 +13,16 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitAccessError } from '../../lib/adapters/errors.ts';
 import { gitOnAuth, secretsManagerToken } from '../../lib/adapters/git/auth.ts';
 import { GitSource } from '../../lib/adapters/git/git-source.ts';
 import { loadConfig } from '../../lib/app/build.ts';
 import { contextFromEnv } from '../../lib/app/pipeline/context.ts';
 import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { REGION, credentialsEnv, motoClientConfig, motoEndpoint, standInEnv, withEnv } from '../support/stand-ins.ts';
 
 const TOKEN = `ghs_${randomUUID().replace(/-/g, '')}`;
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 const tmp = makeTempDir('karma-git-auth-');
 let server: Server;
@@ -123,44 +123,36 @@ describe('GitSource with onAuth against a private Git server', () => {
 
   it('contextFromEnv: KARMA_CONFIG (the URL) + KARMA_GIT_TOKEN_SECRET read from Secrets Manager (moto), as in Lambda', async () => {
     // Prepare
-    const sm = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials });
+    const sm = new SecretsManagerClient(motoClientConfig());
     const name = `karma/github-token-${randomUUID().slice(0, 8)}`;
     const arn = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ token: TOKEN }) }))).ARN!;
     sm.destroy();
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', HOME: join(tmp, 'home') });
-    try {
-      const env = { KARMA_CONFIG: url, KARMA_BACKEND: 'local', KARMA_GIT_TOKEN_SECRET: arn, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: inject('motoEndpoint') };
+    await withEnv({ ...credentialsEnv(), HOME: join(tmp, 'home') }, async () => {
+      const env = standInEnv({ KARMA_CONFIG: url, KARMA_BACKEND: 'local', KARMA_GIT_TOKEN_SECRET: arn });
 
       // Act
       const config = await loadConfig(contextFromEnv(env, () => undefined).source({ ref: 'main' }));
 
       // Assess
       expect(config.commit).toBe(commit);
-    } finally {
-      process.env = saved;
-    }
+    });
   });
 });
 
 describe('secretsManagerToken on moto', () => {
   it('reads a plain token by name, and names a missing secret in one GitAccessError', async () => {
-    const sm = new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials });
+    const sm = new SecretsManagerClient(motoClientConfig());
     const name = `karma/plain-${randomUUID().slice(0, 8)}`;
     await sm.send(new CreateSecretCommand({ Name: name, SecretString: `${TOKEN}\n` }));
     sm.destroy();
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    try {
-      const read = secretsManagerToken(name, { region: 'us-east-1', endpoint: inject('motoEndpoint') });
+    await withEnv(credentialsEnv(), async () => {
+      const read = secretsManagerToken(name, { region: REGION, endpoint: motoEndpoint() });
       expect(await read()).toBe(TOKEN);
       expect(await read()).toBe(TOKEN);
 
-      const missing = (await secretsManagerToken('karma/no-such-secret', { region: 'us-east-1', endpoint: inject('motoEndpoint') })().catch((e: unknown) => e)) as Error;
+      const missing = (await secretsManagerToken('karma/no-such-secret', { region: REGION, endpoint: motoEndpoint() })().catch((e: unknown) => e)) as Error;
       expect(missing).toBeInstanceOf(GitAccessError);
       expect(missing.message).toMatch(/^cannot read the Git token secret karma\/no-such-secret: ResourceNotFoundException/);
-    } finally {
-      process.env = saved;
-    }
+    });
   });
 });

@@ -5,13 +5,12 @@
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../../lib/core/errors.ts';
 import type { GraphSnapshot } from '../../lib/core/snapshot.ts';
 import { S3SnapshotStore } from '../../lib/adapters/snapshots/s3-snapshots.ts';
 import { contextFromEnv } from '../../lib/app/pipeline/context.ts';
-
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+import { credentialsEnv, motoClientConfig, standInEnv, withEnv } from '../support/stand-ins.ts';
 
 const snapshot: GraphSnapshot = {
   meta: { builtAt: '2026-11-28T10:00:00.000Z', source: 'test', commit: 'abc123' } as unknown as GraphSnapshot['meta'],
@@ -27,7 +26,7 @@ describe('S3SnapshotStore on moto', () => {
   let bucket: string;
 
   beforeAll(async () => {
-    client = new S3Client({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials, forcePathStyle: true });
+    client = new S3Client({ ...motoClientConfig(), forcePathStyle: true });
     bucket = `karma-snapshots-${randomUUID().slice(0, 8)}`;
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   });
@@ -95,18 +94,14 @@ describe('S3SnapshotStore on moto', () => {
 
   it('contextFromEnv uses the bucket and prefix the CDK app sets (KARMA_SNAPSHOT_BUCKET, KARMA_SNAPSHOT_PREFIX)', async () => {
     // Prepare: the Lambda's environment, with moto as the endpoint.
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    try {
+    await withEnv(credentialsEnv(), async () => {
       const ctx = contextFromEnv(
-        {
+        standInEnv({
           KARMA_CONFIG: '/nonexistent-config',
           KARMA_SNAPSHOTS: '/tmp/karma-snapshots',
           KARMA_SNAPSHOT_BUCKET: bucket,
           KARMA_SNAPSHOT_PREFIX: 'snapshots/',
-          AWS_REGION: 'us-east-1',
-          AWS_ENDPOINT_URL: inject('motoEndpoint'),
-        },
+        }),
         () => undefined,
       );
 
@@ -117,8 +112,6 @@ describe('S3SnapshotStore on moto', () => {
       expect(ctx.snapshots).toBeInstanceOf(S3SnapshotStore);
       expect(ref).toBe(`s3://${bucket}/snapshots/exec-7-final.json.gz`);
       expect(await ctx.snapshots.get(ref)).toEqual(snapshot);
-    } finally {
-      process.env = saved;
-    }
+    });
   });
 });

@@ -5,13 +5,11 @@
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotifyError } from '../../lib/adapters/errors.ts';
 import { SnsNotifier } from '../../lib/adapters/notify/sns.ts';
 import { contextFromEnv } from '../../lib/app/pipeline/context.ts';
-
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-const region = 'us-east-1';
+import { credentialsEnv, motoClientConfig, standInEnv, withEnv } from '../support/stand-ins.ts';
 
 describe('SnsNotifier on moto', () => {
   let sns: SNSClient;
@@ -21,8 +19,8 @@ describe('SnsNotifier on moto', () => {
 
   beforeAll(async () => {
     // Prepare: a topic with an SQS queue subscribed to it, as an email subscription would be.
-    sns = new SNSClient({ endpoint: inject('motoEndpoint'), region, credentials });
-    sqs = new SQSClient({ endpoint: inject('motoEndpoint'), region, credentials });
+    sns = new SNSClient(motoClientConfig());
+    sqs = new SQSClient(motoClientConfig());
     const id = randomUUID().slice(0, 8);
     topicArn = (await sns.send(new CreateTopicCommand({ Name: `karma-notify-${id}` }))).TopicArn!;
     queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `karma-notify-${id}` }))).QueueUrl!;
@@ -49,25 +47,22 @@ describe('SnsNotifier on moto', () => {
     const got = await receive();
 
     // Assess
-    expect(id).not.toBe('');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(got).toHaveLength(1);
-    expect(got[0]).toMatchObject({ TopicArn: topicArn, Subject: 'Karma: 2 drifted in karma-prod', Message: text });
+    expect(got[0]).toMatchObject({ MessageId: id, TopicArn: topicArn, Subject: 'Karma: 2 drifted in karma-prod', Message: text });
   });
 
   it('contextFromEnv publishes to KARMA_NOTIFY_TOPIC_ARN', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    try {
-      const ctx = contextFromEnv({ KARMA_CONFIG: '/nonexistent-config', KARMA_NOTIFY_TOPIC_ARN: topicArn, AWS_REGION: region, AWS_ENDPOINT_URL: inject('motoEndpoint') }, () => undefined);
+    // The credentials come from the process environment (the SDK's chain), the rest from the Lambda's.
+    await withEnv(credentialsEnv(), async () => {
+      const ctx = contextFromEnv(standInEnv({ KARMA_CONFIG: '/nonexistent-config', KARMA_NOTIFY_TOPIC_ARN: topicArn }), () => undefined);
 
       await ctx.notify!('Karma: 1 drifted in karma-dev', 'table');
       const got = await receive();
 
       expect(got.map((m) => [m.Subject, m.Message])).toEqual([['Karma: 1 drifted in karma-dev', 'table']]);
       expect(contextFromEnv({ KARMA_CONFIG: '/nonexistent-config' }, () => undefined).notify).toBeUndefined();
-    } finally {
-      process.env = saved;
-    }
+    });
   });
 
   it('a topic that does not exist is one NotifyError naming the topic', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SsmLockStore } from '../../lib/adapters/ssm/lock-store.ts';
 import { localProcesses } from '../../lib/adapters/local/process.ts';
 import { holderState } from '../../lib/app/locks.ts';
@@ -18,19 +18,19 @@ import { main } from '../../lib/cli/main.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
 import { makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { deadPid, kill, liveProcess } from '../helpers/processes.ts';
+import { motoClientConfig, setEnv, standInEnv } from '../support/stand-ins.ts';
 
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 const HOST = hostname();
 let client: SSMClient;
-const saved = { ...process.env };
+let restoreEnv: () => void;
 
 beforeAll(() => {
-  client = new SSMClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials });
-  Object.assign(process.env, { AWS_ENDPOINT_URL: inject('motoEndpoint'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', KARMA_NEPTUNE_ENDPOINT: inject('gremlinEndpoint') });
+  client = new SSMClient(motoClientConfig());
+  restoreEnv = setEnv(standInEnv());
 });
 afterAll(() => {
   client.destroy();
-  process.env = saved;
+  restoreEnv();
 });
 
 /** Each test its own lock prefix: moto's state lives as long as the server. */
@@ -51,7 +51,7 @@ describe('SsmLockStore on moto', () => {
     expect(listed.map((l) => l.name)).toEqual(['env-dev']); // env-prod was given back
     expect(Date.parse(listed[0]!.expiresAt) - Date.parse(listed[0]!.acquiredAt)).toBe(300_000);
     const raw = JSON.parse((await client.send(new GetParameterCommand({ Name: `${prefix}/env-dev` }))).Parameter!.Value!) as Record<string, unknown>;
-    expect(raw).toMatchObject({ owner: 'arn:run-1', host: 'h1', pid: 4242, acquiredAt: expect.any(Number), expiresAt: expect.any(Number) });
+    expect(raw).toMatchObject({ owner: 'arn:run-1', host: 'h1', pid: 4242, acquiredAt: Date.parse(listed[0]!.acquiredAt), expiresAt: Date.parse(listed[0]!.expiresAt) });
   });
 
   it('takes over a lock whose local holder was killed with kill -9; not one whose holder runs', async () => {
@@ -92,15 +92,19 @@ describe('the AWS backend end to end: Lambda context TTL, karma lock list|releas
   let tmp: string;
   let repo: string;
   let prefix: string;
+  let restoreHistoryDir: () => void;
   beforeAll(() => {
     tmp = makeTempDir('karma-ssm-locks-');
     repo = makeRepo(tmp);
     prefix = `/karma-lockcli-${randomUUID().slice(0, 8)}`;
     const yaml = join(repo, 'karma.yaml');
     writeFileSync(yaml, `${readFileSync(yaml, 'utf8')}parameterPrefix: ${prefix}\n`);
-    process.env['KARMA_HISTORY_DIR'] = join(tmp, 'history');
+    restoreHistoryDir = setEnv({ KARMA_HISTORY_DIR: join(tmp, 'history') });
   });
-  afterAll(() => removeDir(tmp));
+  afterAll(() => {
+    restoreHistoryDir();
+    removeDir(tmp);
+  });
 
   async function karma(...argv: string[]) {
     const io = memoryIO();

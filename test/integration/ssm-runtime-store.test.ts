@@ -3,12 +3,11 @@
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../../lib/core/errors.ts';
 import { ParameterExistsError } from '../../lib/adapters/errors.ts';
 import { SsmRuntimeStore } from '../../lib/adapters/ssm/runtime-store.ts';
-
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+import { credentialsEnv, motoClientConfig, motoEndpoint, withEnv } from '../support/stand-ins.ts';
 
 describe('SsmRuntimeStore on moto', () => {
   let store: SsmRuntimeStore;
@@ -16,7 +15,7 @@ describe('SsmRuntimeStore on moto', () => {
   let prefix: string;
 
   beforeAll(() => {
-    const client = new SSMClient({ endpoint: inject('motoEndpoint'), region: 'us-east-1', credentials, retryMode: 'adaptive' });
+    const client = new SSMClient({ ...motoClientConfig(), retryMode: 'adaptive' });
     store = new SsmRuntimeStore({ client, readTps: 200, writeTps: 200 });
   });
   afterAll(async () => {
@@ -74,19 +73,14 @@ describe('SsmRuntimeStore on moto', () => {
     expect(byName).toMatchObject({ value: 's3cr3t-value', type: 'SecureString' });
   });
 
-  it('increases versions on every put and keeps the history oldest first, across pages', async () => {
+  it('increases versions on every put; reads return the latest value and version', async () => {
     fresh();
     const name = `${prefix}/dev/app/state`;
     const versions: number[] = [];
-    for (let i = 1; i <= 55; i++) versions.push((await store.put(name, `{"n":${i}}`)).version);
+    for (let i = 1; i <= 12; i++) versions.push((await store.put(name, `{"n":${i}}`)).version);
 
-    const history = await store.history(name);
-
-    expect(versions).toEqual(Array.from({ length: 55 }, (_, i) => i + 1));
-    expect(history.map((p) => p.version)).toEqual(versions);
-    expect(history[0]!.value).toBe('{"n":1}');
-    expect(history.at(-1)!.value).toBe('{"n":55}');
-    expect(await store.history(`${prefix}/never/written`)).toEqual([]);
+    expect(versions).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(await store.readNames([name])).toMatchObject([{ name, value: '{"n":12}', version: 12 }]);
   });
 
   it('deletes named parameters with DeleteParameters, 10 names a call, ignoring names that do not exist', async () => {
@@ -100,12 +94,12 @@ describe('SsmRuntimeStore on moto', () => {
     // Act
     const result = await store.delete([...names, `${prefix}/dev/app/outputs/missing`]);
 
-    // Assess: 24 names → 3 calls; the missing one is not counted; history goes with the parameter
+    // Assess: 24 names → 3 calls; the missing one is not counted; history goes with the parameter (a new put is version 1)
     expect(result).toEqual({ deleted: 23 });
     expect((store.calls.get('DeleteParametersCommand') ?? 0) - before).toBe(3);
     expect(await store.readPath(`${prefix}/dev/app`)).toEqual([]);
     expect((await store.readPath(`${prefix}/dev`)).map((p) => p.name)).toEqual([`${prefix}/dev/app-two/state`]);
-    expect(await store.history(names[0]!)).toEqual([]);
+    expect(await store.put(names[0]!, 'again')).toEqual({ version: 1 });
     expect(await store.delete([])).toEqual({ deleted: 0 });
   });
 
@@ -137,16 +131,15 @@ describe('SsmRuntimeStore on moto', () => {
 
   it('picks the endpoint from AWS_ENDPOINT_URL when no client is given', async () => {
     fresh();
-    const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ENDPOINT_URL: inject('motoEndpoint'), AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' });
-    const own = new SsmRuntimeStore();
-    try {
-      await own.put(`${prefix}/env/var`, 'ok');
-      expect(await store.readNames([`${prefix}/env/var`])).toHaveLength(1);
-      expect(own.apiCalls).toBe(1);
-    } finally {
-      await own.close();
-      process.env = saved;
-    }
+    await withEnv({ ...credentialsEnv(), AWS_ENDPOINT_URL: motoEndpoint() }, async () => {
+      const own = new SsmRuntimeStore();
+      try {
+        await own.put(`${prefix}/env/var`, 'ok');
+        expect((await store.readNames([`${prefix}/env/var`])).map((p) => [p.value, p.version])).toEqual([['ok', 1]]);
+        expect(own.apiCalls).toBe(1);
+      } finally {
+        await own.close();
+      }
+    });
   });
 });

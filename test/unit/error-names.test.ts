@@ -40,9 +40,9 @@ function errorClasses(): ErrorClass[] {
 /** Constructors that take more than a message. */
 const FACTORIES: Record<string, (C: new (...args: never[]) => Error) => Error> = {
   ConfigError: (C) => new (C as unknown as new (p: unknown[]) => Error)([{ file: 'karma.yaml', message: 'bad' }]),
-  CycleError: (C) => new (C as unknown as new (e: string, c: string[], x: unknown[]) => Error)('dev', ['a', 'b', 'a'], []),
   LockHeldError: (C) =>
     new (C as unknown as new (l: unknown, s: string) => Error)({ name: 'env-dev', owner: 'x', acquiredAt: '2030-01-01T00:00:00.000Z', expiresAt: '2030-01-01T00:00:00.000Z' }, 'alive'),
+  NotFoundError: (C) => new (C as unknown as new (m: string, f: unknown) => Error)('unknown environment "qa"', { kind: 'environment', value: 'qa', known: [] }),
   TerraformError: (C) => new (C as unknown as new (m: string, c: string, x: number) => Error)('failed', 'terraform apply', 1),
 };
 

@@ -83,8 +83,7 @@ export class DirectorySource implements ConfigSource {
   /** A directory that is a Git work tree (`.git` at its root): removed deployments are looked up from HEAD. */
   async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
     if (!existsSync(join(this.root, '.git'))) return new Map();
-    // Loaded only here: isomorphic-git is a large module, and most builds have no orphans to date.
-    const { findRemovals } = await import('../git/history.ts');
+    const { findRemovals } = await import('../git/history.ts'); // isomorphic-git: loaded only for a Git work tree
     return findRemovals(this.root, 'HEAD', deployments, { workingTree: true });
   }
 }

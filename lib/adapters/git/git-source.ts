@@ -17,13 +17,12 @@ import type { Problem } from '../../core/errors.ts';
 import type { RepoFile } from '../../core/model.ts';
 import type { ConfigSource } from '../../ports.ts';
 import { GitAccessError } from '../errors.ts';
+import { isGitUrl } from './url.ts';
 import { codeCommitTarget } from './auth.ts';
 import { findRemovals } from './history.ts';
 import type { Removal } from '../../core/orphans.ts';
 
-export function isGitUrl(location: string): boolean {
-  return /^(https?:\/\/|git@|ssh:\/\/)/.test(location);
-}
+export { isGitUrl };
 
 export class GitSource implements ConfigSource {
   readonly description: string;

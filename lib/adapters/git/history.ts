@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import git, { type ReadCommitResult } from 'isomorphic-git';
 import type { Removal } from '../../core/orphans.ts';
+import { deploymentKey } from '../../core/model.ts';
 
 const ENV_FILE = /^(.+)\.(json|ya?ml)$/;
 export const REMOVAL_SEARCH_DEPTH = 200;
@@ -46,7 +47,7 @@ export async function findRemovals(
   } catch {
     return found; // no commits yet, or a history we cannot read: nothing found
   }
-  const left = new Map(deployments.map((d) => [`${d.env}/${d.component}`, d]));
+  const left = new Map(deployments.map((d) => [deploymentKey(d.env, d.component), d]));
   for (let i = 0; i < log.length && left.size > 0; i++) {
     const commit = log[i]!;
     const envs = new Set([...left.values()].map((d) => d.env));

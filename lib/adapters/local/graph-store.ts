@@ -9,7 +9,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
-import { diffSnapshots, filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
+import { diffSnapshots, filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { transaction } from './database.ts';
 
@@ -33,11 +33,12 @@ interface BuildRow {
   meta: string;
 }
 
-const toRecord = (r: BuildRow): BuildRecord => ({
+const toRecord = (r: BuildRow, trigger = (JSON.parse(r.meta) as BuildMeta).trigger): BuildRecord => ({
   id: String(r.id),
   builtAt: r.built_at,
   ...(r.commit_id ? { commit: r.commit_id } : {}),
   source: r.source,
+  ...(trigger ? { trigger } : {}),
   vertices: Number(r.vertices),
   edges: Number(r.edges),
   ...(r.stats ? { stats: JSON.parse(r.stats) as WriteStats } : {}),
@@ -158,6 +159,7 @@ export class LocalGraphStore implements GraphStore {
         builtAt: snapshot.meta.builtAt,
         ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
         source: snapshot.meta.source,
+        ...(snapshot.meta.trigger ? { trigger: snapshot.meta.trigger } : {}),
         vertices: snapshot.vertices.length,
         edges: snapshot.edges.length,
         stats,
@@ -180,9 +182,9 @@ export class LocalGraphStore implements GraphStore {
 
   async listBuilds(limit = 20): Promise<BuildRecord[]> {
     const rows = this.db
-      .prepare('SELECT id, built_at, commit_id, source, vertices, edges, stats FROM builds ORDER BY id DESC LIMIT ?')
+      .prepare('SELECT id, built_at, commit_id, source, vertices, edges, stats, meta FROM builds ORDER BY id DESC LIMIT ?')
       .all(limit) as unknown as BuildRow[];
-    return rows.map(toRecord);
+    return rows.map((r) => toRecord(r));
   }
 
   async readBuild(id: string): Promise<GraphSnapshot | undefined> {

@@ -26,14 +26,15 @@
  * idempotent upsert or drop, so retrying one that did land is harmless; a write that still fails leaves a
  * partial graph that the next write converges from (it diffs against what is really there).
  *
- * Build history does not live in Neptune: see history.ts.
+ * Build history does not live in Neptune: see lib/adapters/history/directory-history.ts.
  */
 import gremlin from 'gremlin';
 import { StoreError } from '../../core/errors.ts';
 import { filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type PropValue, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
-import { withBackoff, type BackoffPolicy, type Sleeper } from '../ssm/rate-limit.ts';
-import type { BuildHistory } from './history.ts';
+import { mapLimit } from '../../shared/concurrency.ts';
+import { withBackoff, type BackoffPolicy, type Sleeper } from '../../shared/rate-limit.ts';
+import type { BuildHistory } from '../../ports.ts';
 import { signedHandshakeHeaders } from './iam-auth.ts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
@@ -111,14 +112,6 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-export interface ComponentView {
-  readonly vertex: GraphElement;
-  /** Every edge touching it, both directions. */
-  readonly edges: readonly GraphElement[];
-  /** The vertices at the other end of those edges. */
-  readonly neighbours: readonly GraphElement[];
-}
 
 export class NeptuneGraphStore implements GraphStore {
   readonly endpoint: string;
@@ -217,7 +210,7 @@ export class NeptuneGraphStore implements GraphStore {
   // ------------------------------------------------------------------------------------------ writes
 
   /** id → _hash of every vertex and edge in the store. */
-  async readHashes(): Promise<{ vertices: Map<string, string>; edges: Map<string, string> }> {
+  private async readHashes(): Promise<{ vertices: Map<string, string>; edges: Map<string, string> }> {
     const project = (kind: 'V' | 'E'): Promise<Map<string, string>> =>
       this.request('read', 0, async (g) => {
         const rows = (await (kind === 'V' ? g.V() : g.E()).project('id', 'h').by(t.id).by(__.coalesce(__.values(HASH_PROPERTY), __.constant(''))).toList()) as unknown as Map<string, string>[];
@@ -228,20 +221,7 @@ export class NeptuneGraphStore implements GraphStore {
   }
 
   private async inParallel<T>(batches: readonly T[][], fn: (batch: T[]) => Promise<unknown>, concurrency = this.concurrency): Promise<void> {
-    let next = 0;
-    let failed: unknown;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length && failed === undefined) {
-        const batch = batches[next++]!;
-        try {
-          await fn(batch);
-        } catch (error) {
-          failed ??= error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
-    if (failed !== undefined) throw failed;
+    await mapLimit(batches, concurrency, fn);
   }
 
   private row(e: GraphElement, edge: boolean): Map<string, unknown> {
@@ -452,43 +432,6 @@ export class NeptuneGraphStore implements GraphStore {
       edges: edgeRows.map(NeptuneGraphStore.edgeOf).sort(byId),
     };
     return options.env === undefined ? snapshot : filterEnv(snapshot, options.env);
-  }
-
-  /** One vertex (a component, usually) with every edge touching it and the vertices at their other ends. */
-  async component(id: string): Promise<ComponentView | undefined> {
-    const [vertex, edges, neighbours] = await Promise.all([
-      this.request('read', 0, async (g) => (await this.vertexProjection(g.V(id)).toList()) as unknown as Map<string, unknown>[]),
-      this.request('read', 0, async (g) => (await this.edgeProjection(g.V(id).bothE()).toList()) as unknown as Map<string, unknown>[]),
-      this.request('read', 0, async (g) => (await this.vertexProjection(g.V(id).both().dedup()).toList()) as unknown as Map<string, unknown>[]),
-    ]);
-    if (vertex.length === 0) return undefined;
-    return {
-      vertex: NeptuneGraphStore.vertexOf(vertex[0]!),
-      edges: edges.map(NeptuneGraphStore.edgeOf).sort(byId),
-      neighbours: neighbours.map(NeptuneGraphStore.vertexOf).sort(byId),
-    };
-  }
-
-  /**
-   * Components that depend on `id` (DEPENDS_ON pointing at it), transitively up to `depth` hops, each with
-   * the hop count of its shortest path. One request per hop.
-   */
-  async dependents(id: string, depth: number): Promise<{ id: string; depth: number }[]> {
-    const seen = new Map<string, number>([[id, 0]]);
-    let frontier = [id];
-    for (let d = 1; d <= depth && frontier.length > 0; d++) {
-      const ids = frontier;
-      const found = (await this.request('read', ids.length, (g) => g.V(...ids).in_('DEPENDS_ON').dedup().id().toList())) as unknown as string[];
-      frontier = [];
-      for (const f of found.map(String)) {
-        if (!seen.has(f)) {
-          seen.set(f, d);
-          frontier.push(f);
-        }
-      }
-    }
-    seen.delete(id);
-    return [...seen].map(([i, d]) => ({ id: i, depth: d })).sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : 1));
   }
 
   /** Removes every vertex and edge (tests, benchmarks). */

@@ -5,7 +5,6 @@
  * - readNames: GetParameters by 10 names a call; names SSM reports as InvalidParameters are missing.
  * - put: PutParameter with Overwrite (String, StringList, SecureString); overwrite=false on an existing
  *   name throws ParameterExistsError, as the local store does.
- * - history: GetParameterHistory, every page, oldest version first.
  * - delete: DeleteParameters, 10 names a call (SSM's limit); names SSM reports as InvalidParameters did not exist.
  *
  * Quotas: GetParameter(s) and GetParametersByPath share 40 TPS per account and region by default. Every
@@ -18,7 +17,6 @@
  */
 import {
   DeleteParametersCommand,
-  GetParameterHistoryCommand,
   GetParametersByPathCommand,
   GetParametersCommand,
   PutParameterCommand,
@@ -31,7 +29,8 @@ import { StoreError } from '../../core/errors.ts';
 import type { Parameter, ParameterType } from '../../core/runtime.ts';
 import type { PutOptions, RuntimeStore } from '../../ports.ts';
 import { ParameterExistsError } from '../errors.ts';
-import { TokenBucket, withBackoff, type BackoffPolicy, type Sleeper } from './rate-limit.ts';
+import { mapLimit } from '../../shared/concurrency.ts';
+import { TokenBucket, withBackoff, type BackoffPolicy, type Sleeper } from '../../shared/rate-limit.ts';
 
 export interface SsmRuntimeStoreOptions {
   /** A ready client (tests, custom credentials). Otherwise one is built from the standard SDK chain. */
@@ -50,7 +49,7 @@ export interface SsmRuntimeStoreOptions {
   readonly sleep?: Sleeper;
 }
 
-const READ_COMMANDS = new Set(['GetParametersByPathCommand', 'GetParametersCommand', 'GetParameterCommand', 'GetParameterHistoryCommand']);
+const READ_COMMANDS = new Set(['GetParametersByPathCommand', 'GetParametersCommand', 'GetParameterCommand']);
 const THROTTLING = new Set(['ThrottlingException', 'TooManyUpdates', 'Throttling', 'RequestLimitExceeded', 'TooManyRequestsException']);
 
 /** Throttling or a server-side fault: worth another try. */
@@ -149,17 +148,12 @@ export class SsmRuntimeStore implements RuntimeStore {
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += 10) chunks.push(unique.slice(i, i + 10));
     const found = new Map<string, Parameter>();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++]!;
-        const res = await this.send('GetParameters', chunk.length === 1 ? chunk[0]! : `${chunk[0]} (+${chunk.length - 1} more)`, () =>
-          this.client.send(new GetParametersCommand({ Names: chunk, WithDecryption: true })),
-        );
-        for (const p of res.Parameters ?? []) found.set(p.Name!, toParameter(p));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, chunks.length) }, worker));
+    await mapLimit(chunks, this.concurrency, async (chunk) => {
+      const res = await this.send('GetParameters', chunk.length === 1 ? chunk[0]! : `${chunk[0]} (+${chunk.length - 1} more)`, () =>
+        this.client.send(new GetParametersCommand({ Names: chunk, WithDecryption: true })),
+      );
+      for (const p of res.Parameters ?? []) found.set(p.Name!, toParameter(p));
+    });
     return names.flatMap((n) => {
       const p = found.get(n);
       if (!p) return [];
@@ -181,25 +175,6 @@ export class SsmRuntimeStore implements RuntimeStore {
       }
       throw error;
     }
-  }
-
-  async history(name: string): Promise<Parameter[]> {
-    const out: Parameter[] = [];
-    let next: string | undefined;
-    try {
-      do {
-        const token = next;
-        const page = await this.send('GetParameterHistory', name, () =>
-          this.client.send(new GetParameterHistoryCommand({ Name: name, WithDecryption: true, MaxResults: 50, ...(token ? { NextToken: token } : {}) })),
-        );
-        for (const p of page.Parameters ?? []) out.push(toParameter({ ...p, Name: p.Name ?? name }));
-        next = page.NextToken;
-      } while (next);
-    } catch (error) {
-      if (((error as StoreError).cause as { name?: string } | undefined)?.name === 'ParameterNotFound') return [];
-      throw error;
-    }
-    return out.sort((a, b) => a.version - b.version);
   }
 
   async delete(names: readonly string[]): Promise<{ deleted: number }> {

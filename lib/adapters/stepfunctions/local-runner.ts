@@ -7,16 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { KarmaError } from '../../core/errors.ts';
-import { APPLY_STATE, applyProjectName, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
+import { APPLY_STATE, applyProjectName, applyTaskTimeoutSeconds, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, unknownMatchedErrors, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
 
 export const PIPELINE_DEFINITION = new URL('../../../statemachines/pipeline.asl.json', import.meta.url);
 
-/** TimeoutSeconds of the task that applies one component (ApplyWave's ApplyComponent): CodeBuild's bound too. */
-export function applyTaskTimeoutSeconds(text: string = readFileSync(PIPELINE_DEFINITION, 'utf8')): number {
-  const asl = JSON.parse(text) as { States: Record<string, { ItemProcessor?: { States: Record<string, { TimeoutSeconds?: number }> } }> };
-  const seconds = asl.States['ApplyWave']?.ItemProcessor?.States['ApplyComponent']?.TimeoutSeconds;
-  if (typeof seconds !== 'number') throw new Error('statemachines/pipeline.asl.json: ApplyWave.ApplyComponent has no TimeoutSeconds');
-  return seconds;
+/** TimeoutSeconds of ApplyWave's ApplyComponent in the definition file (or `text`): see the contract. */
+export function definitionApplyTimeoutSeconds(text: string = readFileSync(PIPELINE_DEFINITION, 'utf8')): number {
+  return applyTaskTimeoutSeconds(JSON.parse(text) as Record<string, unknown>);
 }
 
 type Json = Record<string, unknown>;

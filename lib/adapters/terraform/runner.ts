@@ -7,6 +7,7 @@ import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } fr
 import { delimiter, isAbsolute, join } from 'node:path';
 import { KarmaError, UsageError } from '../../core/errors.ts';
 import { redactor } from '../../core/secrets.ts';
+import type { RunOptions, RunResult, TerraformRunner } from '../../ports.ts';
 import { trackChild } from './cleanup.ts';
 
 export class TerraformError extends KarmaError {
@@ -42,32 +43,7 @@ export function findTerraform(preferred?: string, pathEnv: string = process.env[
   );
 }
 
-export interface RunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-export interface RunOptions {
-  readonly cwd: string;
-  readonly log: string;
-  /**
-   * Secret values never to show (strings, or structured values: every leaf counts): replaced by (sensitive),
-   * in every form they can be printed, in the log, the progress lines and the captured output.
-   */
-  readonly redact?: readonly unknown[];
-  /**
-   * false: stdout is captured as printed, unredacted, and neither logged nor shown (`terraform output -json`
-   * prints sensitive outputs in clear, and they must be stored as they are). Never put that stdout in a message.
-   */
-  readonly logStdout?: boolean;
-  /** Extra environment for this command (the provider cache settings), over the runner's own. */
-  readonly env?: Readonly<Record<string, string>>;
-}
-
-export interface TerraformRunner {
-  run(args: readonly string[], options: RunOptions): Promise<RunResult>;
-}
+export type { RunOptions, RunResult, TerraformRunner };
 
 /**
  * Replaces every printable form of the secret values in a text (lib/core/secrets.ts: leaves of structured

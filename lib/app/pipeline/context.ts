@@ -1,5 +1,6 @@
 /**
- * Building a PipelineContext: explicitly for a local run, from the environment for Lambda.
+ * The PipelineContext every step runs with (the config source, the stores, the clock, the limits), how a step
+ * opens and closes the stores, and building one: explicitly for a local run, from the environment for Lambda.
  *
  * Lambda environment:
  *   KARMA_CONFIG        the config repo: an https Git URL (cloned with isomorphic-git into /tmp) or a directory;
@@ -20,7 +21,7 @@ import type { PlanSummary } from '../../core/plan.ts';
 import { PLAN_SUMMARY_FILE } from '../component.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { Config } from '../../core/model.ts';
-import type { ConfigSource, SnapshotStore } from '../../ports.ts';
+import type { Clock, ConfigSource, SnapshotStore } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import { DirectorySource } from '../../adapters/fs/directory-source.ts';
 import { GitSource, isGitUrl } from '../../adapters/git/git-source.ts';
@@ -31,9 +32,51 @@ import { S3SnapshotStore } from '../../adapters/snapshots/s3-snapshots.ts';
 import { SnsNotifier } from '../../adapters/notify/sns.ts';
 import { localProcesses } from '../../adapters/local/process.ts';
 import { parseDuration } from '../../core/duration.ts';
-import { DEFAULT_LOCK_TTL_SECONDS } from '../locks.ts';
+import { DEFAULT_LOCK_TTL_SECONDS, type ProcessProbe } from '../locks.ts';
 import { openBackend, type BackendType } from '../backend.ts';
-import type { PipelineContext } from './steps.ts';
+import type { Backend } from '../backend.ts';
+import type { PipelineState } from './model.ts';
+
+export interface PipelineContext {
+  /** The config at a commit or ref; the working tree when both are absent (local runs). */
+  source(at: { ref?: string; commit?: string }): ConfigSource;
+  openBackend(config: Config): Promise<Backend>;
+  readonly snapshots: SnapshotStore;
+  readonly clock: Clock;
+  /** How many components one round applies at most (CodeBuild's concurrent-build quota). Default 4. */
+  readonly maxParallel: number;
+  /** How long an environment lock lives if its execution dies (KARMA_LOCK_TTL). */
+  readonly lockTtlSeconds: number;
+  /** Recorded with the lock beside the execution id: a local run's host and pid; nothing for Lambda. */
+  readonly holder?: { readonly host?: string; readonly pid?: number };
+  /** Tells whether a local holder's process still runs, so a dead one's lock is taken over; none in Lambda. */
+  readonly processes?: ProcessProbe;
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * The summary of the component's last `terraform plan` in this execution, where it can be read (local runs: the
+   * working directory); none in AWS, where it is in the CodeBuild log.
+   */
+  readonly planSummary?: (env: string, component: string) => PlanSummary | undefined;
+  /** Sends one notification (SNS in AWS); Summarize calls it when drift was found (see notify.ts). */
+  readonly notify?: (subject: string, text: string) => Promise<void>;
+}
+
+/** Opens the stores for `config`, runs `fn`, closes them whatever happens. */
+export async function withBackend<T>(ctx: PipelineContext, config: Config, fn: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = await ctx.openBackend(config);
+  try {
+    return await fn(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** The config every step after Build reads: the commit Build pinned, else what the run asked for. */
+export function pinned(state: PipelineState): { ref?: string; commit?: string } {
+  const commit = state.build?.commit ?? state.run.commit;
+  if (commit) return { commit };
+  return state.run.ref ? { ref: state.run.ref } : {};
+}
 
 export interface LocalContextOptions {
   readonly configDir: string;

@@ -1,13 +1,11 @@
 /**
  * The pipeline's step handlers by name, and which state of statemachines/pipeline.asl.json runs which.
- * Lambda (lambdas/*.ts) and the local runner both go through `makeHandlers`, so both run the same code.
+ * Lambda (lambdas/*.ts) and the local runner both go through `makeHandlers`, so both run the same code. The
+ * handler names, placeholders and state names are the ASL's contract: lib/core/pipeline-contract.ts.
  */
 import type { HandlerName, StepHandler } from '../../core/pipeline-contract.ts';
-import type { PipelineContext } from './steps.ts';
+import type { PipelineContext } from './context.ts';
 import { acquireLockStep, buildStep, normalize, planStep, recordStep, releaseLockStep, summarizeStep } from './steps.ts';
-
-// The handler names, placeholders and state names are the ASL's contract (lib/core/pipeline-contract.ts).
-export { APPLY_STATE, CODEBUILD_SUBSTITUTION, FUNCTION_SUBSTITUTIONS, HANDLER_NAMES, type HandlerName, type StepHandler } from '../../core/pipeline-contract.ts';
 
 export function makeHandlers(ctx: PipelineContext): Record<HandlerName, StepHandler> {
   return {

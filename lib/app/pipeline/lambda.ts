@@ -5,7 +5,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { contextFromEnv } from './context.ts';
-import { makeHandlers, type HandlerName, type StepHandler } from './handlers.ts';
+import type { HandlerName, StepHandler } from '../../core/pipeline-contract.ts';
+import { makeHandlers } from './handlers.ts';
 
 const logger = new Logger({ serviceName: 'karma-pipeline' });
 let handlers: ReturnType<typeof makeHandlers> | undefined;

@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopOrphanedTerraform } from '../../adapters/terraform/runner.ts';
-import { applyTaskTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
+import { definitionApplyTimeoutSeconds, runLocal, type ApplyRequest, type LocalEvent, type LocalRunResult } from '../../adapters/stepfunctions/local-runner.ts';
 import type { BackendType } from '../backend.ts';
 import { localContext, localWorkRoot } from './context.ts';
 import { loadConfig } from '../build.ts';
-import type { PipelineContext } from './steps.ts';
+import type { PipelineContext } from './context.ts';
 import { makeHandlers } from './handlers.ts';
 import { LockState, Summary, type Plan } from './model.ts';
 import { STATES } from '../../core/pipeline-contract.ts';
@@ -22,7 +22,7 @@ import { envOfLock, tookOverLine, waitingLine } from '../locks.ts';
 const KARMA_BIN = fileURLToPath(new URL('../../../bin/karma.ts', import.meta.url));
 
 /** The apply task's TimeoutSeconds in the ASL (the same number bounds CodeBuild in AWS). */
-const APPLY_TIMEOUT_SECONDS = applyTaskTimeoutSeconds();
+const APPLY_TIMEOUT_SECONDS = definitionApplyTimeoutSeconds();
 
 export interface LocalPipelineOptions {
   readonly configDir: string;

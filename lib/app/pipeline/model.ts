@@ -16,6 +16,7 @@
  *   event       the raw event, kept for traces
  */
 import { z } from 'zod';
+import { KarmaError } from '../../core/errors.ts';
 
 export const TRIGGERS = ['ssm-change', 'git-push', 'schedule', 'manual'] as const;
 export const MODES = ['apply', 'plan', 'drift'] as const;
@@ -112,8 +113,9 @@ export const Processed = z.object({
 });
 export type Processed = z.infer<typeof Processed>;
 
-export const Progress = z.object({ round: z.number().int(), processed: z.array(Processed) });
-export type Progress = z.infer<typeof Progress>;
+/** What RecordWave folds the rounds into: the round number and every item processed so far (applied or failed). */
+export const RunProgress = z.object({ round: z.number().int(), processed: z.array(Processed) });
+export type RunProgress = z.infer<typeof RunProgress>;
 
 export const Plan = z.object({ done: z.boolean(), round: z.number().int(), wave: z.array(WorkItem) });
 export type Plan = z.infer<typeof Plan>;
@@ -166,9 +168,25 @@ export const PipelineState = z.object({
   run: Run,
   build: BuildRef.optional(),
   lock: LockState.optional(),
-  progress: Progress.optional(),
+  progress: RunProgress.optional(),
   plan: Plan.optional(),
   waveResults: z.array(WaveResult).optional(),
   summary: Summary.optional(),
 });
 export type PipelineState = z.infer<typeof PipelineState>;
+
+/** Bad execution input: the state machine fails at once with this error name and the message as cause. */
+export class InvalidInputError extends KarmaError {
+  override readonly name: string = 'InvalidInputError';
+  override readonly exitCode = 2;
+}
+
+/** The state a step receives, validated: one clear InvalidInputError naming the first bad field. */
+export function parsePipelineState(raw: unknown): PipelineState {
+  const parsed = PipelineState.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new InvalidInputError(`pipeline state: ${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  return parsed.data;
+}

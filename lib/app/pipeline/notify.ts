@@ -14,7 +14,7 @@
  * A failed Publish never fails the execution: it is logged and the pipeline goes on.
  */
 import type { Summary } from './model.ts';
-import type { PipelineContext } from './steps.ts';
+import type { PipelineContext } from './context.ts';
 
 export interface Notification {
   readonly subject: string;

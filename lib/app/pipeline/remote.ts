@@ -7,42 +7,43 @@
  * `name` (--name) starts a new one on purpose.
  */
 import { createHash } from 'node:crypto';
-import {
-  DescribeExecutionCommand,
-  ExecutionAlreadyExists,
-  ExecutionDoesNotExist,
-  SFNClient,
-  StartExecutionCommand,
-  type DescribeExecutionCommandOutput,
-} from '@aws-sdk/client-sfn';
 import { KarmaError, UsageError } from '../../core/errors.ts';
 import { canonicalJson } from '../../core/hash.ts';
+import type { ExecutionDescription, PipelineExecutions } from '../../ports.ts';
 import { ExecutionInput } from './model.ts';
 
 export interface RemoteOptions {
   readonly stateMachineArn?: string;
+  /** Where Step Functions is, when `executions` is not given. */
   readonly region?: string;
   readonly endpoint?: string;
-  readonly client?: SFNClient;
+  /** The executions port; by default Step Functions (lib/adapters/stepfunctions/executions.ts) at region/endpoint. */
+  readonly executions?: PipelineExecutions;
 }
 
 export class RemotePipelineError extends KarmaError {
   override readonly name: string = 'RemotePipelineError';
 }
 
-function client(options: RemoteOptions): SFNClient {
-  return (
-    options.client ??
-    new SFNClient({
-      ...(options.region ? { region: options.region } : {}),
-      ...((options.endpoint ?? process.env['AWS_ENDPOINT_URL_SFN']) ? { endpoint: options.endpoint ?? process.env['AWS_ENDPOINT_URL_SFN'] } : {}),
-    })
-  );
+/** The region an ARN names (`arn:aws:states:<region>:...`), if any. */
+export function arnRegion(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:states:([a-z0-9-]+):/.exec(arn)?.[1];
+}
+
+/**
+ * The port given, else Step Functions for `arn`: in --region, else the ARN's own region, else the SDK chain's
+ * (the SDK loaded only when a remote command runs).
+ */
+async function executionsOf(options: RemoteOptions, arn: string): Promise<PipelineExecutions> {
+  if (options.executions) return options.executions;
+  const region = options.region ?? arnRegion(arn);
+  const { SfnExecutions } = await import('../../adapters/stepfunctions/executions.ts');
+  return new SfnExecutions({ ...(region ? { region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
 }
 
 export function stateMachineArn(options: RemoteOptions): string {
   const arn = options.stateMachineArn ?? process.env['KARMA_STATE_MACHINE_ARN'];
-  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the KarmaPipeline stack prints it as an output)');
+  if (!arn) throw new UsageError('no state machine: pass --state-machine ARN or set KARMA_STATE_MACHINE_ARN (the StateMachineArn output of the deployed stack, named Karma unless settings.stackName says otherwise)');
   if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/.test(arn)) throw new UsageError(`"${arn}" is not a Step Functions state machine ARN`);
   return arn;
 }
@@ -67,25 +68,26 @@ export async function startRemotePipeline(raw: Record<string, unknown>, options:
   if (!parsed.success) throw new UsageError(`invalid execution input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
   const arn = stateMachineArn(options);
   const name = options.name ?? executionName(parsed.data);
-  const sfn = client(options);
+  const executions = await executionsOf(options, arn);
+  let out: { executionArn: string; started: boolean };
   try {
-    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(parsed.data) }));
-    return { executionArn: out.executionArn!, name, started: true };
+    out = await executions.start(arn, name, JSON.stringify(parsed.data));
   } catch (error) {
-    if (error instanceof ExecutionAlreadyExists) {
-      const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
-      const existing = await describeRemote(executionArn, options);
-      return { executionArn, name, started: false, ...(existing.status ? { status: existing.status } : {}) };
-    }
     throw new RemotePipelineError(`StartExecution on ${arn} failed: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
   }
+  if (out.started) return { executionArn: out.executionArn, name, started: true };
+  const existing = await describeRemote(out.executionArn, { ...options, executions });
+  return { executionArn: out.executionArn, name, started: false, ...(existing.status ? { status: existing.status } : {}) };
 }
 
-export async function describeRemote(executionArn: string, options: RemoteOptions = {}): Promise<DescribeExecutionCommandOutput> {
+export async function describeRemote(executionArn: string, options: RemoteOptions = {}): Promise<ExecutionDescription> {
+  const executions = await executionsOf(options, executionArn);
+  let out: ExecutionDescription | undefined;
   try {
-    return await client(options).send(new DescribeExecutionCommand({ executionArn }));
+    out = await executions.describe(executionArn);
   } catch (error) {
-    if (error instanceof ExecutionDoesNotExist) throw new UsageError(`no execution ${executionArn}`);
     throw new RemotePipelineError(`DescribeExecution ${executionArn} failed: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
   }
+  if (!out) throw new UsageError(`no execution ${executionArn}`);
+  return out;
 }

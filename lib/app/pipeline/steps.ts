@@ -8,75 +8,42 @@
  * PlanWave re-plans from the real runtime every round (BRIEF: no mock outputs): what was applied this execution
  * is excluded (each component applies at most once), a component whose inputs did not change stays in-sync and is
  * not applied, one whose inputs changed is now stale-inputs and is. A round applies at most `maxParallel`
- * components of the first wave; the rest of the wave comes next round.
+ * components of the first wave; the rest of the wave comes next round. A drift run checks the applied components
+ * in dependency order, `maxParallel` a round (core/order.ts driftOrder).
+ *
+ * Beside this file: context.ts (what a step runs with), model.ts (the state between steps, validated),
+ * loop-safety.ts (own writes, at most once, the guard against endless re-planning), summary.ts (Summarize's rows
+ * and table). Every graph write is recorded in the build history when it changed something (buildAndStore).
  */
-import { KarmaError } from '../../core/errors.ts';
 import { keepBuilds } from '../../core/config.ts';
+import { dagOf } from '../../core/dag.ts';
 import type { Build } from '../../core/graph.ts';
+import type { GraphSnapshot } from '../../core/snapshot.ts';
 import { stateParamPath, type Config } from '../../core/model.ts';
-import { parseState as parseRuntimeState } from '../../core/runtime.ts';
-import { holdsDrift, orphansIn, planEnv } from '../../core/order.ts';
-import { ORPHAN_ADVICE } from '../../core/status.ts';
-import { planDetail, type PlanSummary } from '../../core/plan.ts';
-import { toSnapshot } from '../../core/graph.ts';
-import type { Clock, ConfigSource, RuntimeStore, SnapshotStore } from '../../ports.ts';
+import { parseState } from '../../core/runtime.ts';
+import { driftOrder, holdsDrift, planEnv } from '../../core/order.ts';
+import type { Clock, ConfigSource, RuntimeStore } from '../../ports.ts';
 import { recordApply } from '../record.ts';
 import type { Backend } from '../backend.ts';
 import { buildFromConfig, loadConfig } from '../build.ts';
-import { table } from '../../core/table.ts';
 import { notifySummary } from './notify.ts';
-import { DEFAULT_LOCK_TIMEOUT_SECONDS, holderState, lockName, lockTimeoutMessage, tookOverLine, type ProcessProbe } from '../locks.ts';
+import { DEFAULT_LOCK_TIMEOUT_SECONDS, holderState, lockName, lockTimeoutMessage, tookOverLine } from '../locks.ts';
+import { pinned, withBackend, type PipelineContext } from './context.ts';
+import { alreadyProcessed, guardWave, isOwnWrite } from './loop-safety.ts';
+import { renderSummary, summaryRows } from './summary.ts';
 import {
   ExecutionInput,
-  PipelineState,
+  InvalidInputError,
+  parsePipelineState,
   type LockState,
   type BuildRef,
+  type PipelineState,
   type Plan,
   type Processed,
-  type Progress,
-  type ResultRow,
+  type RunProgress,
   type Summary,
   type WorkItem,
 } from './model.ts';
-
-/** Bad execution input: the state machine fails at once with this error name and the message as cause. */
-export class InvalidInputError extends KarmaError {
-  override readonly name: string = 'InvalidInputError';
-  override readonly exitCode = 2;
-}
-
-export interface PipelineContext {
-  /** The config at a commit or ref; the working tree when both are absent (local runs). */
-  source(at: { ref?: string; commit?: string }): ConfigSource;
-  openBackend(config: Config): Promise<Backend>;
-  readonly snapshots: SnapshotStore;
-  readonly clock: Clock;
-  /** How many components one round applies at most (CodeBuild's concurrent-build quota). Default 4. */
-  readonly maxParallel: number;
-  /** How long an environment lock lives if its execution dies (KARMA_LOCK_TTL). */
-  readonly lockTtlSeconds: number;
-  /** Recorded with the lock beside the execution id: a local run's host and pid; nothing for Lambda. */
-  readonly holder?: { readonly host?: string; readonly pid?: number };
-  /** Tells whether a local holder's process still runs, so a dead one's lock is taken over; none in Lambda. */
-  readonly processes?: ProcessProbe;
-  readonly log: (message: string, fields?: Record<string, unknown>) => void;
-  /**
-   * The summary of the component's last `terraform plan` in this execution, where it can be read (local runs: the
-   * working directory); none in AWS, where it is in the CodeBuild log.
-   */
-  readonly planSummary?: (env: string, component: string) => PlanSummary | undefined;
-  /** Sends one notification (SNS in AWS); Summarize calls it when drift was found (see notify.ts). */
-  readonly notify?: (subject: string, text: string) => Promise<void>;
-}
-
-function parseState(raw: unknown): PipelineState {
-  const parsed = PipelineState.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new InvalidInputError(`pipeline state: ${i.path.join('.') || '(root)'}: ${i.message}`);
-  }
-  return parsed.data;
-}
 
 /** Normalize: validate the execution input (one clear message when it is wrong), apply defaults. */
 export function normalize(raw: { input: unknown; executionId: string }): PipelineState {
@@ -106,46 +73,6 @@ export function normalize(raw: { input: unknown; executionId: string }): Pipelin
   };
 }
 
-/** Environments in cross-environment dependency order (a shared environment before those consuming it), ties by name. */
-export function environmentOrder(config: Config, envs: readonly string[]): string[] {
-  const wanted = new Set(envs);
-  const deps = new Map<string, Set<string>>([...wanted].map((e) => [e, new Set<string>()]));
-  for (const d of config.deployments) {
-    if (!wanted.has(d.env)) continue;
-    for (const r of d.references) if (r.kind === 'output' && r.env !== d.env && wanted.has(r.env)) deps.get(d.env)!.add(r.env);
-  }
-  const out: string[] = [];
-  const left = new Set(wanted);
-  while (left.size > 0) {
-    const ready = [...left].filter((e) => [...deps.get(e)!].every((x) => !left.has(x))).sort();
-    // Environments cannot form a cycle (parseConfig rejects component cycles, and these edges come from them),
-    // but never loop forever: fall back to name order.
-    const take = ready.length > 0 ? ready : [...left].sort();
-    for (const e of take) {
-      out.push(e);
-      left.delete(e);
-    }
-  }
-  return out;
-}
-
-/**
- * Loop safety. A change event for a parameter Karma itself wrote must not start work: the state parameter is
- * only written by Karma, and an output whose version is the one Karma recorded right after writing it was
- * Karma's own write. A newer version was written by someone else: that is a real change.
- */
-export async function isOwnWrite(config: Config, runtime: RuntimeStore, parameter: string): Promise<boolean> {
-  const prefix = `${config.project.parameterPrefix}/`;
-  if (!parameter.startsWith(prefix)) return false;
-  const [env, component, kind, output] = parameter.slice(prefix.length).split('/');
-  if (!env || !component) return false;
-  if (kind === 'state' && output === undefined) return true;
-  if (kind !== 'outputs' || !output) return false;
-  const [current, stateParam] = await Promise.all([runtime.readNames([parameter]), runtime.readNames([stateParamPath(config.project.parameterPrefix, env, component)])]);
-  const read = parseRuntimeState(stateParam[0]);
-  return read.kind === 'ok' && current[0] !== undefined && read.state.outputVersions[output] === current[0].version;
-}
-
 function targetEnvironments(config: Config, state: PipelineState): string[] {
   const { run } = state;
   const declared = [...config.project.environments.keys()];
@@ -160,23 +87,42 @@ function targetEnvironments(config: Config, state: PipelineState): string[] {
       return config.project.environments.has(env) ? [env] : [];
     }
     const consumers = config.deployments.filter((d) => d.references.some((r) => r.kind === 'ssm' && r.path === run.parameter)).map((d) => d.env);
-    return environmentOrder(config, [...new Set(consumers)]);
+    return dagOf(config).environmentOrder([...new Set(consumers)]);
   }
-  return environmentOrder(config, declared);
+  return dagOf(config).environmentOrder(declared);
 }
 
-async function withBackend<T>(ctx: PipelineContext, config: Config, fn: (backend: Backend) => Promise<T>): Promise<T> {
-  const backend = await ctx.openBackend(config);
-  try {
-    return await fn(backend);
-  } finally {
-    await backend.close();
-  }
+/**
+ * How a graph write of this execution appears in `karma graph history`: `pipeline <trigger> <execution> <step>`
+ * (the execution's name: the last part of an ARN).
+ */
+export function historyLabel(state: PipelineState, step: string): string {
+  return `pipeline ${state.run.trigger} ${state.run.executionId.split(':').at(-1)} ${step}`;
 }
 
-/** Build: load the config (pinned to one commit from here on), build the graph, write it, keep the snapshot. */
+/**
+ * Builds the graph from the runtime as it is now and writes it. Every write that changed the graph is recorded in
+ * the build history, labelled (historyLabel); so is Build's write when `always` (a run with environments to work
+ * on), changed or not, so every such execution is listed. A write that changed nothing leaves the store equal to
+ * the last recorded build: `graph diff` between recorded builds and their change counts agree.
+ */
+async function buildAndStore(
+  ctx: PipelineContext,
+  backend: Backend,
+  config: Config,
+  source: ConfigSource,
+  label: { state: PipelineState; step: string; always?: boolean },
+): Promise<{ build: Build; snapshot: GraphSnapshot }> {
+  const result = await buildFromConfig(config, backend.runtime, { clock: ctx.clock, source });
+  const snapshot: GraphSnapshot = { ...result.snapshot, meta: { ...result.snapshot.meta, trigger: historyLabel(label.state, label.step) } };
+  const stats = await backend.graph.write(snapshot);
+  if (label.always || stats.added + stats.updated + stats.deleted > 0) await backend.graph.recordBuild(snapshot, stats);
+  return { build: result.build, snapshot };
+}
+
+/** Build: load the config (pinned to one commit from here on), build the graph, write and record it, keep the snapshot. */
 export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<BuildRef> {
-  const state = parseState(raw);
+  const state = parsePipelineState(raw);
   const { run } = state;
   const source = ctx.source({ ...(run.ref ? { ref: run.ref } : {}), ...(run.commit ? { commit: run.commit } : {}) });
   const config = await loadConfig(source);
@@ -191,14 +137,14 @@ export async function buildStep(raw: unknown, ctx: PipelineContext): Promise<Bui
       ctx.log('ignored: the parameter was written by Karma itself', { parameter: run.parameter });
       envs = [];
     }
-    const { snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock, source });
-    await backend.graph.write(snapshot);
+    // Recorded even when nothing changed, so every run is listed; not an execution that ignores Karma's own write
+    // (every output an apply changes starts one), unless the graph did change.
+    const { snapshot } = await buildAndStore(ctx, backend, config, source, { state, step: 'build', always: envs.length > 0 });
     const ref = await ctx.snapshots.put(`${run.executionId}-build`, snapshot, { keep: snapshotsToKeep(config) });
     ctx.log('built', { envs, commit: config.commit, vertices: snapshot.vertices.length });
     return { ...(config.commit ? { commit: config.commit } : {}), envs, snapshot: ref, vertices: snapshot.vertices.length, edges: snapshot.edges.length };
   });
 }
-
 /** Two snapshots per run (after the build, and the final one): the last history.keepBuilds runs keep both. */
 const snapshotsToKeep = (config: Config): number => 2 * keepBuilds(config);
 
@@ -210,7 +156,7 @@ const lockNames = (envs: readonly string[]): string[] => envs.map(lockName);
  * and comes back here, until `lockTimeout` seconds after the first attempt (then `timedOut`).
  */
 export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promise<LockState> {
-  const state = parseState(raw);
+  const state = parsePipelineState(raw);
   const envs = state.build?.envs ?? [];
   const config = await loadConfig(ctx.source(pinned(state)));
   return withBackend(ctx, config, async (backend) => {
@@ -252,52 +198,31 @@ export async function acquireLockStep(raw: unknown, ctx: PipelineContext): Promi
 }
 
 export async function releaseLockStep(raw: unknown, ctx: PipelineContext): Promise<null> {
-  const state = parseState(raw);
+  const state = parsePipelineState(raw);
   if (!state.build) return null;
   const config = await loadConfig(ctx.source(pinned(state)));
   await withBackend(ctx, config, (backend) => backend.locks.release(lockNames(state.build!.envs), state.run.executionId));
   return null;
 }
 
-function pinned(state: PipelineState): { ref?: string; commit?: string } {
-  const commit = state.build?.commit ?? state.run.commit;
-  if (commit) return { commit };
-  return state.run.ref ? { ref: state.run.ref } : {};
-}
-
-function processedIn(progress: Progress | undefined, env: string): Set<string> {
-  return new Set((progress?.processed ?? []).filter((p) => p.env === env).map((p) => p.component));
-}
-
-/** The components a drift check covers: applied successfully and not (yet) checked in this execution. */
-function driftCandidates(build: Build, env: string, exclude: ReadonlySet<string>, only?: ReadonlySet<string>): string[] {
-  return [...build.statuses.values()]
-    .filter((s) => s.env === env && (s.own === 'in-sync' || s.own === 'drifted') && !exclude.has(s.component) && (!only || only.has(s.component)))
-    .map((s) => s.component)
-    .sort();
-}
-
-async function liveBuild(ctx: PipelineContext, config: Config, backend: Backend, source: ConfigSource): Promise<Build> {
-  const { build, snapshot } = await buildFromConfig(config, backend.runtime, { clock: ctx.clock, source });
-  await backend.graph.write(snapshot);
-  return build;
-}
-
 /** PlanWave: re-plan from the runtime as it is now; the next (part of a) wave, or done. */
 export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan> {
-  const state = parseState(raw);
+  const state = parsePipelineState(raw);
   const round = (state.progress?.round ?? 0) + 1;
   const source = ctx.source(pinned(state));
   const config = await loadConfig(source);
   const only = state.run.components ? new Set(state.run.components) : undefined;
   return withBackend(ctx, config, async (backend) => {
     await recordLostFailures(config, backend.runtime, state, ctx.clock);
-    const build = await liveBuild(ctx, config, backend, source);
-    for (const env of state.build?.envs ?? []) {
-      const exclude = processedIn(state.progress, env);
+    const { build } = await buildAndStore(ctx, backend, config, source, { state, step: `round ${round}` });
+    const envs = state.build?.envs ?? [];
+    for (const env of envs) {
+      const exclude = alreadyProcessed(state.progress, env);
       let next: string[];
       if (state.run.mode === 'drift') {
-        next = driftCandidates(build, env, exclude, only);
+        // Drift checks change nothing, so they do not wait for each other: a round takes the next maxParallel
+        // in dependency order (upstream first), which is the order the summary and the at-risk rows read in.
+        next = driftOrder(build, env, { exclude, ...(only ? { only } : {}) }).flat();
       } else {
         const holdDrift = holdsDrift(config.project, env, state.run.trigger);
         next = planEnv(build, env, { exclude, holdDrift, ...(only ? { only } : {}) }).waves[0] ?? [];
@@ -310,6 +235,7 @@ export async function planStep(raw: unknown, ctx: PipelineContext): Promise<Plan
         commit: state.build?.commit ?? '',
         executionId: state.run.executionId,
       }));
+      guardWave(round, wave, state.progress, config.deployments.filter((d) => envs.includes(d.env)).length);
       ctx.log('planned', { round, env, wave: wave.map((w) => w.component) });
       return { done: false, round, wave };
     }
@@ -343,8 +269,8 @@ export function failureOf(cause: string | undefined): { detail?: string; log?: s
 }
 
 /** RecordWave: fold the Map's results into the progress. The runtime already holds outputs and state. */
-export function recordStep(raw: unknown): Progress {
-  const state = parseState(raw);
+export function recordStep(raw: unknown): RunProgress {
+  const state = parsePipelineState(raw);
   const processed: Processed[] = [...(state.progress?.processed ?? [])];
   for (const r of state.waveResults ?? []) {
     const failure = r.outcome === 'succeeded' ? {} : failureOf(r.cause);
@@ -362,7 +288,7 @@ async function recordLostFailures(config: Config, runtime: RuntimeStore, state: 
   if (state.run.mode !== 'apply') return;
   for (const p of state.progress?.processed ?? []) {
     if (p.ok) continue;
-    const read = parseRuntimeState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, p.env, p.component)]))[0]);
+    const read = parseState((await runtime.readNames([stateParamPath(config.project.parameterPrefix, p.env, p.component)]))[0]);
     if (read.kind === 'ok' && read.state.result === 'failed') continue;
     const what = p.detail ?? p.error ?? 'the apply step failed';
     const error = `the apply ended without recording a result (${what}); its resources may be partly changed${p.log ? `: see ${p.log}` : ''}`;
@@ -370,125 +296,17 @@ async function recordLostFailures(config: Config, runtime: RuntimeStore, state: 
   }
 }
 
-/** Summarize: one row per component touched or left behind, from the runtime as it now is. */
+/** Summarize: one row per component touched or left behind, from the runtime as it now is (see summary.ts). */
 export async function summarizeStep(raw: unknown, ctx: PipelineContext): Promise<Summary> {
-  const state = parseState(raw);
-  const envs = state.build?.envs ?? [];
-  const mode = state.run.mode;
+  const state = parsePipelineState(raw);
   const source = ctx.source(pinned(state));
   const config = await loadConfig(source);
-  const only = state.run.components ? new Set(state.run.components) : undefined;
-  const rows: ResultRow[] = [];
-  await withBackend(ctx, config, async (backend) => {
-    const build = await liveBuild(ctx, config, backend, source);
-    const snapshot = toSnapshot(build);
+  const rows = await withBackend(ctx, config, async (backend) => {
+    const { build, snapshot } = await buildAndStore(ctx, backend, config, source, { state, step: 'final' });
     await ctx.snapshots.put(`${state.run.executionId}-final`, snapshot, { keep: snapshotsToKeep(config) });
-    for (const env of envs) {
-      const processed = (state.progress?.processed ?? []).filter((p) => p.env === env);
-      const drifted: string[] = [];
-      for (const p of processed) {
-        const s = build.statuses.get(`${env}/${p.component}`)!;
-        // The state this execution's apply (or drift check) wrote says how long its init took.
-        const init = (own: boolean) => (own && s.state?.initMillis !== undefined ? { initMillis: s.state.initMillis } : {});
-        if (!p.ok) {
-          const reason = s.own === 'failed' ? s.ownReason : (p.detail ?? p.error ?? 'the apply step failed');
-          rows.push({
-            env,
-            component: p.component,
-            result: 'failed',
-            detail: p.log && !reason.includes(p.log) ? `${reason} (log: ${p.log})` : reason,
-            ...init(s.own === 'failed' && mode === 'apply'),
-          });
-        } else if (mode === 'apply') {
-          rows.push({ env, component: p.component, result: 'applied', detail: s.own === 'in-sync' ? 'in-sync' : `${s.status}: ${s.reason}`, ...init(true) });
-        } else if (mode === 'drift') {
-          const isDrifted = s.state?.drift?.drifted === true;
-          if (isDrifted) drifted.push(p.component);
-          rows.push({ env, component: p.component, result: isDrifted ? 'drifted' : 'in-sync', detail: isDrifted ? (s.state?.drift?.summary ?? 'changes found') : 'no changes', ...init(true) });
-        } else {
-          const plan = ctx.planSummary?.(env, p.component);
-          if (plan) {
-            // Bounded: the summary travels in the state machine's payload (256 KiB).
-            const resources = plan.resources.slice(0, 100).map((r) => ({ address: r.address, action: r.action }));
-            rows.push({ env, component: p.component, result: 'planned', detail: planDetail(plan), plan: { add: plan.add, change: plan.change, destroy: plan.destroy, line: plan.line, resources } });
-          } else {
-            rows.push({ env, component: p.component, result: 'planned', detail: 'terraform plan ran; see the build log' });
-          }
-        }
-      }
-      if (mode === 'apply') {
-        const done = new Set(processed.map((p) => p.component));
-        const holdDrift = holdsDrift(config.project, env, state.run.trigger);
-        const left = planEnv(build, env, { exclude: done, holdDrift, ...(only ? { only } : {}) });
-        for (const s of left.skipped) {
-          if (!done.has(s.component)) rows.push({ env, component: s.component, result: 'skipped', detail: `${s.status}: ${s.reason}` });
-        }
-        for (const s of left.held ?? []) {
-          drifted.push(s.component);
-          rows.push({
-            env,
-            component: s.component,
-            result: 'drifted',
-            detail: `${s.reason}; not reverted (drift.onTrigger is report for a ${state.run.trigger} run): run karma pipeline run --env ${env} to revert it, or change the config to match`,
-          });
-        }
-      }
-      if (drifted.length > 0) {
-        // Dependents of a drifted component are at risk: they consume outputs of infrastructure that changed under Terraform.
-        const risk = dependentsOf(config, env, drifted);
-        // A drift check lists a dependent twice (its own check, and at risk); an apply run lists each component once.
-        const listed = new Set(mode === 'drift' ? drifted : rows.filter((r) => r.env === env).map((r) => r.component));
-        for (const c of risk) if (!listed.has(c)) rows.push({ env, component: c, result: 'at-risk', detail: `depends on drifted ${dependsOnWhich(config, env, c, drifted)}` });
-      }
-      // Removed from the config, resources still there: every run lists them until they are destroyed or forgotten.
-      for (const o of orphansIn(build, env)) rows.push({ env, component: o.component, result: 'orphaned', detail: `${o.reason}; ${ORPHAN_ADVICE(o.component, env)}` });
-    }
+    return summaryRows(build, state, ctx.planSummary);
   });
-  const count = (r: ResultRow['result']): number => rows.filter((x) => x.result === r).length;
-  const text =
-    rows.length === 0
-      ? `nothing to do in ${envs.join(', ') || 'no environment'}`
-      : rows.some((r) => r.initMillis !== undefined)
-        ? table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL', 'INIT'], rows.map((r) => [r.env, r.component, r.result, r.detail, r.initMillis === undefined ? '' : formatMillis(r.initMillis)]))
-        : table(['ENV', 'COMPONENT', 'RESULT', 'DETAIL'], rows.map((r) => [r.env, r.component, r.result, r.detail]));
-  const summary: Summary = {
-    mode,
-    envs,
-    rows,
-    applied: count('applied'),
-    failed: count('failed'),
-    skipped: count('skipped'),
-    drifted: count('drifted'),
-    orphaned: count('orphaned'),
-    text,
-  };
+  const summary = renderSummary(state.run.mode, state.build?.envs ?? [], rows);
   await notifySummary(ctx, summary, state.run.executionId);
   return summary;
-}
-
-/** `412 ms`, `3.2 s`. */
-export function formatMillis(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-function dependentsOf(config: Config, env: string, roots: readonly string[]): string[] {
-  const inEnv = config.deployments.filter((d) => d.env === env);
-  const out = new Set<string>();
-  const queue = [...roots];
-  while (queue.length > 0) {
-    const c = queue.shift()!;
-    for (const d of inEnv) {
-      const depends = d.dependsOn.includes(c) || d.references.some((r) => r.kind === 'output' && r.env === env && r.component === c);
-      if (depends && !out.has(d.component)) {
-        out.add(d.component);
-        queue.push(d.component);
-      }
-    }
-  }
-  return [...out].sort();
-}
-
-function dependsOnWhich(config: Config, env: string, component: string, drifted: readonly string[]): string {
-  const reach = drifted.filter((d) => dependentsOf(config, env, [d]).includes(component));
-  return reach.join(', ');
 }

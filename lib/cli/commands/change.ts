@@ -18,14 +18,11 @@ import { listProposals, mergeProposal, proposeChange, type Merged, type Proposal
 import { applySavedProposal, checkProposalApply, requireDestroyAllowed, requireProposal, type ProposalApplied } from '../../app/apply-proposal.ts';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { planProposal, planTtlSeconds, readSavedPlan, sweepSavedPlans, type SavedPlan } from '../../app/saved-plans.ts';
-import { GitSource } from '../../adapters/git/git-source.ts';
-import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
-import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
+import { isGitUrl, openGitRepository, openTerraform, pluginCacheDir } from '../../app/open.ts';
+import type { GitRepository, TerraformRunner } from '../../ports.ts';
 import { storeDirOf, terraformPlaces } from './component.ts';
-import { openBackendFor, progressFor } from '../context.ts';
+import { progressFor, withBackend } from '../context.ts';
 import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
-import { publishedOn, readHead } from '../../adapters/git/repo.ts';
-import { isGitUrl } from '../../adapters/git/git-source.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import { formatWaves, table } from '../format.ts';
 import { palette, type IO } from '../io.ts';
@@ -62,11 +59,12 @@ type PlanOutcome =
   | { readonly status: 'failed'; readonly error: string; readonly log: string };
 
 /** Plans the proposal's deployment at its commit and saves the plan (lib/app/saved-plans.ts). */
-async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'commit' | 'env' | 'component'>, options: PlanFlags, io: IO): Promise<PlanOutcome> {
-  const { config, files } = await loadConfigAndFiles(new GitSource(dir, proposal.commit));
-  let binary: string;
+async function planForProposal(repo: GitRepository, proposal: Pick<Proposal, 'id' | 'commit' | 'env' | 'component'>, options: PlanFlags, io: IO): Promise<PlanOutcome> {
+  const dir = repo.dir;
+  const { config, files } = await loadConfigAndFiles(repo.sourceAt(proposal.commit));
+  let runner: TerraformRunner;
   try {
-    binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+    runner = openTerraform(config, { binary: options.terraform }).runner;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     return { status: 'skipped', reason: `no plan made: ${error.message}; once it is installed, karma plan ${proposal.id} makes one` };
@@ -74,23 +72,20 @@ async function planForProposal(dir: string, proposal: Pick<Proposal, 'id' | 'com
   const places = terraformPlaces(config, { ...options, config: dir });
   const storeDir = storeDirOf(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
-  sweepSavedPlans(storeDir, new Set([...(await listProposals(dir)).map((pr) => pr.id), proposal.id]));
-  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  try {
+  sweepSavedPlans(storeDir, new Set([...(await listProposals(repo)).map((pr) => pr.id), proposal.id]));
+  return withBackend(config, { ...options, config: dir }, { create: true, io }, async (backend) => {
     const { result, saved, file } = await planProposal(config, backend.runtime, proposal, {
       storeDir,
       files,
       ...places,
       ttlSeconds: planTtlSeconds(),
-      runner: terraformRunner(binary),
+      runner,
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress: progressFor(io, options),
     });
     if (!saved || !file) return { status: 'failed', error: result.error ?? 'terraform plan failed', log: join(places.workRoot, proposal.env, proposal.component, 'plan.log') };
     return { status: 'planned', saved, file };
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 /** The saved plan as the user sees it before deciding: the summary, each resource, destroys and replaces marked. */
@@ -120,9 +115,9 @@ const planJson = (outcome: PlanOutcome | undefined): unknown =>
       : outcome;
 
 export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO): Promise<number> {
-  const dir = repoDir(options, 'propose-change');
+  const repo = await openGitRepository(repoDir(options, 'propose-change'));
   const proposed = await proposeChange({
-    dir,
+    repo,
     component: options.component,
     env: options.env,
     inputFile: options.input,
@@ -131,7 +126,7 @@ export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO
   });
   let planned: PlanOutcome | undefined;
   if (proposed.id && options.plan !== false) {
-    planned = await planForProposal(dir, { id: proposed.id, commit: proposed.commit!, env: proposed.env, component: proposed.component }, options, io);
+    planned = await planForProposal(repo, { id: proposed.id, commit: proposed.commit!, env: proposed.env, component: proposed.component }, options, io);
   }
   const code = planned?.status === 'failed' ? 1 : 0;
   if (options.json) {
@@ -169,9 +164,9 @@ export interface PlanProposalOptions extends PlanFlags {
 
 /** `karma plan ID`: (re-)plan an open proposal at its commit and save the plan, replacing the earlier one. */
 export async function planProposalCommand(options: PlanProposalOptions, io: IO): Promise<number> {
-  const dir = repoDir(options, 'plan');
-  const proposal = await requireProposal(dir, options.proposal);
-  const planned = await planForProposal(dir, proposal, options, io);
+  const repo = await openGitRepository(repoDir(options, 'plan'));
+  const proposal = await requireProposal(repo, options.proposal);
+  const planned = await planForProposal(repo, proposal, options, io);
   if (planned.status === 'skipped') throw new UsageError(planned.reason.replace(/; once it is installed.*$/, ''));
   if (options.json) io.out(JSON.stringify({ proposal: proposal.id, plan: planJson(planned) }));
   else {
@@ -182,9 +177,9 @@ export async function planProposalCommand(options: PlanProposalOptions, io: IO):
 }
 
 export async function proposalsCommand(options: CommonOptions, io: IO): Promise<number> {
-  const dir = repoDir(options, 'proposals');
-  const head = await readHead(dir);
-  const proposals = await listProposals(dir);
+  const repo = await openGitRepository(repoDir(options, 'proposals'));
+  const head = await repo.head();
+  const proposals = await listProposals(repo);
   if (options.json) {
     io.out(JSON.stringify({ head: head.commit, proposals: proposals.map((pr) => ({ ...pr, baseIsHead: pr.base === head.commit })) }));
     return 0;
@@ -220,9 +215,10 @@ export interface ApplyOptions extends CommonOptions {
 
 export async function applyCommand(options: ApplyOptions, io: IO): Promise<number> {
   const dir = repoDir(options, 'apply');
+  const repo = await openGitRepository(dir);
   if (!options.proposal && !options.env) {
     // Bare `karma apply`: the one open proposal, else the list to choose from.
-    const open = await listProposals(dir);
+    const open = await listProposals(repo);
     if (open.length === 0) throw new UsageError('no open proposals to apply (karma propose-change records one); to apply an environment as committed: karma apply --env ENV');
     if (open.length > 1) {
       if (!options.json) io.out(table(['ID', 'COMPONENT', 'ENV', 'CREATED', 'MESSAGE'], open.map((pr) => [pr.id, pr.component, pr.env, pr.createdAt, pr.message])));
@@ -240,16 +236,16 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     stateMachineArn({ ...(options.stateMachine ? { stateMachineArn: options.stateMachine } : {}) });
     if (!existsSync(join(dir, '.git'))) throw new UsageError(`--remote needs the config repo to be a Git clone of the repository the deployed pipeline reads; ${dir} is not a Git repository`);
   }
-  if (options.proposal && !options.remote) return applyProposal(dir, options.proposal, options, io);
+  if (options.proposal && !options.remote) return applyProposal(repo, options.proposal, options, io);
   let merged: Merged | undefined;
   let env = options.env;
   let commit: string | undefined;
   if (options.proposal) {
     // --remote: the deployed pipeline plans and applies in CodeBuild. Still nothing starts without a decision; the
     // proposal's saved plan (if any) is shown as what the deployed run is expected to do.
-    const check = await mergeProposal(dir, options.proposal, { checkOnly: true });
+    const check = await mergeProposal(repo, options.proposal, { checkOnly: true });
     if (!options.json) {
-      const { config } = await loadConfigAndFiles(new GitSource(dir, check.proposal.commit));
+      const { config } = await loadConfigAndFiles(repo.sourceAt(check.proposal.commit));
       const read = readSavedPlan(storeDirOf(config, { ...options, config: dir }), check.proposal.id);
       if (read.kind === 'ok') showPlan(io, read.saved, options.verbose);
       else io.out(`no saved plan for ${check.proposal.id} here (karma plan ${check.proposal.id} makes one); the deployed pipeline plans it in CodeBuild`);
@@ -258,7 +254,7 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
       io.err('karma: not started (only "yes" is accepted); nothing merged');
       return 1;
     }
-    merged = await mergeProposal(dir, options.proposal);
+    merged = await mergeProposal(repo, options.proposal);
     if (env && env !== merged.proposal.env) {
       if (!options.json) io.err(`karma: warning: --env ${env} ignored: proposal ${merged.proposal.id} changes ${merged.proposal.env}`);
     }
@@ -269,9 +265,9 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     }
   } else if (existsSync(join(dir, '.git'))) {
     // What is committed is what gets applied (and recorded in each component's state).
-    commit = (await readHead(dir)).commit;
+    commit = (await repo.head()).commit;
   }
-  if (options.remote) return applyRemote(dir, env!, commit!, merged, options, io);
+  if (options.remote) return applyRemote(repo, env!, commit!, merged, options, io);
   return runPipelineAndReport(dir, { env, mode: 'apply', trigger: 'manual', ...(commit ? { commit } : {}) }, options, io, { merged: merged ?? null });
 }
 
@@ -280,11 +276,11 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
  * from the Git remote, so the commit must be published there (on a remote-tracking branch, as far as this clone
  * knows): otherwise nothing is started (exit 1; a merge already made stays) and the message says to push.
  */
-async function applyRemote(dir: string, env: string, commit: string, merged: Merged | undefined, options: ApplyOptions, io: IO): Promise<number> {
+async function applyRemote(repo: GitRepository, env: string, commit: string, merged: Merged | undefined, options: ApplyOptions, io: IO): Promise<number> {
   const { startRemotePipeline } = await import('../../app/pipeline/remote.ts');
-  const where = await publishedOn(dir, commit);
+  const where = await repo.publishedOn(commit);
   if (!where) {
-    const branch = merged?.into ?? (await readHead(dir)).branch ?? 'HEAD';
+    const branch = merged?.into ?? (await repo.head()).branch ?? 'HEAD';
     const reason = `not started: ${commit.slice(0, 8)} is on no remote branch yet, and the deployed pipeline reads the config from the Git remote; push ${branch} (its git-push trigger starts the pipeline), or push and re-run karma apply --env ${env} --remote`;
     if (options.json) io.out(JSON.stringify({ merged: merged ?? null, remote: { started: false, reason } }));
     else io.err(`karma: ${reason}`);
@@ -314,9 +310,10 @@ async function decide(io: IO, options: ApplyOptions, what: string): Promise<bool
  * `karma apply ID` (locally): the checks and the apply are lib/app/apply-proposal.ts; here the plan is shown, the
  * decision taken, and the pipeline run for the dependents. Every refusal comes before anything changes.
  */
-async function applyProposal(dir: string, id: string, options: ApplyOptions, io: IO): Promise<number> {
+async function applyProposal(repo: GitRepository, id: string, options: ApplyOptions, io: IO): Promise<number> {
   const p = palette(io);
-  const check = await checkProposalApply(dir, id, { storeDirFor: (config) => storeDirOf(config, { ...options, config: dir }) });
+  const dir = repo.dir;
+  const check = await checkProposalApply(repo, id, { storeDirFor: (config) => storeDirOf(config, { ...options, config: dir }) });
   const { proposal, config } = check;
   if (options.env && options.env !== proposal.env && !options.json) io.err(`karma: warning: --env ${options.env} ignored: proposal ${proposal.id} changes ${proposal.env}`);
   if (!options.json) showPlan(io, check.saved, options.verbose);
@@ -325,23 +322,19 @@ async function applyProposal(dir: string, id: string, options: ApplyOptions, io:
     io.err('karma: not applied (only "yes" is accepted); the plan stays saved until it expires');
     return 1;
   }
-  const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+  const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
   const places = terraformPlaces(config, { ...options, config: dir });
   const cacheDir = pluginCacheDir(places.workRoot);
-  const backend = await openBackendFor(config, { ...options, config: dir }, true, io);
-  let applied: ProposalApplied;
-  try {
-    applied = await applySavedProposal(dir, check, backend, {
+  const applied: ProposalApplied = await withBackend(config, { ...options, config: dir }, { create: true, io }, (backend) =>
+    applySavedProposal(repo, check, backend, {
       ...places,
       holder: { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid },
-      runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
+      runner,
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       ...(options.includePending ? { includePending: true } : {}),
       progress: progressFor(io, options),
-    });
-  } finally {
-    await backend.close();
-  }
+    }),
+  );
   const { result } = applied;
   if (applied.kind === 'failed') {
     const log = join(places.workRoot, proposal.env, proposal.component, 'apply.log');

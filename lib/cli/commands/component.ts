@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode, type StateOptions } from '../../app/component.ts';
-import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
-import { pluginCacheDir } from '../../adapters/terraform/plugin-cache.ts';
-import { baseDir, makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
+import { openTerraform, pluginCacheDir } from '../../app/open.ts';
+import { baseDir, makeSource, progressFor, withBackend, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { formatPlannedResources, planDetail } from '../../core/plan.ts';
 import { dirname, resolve } from 'node:path';
@@ -70,12 +69,11 @@ export function terraformPlaces(config: Config, options: CommonOptions & { reado
 export async function componentRun(options: ComponentOptions, io: IO): Promise<number> {
   const progress = progressFor(io, options);
   const { config, files } = await loadConfigAndFiles(makeSource(options));
-  const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+  const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
   const places = terraformPlaces(config, options);
   const { workRoot } = places;
   const cacheDir = pluginCacheDir(workRoot);
-  const backend = await openBackendFor(config, options, true, io);
-  try {
+  return withBackend(config, options, { create: true, io }, async (backend) => {
     const result = await runComponent(config, backend.runtime, {
       env: options.env,
       component: options.component,
@@ -83,7 +81,7 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       files,
       ...places,
       ...(options.stateMoved ? { stateMoved: true } : {}),
-      runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
+      runner,
       ...(options.commit ? { commit: options.commit } : {}),
       ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
       progress,
@@ -101,7 +99,5 @@ export async function componentRun(options: ComponentOptions, io: IO): Promise<n
       }
     }
     return result.outcome === 'failed' ? 1 : 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }

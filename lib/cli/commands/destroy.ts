@@ -8,13 +8,13 @@
  */
 import { hostname } from 'node:os';
 import { terraformPlaces } from './component.ts';
-import { UsageError } from '../../core/errors.ts';
+import { UsageError, unknownEnvironment } from '../../core/errors.ts';
 import { buildFromConfig, loadConfig, loadConfigAndFiles } from '../../app/build.ts';
 import { applyDestroy, destroyTargets, discardPlans, forgetRecord, planDestroy, runtimeRecord, withEnvironmentLock, type DestroyOutcome } from '../../app/destroy.ts';
-import { findTerraform, terraformRunner } from '../../adapters/terraform/runner.ts';
-import { formatWaves } from '../format.ts';
+import { openTerraform } from '../../app/open.ts';
+import { formatWaves, plural } from '../format.ts';
 import { palette, type IO } from '../io.ts';
-import { makeSource, openBackendFor, progressFor, type CommonOptions } from '../context.ts';
+import { makeSource, progressFor, withBackend, type CommonOptions } from '../context.ts';
 
 export interface DestroyOptions extends CommonOptions {
   readonly component: string;
@@ -47,8 +47,7 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
   // The config as it is now (without --ref): it says whether the deployment is still there.
   const currentSource = makeSource({ ...(options.config ? { config: options.config } : {}) });
   const config = await loadConfig(currentSource);
-  const backend = await openBackendFor(config, options, false);
-  try {
+  return withBackend(config, options, { create: false }, async (backend) => {
     const { build } = await buildFromConfig(config, backend.runtime, { source: currentSource });
     const orphan = build.orphans.find((o) => o.env === options.env && o.component === options.component);
     if (!orphan && options.ref) {
@@ -74,11 +73,11 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
         io.out(p.yellow(`note: ${options.component} is still in the config (environments/${options.env}/...): the next pipeline run applies it again; remove its env file to keep it gone`));
       }
     }
-    const binary = findTerraform(options.terraform ?? process.env['KARMA_TERRAFORM'] ?? config.project.terraform.binary);
+    const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
     const run = {
       files,
       ...terraformPlaces(config, options),
-      runner: terraformRunner(binary, options.verbose && !options.json ? { onLine: (l) => io.err(`  ${l}`) } : {}),
+      runner,
       progress,
     };
     const owner = { owner: `karma-destroy:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid };
@@ -111,16 +110,14 @@ export async function destroyCommand(options: DestroyOptions, io: IO): Promise<n
       report(outcomes);
       if (!options.json) {
         for (const o of outcomes) {
-          if (o.outcome === 'destroyed') io.out(p.green(`${o.env}/${o.component}: destroyed; runtime record deleted (${o.forgotten} parameters)`));
+          if (o.outcome === 'destroyed') io.out(p.green(`${o.env}/${o.component}: destroyed; runtime record deleted (${plural(o.forgotten ?? 0, 'parameter')})`));
           else if (o.outcome === 'failed') io.out(p.red(`${o.env}/${o.component}: destroy failed: ${o.error}`));
           else io.out(`${o.env}/${o.component}: not run (an earlier destroy failed)`);
         }
       }
       return outcomes.every((o) => o.outcome === 'destroyed') ? 0 : 1;
     });
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
 export interface ForgetOptions extends CommonOptions {
@@ -132,25 +129,22 @@ export interface ForgetOptions extends CommonOptions {
 export async function forgetCommand(options: ForgetOptions, io: IO): Promise<number> {
   const source = makeSource(options);
   const config = await loadConfig(source);
-  if (!config.project.environments.has(options.env)) {
-    throw new UsageError(`unknown environment "${options.env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ')}`);
-  }
+  if (!config.project.environments.has(options.env)) throw unknownEnvironment(options.env, config.project.environments.keys());
   const deployed = config.deployments.find((d) => d.env === options.env && d.component === options.component);
   if (deployed) {
     throw new UsageError(
       `${options.component} is still in the config of ${options.env} (${deployed.file}): remove that file first (it then shows as orphaned), or destroy it with karma destroy ${options.component} ${options.env}`,
     );
   }
-  const backend = await openBackendFor(config, options, false);
-  try {
+  return withBackend(config, options, { create: false }, async (backend) => {
     const names = await runtimeRecord(config, backend.runtime, options.env, options.component);
     if (names.length === 0) throw new UsageError(`nothing to forget: the runtime holds no record of ${options.component} in ${options.env}`);
     requireDecisionPossible(io, { ...(options.yes ? { yes: true } : {}) }, `forget ${options.component} in ${options.env}`, 'run again with --yes');
     if (!options.json) {
-      io.out(`forget ${options.component} in ${options.env}: delete its runtime record (${names.length} parameters); its resources are NOT destroyed`);
+      io.out(`forget ${options.component} in ${options.env}: delete its runtime record (${plural(names.length, 'parameter')}); its resources are NOT destroyed`);
       for (const n of names) io.out(`  - ${n}`);
     }
-    if (!(await decide(io, options, `Delete these ${names.length} parameters?`))) {
+    if (!(await decide(io, options, names.length === 1 ? 'Delete this parameter?' : `Delete these ${names.length} parameters?`))) {
       io.err('karma: declined: nothing was deleted');
       return 1;
     }
@@ -158,9 +152,7 @@ export async function forgetCommand(options: ForgetOptions, io: IO): Promise<num
       forgetRecord(config, backend.runtime, options.env, options.component),
     );
     if (options.json) io.out(JSON.stringify({ env: options.env, component: options.component, deleted, names }));
-    else io.out(`forgot ${options.component} in ${options.env}: ${deleted} parameters deleted`);
+    else io.out(`forgot ${options.component} in ${options.env}: ${plural(deleted, 'parameter')} deleted`);
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }

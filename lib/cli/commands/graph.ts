@@ -5,12 +5,13 @@
 import { UsageError } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import type { Build } from '../../core/graph.ts';
-import { destroyOrder, impact, orderAll, orphansIn, planEnv, type EnvOrder } from '../../core/order.ts';
+import { impact, planEnv, type EnvOrder } from '../../core/order.ts';
+import { allEnvironmentsOrder, environmentOrderOf, whyOf, type OrderMode } from '../../app/queries.ts';
 import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
-import { ORPHAN_ADVICE, STATUSES, explainStatus, type Status } from '../../core/status.ts';
+import { ORPHAN_ADVICE, STATUSES, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
-import { formatWaves, statusPaint, table, toDot, toMermaid } from '../format.ts';
+import { formatWaves, formatWhy, plural, statusPaint, table, toDot, toMermaid } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { liveBuild, makeSource, openBackendFor, progressFor, withConfig, type CommonOptions } from '../context.ts';
 import { loadConfig } from '../../app/build.ts';
@@ -87,7 +88,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
     const p = palette(io);
     io.out(`${p.bold(`karma graph build`)} — ${config.project.project} (${config.source}${record.commit ? ` @ ${record.commit.slice(0, 7)}` : ''})`);
     io.out(
-      `  ${envs.length} environments, ${config.components.size} components, ${config.deployments.length} deployments → ${snapshot.vertices.length} vertices, ${snapshot.edges.length} edges`,
+      `  ${plural(envs.length, 'environment')}, ${plural(config.components.size, 'component')}, ${plural(config.deployments.length, 'deployment')} → ${plural(snapshot.vertices.length, 'vertex', 'vertices')}, ${plural(snapshot.edges.length, 'edge')}`,
     );
     const c = counts(build);
     io.out(`  statuses: ${STATUSES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
@@ -108,25 +109,27 @@ export async function graphValidate(options: CommonOptions, io: IO): Promise<num
   if (options.json) {
     io.out(JSON.stringify({ valid: true, environments: config.project.environments.size, components: config.components.size, deployments: config.deployments.length }));
   } else {
-    io.out(`valid: ${config.project.environments.size} environments, ${config.components.size} components, ${config.deployments.length} deployments`);
+    io.out(`valid: ${plural(config.project.environments.size, 'environment')}, ${plural(config.components.size, 'component')}, ${plural(config.deployments.length, 'deployment')}`);
   }
   return 0;
 }
 
-export async function graphOrder(options: CommonOptions & { env: string; all?: boolean; destroy?: boolean }, io: IO): Promise<number> {
-  const { result } = await liveBuild(options, io);
-  const order = options.destroy ? destroyOrder(result.build, options.env) : options.all ? orderAll(result.build, options.env) : planEnv(result.build, options.env);
-  // Orphans are in no order (nothing in the config applies them), but every view of the environment names them.
-  const orphaned = orphansIn(result.build, options.env);
+export async function graphOrder(options: CommonOptions & { env?: string; all?: boolean; destroy?: boolean }, io: IO): Promise<number> {
+  const { config, result } = await liveBuild(options, io);
+  const mode: OrderMode = options.destroy ? 'destroy' : options.all ? 'all' : 'apply';
+  if (options.env !== undefined) requireEnvironment(config, options.env);
+  const orders = options.env === undefined ? allEnvironmentsOrder(result.build, mode).environments : [environmentOrderOf(result.build, options.env, mode)];
   if (options.json) {
-    io.out(JSON.stringify({ env: order.env, waves: order.waves, ...(options.all || options.destroy ? {} : { skipped: order.skipped }), orphaned }));
+    io.out(JSON.stringify(options.env === undefined ? { environments: orders } : orders[0]));
     return 0;
   }
-  const what = options.destroy ? 'destroy order' : options.all ? 'apply order (all components)' : 'to apply';
-  io.out(`${order.env}: ${what}`);
-  io.out(formatWaves(order.waves));
-  for (const s of order.skipped) io.out(`  not applicable now: ${s.component} (${s.reason})`);
-  for (const s of orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, options.env)}`);
+  const what = mode === 'destroy' ? 'destroy order' : mode === 'all' ? 'apply order (all components)' : 'to apply';
+  for (const order of orders) {
+    io.out(`${order.env}: ${what}`);
+    io.out(formatWaves(order.waves));
+    for (const s of order.skipped ?? []) io.out(`  not applicable now: ${s.component} (${s.reason})`);
+    for (const s of order.orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, order.env)}`);
+  }
   return 0;
 }
 
@@ -151,14 +154,12 @@ export async function graphWhy(options: CommonOptions & { component: string; env
   const { config, result } = await liveBuild(options, io);
   const orphan = result.build.orphans.find((o) => o.env === options.env && o.component === options.component);
   if (!orphan) findDeployment(config, options.env, options.component);
-  const lines = explainStatus(result.build.statuses, options.env, options.component);
-  const s = result.build.statuses.get(`${options.env}/${options.component}`)!;
+  const why = whyOf(result.build, options.env, options.component);
   if (options.json) {
-    const removal = orphan ? { removal: orphan.removal ?? null } : {};
-    io.out(JSON.stringify({ env: s.env, component: s.component, status: s.status, reason: s.reason, chain: lines.map((l) => l.trim()), ...removal }));
+    io.out(JSON.stringify({ ...why, ...(orphan ? { removal: orphan.removal ?? null } : {}) }));
     return 0;
   }
-  io.out(lines.join('\n'));
+  io.out(formatWhy(why).join('\n'));
   return 0;
 }
 
@@ -168,16 +169,16 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
   const format = options.format ?? (options.json ? 'json' : 'table');
   const { config, result } = await liveBuild(options, io);
   if (options.env !== undefined) requireEnvironment(config, options.env);
-  const snapshot = options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env);
   switch (format) {
     case 'json':
-      io.out(JSON.stringify(snapshot));
+      io.out(JSON.stringify(options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env)));
       return 0;
+    // The pictures keep the edges to and from other environments: they take the whole graph and the env.
     case 'dot':
-      io.out(toDot(snapshot));
+      io.out(toDot(result.snapshot, options.env));
       return 0;
     case 'mermaid':
-      io.out(toMermaid(snapshot));
+      io.out(toMermaid(result.snapshot, options.env));
       return 0;
     case 'table': {
       const p = palette(io);
@@ -245,10 +246,11 @@ export async function graphHistory(options: CommonOptions & { limit?: number }, 
     }
     io.out(
       table(
-        ['BUILD', 'BUILT AT', 'COMMIT', 'VERTICES', 'EDGES', 'CHANGES'],
+        ['BUILD', 'BUILT AT', 'BY', 'COMMIT', 'VERTICES', 'EDGES', 'CHANGES'],
         builds.map((b) => [
           `#${b.id}`,
           b.builtAt,
+          b.trigger ?? 'graph build',
           b.commit?.slice(0, 7) ?? '-',
           String(b.vertices),
           String(b.edges),

@@ -6,14 +6,13 @@
  * given: nothing was released; 1 the store failed.
  */
 import { existsSync } from 'node:fs';
-import { localProcesses } from '../../adapters/local/process.ts';
+import { localProcesses } from '../../app/open.ts';
 import { localDatabasePath } from '../../app/backend.ts';
 import { describeHolder, executionName, listLocks, notLocked, releaseLock, shortTime, type HolderState, type LockRow } from '../../app/locks.ts';
 import { table } from '../../core/table.ts';
-import { baseDir, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
+import { baseDir, withBackend, withConfig, type CommonOptions } from '../context.ts';
 import { palette, type IO } from '../io.ts';
 import type { Config } from '../../core/model.ts';
-import type { Backend } from '../../app/backend.ts';
 
 const STATE_TEXT: Readonly<Record<HolderState, string>> = {
   alive: 'running',
@@ -22,11 +21,10 @@ const STATE_TEXT: Readonly<Record<HolderState, string>> = {
   unknown: 'held (cannot see the holder)',
 };
 
-/** The backend, or undefined for a local store that does not exist yet (no store, no locks; nothing created). */
-async function locksBackend(config: Config, options: CommonOptions): Promise<Backend | undefined> {
+/** Whether there is a store to read locks from: a local store that does not exist yet holds none (nothing is created). */
+function hasStore(config: Config, options: CommonOptions): boolean {
   const type = options.backend ?? config.project.backend.type;
-  if (type === 'local' && !existsSync(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }))) return undefined;
-  return openBackendFor(config, options, false);
+  return type !== 'local' || existsSync(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
 }
 
 function rowJson(r: LockRow): Record<string, unknown> {
@@ -35,15 +33,7 @@ function rowJson(r: LockRow): Record<string, unknown> {
 
 export async function lockList(options: CommonOptions, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await locksBackend(config, options);
-  let rows: LockRow[] = [];
-  if (backend) {
-    try {
-      rows = await listLocks(backend.locks, new Date(), localProcesses);
-    } finally {
-      await backend.close();
-    }
-  }
+  const rows: LockRow[] = hasStore(config, options) ? await withBackend(config, options, { create: false }, (backend) => listLocks(backend.locks, new Date(), localProcesses)) : [];
   if (options.json) {
     io.out(JSON.stringify({ locks: rows.map(rowJson) }));
     return 0;
@@ -70,17 +60,11 @@ export interface LockReleaseOptions extends CommonOptions {
 
 export async function lockRelease(options: LockReleaseOptions, io: IO): Promise<number> {
   const config = await withConfig(options);
-  const backend = await locksBackend(config, options);
-  let result;
-  if (!backend) {
-    result = notLocked(config, options.env, options.force === true);
-  } else {
-    try {
-      result = await releaseLock(backend.locks, config, options.env, { force: options.force === true, now: new Date(), probe: localProcesses });
-    } finally {
-      await backend.close();
-    }
-  }
+  const result = hasStore(config, options)
+    ? await withBackend(config, options, { create: false }, (backend) =>
+        releaseLock(backend.locks, config, options.env, { force: options.force === true, now: new Date(), probe: localProcesses }),
+      )
+    : notLocked(config, options.env, options.force === true);
   if (options.json) {
     io.out(JSON.stringify({ env: result.env, released: result.released ?? null, state: result.state ?? null, forced: result.forced }));
     return 0;

@@ -12,8 +12,9 @@ import { UsageError } from '../../core/errors.ts';
 import { PIPELINE_ERRORS } from '../../core/pipeline-contract.ts';
 import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
-import { isGitUrl } from '../../adapters/git/git-source.ts';
+import { isGitUrl } from '../../app/open.ts';
 import { palette, spinner, type IO } from '../io.ts';
+import { plural } from '../format.ts';
 import { parseDuration } from '../../core/duration.ts';
 
 /** Exit codes of an interrupted run (128 + the signal number, as shells report them). */
@@ -141,7 +142,7 @@ export async function runPipelineAndReport(
   if (result.status === 'SUCCEEDED') {
     io.out(p.green(`succeeded in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
   } else if (result.error === PIPELINE_ERRORS.componentsFailed) {
-    io.out(p.red(`failed: ${result.summary?.failed ?? 'some'} component(s) failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
+    io.out(p.red(`failed: ${result.summary ? plural(result.summary.failed, 'component') : 'some components'} failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
   } else {
     io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
   }

@@ -4,19 +4,20 @@
  *   record FILE   record applies made outside Karma (adopting existing stacks, seeding a demo): for each entry,
  *                 outputs and a state record exactly as Karma's own apply step writes them
  *   put NAME VAL  set a parameter (e.g. an external ${ssm:...} one), as a change made outside Karma would
- *   list          parameters under the prefix, with versions (SecureString values never printed)
+ *   list          parameters under the prefix, and the external ones the config references, with versions
+ *                 (SecureString values never printed)
  */
 import { z } from 'zod';
 import { ConfigError, UsageError, type Problem } from '../../core/errors.ts';
 import { displayPath } from '../../core/documents.ts';
 import { requireEnvironment } from '../../core/config.ts';
-import { readUserDocument, readUserStdin } from '../../adapters/fs/user-file.ts';
 import type { ParameterType } from '../../core/runtime.ts';
 import { findDeployment, recordApply, type ApplyRecord } from '../../app/record.ts';
-import { table } from '../format.ts';
+import { runtimeListing } from '../../app/queries.ts';
+import { plural, table } from '../format.ts';
 import type { IO } from '../io.ts';
 import { configLocation, openBackendFor, withConfig, type CommonOptions } from '../context.ts';
-import { isGitUrl } from '../../adapters/git/git-source.ts';
+import { isGitUrl, readUserDocument, readUserStdin } from '../../app/open.ts';
 
 const RecordFile = z
   .object({
@@ -96,7 +97,7 @@ export async function runtimeRecord(options: CommonOptions & { file: string }, i
     await backend.close();
   }
   const summary = { parameters: parsed.data.parameters.length, applies: parsed.data.applies.length };
-  io.out(options.json ? JSON.stringify({ recorded: summary }) : `recorded ${summary.applies} applies and ${summary.parameters} parameters`);
+  io.out(options.json ? JSON.stringify({ recorded: summary }) : `recorded ${plural(summary.applies, 'apply', 'applies')} and ${plural(summary.parameters, 'parameter')}`);
   return 0;
 }
 
@@ -148,11 +149,28 @@ export async function runtimeList(options: CommonOptions & { env?: string }, io:
   if (options.env !== undefined) requireEnvironment(config, options.env);
   const backend = await openBackendFor(config, options, false, io);
   try {
-    const path = options.env ? `${config.project.parameterPrefix}/${options.env}` : config.project.parameterPrefix;
-    const params = await backend.runtime.readPath(path);
-    const shown = params.map((p) => ({ name: p.name, version: p.version, type: p.type, lastModified: p.lastModified, value: p.type === 'SecureString' ? '(secure)' : p.value }));
-    if (options.json) io.out(JSON.stringify({ parameters: shown }));
-    else io.out(table(['NAME', 'VERSION', 'TYPE', 'VALUE'], shown.map((p) => [p.name, String(p.version), p.type, p.value.length > 80 ? `${p.value.slice(0, 77)}...` : p.value])));
+    const listing = await runtimeListing(config, backend.runtime, options.env);
+    if (options.json) {
+      io.out(JSON.stringify(listing));
+      return 0;
+    }
+    const cut = (value: string): string => (value.length > 80 ? `${value.slice(0, 77)}...` : value);
+    io.out(table(['NAME', 'VERSION', 'TYPE', 'VALUE'], listing.parameters.map((p) => [p.name, String(p.version), p.type, cut(p.value)])));
+    if (listing.external.length > 0) {
+      io.out(`\nexternal parameters the config references${options.env ? ` in ${options.env}` : ''}:`);
+      io.out(
+        table(
+          ['NAME', 'VERSION', 'TYPE', 'VALUE', 'USED BY'],
+          listing.external.map((p) => [
+            p.name,
+            p.version === null ? '-' : String(p.version),
+            p.type ?? '-',
+            p.value === null ? '(missing)' : cut(p.value),
+            p.usedBy.map((u) => (options.env ? u.component : `${u.env}/${u.component}`)).join(', '),
+          ]),
+        ),
+      );
+    }
     return 0;
   } finally {
     await backend.close();

@@ -14,7 +14,7 @@ import { impact, orderAll, planEnv } from '../../../lib/core/order.ts';
 import { findReferences, resolveReferences } from '../../../lib/core/references.ts';
 import { explainStatus } from '../../../lib/core/status.ts';
 import { chainRepo, nestedArrayJson, nestedObject } from '../../helpers/deep-repos.ts';
-import { files } from './fixtures.ts';
+import { files } from '../../support/config.ts';
 
 const N = 10_000;
 const builds = new Map<boolean, Build>();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/core/config.ts';
 import { canonicalJson, contentHash } from '../../../lib/core/hash.ts';
 import { findReferences, resolveReferences } from '../../../lib/core/references.ts';
-import { files } from './fixtures.ts';
+import { files } from '../../support/config.ts';
 
 const base = {
   'karma.yaml': 'project: p\nenvironments:\n  dev: {}\n',

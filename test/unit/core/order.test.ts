@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UsageError } from '../../../lib/core/errors.ts';
-import { destroyOrder, holdsDrift, impact, layeredWaves, orderAll, planEnv } from '../../../lib/core/order.ts';
-import { config, files } from './fixtures.ts';
+import { destroyOrder, driftOrder, holdsDrift, impact, layeredWaves, orderAll, planEnv } from '../../../lib/core/order.ts';
+import { config, files } from '../../support/config.ts';
 import { parseConfig } from '../../../lib/core/config.ts';
-import { apply, build, memoryRuntime } from './helpers.ts';
+import { apply, build, memoryRuntime } from '../../support/applies.ts';
 
 // a diamond plus a tail, names chosen so that name order differs from declaration order
 //   zeta, alpha (roots) → mid (needs both) → tail ; lone (independent)
@@ -136,5 +136,25 @@ describe('impact', () => {
     expect(impact(b, 'shared', 'dns', 'ns')).toEqual({ env: 'shared', component: 'dns', output: 'ns', waves: [['mail']], otherEnvironments: [] });
     expect(() => impact(b, 'shared', 'dns', 'nope')).toThrow('dns has no output "nope"; it declares zone, ns');
     expect(() => impact(b, 'dev', 'dns')).toThrow('component "dns" is not deployed in dev; deployed there: cdn, site');
+  });
+});
+
+describe('drift order', () => {
+  it('the applied components in dependency order, ties by name; never-applied, checked and unselected ones left out', async () => {
+    // Prepare: everything applied but lone; mid failed its last apply (own failed: no drift check).
+    const cfg = config(['dev'], diamond);
+    const runtime = memoryRuntime();
+    await apply(cfg, runtime, 'dev', 'alpha', { id: 'a1' });
+    await apply(cfg, runtime, 'dev', 'zeta', { id: 'z1' });
+    await apply(cfg, runtime, 'dev', 'mid', { id: 'm1' });
+    await apply(cfg, runtime, 'dev', 'tail');
+    const b = await build(cfg, runtime);
+
+    // Act + Assess
+    expect(driftOrder(b, 'dev')).toEqual([['alpha', 'zeta'], ['mid'], ['tail']]);
+    expect(driftOrder(b, 'dev', { exclude: new Set(['alpha', 'zeta']) })).toEqual([['mid'], ['tail']]);
+    expect(driftOrder(b, 'dev', { only: new Set(['tail', 'zeta']) })).toEqual([['zeta'], ['tail']]);
+    await apply(cfg, runtime, 'dev', 'mid', {}, { result: 'failed', error: 'boom' });
+    expect(driftOrder(await build(cfg, runtime), 'dev')).toEqual([['alpha', 'zeta'], ['tail']]);
   });
 });

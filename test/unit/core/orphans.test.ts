@@ -8,9 +8,9 @@ import { findOrphans, type Removal } from '../../../lib/core/orphans.ts';
 import { crossEnvironmentDependents, destroyClosure, planEnv } from '../../../lib/core/order.ts';
 import { explainStatus } from '../../../lib/core/status.ts';
 import type { Config } from '../../../lib/core/model.ts';
-import type { LocalRuntimeStore } from '../../../lib/adapters/local/runtime-store.ts';
-import { config } from './fixtures.ts';
-import { apply, memoryRuntime, status } from './helpers.ts';
+import type { RuntimeStore } from '../../../lib/ports.ts';
+import { config } from '../../support/config.ts';
+import { apply, memoryRuntime, status } from '../../support/applies.ts';
 
 // network → app in dev; network also in prod.
 const full = {
@@ -19,11 +19,11 @@ const full = {
 };
 const withoutApp = { network: full.network, app: { outputs: ['url', 'token'], in: {} } };
 
-async function snapshot(runtime: LocalRuntimeStore) {
+async function snapshot(runtime: RuntimeStore) {
   return new Map((await runtime.readPath('/karma')).map((p) => [p.name, p]));
 }
 
-async function orphanedApp(extra: Parameters<typeof apply>[5] = {}): Promise<{ cfg: Config; runtime: LocalRuntimeStore }> {
+async function orphanedApp(extra: Parameters<typeof apply>[5] = {}): Promise<{ cfg: Config; runtime: RuntimeStore }> {
   const before = config(['dev', 'prod'], full);
   const runtime = memoryRuntime();
   await apply(before, runtime, 'dev', 'network', { vpc_id: 'vpc-1' });
@@ -31,7 +31,7 @@ async function orphanedApp(extra: Parameters<typeof apply>[5] = {}): Promise<{ c
   return { cfg: config(['dev', 'prod'], withoutApp), runtime };
 }
 
-const build = async (cfg: Config, runtime: LocalRuntimeStore, removals?: ReadonlyMap<string, Removal>) =>
+const build = async (cfg: Config, runtime: RuntimeStore, removals?: ReadonlyMap<string, Removal>) =>
   buildGraph(cfg, await snapshot(runtime), { builtAt: '2026-11-28T12:00:00Z', ...(removals ? { removals } : {}) });
 
 describe('orphaned deployments', () => {

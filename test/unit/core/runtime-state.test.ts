@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ComponentState, parseState, type Parameter } from '../../../lib/core/runtime.ts';
+import { formatIssue } from '../../../lib/shared/zod-issues.ts';
 
 const param = (value: unknown): Parameter => ({
   name: '/karma/dev/net/state',
@@ -17,8 +18,7 @@ const param = (value: unknown): Parameter => ({
 function viaZod(value: unknown): unknown {
   const parsed = ComponentState.safeParse(typeof value === 'string' ? JSON.parse(value) : value);
   if (parsed.success) return { kind: 'ok', state: parsed.data, version: 3 };
-  const issue = parsed.error.issues[0]!;
-  return { kind: 'unreadable', reason: `/karma/dev/net/state: ${issue.path.join('.') || '(document)'}: ${issue.message}` };
+  return { kind: 'unreadable', reason: `/karma/dev/net/state: ${formatIssue(parsed.error.issues[0]!, '(document)')}` };
 }
 
 const minimal = { configHash: 'h', appliedAt: '2026-12-01T00:00:00Z', result: 'success' };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../lib/core/config.ts';
 import { backendConfigFile, declaredBackends, resolveState, toHcl } from '../../../lib/core/state-backend.ts';
 import { remoteStateFromEnv } from '../../../lib/cli/commands/component.ts';
-import { files } from './fixtures.ts';
+import { files } from '../../support/config.ts';
 
 const project = (yaml: string) =>
   parseConfig(files({ 'karma.yaml': `project: acme\nenvironments:\n  dev: {}\n  prod:\n${yaml}` }), { source: 'test' }).project;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explainStatus } from '../../../lib/core/status.ts';
-import { config } from './fixtures.ts';
-import { apply, build, memoryRuntime, status } from './helpers.ts';
+import { config } from '../../support/config.ts';
+import { apply, build, memoryRuntime, status } from '../../support/applies.ts';
 
 // network → database → app ; app also reads an external parameter.
 const components = {
