@@ -110,8 +110,18 @@ export async function buildFromSources(
   return { ...result, timings: { configMs, ...result.timings } };
 }
 
-/** Writes the snapshot (diff-based) and records it in the build history. */
-export async function storeBuild(graph: GraphStore, snapshot: GraphSnapshot): Promise<{ stats: WriteStats; record: BuildRecord }> {
+/**
+ * Writes the snapshot (diff-based) and records it in the build history. `stats` is what this write sent; the
+ * record's stats are the changes since the previous record (what `graph diff` counts), which differ only when
+ * something wrote the graph without recording it in between. `progress` hears what is being done before the
+ * store has compared (nothing it says is a count it does not know yet).
+ */
+export async function storeBuild(
+  graph: GraphStore,
+  snapshot: GraphSnapshot,
+  options: { progress?: Progress; store?: string } = {},
+): Promise<{ stats: WriteStats; record: BuildRecord }> {
+  (options.progress ?? silentProgress).step(`storing the build${options.store ? ` in the ${options.store}` : ''}: only what changed since the stored graph is written`);
   const stats = await graph.write(snapshot);
   const record = await graph.recordBuild(snapshot, stats);
   return { stats, record };

@@ -4,11 +4,60 @@ import { hash } from 'node:crypto';
  * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped. Two values that mean the
  * same thing (a YAML file and its JSON twin, keys in another order) serialise to the same text.
  *
- * Iterative (an explicit stack of what is left to write), so a value nested any number of levels deep cannot
- * overflow the call stack; written as plain loops, because it hashes every deployment's inputs on every build.
+ * Recursive for the usual value (a few levels: every deployment's inputs and every component definition on every
+ * build, several times faster than the explicit stack); a value nested deeper than FAST_DEPTH levels is written
+ * again by the iterative form, so no depth can overflow the call stack. Both write the same text.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return scalarJson(value);
+  const fast = fastJson(value, 0);
+  return fast === TOO_DEEP ? iterativeJson(value) : fast;
+}
+
+/** Levels the recursive form goes down before handing the value to the iterative one. */
+const FAST_DEPTH = 64;
+const TOO_DEEP = '\u0000too deep';
+
+function fastJson(value: object, depth: number): string {
+  if (depth > FAST_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      // A hole in a sparse array serialises to nothing (as in the iterative form).
+      if (!(i in value)) continue;
+      const v: unknown = value[i];
+      if (v === null || typeof v !== 'object') out += scalarJson(v);
+      else {
+        const inner = fastJson(v, depth + 1);
+        if (inner === TOO_DEEP) return TOO_DEEP;
+        out += inner;
+      }
+    }
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out += first ? `${quotedKey(key)}:` : `,${quotedKey(key)}:`;
+    first = false;
+    if (v === null || typeof v !== 'object') out += scalarJson(v);
+    else {
+      const inner = fastJson(v, depth + 1);
+      if (inner === TOO_DEEP) return TOO_DEEP;
+      out += inner;
+    }
+  }
+  return `${out}}`;
+}
+
+/** The explicit-stack form: any depth. */
+function iterativeJson(value: object): string {
   let out = '';
   // What is left to write, last first: a string is written as it is (punctuation, a quoted key), a Box is a value.
   const todo: (string | Box)[] = [new Box(value)];

@@ -1,10 +1,15 @@
 /**
  * GraphStore on SQLite. A write reads ids and hashes, upserts only new or changed elements and deletes the
  * vanished ones, in one transaction. Build history keeps each build's snapshot gzipped, newest `keepBuilds`.
+ *
+ * A build record's counts are the changes since the previous record: what `graph diff <previous> <this>` shows.
+ * They are the write's own counts when nothing changed the graph between the two records (graph_state tells);
+ * after a write nobody recorded, they are counted again from the previous record's snapshot.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { diffSnapshots, filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { transaction } from './database.ts';
 
@@ -39,9 +44,35 @@ const toRecord = (r: BuildRow, trigger = (JSON.parse(r.meta) as BuildMeta).trigg
   ...(r.stats ? { stats: JSON.parse(r.stats) as WriteStats } : {}),
 });
 
+/** The last write of this store object: which snapshot, and whether the graph was the latest record's before it. */
+interface LastWrite {
+  readonly snapshot: GraphSnapshot;
+  /** The graph held exactly the latest recorded build before this write. */
+  readonly fromRecorded: boolean;
+  /** graph_state.version after this write. */
+  readonly version: number;
+  /** The snapshot compressed for the history, started when the write changed something (then a record follows). */
+  readonly blob?: Promise<Buffer>;
+}
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * The history's form of a snapshot: its JSON, gzipped at level 1 (a large build's 45 MB of JSON compresses in a
+ * third of level 6's time, for a blob 10% larger). Compressed on libuv's thread pool, so a write's SQLite work goes
+ * on meanwhile; an output buffer of a third of the input keeps it to one or two round trips to the main thread.
+ */
+function compressSnapshot(snapshot: GraphSnapshot): Promise<Buffer> {
+  const text = Buffer.from(JSON.stringify(snapshot));
+  const blob = gzipAsync(text, { level: 1, chunkSize: Math.max(64 * 1024, Math.ceil(text.length / 3)) });
+  blob.catch(() => undefined); // read (and its error reported) by recordBuild; a write nobody records drops it
+  return blob;
+}
+
 export class LocalGraphStore implements GraphStore {
   private readonly db: DatabaseSync;
   private readonly keepBuilds: number;
+  private lastWrite: LastWrite | undefined;
   constructor(db: DatabaseSync, options: { keepBuilds?: number } = {}) {
     this.db = db;
     this.keepBuilds = options.keepBuilds ?? 50;
@@ -50,9 +81,12 @@ export class LocalGraphStore implements GraphStore {
   async write(snapshot: GraphSnapshot): Promise<WriteStats> {
     const started = performance.now();
     return transaction(this.db, () => {
+      const state = this.graphState();
       const stored = { vertices: this.idsAndHashes('vertices'), edges: this.idsAndHashes('edges') };
       let requests = 2;
       const plan = planWrite(stored, snapshot);
+      const changes = plan.deleteEdges.length + plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
+      const blob = changes > 0 ? compressSnapshot(snapshot) : undefined;
       const upsertV = this.db.prepare(
         'INSERT INTO vertices (id, label, props, hash) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET label = excluded.label, props = excluded.props, hash = excluded.hash',
       );
@@ -61,17 +95,32 @@ export class LocalGraphStore implements GraphStore {
       );
       const deleteV = this.db.prepare('DELETE FROM vertices WHERE id = ?');
       const deleteE = this.db.prepare('DELETE FROM edges WHERE id = ?');
-      const deleteIncident = this.db.prepare('DELETE FROM edges WHERE from_id = ? OR to_id = ?');
       for (const id of plan.deleteEdges) deleteE.run(id);
-      for (const id of plan.deleteVertices) {
-        deleteIncident.run(id, id);
-        deleteV.run(id);
+      if (plan.deleteVertices.length > 0) {
+        // Edges still attached to a vanished vertex (a snapshot never has them, a store written by hand might):
+        // one scan of the edges for all of them, no index on the ends to maintain on every write.
+        const gone = JSON.stringify(plan.deleteVertices);
+        this.db.prepare('DELETE FROM edges WHERE from_id IN (SELECT value FROM json_each(?1)) OR to_id IN (SELECT value FROM json_each(?1))').run(gone);
+        for (const id of plan.deleteVertices) deleteV.run(id);
       }
       for (const v of plan.upsertVertices) upsertV.run(v.id, v.label, JSON.stringify(v.props), v.hash);
       for (const e of plan.upsertEdges) upsertE.run(e.id, e.label, e.from!, e.to!, JSON.stringify(e.props), e.hash);
-      requests += plan.deleteEdges.length + 2 * plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
+      requests += changes + (plan.deleteVertices.length > 0 ? 1 : 0);
+      const version = changes > 0 ? state.version + 1 : state.version;
+      if (changes > 0) {
+        this.db
+          .prepare('INSERT INTO graph_state (id, version, recorded) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version')
+          .run(version, state.recorded);
+      }
+      this.lastWrite = { snapshot, fromRecorded: state.version === state.recorded, version, ...(blob ? { blob } : {}) };
       return writeStats(plan, stored, requests, performance.now() - started);
     });
+  }
+
+  /** graph_state's row; (0, 0) in a store that never had a graph write since it was created or upgraded. */
+  private graphState(): { version: number; recorded: number } {
+    const row = this.db.prepare('SELECT version, recorded FROM graph_state WHERE id = 0').get() as { version: number; recorded: number } | undefined;
+    return { version: Number(row?.version ?? 0), recorded: Number(row?.recorded ?? 0) };
   }
 
   /** id → hash of every stored vertex or edge. Rows as arrays: no object per row (150,000+ rows for a large repo). */
@@ -92,10 +141,15 @@ export class LocalGraphStore implements GraphStore {
     return options.env === undefined ? snapshot : filterEnv(snapshot, options.env);
   }
 
-  async recordBuild(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord> {
-    // Level 1: a large build's 45 MB of JSON compresses in a third of level 6's time, for a blob 10% larger.
-    const blob = gzipSync(JSON.stringify(snapshot), { level: 1 });
+  async recordBuild(snapshot: GraphSnapshot, written: WriteStats): Promise<BuildRecord> {
+    const last = this.lastWrite?.snapshot === snapshot ? this.lastWrite : undefined;
+    const stats = last?.fromRecorded ? written : await this.changesSinceLastRecord(snapshot, written);
+    const blob = last?.blob ? await last.blob : gzipSync(JSON.stringify(snapshot), { level: 1 });
     return transaction(this.db, () => {
+      // The graph is now this record's, unless another writer changed it since our write (then it stays unrecorded).
+      if (last && this.graphState().version === last.version) {
+        this.db.prepare('INSERT INTO graph_state (id, version, recorded) VALUES (0, ?1, ?1) ON CONFLICT (id) DO UPDATE SET recorded = excluded.recorded').run(last.version);
+      }
       const row = this.db
         .prepare('INSERT INTO builds (built_at, commit_id, source, vertices, edges, stats, meta, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id')
         .get(snapshot.meta.builtAt, snapshot.meta.commit ?? null, snapshot.meta.source, snapshot.vertices.length, snapshot.edges.length, JSON.stringify(stats), JSON.stringify(snapshot.meta), blob) as { id: number };
@@ -111,6 +165,19 @@ export class LocalGraphStore implements GraphStore {
         stats,
       };
     });
+  }
+
+  /**
+   * The counts of a record whose write did not start from the latest record (something wrote the graph without
+   * recording it): diffSnapshots against the latest record's snapshot, as `graph diff` counts; all added when
+   * there is none. Requests and time stay the write's.
+   */
+  private async changesSinceLastRecord(snapshot: GraphSnapshot, written: WriteStats): Promise<WriteStats> {
+    const [latest] = await this.listBuilds(1);
+    const previous = latest ? await this.readBuild(latest.id) : undefined;
+    if (!previous) return { ...written, added: snapshot.vertices.length + snapshot.edges.length, updated: 0, deleted: 0, unchanged: 0 };
+    const diff = diffSnapshots(previous, snapshot);
+    return { ...written, added: diff.added.length, updated: diff.changed.length, deleted: diff.removed.length, unchanged: diff.unchanged };
   }
 
   async listBuilds(limit = 20): Promise<BuildRecord[]> {

@@ -58,8 +58,8 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
   return withBackend(config, options, { create: true, io }, async (backend) => {
     const { build, snapshot, timings } = await buildFromConfig(config, backend.runtime, { progress, source });
     warnOrphans(io, build.orphans);
-    progress.step(`writing ${snapshot.vertices.length} vertices and ${snapshot.edges.length} edges to the ${backend.description}`);
-    const { stats, record } = await storeBuild(backend.graph, snapshot);
+    const { stats, record } = await storeBuild(backend.graph, snapshot, { progress, store: backend.description });
+    const changes = record.stats ?? stats;
     const envs = [...config.project.environments.keys()];
     const plans = envs.map((env) => planEnv(build, env));
     if (options.json) {
@@ -75,6 +75,7 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
             statuses: counts(build),
           },
           store: stats,
+          changes,
           statuses: statusRows(build),
           waves: Object.fromEntries(plans.map((pl) => [pl.env, pl.waves])),
           skipped: Object.fromEntries(plans.map((pl) => [pl.env, pl.skipped])),
@@ -91,7 +92,11 @@ export async function graphBuild(options: CommonOptions, io: IO): Promise<number
     );
     const c = counts(build);
     io.out(`  statuses: ${STATUSES.filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ')}`);
-    io.out(`  store: build #${record.id}: ${stats.added} added, ${stats.updated} updated, ${stats.deleted} deleted, ${stats.unchanged} unchanged (${backend.description})`);
+    io.out(`  store: build #${record.id}: ${changes.added} added, ${changes.updated} updated, ${changes.deleted} deleted, ${changes.unchanged} unchanged (${backend.description})`);
+    const wrote = stats.added + stats.updated + stats.deleted;
+    if (wrote !== changes.added + changes.updated + changes.deleted) {
+      io.out(`  (since the previous build, something wrote the graph without recording it; this build wrote ${wrote} element${wrote === 1 ? '' : 's'})`);
+    }
     envs.forEach((env, i) => printEnvironment(io, build, env, plans[i]!));
     return 0;
   });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLocalBackend } from '../../../lib/app/backend.ts';
 import { ParameterExistsError } from '../../../lib/adapters/local/runtime-store.ts';
-import type { GraphSnapshot } from '../../../lib/core/snapshot.ts';
+import { diffSnapshots, type GraphSnapshot } from '../../../lib/core/snapshot.ts';
+import { storeBuild } from '../../../lib/app/build.ts';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -78,6 +79,51 @@ describe('local graph store', () => {
     const builds = await b.graph.listBuilds();
     expect(builds.map((x) => x.id)).toEqual(['2', '1']);
     expect((await b.graph.readBuild('1'))?.vertices.map((x) => x.id)).toEqual(['a', 'b']);
+    await b.close();
+  });
+
+  it('deletes the edges still attached to vanished vertices, in one statement for all of them', async () => {
+    // Prepare: a store whose next snapshot keeps two unchanged edges that point at vertices it drops.
+    const b = backend();
+    const first = snap([v('a', {}), v('b', {}), v('c', {}), v('d', {})], [e('E:b->a', 'b', 'a'), e('E:c->d', 'c', 'd'), e('E:c->b', 'c', 'b')]);
+    await b.graph.write(first);
+    // Act
+    const second = snap([v('b', {}), v('c', {})], [e('E:b->a', 'b', 'a'), e('E:c->d', 'c', 'd'), e('E:c->b', 'c', 'b')]);
+    const stats = await b.graph.write(second);
+    await b.graph.recordBuild(second, stats);
+    // Assess: 2 reads + 1 statement for the attached edges + 2 vertex deletes; only E:c->b is left.
+    expect([stats.deleted, stats.requests]).toEqual([2, 5]);
+    expect((await b.graph.read())?.edges.map((x) => x.id)).toEqual(['E:c->b']);
+    await b.close();
+  });
+
+  it('a build record counts the changes since the previous record, as graph diff does, even after a write nobody recorded', async () => {
+    // Prepare: build #1; then a write that is not recorded (a pipeline of an older Karma did that) changes a and adds c.
+    const b = backend();
+    const s1 = snap([v('a', { n: 1 }), v('b', { n: 2 })], [e('E:b->a', 'b', 'a')]);
+    await storeBuild(b.graph, s1);
+    await b.graph.write(snap([v('a', { n: 9 }, 'a2'), v('b', { n: 2 }), v('c', {})], [e('E:b->a', 'b', 'a')]));
+
+    // Act: build #2 adds d on top of that; build #3 changes b, right after #2.
+    const s2 = snap([v('a', { n: 9 }, 'a2'), v('b', { n: 2 }), v('c', {}), v('d', {})], [e('E:b->a', 'b', 'a')]);
+    const second = await storeBuild(b.graph, s2);
+    const s3 = snap([v('a', { n: 9 }, 'a2'), v('b', { n: 3 }, 'b2'), v('c', {}), v('d', {})], [e('E:b->a', 'b', 'a')]);
+    const third = await storeBuild(b.graph, s3);
+
+    // Assess: the write of #2 sent only d, but its record counts what graph diff 1 2 shows; #3's are its write's.
+    expect([second.stats.added, second.stats.updated, second.stats.deleted]).toEqual([1, 0, 0]);
+    const counts = (x: { added: number; updated: number; deleted: number; unchanged: number }) => [x.added, x.updated, x.deleted, x.unchanged];
+    const history = await b.graph.listBuilds();
+    expect(history.map((r) => [r.id, counts(r.stats!)])).toEqual([
+      ['3', [0, 1, 0, 4]],
+      ['2', [2, 1, 0, 2]],
+      ['1', [3, 0, 0, 0]],
+    ]);
+    for (const [from, to] of [['1', '2'], ['2', '3']] as const) {
+      const d = diffSnapshots((await b.graph.readBuild(from))!, (await b.graph.readBuild(to))!);
+      expect(counts(history.find((r) => r.id === to)!.stats!)).toEqual([d.added.length, d.changed.length, d.removed.length, d.unchanged]);
+    }
+    expect(counts(third.record.stats!)).toEqual(counts(third.stats));
     await b.close();
   });
 });

@@ -22,6 +22,22 @@ describe('hashing', () => {
     expect(contentHash({ a: 1, b: 2 })).toBe(contentHash({ b: 2, a: 1 }));
   });
 
+  it('canonical JSON writes the same text at every depth, on both sides of the switch to the iterative form', () => {
+    // Prepare: holes, undefined elements and members, functions, dates; nested 1 to 200 levels deep.
+    const leaf = [1, , undefined, { u: undefined, f: () => 1, d: new Date(0), s: 'é"\n', n: -0.5 }, null]; // eslint-disable-line no-sparse-arrays
+    const leafText = '[1,,null,{"d":{},"f":null,"n":-0.5,"s":"é\\"\\n"},null]';
+    for (const depth of [1, 2, 63, 64, 65, 66, 67, 200]) {
+      let value: unknown = leaf;
+      let text = leafText;
+      for (let i = 0; i < depth; i++) {
+        value = i % 2 === 0 ? { z: value, a: [i] } : [value, i];
+        text = i % 2 === 0 ? `{"a":[${i}],"z":${text}}` : `[${text},${i}]`;
+      }
+      // Act + Assess
+      expect(canonicalJson(value)).toBe(text);
+    }
+  });
+
   it('the config hash ignores formatting, key order, comments and JSON-vs-YAML', () => {
     const h = hashOf({});
     expect(hashOf({ 'environments/dev/net.json': '{\n  "a": [1, 2],\n  "b": 1\n}\n' })).toBe(h);
