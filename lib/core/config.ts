@@ -12,7 +12,9 @@ import { posix } from 'node:path';
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { z } from 'zod';
-import { ConfigError, UsageError, type Problem } from './errors.ts';
+import { ConfigError, unknownEnvironment, type Problem } from './errors.ts';
+import { agree } from '../shared/plural.ts';
+import { describeIssue } from '../shared/zod-issues.ts';
 import { canonicalJson, contentHash, sha256 } from './hash.ts';
 import {
   decodeConfigText,
@@ -22,7 +24,7 @@ import {
   type ParsedDocument,
   type PathSegment,
 } from './documents.ts';
-import type { BackendConfig, ComponentDef, Config, Deployment, EnvironmentDef, ProjectConfig, Reference, RepoFile } from './model.ts';
+import { deploymentKey, type BackendConfig, type ComponentDef, type Config, type Deployment, type EnvironmentDef, type ProjectConfig, type Reference, type RepoFile } from './model.ts';
 import { NAME_PATTERN, findReferences } from './references.ts';
 import { findCycles } from './cycles.ts';
 import { declaredBackends, stateSettingsFor } from './state-backend.ts';
@@ -163,17 +165,13 @@ const MODULE_IGNORED = /(^|\/)(\.terraform\/|terraform\.tfstate|\.terraform\.tfs
 
 function zodProblems(doc: ParsedDocument, error: z.ZodError, hint?: (path: PathSegment[]) => string | undefined): Problem[] {
   return error.issues.map((issue) => {
-    const path = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
-    const field = displayPath(path);
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} (see docs/config.md)`;
-      return { file: doc.file, line: doc.lineOf([...path, issue.keys[0] ?? '']), message: field ? `${field}: ${message}` : message };
+    const { path, field, message, keys } = describeIssue(issue);
+    if (keys) {
+      const text = `${message}; remove ${agree(keys.length, 'it', 'them')} (see docs/config.md)`;
+      return { file: doc.file, line: doc.lineOf([...path, keys[0] ?? '']), message: field ? `${field}: ${text}` : text };
     }
-    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) message = 'is required';
-    if (issue.code === 'invalid_key') message = `invalid name "${String(path[path.length - 1])}": ${issue.issues[0]?.message ?? 'not allowed'}`;
-    const extra = hint?.(path);
-    return { file: doc.file, line: doc.lineOf(path), message: `${field || '(document)'}: ${message}${extra ? `; ${extra}` : ''}` };
+    const extra = hint?.([...path]);
+    return { file: doc.file, line: doc.lineOf([...path]), message: `${field || '(document)'}: ${message}${extra ? `; ${extra}` : ''}` };
   });
 }
 
@@ -438,7 +436,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       problems.push({ file: file.path, message: `unknown component "${componentName}": there is no components/${componentName}/component.yaml` });
       continue;
     }
-    const key = `${env}/${componentName}`;
+    const key = deploymentKey(env, componentName);
     const twin = envFiles.get(key);
     if (twin) {
       problems.push({ file: file.path, message: `duplicate inputs for ${componentName} in ${env}: also in ${twin.file.path}; keep one of them` });
@@ -456,7 +454,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
   const declaredLine = (edge: string): string | undefined => {
     const [from, to] = edge.split('->') as [string, string];
     // Indexed on first use: a search per edge made a 10,000-long cycle take 20 s to report.
-    byKey ??= new Map(deployments.map((x) => [`${x.env}/${x.component}`, x]));
+    byKey ??= new Map(deployments.map((x) => [deploymentKey(x.env, x.component), x]));
     const d = byKey.get(from);
     const doc = deploymentDocs.get(from);
     if (!d || !doc) return undefined;
@@ -505,7 +503,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
         problems.push({ file: file.path, line: line(), message: `${ref.at}: ${ref.text} refers to ${component} itself; a component cannot consume its own outputs` });
       } else if (!componentFiles.has(ref.component)) {
         problems.push({ file: file.path, line: line(), message: `${ref.at}: ${ref.text} refers to unknown component "${ref.component}"` });
-      } else if (!deployed.has(`${ref.env}/${ref.component}`)) {
+      } else if (!deployed.has(deploymentKey(ref.env, ref.component))) {
         problems.push({ file: file.path, line: line(), message: `${ref.at}: ${ref.text} refers to ${ref.component}, which is not deployed${where || ` in ${env}`} (no environments/${ref.env}/${ref.component}.json)` });
       } else {
         const target = components.get(ref.component);
@@ -519,7 +517,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       }
     }
     for (const dep of def.dependsOn) {
-      if (!deployed.has(`${env}/${dep}`)) {
+      if (!deployed.has(deploymentKey(env, dep))) {
         const componentDoc = componentDocs.get(component)!;
         problems.push({
           file: file.path,
@@ -537,7 +535,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
       });
     }
     if (problems.length > before) continue;
-    deploymentDocs.set(`${env}/${component}`, doc);
+    deploymentDocs.set(deploymentKey(env, component), doc);
     const configHash = computeConfigHash(def, inputs);
     deployments.push({
       env,
@@ -608,7 +606,5 @@ export function configFingerprint(config: Config): string {
 
 /** An environment named on the command line (or in a request) must be declared: else exit 2 naming the valid ones. */
 export function requireEnvironment(config: Pick<Config, 'project'>, env: string): void {
-  if (!config.project.environments.has(env)) {
-    throw new UsageError(`unknown environment "${env}"; karma.yaml declares ${[...config.project.environments.keys()].join(', ') || 'none'}`);
-  }
+  if (!config.project.environments.has(env)) throw unknownEnvironment(env, config.project.environments.keys());
 }

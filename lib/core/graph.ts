@@ -19,11 +19,11 @@
 import { DirectedGraph } from 'graphology';
 import { configFingerprint } from './config.ts';
 import { sha256 } from './hash.ts';
-import { outputParamPath, type Config, type Deployment } from './model.ts';
+import { deploymentKey, outputParamPath, type Config, type Deployment } from './model.ts';
 import type { RuntimeSnapshot } from './runtime.ts';
 import type { BuildMeta, GraphElement, GraphSnapshot, PropValue } from './snapshot.ts';
 import { computeStatuses, type ComponentStatus } from './status.ts';
-import { findOrphans, orphanKey, orphanStatus, type Orphan, type Removal } from './orphans.ts';
+import { findOrphans, orphanStatus, type Orphan, type Removal } from './orphans.ts';
 
 export type VertexAttributes = { label: string; props: Record<string, PropValue> };
 export type EdgeAttributes = { label: string; props: Record<string, PropValue> };
@@ -76,7 +76,7 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
   const prefix = config.project.parameterPrefix;
   const statuses = computeStatuses(config, runtime);
   const orphans = findOrphans(config, runtime, options.removals);
-  for (const o of orphans) statuses.set(orphanKey(o.env, o.component), orphanStatus(o));
+  for (const o of orphans) statuses.set(deploymentKey(o.env, o.component), orphanStatus(o));
   const vertices = new Map<string, VertexAttributes>();
   const edges: EdgeMap = new Map();
 
@@ -89,7 +89,7 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
 
   const addComponent = (d: Deployment): void => {
     const def = config.components.get(d.component)!;
-    const status = statuses.get(`${d.env}/${d.component}`)!;
+    const status = statuses.get(deploymentKey(d.env, d.component))!;
     const props: Record<string, PropValue> = {
       name: d.component,
       env: d.env,
@@ -133,7 +133,7 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
 
   for (const d of config.deployments) {
     const id = componentId(d.env, d.component);
-    const consumed = statuses.get(`${d.env}/${d.component}`)?.state?.consumed ?? {};
+    const consumed = statuses.get(deploymentKey(d.env, d.component))?.state?.consumed ?? {};
     for (const dep of d.dependsOn) addEdge(edges, 'DEPENDS_ON', id, componentId(d.env, dep), { via: 'dependsOn' });
     for (const ref of d.references) {
       if (ref.kind === 'ssm') {

@@ -43,8 +43,6 @@ export interface Orphan {
   readonly reason: string;
 }
 
-/** @deprecated deploymentKey; kept only while lib/core/graph.ts still imports this name. */
-export const orphanKey = deploymentKey;
 
 function lastApply(o: { state?: ComponentState; stateProblem?: string; outputs: ReadonlyMap<string, string> }): string {
   const s = o.state;

@@ -87,8 +87,8 @@ export interface WritePlan {
 
 /**
  * Given what a store holds (id → hash, vertices and edges apart) and the new snapshot: the elements to send
- * and the ids to delete. Deleting a vertex deletes its edges in every graph database, so edges of a deleted
- * vertex are not listed again.
+ * and the ids to delete. Every edge that vanished is listed in deleteEdges, those of a deleted vertex too
+ * (a graph database drops them with the vertex anyway), so the counts say what changed, as `graph diff` does.
  */
 export function planWrite(
   stored: { readonly vertices: ReadonlyMap<string, string>; readonly edges: ReadonlyMap<string, string> },

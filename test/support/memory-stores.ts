@@ -6,7 +6,7 @@
  */
 import { ParameterExistsError } from '../../lib/adapters/errors.ts';
 import type { Parameter } from '../../lib/core/runtime.ts';
-import { filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../lib/core/snapshot.ts';
+import { diffSnapshots, filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../lib/core/snapshot.ts';
 import type { BuildRecord, Clock, GraphStore, PutOptions, RuntimeStore } from '../../lib/ports.ts';
 
 /** A clock that starts at `start` and moves one second forward on every reading: timestamps are exact and increasing. */
@@ -82,6 +82,9 @@ export class InMemoryGraphStore implements GraphStore {
   private readonly builds: { record: BuildRecord; snapshot: GraphSnapshot }[] = [];
   private readonly keepBuilds: number;
   private nextBuild = 1;
+  /** Changing writes since the last record, and the last write: as the SQLite store's graph_state. */
+  private unrecorded = 0;
+  private lastWrite: { snapshot: GraphSnapshot; fromRecorded: boolean } | undefined;
   constructor(options: { keepBuilds?: number } = {}) {
     this.keepBuilds = options.keepBuilds ?? 50;
   }
@@ -98,6 +101,9 @@ export class InMemoryGraphStore implements GraphStore {
     for (const v of plan.upsertVertices) this.vertices.set(v.id, copy(v));
     for (const e of plan.upsertEdges) this.edges.set(e.id, copy(e));
     const requests = 2 + plan.deleteEdges.length + 2 * plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length;
+    const changed = plan.deleteEdges.length + plan.deleteVertices.length + plan.upsertVertices.length + plan.upsertEdges.length > 0;
+    this.lastWrite = { snapshot, fromRecorded: this.unrecorded === 0 };
+    if (changed) this.unrecorded++;
     return writeStats(plan, stored, requests, 0);
   }
 
@@ -112,12 +118,27 @@ export class InMemoryGraphStore implements GraphStore {
     return options.env === undefined ? snapshot : filterEnv(snapshot, options.env);
   }
 
-  async recordBuild(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord> {
+  /**
+   * The record's counts are the changes since the previous record, as `graph diff` shows them: the write's own
+   * counts when it started from the recorded graph, else the diff against the previous record's snapshot.
+   */
+  async recordBuild(snapshot: GraphSnapshot, written: WriteStats): Promise<BuildRecord> {
+    const last = this.lastWrite?.snapshot === snapshot ? this.lastWrite : undefined;
+    const previous = this.builds.at(-1)?.snapshot;
+    let stats = written;
+    if (!last?.fromRecorded) {
+      const diff = previous ? diffSnapshots(previous, snapshot) : undefined;
+      stats = diff
+        ? { ...written, added: diff.added.length, updated: diff.changed.length, deleted: diff.removed.length, unchanged: diff.unchanged }
+        : { ...written, added: snapshot.vertices.length + snapshot.edges.length, updated: 0, deleted: 0, unchanged: 0 };
+    }
+    if (last) this.unrecorded = 0;
     const record: BuildRecord = {
       id: String(this.nextBuild++),
       builtAt: snapshot.meta.builtAt,
       ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
       source: snapshot.meta.source,
+      ...(snapshot.meta.trigger ? { trigger: snapshot.meta.trigger } : {}),
       vertices: snapshot.vertices.length,
       edges: snapshot.edges.length,
       stats,

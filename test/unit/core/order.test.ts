@@ -86,9 +86,9 @@ describe('ordering', () => {
     ]);
   });
 
-  it('an unknown environment is a usage error that lists the declared ones', async () => {
+  it('an unknown environment is a not-found error (exit 2) that lists the declared ones', async () => {
     const b = await build(config(['dev', 'prod'], diamond), memoryRuntime());
-    expect(() => orderAll(b, 'qa')).toThrow(new UsageError('unknown environment "qa"; karma.yaml declares dev, prod'));
+    expect(() => orderAll(b, 'qa')).toThrow(expect.objectContaining({ name: 'NotFoundError', exitCode: 2, message: 'unknown environment "qa"; karma.yaml declares dev, prod' }));
   });
 
   it('a cycle is an error that names it and the file declaring each edge', () => {
