@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, UsageError } from '../../../lib/core/errors.ts';
+import { ConfigError } from '../../../lib/core/errors.ts';
 import { destroyOrder, driftOrder, holdsDrift, impact, layeredWaves, orderAll, planEnv } from '../../../lib/core/order.ts';
 import { config, files } from '../../support/config.ts';
 import { parseConfig } from '../../../lib/core/config.ts';
