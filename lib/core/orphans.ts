@@ -70,6 +70,10 @@ export function findOrphans(config: Config, runtime: RuntimeSnapshot, removals: 
   const found = new Map<string, { env: string; component: string; statePath?: string; outputs: Map<string, string> }>();
   for (const name of runtime.keys()) {
     if (!name.startsWith(prefix)) continue;
+    // Most names belong to a deployment of the config (<prefix>/<env>/<component>/...): one slice tells, before
+    // splitting the name (a large runtime has ~100,000 parameters, and this runs twice per build).
+    const second = name.indexOf('/', name.indexOf('/', prefix.length) + 1);
+    if (second > 0 && deployed.has(name.slice(prefix.length, second))) continue;
     const parts = name.slice(prefix.length).split('/');
     const [env, component, kind, output] = parts;
     if (!env || !component || !config.project.environments.has(env)) continue;
