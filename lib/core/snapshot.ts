@@ -96,10 +96,14 @@ export function planWrite(
 ): WritePlan {
   const upsertVertices = snapshot.vertices.filter((v) => stored.vertices.get(v.id) !== v.hash);
   const upsertEdges = snapshot.edges.filter((e) => stored.edges.get(e.id) !== e.hash);
-  const keepVertices = new Set(snapshot.vertices.map((v) => v.id));
-  const keepEdges = new Set(snapshot.edges.map((e) => e.id));
-  const deleteVertices = [...stored.vertices.keys()].filter((id) => !keepVertices.has(id)).sort();
-  const deleteEdges = [...stored.edges.keys()].filter((id) => !keepEdges.has(id)).sort();
+  // Ids to keep are indexed only when the store holds something to delete (not on a first write of 150,000 elements).
+  const vanished = (held: ReadonlyMap<string, string>, elements: readonly GraphElement[]): string[] => {
+    if (held.size === 0) return [];
+    const keep = new Set(elements.map((e) => e.id));
+    return [...held.keys()].filter((id) => !keep.has(id)).sort();
+  };
+  const deleteVertices = vanished(stored.vertices, snapshot.vertices);
+  const deleteEdges = vanished(stored.edges, snapshot.edges);
   const unchanged = snapshot.vertices.length + snapshot.edges.length - upsertVertices.length - upsertEdges.length;
   return { upsertVertices, upsertEdges, deleteVertices, deleteEdges, unchanged };
 }
