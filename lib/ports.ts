@@ -6,7 +6,9 @@ import type { Problem } from './core/errors.ts';
 import type { RepoFile } from './core/model.ts';
 import type { Removal } from './core/orphans.ts';
 import type { Parameter, ParameterType } from './core/runtime.ts';
-import type { BuildMeta, GraphSnapshot, WriteStats } from './core/snapshot.ts';
+import type { BuildMeta, BuildRecord, GraphSnapshot, WriteStats } from './core/snapshot.ts';
+
+export type { BuildRecord };
 
 /** Where the config repo comes from: a directory, or a Git repository at a ref. */
 export interface ConfigSource {
@@ -95,17 +97,6 @@ export interface RuntimeStore {
   close(): Promise<void>;
 }
 
-export interface BuildRecord {
-  readonly id: string;
-  readonly builtAt: string;
-  readonly commit?: string;
-  readonly source: string;
-  /** What made the build (BuildMeta.trigger); absent for `karma graph build`. */
-  readonly trigger?: string;
-  readonly vertices: number;
-  readonly edges: number;
-  readonly stats?: WriteStats;
-}
 
 /**
  * The graph store: Neptune in AWS, SQLite locally. Writes are idempotent and diff-based: the store compares

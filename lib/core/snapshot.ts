@@ -147,3 +147,30 @@ export function filterEnv(snapshot: GraphSnapshot, env: string): GraphSnapshot {
     edges: snapshot.edges.filter((e) => keep.has(e.from!) && keep.has(e.to!)),
   };
 }
+
+export interface BuildRecord {
+  readonly id: string;
+  readonly builtAt: string;
+  readonly commit?: string;
+  readonly source: string;
+  /** What made the build (BuildMeta.trigger); absent for `karma graph build`. */
+  readonly trigger?: string;
+  readonly vertices: number;
+  readonly edges: number;
+  readonly stats?: WriteStats;
+}
+
+/** The record of `snapshot` under `id`, as every build history lists it. */
+export function buildRecord(id: string, snapshot: GraphSnapshot, stats: WriteStats): BuildRecord {
+  const { meta } = snapshot;
+  return {
+    id,
+    builtAt: meta.builtAt,
+    ...(meta.commit ? { commit: meta.commit } : {}),
+    source: meta.source,
+    ...(meta.trigger ? { trigger: meta.trigger } : {}),
+    vertices: snapshot.vertices.length,
+    edges: snapshot.edges.length,
+    stats,
+  };
+}

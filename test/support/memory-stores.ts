@@ -6,7 +6,7 @@
  */
 import { ParameterExistsError } from '../../lib/adapters/errors.ts';
 import type { Parameter } from '../../lib/core/runtime.ts';
-import { diffSnapshots, filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../lib/core/snapshot.ts';
+import { buildRecord, diffSnapshots, filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../lib/core/snapshot.ts';
 import type { BuildRecord, Clock, GraphStore, PutOptions, RuntimeStore } from '../../lib/ports.ts';
 
 /** A clock that starts at `start` and moves one second forward on every reading: timestamps are exact and increasing. */
@@ -133,16 +133,7 @@ export class InMemoryGraphStore implements GraphStore {
         : { ...written, added: snapshot.vertices.length + snapshot.edges.length, updated: 0, deleted: 0, unchanged: 0 };
     }
     if (last) this.unrecorded = 0;
-    const record: BuildRecord = {
-      id: String(this.nextBuild++),
-      builtAt: snapshot.meta.builtAt,
-      ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
-      source: snapshot.meta.source,
-      ...(snapshot.meta.trigger ? { trigger: snapshot.meta.trigger } : {}),
-      vertices: snapshot.vertices.length,
-      edges: snapshot.edges.length,
-      stats,
-    };
+    const record: BuildRecord = buildRecord(String(this.nextBuild++), snapshot, stats);
     this.builds.push({ record, snapshot: copy(snapshot) });
     this.builds.splice(0, Math.max(0, this.builds.length - this.keepBuilds));
     return record;

@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promise
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { StoreError } from '../../core/errors.ts';
-import type { BuildMeta, GraphSnapshot, WriteStats } from '../../core/snapshot.ts';
+import { buildRecord, type BuildMeta, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildHistory, BuildRecord } from '../../ports.ts';
 
 interface RecordFile {
@@ -38,16 +38,7 @@ export class DirectoryBuildHistory implements BuildHistory {
   async record(snapshot: GraphSnapshot, stats: WriteStats): Promise<BuildRecord> {
     const stamp = (Number.isNaN(Date.parse(snapshot.meta.builtAt)) ? new Date() : new Date(snapshot.meta.builtAt)).toISOString().replace(/[-:Z]/g, '').replace('.', '');
     const id = `${stamp}-${randomBytes(3).toString('hex')}`;
-    const record: BuildRecord = {
-      id,
-      builtAt: snapshot.meta.builtAt,
-      ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
-      source: snapshot.meta.source,
-      ...(snapshot.meta.trigger ? { trigger: snapshot.meta.trigger } : {}),
-      vertices: snapshot.vertices.length,
-      edges: snapshot.edges.length,
-      stats,
-    };
+    const record: BuildRecord = buildRecord(id, snapshot, stats);
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       // Snapshot first, record last (renamed into place): a listed build always has its snapshot.

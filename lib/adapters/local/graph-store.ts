@@ -9,7 +9,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
-import { diffSnapshots, filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
+import { buildRecord, diffSnapshots, filterEnv, planWrite, writeStats, type BuildMeta, type GraphElement, type GraphSnapshot, type WriteStats } from '../../core/snapshot.ts';
 import type { BuildRecord, GraphStore } from '../../ports.ts';
 import { transaction } from './database.ts';
 
@@ -154,16 +154,7 @@ export class LocalGraphStore implements GraphStore {
         .prepare('INSERT INTO builds (built_at, commit_id, source, vertices, edges, stats, meta, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id')
         .get(snapshot.meta.builtAt, snapshot.meta.commit ?? null, snapshot.meta.source, snapshot.vertices.length, snapshot.edges.length, JSON.stringify(stats), JSON.stringify(snapshot.meta), blob) as { id: number };
       this.db.prepare('DELETE FROM builds WHERE id <= ?').run(Number(row.id) - this.keepBuilds);
-      return {
-        id: String(row.id),
-        builtAt: snapshot.meta.builtAt,
-        ...(snapshot.meta.commit ? { commit: snapshot.meta.commit } : {}),
-        source: snapshot.meta.source,
-        ...(snapshot.meta.trigger ? { trigger: snapshot.meta.trigger } : {}),
-        vertices: snapshot.vertices.length,
-        edges: snapshot.edges.length,
-        stats,
-      };
+      return buildRecord(String(row.id), snapshot, stats);
     });
   }
 

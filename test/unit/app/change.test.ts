@@ -8,8 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../lib/cli/main.ts';
-import { memoryIO } from '../../../lib/cli/io.ts';
+import { karma } from '../../support/cli.ts';
 import { mergeProposal } from '../../../lib/app/change.ts';
 import { changedFiles } from '../../../lib/adapters/git/repo.ts';
 import { LocalGitRepository } from '../../../lib/adapters/git/repository.ts';
@@ -19,12 +18,6 @@ import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../../helpers/co
 const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'acme-platform');
 const AUTHOR = { name: 'Test', email: 'test@example.com', timestamp: 1_764_000_000, timezoneOffset: 0 };
 
-type Run = { code: number; stdout: string[]; stderr: string[] };
-async function karma(...argv: string[]): Promise<Run> {
-  const io = memoryIO();
-  const code = await main(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 let tmp: string;
 let counter = 0;

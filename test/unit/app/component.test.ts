@@ -7,8 +7,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../lib/cli/main.ts';
-import { memoryIO } from '../../../lib/cli/io.ts';
+import { karma } from '../../support/cli.ts';
 import { openLocalBackend } from '../../../lib/app/backend.ts';
 import { parseState } from '../../../lib/core/runtime.ts';
 import { makeRepo, makeTempDir, removeDir } from '../../helpers/config-repo.ts';
@@ -16,13 +15,6 @@ import { makeRepo, makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const SECRET = 'vpc-secret-0123456789';
 
-type Run = { code: number; stdout: string[]; stderr: string[] };
-
-async function karma(...argv: string[]): Promise<Run> {
-  const io = memoryIO();
-  const code = await main(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 /** A stand-in for terraform: `case "$1" in <cases> esac`, every other command succeeds silently. */
 function fakeTerraform(dir: string, name: string, cases: string): string {

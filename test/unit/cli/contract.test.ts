@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../lib/cli/main.ts';
 import { memoryIO } from '../../../lib/cli/io.ts';
+import { karma, onlyJson, type Run } from '../../support/cli.ts';
 import { copyRepo, makeTempDir, removeDir, snapshotTree } from '../../helpers/config-repo.ts';
 import { openLocalBackend } from '../../../lib/app/backend.ts';
 
@@ -21,13 +22,6 @@ const SECRETS = ['dd-example-not-a-real-key', 'dev-secret-never-shown', 'prod-se
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[/;
 
-type Run = { code: number; stdout: string[]; stderr: string[] };
-
-async function karma(...argv: string[]): Promise<Run> {
-  const io = memoryIO();
-  const code = await main(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 /** A fresh copy of the example with the seeded runtime (no graph build yet). */
 async function seededExample(tmp: string, name: string): Promise<string> {
@@ -37,12 +31,6 @@ async function seededExample(tmp: string, name: string): Promise<string> {
   return dir;
 }
 
-/** The one JSON document a `--json` command printed: exactly one stdout entry, nothing on stderr. */
-function onlyJson(run: Run): unknown {
-  expect(run.stderr).toEqual([]);
-  expect(run.stdout).toHaveLength(1);
-  return JSON.parse(run.stdout[0]!);
-}
 
 let tmp: string;
 /** Seeded, never built, never written to by the tests that use it (they only read). */

@@ -3,16 +3,8 @@
  * help says its options mean, and options reaching commands with their types.
  */
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../lib/cli/main.ts';
-import { memoryIO } from '../../../lib/cli/io.ts';
+import { karma } from '../../support/cli.ts';
 
-type Run = { code: number; stdout: string[]; stderr: string[] };
-
-async function karma(...argv: string[]): Promise<Run> {
-  const io = memoryIO();
-  const code = await main(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 /** The option flags a command's help lists (`--env`, `--terraform`, ...). */
 function listedOptions(help: string): string[] {

@@ -2,8 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../lib/cli/main.ts';
-import { memoryIO } from '../../../lib/cli/io.ts';
+import { karma } from '../../support/cli.ts';
 import { projectName } from '../../../lib/cli/commands/init.ts';
 import { makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 
@@ -15,13 +14,6 @@ function filesIn(dir: string): string[] {
     .sort();
 }
 
-type Run = { code: number; stdout: string[]; stderr: string[] };
-
-async function karma(...argv: string[]): Promise<Run> {
-  const io = memoryIO();
-  const code = await main(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 let tmp: string;
 beforeAll(() => {

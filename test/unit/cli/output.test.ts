@@ -8,8 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../lib/cli/main.ts';
-import { memoryIO } from '../../../lib/cli/io.ts';
+import { karma, onlyJson } from '../../support/cli.ts';
 import { edgeLabel, picture, plural, toDot, toMermaid } from '../../../lib/cli/format.ts';
 import type { GraphElement, GraphSnapshot, PropValue } from '../../../lib/core/snapshot.ts';
 import { copyRepo, makeRepo, makeTempDir, removeDir } from '../../helpers/config-repo.ts';
@@ -20,20 +19,7 @@ import { openLocalBackend } from '../../../lib/app/backend.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const EXAMPLE = join(ROOT, 'examples', 'acme-platform');
 
-type Run = { code: number; stdout: string[]; stderr: string[] };
 
-async function karma(...argv: string[]): Promise<Run> {
-  const io = memoryIO();
-  const code = await main(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
-
-/** The one JSON document a `--json` command printed. */
-function onlyJson(run: Run): unknown {
-  expect(run.stderr).toEqual([]);
-  expect(run.stdout).toHaveLength(1);
-  return JSON.parse(run.stdout[0]!);
-}
 
 let tmp: string;
 let example: string;
