@@ -127,6 +127,44 @@ export interface BuildHistory {
   latestMeta(): Promise<BuildMeta | undefined>;
 }
 
+/** What an audit entry records: a change requested, an apply started, finished or refused. */
+export const AUDIT_ACTIONS = ['change.requested', 'change.apply-queued', 'change.apply-started', 'change.applied', 'change.apply-failed', 'change.rejected'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/**
+ * One audit record: who, when, what, the diff, the result. Written once and never changed (the DynamoDB table
+ * refuses an overwrite with a conditional write; the local table has a primary key). The diff carries no secret:
+ * input values that are secrets are references (`${ssm:...}`), and values marked sensitive are redacted before
+ * an entry is written.
+ */
+export interface AuditEntry {
+  /** Sortable, unique: `<at>#<random>` (ISO time first, so the newest sort last). */
+  readonly id: string;
+  readonly at: string;
+  /** Who: a token's name (karma serve), an IAM principal ARN or a JWT subject (serverless), user@host (the CLI). */
+  readonly actor: string;
+  readonly action: AuditAction;
+  /** The change (proposal) id. */
+  readonly change: string;
+  readonly component: string;
+  readonly env: string;
+  readonly commit?: string;
+  /** What changed in the inputs (lib/core/inputs-diff.ts), for change.requested. */
+  readonly diff?: readonly unknown[];
+  /** One line: the outcome or the reason. */
+  readonly result?: string;
+  /** A pipeline execution this entry started or followed. */
+  readonly execution?: string;
+}
+
+export interface AuditLog {
+  readonly description: string;
+  /** Appends an entry (the id is made here); never overwrites one. */
+  append(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
+  /** Newest first; `after` is the `next` cursor of the page before; `change` only that change's entries. */
+  list(options: { readonly limit: number; readonly after?: string; readonly change?: string }): Promise<{ entries: AuditEntry[]; next?: string }>;
+}
+
 /** Who holds a lock: the execution, and for a local run the process (so a dead one can be recognised). */
 export interface LockHolder {
   /** The execution id. */

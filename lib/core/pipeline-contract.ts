@@ -173,3 +173,47 @@ export function gitHubPushPattern(owner: string, repo: string, branch: string): 
 export const REPLAY_WINDOW_DAYS = 7;
 /** How long a claimed webhook delivery is remembered: longer than the window, so no replay falls between the two. */
 export const DELIVERY_RETENTION_DAYS = REPLAY_WINDOW_DAYS + 1;
+
+/**
+ * The HTTP API's routes (lib/api builds one Hono route table from its zod schemas; lib/infra/api.ts gives each
+ * group its own Lambda function and API Gateway routes). Paths are OpenAPI templates (`{id}`). `role` is what a
+ * bearer token (karma serve) or a JWT's roles claim must grant; `null`: open (no auth). Roles are ordered:
+ * apply ⊇ propose ⊇ read. test/unit/api checks that lib/api serves exactly these routes.
+ */
+export const API_GROUPS = ['meta', 'read', 'changes', 'ops'] as const;
+export type ApiGroup = (typeof API_GROUPS)[number];
+export const API_ROLES = ['read', 'propose', 'apply'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+export interface ApiRoute {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly group: ApiGroup;
+  readonly role: ApiRole | null;
+}
+
+export const API_ROUTES: readonly ApiRoute[] = [
+  { method: 'GET', path: '/healthz', group: 'meta', role: null },
+  { method: 'GET', path: '/openapi.json', group: 'meta', role: null },
+  { method: 'GET', path: '/graph', group: 'read', role: 'read' },
+  { method: 'GET', path: '/plan', group: 'read', role: 'read' },
+  { method: 'GET', path: '/impact', group: 'read', role: 'read' },
+  { method: 'GET', path: '/components/{env}/{name}', group: 'read', role: 'read' },
+  { method: 'POST', path: '/request-change', group: 'changes', role: 'propose' },
+  { method: 'GET', path: '/changes', group: 'changes', role: 'read' },
+  { method: 'GET', path: '/changes/{id}', group: 'changes', role: 'read' },
+  { method: 'POST', path: '/changes/{id}/apply', group: 'changes', role: 'apply' },
+  { method: 'GET', path: '/executions/{id}', group: 'ops', role: 'read' },
+  { method: 'GET', path: '/audit', group: 'ops', role: 'read' },
+];
+
+/** The Lambda entry file of each group (relative to the repo root). */
+export const API_FUNCTION_ENTRIES: Readonly<Record<ApiGroup, string>> = {
+  meta: 'lambdas/api-meta.ts',
+  read: 'lambdas/api-read.ts',
+  changes: 'lambdas/api-changes.ts',
+  ops: 'lambdas/api-ops.ts',
+};
+
+/** The largest request body any route accepts (413 above it). */
+export const API_MAX_BODY_BYTES = 1024 * 1024;
