@@ -1,0 +1,289 @@
+/**
+ * The API's request and response schemas (zod, with OpenAPI names): the OpenAPI document is generated from
+ * them (docs/openapi.json), requests are validated by them, and the route tests check every response against
+ * them. They describe what lib/app returns; they do not reshape it.
+ */
+import { z } from '@hono/zod-openapi';
+import { STATUSES } from '../core/status.ts';
+import { AUDIT_ACTIONS } from '../ports.ts';
+import { MAX_DEPTH } from '../app/views.ts';
+
+// ---------------------------------------------------------------------------------------------- requests
+
+/** `?refresh=true`: build now from the config and the runtime (and write the graph store). */
+const refresh = z.enum(['true', 'false']).optional().openapi({ description: 'true: rebuild from the config and the runtime now (and write the graph store)' });
+const name = (what: string) => z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, `${what} names are letters, digits, _, . and -`);
+
+export const GraphQuery = z
+  .object({
+    env: name('environment').optional().openapi({ description: 'only this environment' }),
+    component: name('component').optional().openapi({ description: 'with env: only the neighbourhood of this component' }),
+    depth: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_DEPTH)
+      .optional()
+      .openapi({ type: 'integer', description: `with component: dependency hops up and down (default 1, at most ${MAX_DEPTH})` }),
+    format: z.enum(['json', 'dot', 'mermaid']).optional().openapi({ description: 'json (default), or the picture as Graphviz DOT or Mermaid text' }),
+    refresh,
+  })
+  .strict()
+  .openapi('GraphQuery');
+
+export const PlanQuery = z
+  .object({
+    env: name('environment'),
+    mode: z.enum(['apply', 'all', 'destroy']).optional().openapi({ description: 'apply (default): what needs an apply; all: every component; destroy: the reverse order' }),
+    refresh,
+  })
+  .strict();
+
+export const ImpactQuery = z
+  .object({ env: name('environment'), component: name('component'), output: name('output').optional(), refresh })
+  .strict();
+
+export const ComponentParams = z.object({ env: name('environment'), name: name('component') });
+export const RefreshQuery = z.object({ refresh }).strict();
+export const EmptyQuery = z.object({}).strict();
+
+export const RequestChangeBody = z
+  .object({
+    component: name('component'),
+    env: name('environment'),
+    input: z.record(z.string(), z.unknown()).openapi({ description: "the component's full new inputs in that environment (what --input's file holds)" }),
+    message: z.string().max(500).optional().openapi({ description: 'a one-line description of the change' }),
+    dryRun: z.boolean().optional().openapi({ description: 'validate and show the diff and impact, record nothing' }),
+    plan: z.boolean().optional().openapi({ description: 'false: record the proposal without running terraform plan' }),
+  })
+  .strict()
+  .openapi('RequestChange');
+
+export const ChangeParams = z.object({ id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'a change id (p-…)') });
+
+export const ApplyChangeBody = z
+  .object({
+    allowDestroy: z.boolean().optional().openapi({ description: 'accept a plan that destroys or replaces resources' }),
+    includePending: z.boolean().optional().openapi({ description: "also apply everything else pending in the change's environment" }),
+  })
+  .strict()
+  .openapi('ApplyChange');
+
+export const MAX_PAGE = 200;
+export const ChangesQuery = z.object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer' }) }).strict();
+export const ExecutionParams = z.object({ id: z.string().min(1).max(2048) });
+export const AuditQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', description: `entries per page (default 50, at most ${MAX_PAGE})` }),
+    after: z.string().min(1).max(200).optional().openapi({ description: "the previous page's next cursor" }),
+    change: z.string().min(1).max(100).optional().openapi({ description: "only this change's entries" }),
+  })
+  .strict();
+
+// --------------------------------------------------------------------------------------------- responses
+
+const Status = z.enum(STATUSES);
+const PropValue = z.union([z.string(), z.number(), z.boolean()]);
+const Waves = z.array(z.array(z.string())).openapi({ description: 'waves in order; the components of one wave can be applied in parallel' });
+const Skipped = z.object({ component: z.string(), status: z.string(), reason: z.string() });
+
+export const GraphElement = z
+  .object({
+    id: z.string(),
+    label: z.string(),
+    from: z.string().optional(),
+    to: z.string().optional(),
+    props: z.record(z.string(), PropValue),
+    hash: z.string(),
+  })
+  .openapi('GraphElement');
+
+export const Graph = z
+  .object({
+    meta: z.object({
+      project: z.string(),
+      builtAt: z.string(),
+      source: z.string(),
+      commit: z.string().optional(),
+      configFingerprint: z.string(),
+      trigger: z.string().optional(),
+    }),
+    vertices: z.array(GraphElement),
+    edges: z.array(GraphElement),
+  })
+  .openapi('Graph');
+
+export const EnvironmentOrder = z
+  .object({ env: z.string(), waves: Waves, skipped: z.array(Skipped).optional(), orphaned: z.array(Skipped) })
+  .openapi('EnvironmentOrder');
+
+export const Impact = z
+  .object({
+    env: z.string(),
+    component: z.string(),
+    output: z.string().optional(),
+    waves: Waves,
+    otherEnvironments: z.array(z.object({ env: z.string(), waves: Waves })),
+  })
+  .openapi('Impact');
+
+const WhyStep = z.object({
+  kind: z.enum(['status', 'once-unblocked', 'advice']),
+  depth: z.number().int(),
+  env: z.string(),
+  component: z.string(),
+  status: Status.optional(),
+  reason: z.string().optional(),
+  advice: z.string().optional(),
+});
+
+export const Why = z.object({ env: z.string(), component: z.string(), status: Status, reason: z.string(), chain: z.array(WhyStep) }).openapi('Why');
+
+export const Component = z
+  .object({
+    env: z.string(),
+    component: z.string(),
+    status: Status,
+    reason: z.string(),
+    why: Why,
+    description: z.string().nullable(),
+    module: z.string().nullable(),
+    file: z.string().nullable(),
+    configHash: z.string().nullable(),
+    dependsOn: z.array(z.string()),
+    dependents: z.array(z.string()),
+    inputs: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'as written in the config repo: a secret is a ${ssm:...} reference, never its value' }),
+    references: z.array(z.object({ at: z.string(), text: z.string() })),
+    outputs: z.array(
+      z.object({
+        name: z.string(),
+        path: z.string(),
+        present: z.boolean(),
+        version: z.number().int().nullable(),
+        sensitive: z.boolean(),
+        value: z.string().nullable().openapi({ description: 'null when absent, sensitive or a SecureString' }),
+        consumers: z.array(z.object({ env: z.string(), component: z.string() })),
+      }),
+    ),
+    lastApply: z
+      .object({
+        appliedAt: z.string(),
+        result: z.enum(['success', 'failed']),
+        commit: z.string().nullable(),
+        configHash: z.string(),
+        error: z.string().nullable(),
+        drift: z.object({ checkedAt: z.string(), drifted: z.boolean(), summary: z.string().nullable() }).nullable(),
+      })
+      .nullable(),
+  })
+  .openapi('Component');
+
+const InputChange = z.object({ path: z.string(), kind: z.enum(['added', 'removed', 'changed']), before: z.unknown().optional(), after: z.unknown().optional() });
+const PlanResource = z.object({ address: z.string(), action: z.enum(['create', 'update', 'replace', 'delete', 'read']) });
+
+/** The plan outcome of a proposal: planned (the summary), skipped (no terraform), or failed; null: not planned. */
+export const PlanOutcome = z
+  .union([
+    z.object({
+      status: z.literal('planned'),
+      add: z.number().int(),
+      change: z.number().int(),
+      destroy: z.number().int(),
+      resources: z.array(PlanResource),
+      line: z.string(),
+      commit: z.string(),
+      plannedAt: z.string(),
+      expiresAt: z.string(),
+    }),
+    z.object({ status: z.literal('skipped'), reason: z.string() }),
+    z.object({ status: z.literal('failed'), error: z.string(), log: z.string() }),
+  ])
+  .nullable()
+  .openapi('PlanOutcome');
+
+export const Proposed = z
+  .object({
+    id: z.string().optional().openapi({ description: 'absent on a dry run' }),
+    branch: z.string().optional(),
+    commit: z.string().optional(),
+    base: z.string(),
+    component: z.string(),
+    env: z.string(),
+    file: z.string(),
+    newDeployment: z.boolean(),
+    message: z.string(),
+    diff: z.array(InputChange),
+    impact: Impact,
+    warnings: z.array(z.string()),
+    plan: PlanOutcome,
+  })
+  .openapi('Proposed');
+
+export const CHANGE_STATUSES = ['proposed', 'queued', 'applying', 'succeeded', 'failed', 'rejected'] as const;
+
+export const AuditEntry = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    actor: z.string(),
+    action: z.enum(AUDIT_ACTIONS),
+    change: z.string(),
+    component: z.string(),
+    env: z.string(),
+    commit: z.string().optional(),
+    diff: z.array(z.unknown()).optional(),
+    result: z.string().optional(),
+    execution: z.string().optional(),
+  })
+  .openapi('AuditEntry');
+
+export const Change = z
+  .object({
+    id: z.string(),
+    status: z.enum(CHANGE_STATUSES),
+    component: z.string(),
+    env: z.string(),
+    message: z.string(),
+    base: z.string().nullable(),
+    commit: z.string().nullable(),
+    createdAt: z.string().nullable(),
+    plan: PlanOutcome,
+    history: z.array(AuditEntry),
+    reason: z.string().optional(),
+  })
+  .openapi('Change');
+
+export const Changes = z.object({ changes: z.array(Change) }).openapi('Changes');
+
+export const ApplyStarted = z
+  .object({ change: Change, execution: z.string().nullable().openapi({ description: 'the pipeline run, once known (GET /executions/{id})' }) })
+  .openapi('ApplyStarted');
+
+export const Execution = z
+  .object({
+    executionArn: z.string(),
+    status: z.string(),
+    startDate: z.string(),
+    stopDate: z.string().nullable(),
+    error: z.string().nullable(),
+    cause: z.string().nullable(),
+    summary: z.unknown(),
+  })
+  .openapi('Execution');
+
+export const AuditPage = z.object({ entries: z.array(AuditEntry), next: z.string().nullable() }).openapi('AuditPage');
+
+export const Health = z.object({ status: z.literal('ok'), version: z.string() }).openapi('Health');
+
+/** RFC 9457 problem details. */
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    problems: z.array(z.object({ path: z.string(), message: z.string() })).optional().openapi({ description: 'each problem of an invalid request, with where it is' }),
+    known: z.array(z.string()).optional().openapi({ description: 'for an unknown name: the valid ones' }),
+  })
+  .openapi('Problem');
