@@ -224,7 +224,7 @@ async function cold(rows: readonly BundleRow[], runs: number, work: string): Pro
         results.set(c.name, r);
       }
     }
-    // What GET /graph would cost from Neptune alone (reads.snapshot(), behind the Workspace change proposed in
+    // What GET /graph would cost from Neptune alone (reads.storedGraph(), behind the Workspace change proposed in
     // docs/api-serverless.md) against the build from Git + SSM it makes today; fresh workspaces, in this process.
     const sources = { current: [] as number[], snapshot: [] as number[] };
     for (let i = 0; i < runs; i++) {
@@ -234,7 +234,7 @@ async function cold(rows: readonly BundleRow[], runs: number, work: string): Pro
       await ws.current();
       sources.current.push(performance.now() - t);
       t = performance.now();
-      if (!(await ws.reads.snapshot())) throw new Error('Neptune holds no graph');
+      if (!(await ws.reads.storedGraph())) throw new Error('Neptune holds no graph');
       sources.snapshot.push(performance.now() - t);
       await ws.close();
     }

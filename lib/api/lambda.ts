@@ -20,6 +20,7 @@ import { handle } from 'hono/aws-lambda';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { ApiGroup } from '../core/pipeline-contract.ts';
 import { UsageError } from '../core/errors.ts';
+import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { Workspace } from '../app/workspace.ts';
 import { createApi } from './app.ts';
 import { iamAuth, jwtAuth, type Authenticate } from './auth.ts';
@@ -38,7 +39,10 @@ export function authFromEnv(env: NodeJS.ProcessEnv): Authenticate {
  * A workspace opened on first use: every call waits for `open()` (once per container; a failed open is retried
  * on the next call), then goes to the real one.
  */
-export function lazyWorkspace(open: () => Promise<Workspace>): Workspace & { readonly opened: boolean } {
+/** The stored graph without a build, where a workspace offers it (docs/api-serverless.md proposes it for Workspace). */
+type StoredGraphRead = (options?: { readonly env?: string }) => Promise<{ readonly snapshot: GraphSnapshot; readonly buildId: string | null } | undefined>;
+
+export function lazyWorkspace(open: () => Promise<Workspace>): Workspace & { readonly opened: boolean; readonly storedGraph: StoredGraphRead } {
   let opening: Promise<Workspace> | undefined;
   let ready: Workspace | undefined;
   const get = async (): Promise<Workspace> => {
@@ -60,6 +64,11 @@ export function lazyWorkspace(open: () => Promise<Workspace>): Workspace & { rea
       return ready !== undefined;
     },
     current: async (options) => (await get()).current(options),
+    // undefined when the real workspace has no stored graph: the caller builds instead.
+    storedGraph: async (options) => {
+      const ws = (await get()) as Workspace & { storedGraph?: StoredGraphRead };
+      return ws.storedGraph ? ws.storedGraph(options) : undefined;
+    },
     requestChange: async (request, actor) => (await get()).requestChange(request, actor),
     listChanges: async (options) => (await get()).listChanges(options),
     getChange: async (id) => (await get()).getChange(id),

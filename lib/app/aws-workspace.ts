@@ -22,7 +22,7 @@ export { openAwsOpsWorkspace } from './aws-workspace/ops.ts';
 export { openAwsReadWorkspace, type AwsReads, type StoredGraph } from './aws-workspace/reads.ts';
 export { ApiSetupError } from './aws-workspace/settings.ts';
 
-/** Every route's part, on one set of settings. `reads.snapshot()` is the stored graph (see reads.ts). */
+/** Every route's part, on one set of settings. `reads.storedGraph()` is the stored graph (see reads.ts). */
 export async function openAwsWorkspace(env: NodeJS.ProcessEnv = process.env): Promise<Workspace & { readonly reads: AwsReads }> {
   const s = awsWorkspaceSettings(env);
   const audit = (() => {

@@ -21,7 +21,9 @@ import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
 import { loadConfig } from '../../lib/app/build.ts';
 import { recordApply } from '../../lib/app/record.ts';
 import { openAwsReadWorkspace } from '../../lib/app/aws-workspace/reads.ts';
+import { apiHandler, authFromEnv } from '../../lib/api/lambda.ts';
 import * as S from '../../lib/api/schemas.ts';
+import { UsageError } from '../../lib/core/errors.ts';
 import { REPO_ROOT } from '../../scripts/servers/servers.ts';
 import { MINIMAL_REPO, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { gremlinEndpoint, motoClientConfig, setEnv, standInEnv } from '../support/stand-ins.ts';
@@ -259,6 +261,9 @@ describe('the API functions behind API Gateway (IAM auth)', () => {
 
     expect(graph.status, graph.text).toBe(200);
     expect(graph.headers['karma-commit']).toBe(commit);
+    S.Graph.parse(graph.json());
+    S.EnvironmentOrder.parse(plan.json());
+    S.Component.parse(app.json());
     const ids = (graph.json()['vertices'] as { id: string }[]).map((v) => v.id);
     expect(ids).toEqual(expect.arrayContaining(['env:karma-dev', 'component:karma-dev:network', 'component:karma-dev:app', 'output:karma-dev:network:vpc_id']));
     expect(plan.status, plan.text).toBe(200);
@@ -279,7 +284,7 @@ describe('the API functions behind API Gateway (IAM auth)', () => {
   it('GET /graph?refresh=true writes the build to Neptune; the stored graph is then read from Neptune alone', async () => {
     const res = await call('read', 'GET', '/graph', { query: { refresh: 'true' } });
     const ws = await openAwsReadWorkspace(process.env);
-    const stored = await ws.reads.snapshot({ env: 'karma-dev' });
+    const stored = await ws.reads.storedGraph({ env: 'karma-dev' });
     await ws.close();
 
     expect(res.status, res.text).toBe(200);
@@ -329,6 +334,7 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     expect(res.status, res.text).toBe(202);
     const body = res.json();
     id = body['id'] as string;
+    S.Proposed.parse(body);
     expect(body).toMatchObject({ branch: `karma/proposals/${id}`, base: commit, component: 'app', env: 'karma-dev', plan: { status: 'skipped' } });
     expect(bareGit('rev-parse', `refs/heads/karma/proposals/${id}`)).toBe(body['commit']);
     expect(bareGit('show', `${body['commit'] as string}:environments/karma-dev/app.json`)).toContain('"size": "large"');
@@ -339,6 +345,8 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     const change = await call('changes', 'GET', `/changes/${id}`);
 
     expect(audit.status, audit.text).toBe(200);
+    S.AuditPage.parse(audit.json());
+    S.Change.parse(change.json());
     expect(audit.json()['entries']).toEqual([expect.objectContaining({ action: 'change.requested', change: id, actor: CALLER, component: 'app', env: 'karma-dev', result: 'bigger app' })]);
     expect(change.status, change.text).toBe(200);
     expect(change.json()).toMatchObject({ id, status: 'proposed', component: 'app', env: 'karma-dev' });
@@ -349,6 +357,7 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
 
     expect(res.status, res.text).toBe(202);
     const body = res.json() as { change: Record<string, unknown>; execution: string };
+    S.ApplyStarted.parse(body);
     expect(body.change).toMatchObject({ id, status: 'queued' });
     expect(body.execution.startsWith(stateMachineArn.replace(':stateMachine:', ':execution:'))).toBe(true);
     const main = bareGit('rev-parse', 'refs/heads/main');
@@ -358,6 +367,7 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
 
     const run = await call('ops', 'GET', `/executions/${encodeURIComponent(body.execution)}`);
     expect(run.status, run.text).toBe(200);
+    S.Execution.parse(run.json());
     expect(run.json()).toMatchObject({ executionArn: body.execution, status: 'RUNNING', stopDate: null });
     const audit = await call('ops', 'GET', '/audit', { query: { change: id } });
     expect((audit.json()['entries'] as { action: string }[]).map((e) => e.action)).toEqual(['change.apply-queued', 'change.requested']);
@@ -376,5 +386,63 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     expect(other.status).toBe(404);
     expect(other.type).toBe('application/problem+json');
     expect(again.status, again.text).toBe(409);
+  });
+});
+
+describe('apiHandler and the lazy workspace (no network)', () => {
+  it('/healthz and /openapi.json never open the workspace; the first route that needs it opens it once', async () => {
+    // Prepare
+    let opened = 0;
+    const open = async () => {
+      opened++;
+      return openAwsReadWorkspace(process.env);
+    };
+    const handler = apiHandler('meta', open) as unknown as Handler;
+    const read = apiHandler('read', open) as unknown as Handler;
+
+    // Act
+    const health = await handler(gatewayEvent('GET', '/healthz', { iam: null }), lambdaContext);
+    const spec = await handler(gatewayEvent('GET', '/openapi.json', { iam: null }), lambdaContext);
+    const openedAfterMeta = opened;
+    await read(gatewayEvent('GET', '/plan', { query: { env: 'karma-dev' } }), lambdaContext);
+    await read(gatewayEvent('GET', '/plan', { query: { env: 'karma-prod' } }), lambdaContext);
+
+    // Assess
+    expect(health.statusCode).toBe(200);
+    expect(spec.statusCode).toBe(200);
+    expect(JSON.parse(spec.body)).toMatchObject({ openapi: '3.1.0' });
+    expect(openedAfterMeta).toBe(0);
+    expect(opened).toBe(1);
+  });
+
+  it('a failed open is a 500 problem, tried again on the next request; the log line names the error, never the body', async () => {
+    let attempts = 0;
+    const lines: string[] = [];
+    const logger = { appendKeys: () => undefined, addContext: () => undefined, error: (m: string, f: unknown) => void lines.push(JSON.stringify({ m, f }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v))) };
+    const handler = apiHandler(
+      'changes',
+      async () => {
+        attempts++;
+        throw new Error('Neptune unreachable');
+      },
+      { logger: logger as never },
+    ) as unknown as Handler;
+
+    const first = await handler(gatewayEvent('POST', '/request-change', { body: { component: 'app', env: 'karma-dev', input: { name: 'secret-value-xyz' } } }), lambdaContext);
+    const second = await handler(gatewayEvent('GET', '/changes'), lambdaContext);
+
+    expect(first.statusCode).toBe(500);
+    expect(first.headers?.['content-type']).toBe('application/problem+json');
+    expect(JSON.parse(first.body)).toMatchObject({ status: 500, detail: 'unexpected Error; the server log has the details' });
+    expect(second.statusCode).toBe(500);
+    expect(attempts).toBe(2);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('Neptune unreachable');
+    expect(lines[0]).toContain('/request-change');
+    expect(lines.join('')).not.toContain('secret-value-xyz');
+  });
+
+  it('KARMA_API_AUTH other than iam or jwt is one clear line', () => {
+    expect(() => authFromEnv({ KARMA_API_AUTH: 'cognito' })).toThrow(new UsageError('KARMA_API_AUTH must be iam or jwt, got "cognito"'));
   });
 });

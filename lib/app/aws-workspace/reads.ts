@@ -5,7 +5,7 @@
  *
  *   current()               a build from Git + SSM, reused by the container for KARMA_API_CACHE_SECONDS (default 5)
  *   current({refresh})      a build from Git + SSM now, written to Neptune (only what changed) and recorded
- *   snapshot({env})         the graph as Neptune holds it (the pipeline's last write): one read, no Git, no SSM;
+ *   storedGraph({env})      the graph as Neptune holds it (the pipeline's last write): one read, no Git, no SSM;
  *                           what GET /graph without refresh and without a component needs (see docs/api-serverless.md)
  */
 import { resolve } from 'node:path';
@@ -33,7 +33,7 @@ export interface AwsReads extends ReadPart {
    * The graph Neptune holds, whole or one environment's part, without building anything; undefined when Neptune
    * holds none yet, or not the environment asked for (then current() answers: the graph, or the 404).
    */
-  snapshot(options?: { readonly env?: string }): Promise<StoredGraph | undefined>;
+  storedGraph(options?: { readonly env?: string }): Promise<StoredGraph | undefined>;
   close(): Promise<void>;
 }
 
@@ -80,7 +80,7 @@ export function awsReads(s: AwsWorkspaceSettings, options: { now?: () => number 
       building ??= build(false).finally(() => (building = undefined));
       return building;
     },
-    async snapshot(opts = {}) {
+    async storedGraph(opts = {}) {
       const b = await backendFor(cached?.current.build.config);
       const stored = await b.graph.read();
       if (!stored || stored.vertices.length === 0) return undefined;

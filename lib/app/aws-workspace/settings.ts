@@ -16,6 +16,7 @@
  *   AWS_REGION, AWS_ENDPOINT_URL[_SFN|_DYNAMODB|_SSM]   the SDK's region and endpoint overrides (tests: moto)
  */
 import { KarmaError, UsageError } from '../../core/errors.ts';
+import type { GraphSnapshot } from '../../core/snapshot.ts';
 import type { Workspace } from '../workspace.ts';
 
 /** The stack left out a setting a route needs: the route answers 503 saying which. */
@@ -68,19 +69,24 @@ export type ReadPart = Pick<Workspace, 'current'>;
 export type ChangesPart = Pick<Workspace, 'requestChange' | 'listChanges' | 'getChange' | 'applyChange'>;
 export type OpsPart = Pick<Workspace, 'execution' | 'audit'>;
 
+/** The stored graph without a build (proposed as an optional Workspace method: docs/api-serverless.md). */
+export type StoredGraphRead = (options?: { readonly env?: string }) => Promise<{ readonly snapshot: GraphSnapshot; readonly buildId: string | null } | undefined>;
+
 export interface Parts {
-  readonly read?: ReadPart & { close(): Promise<void> };
+  readonly read?: ReadPart & { storedGraph?: StoredGraphRead; close(): Promise<void> };
   readonly changes?: ChangesPart & { close(): Promise<void> };
   readonly ops?: OpsPart & { close(): Promise<void> };
 }
 
 /** One Workspace from the parts given: a method of a part not given says so (a route served by the wrong function). */
-export function composeWorkspace(description: string, parts: Parts): Workspace {
+export function composeWorkspace(description: string, parts: Parts): Workspace & { readonly storedGraph?: StoredGraphRead } {
   const missing = (group: string) => (): never => {
     throw new Error(`this function serves no ${group} routes (lib/core/pipeline-contract.ts API_ROUTES)`);
   };
+  const stored = parts.read?.storedGraph;
   return {
     description,
+    ...(stored ? { storedGraph: (o?: { readonly env?: string }) => stored(o) } : {}),
     current: parts.read ? (o) => parts.read!.current(o) : missing('read'),
     requestChange: parts.changes ? (r, a) => parts.changes!.requestChange(r, a) : missing('changes'),
     listChanges: parts.changes ? (o) => parts.changes!.listChanges(o) : missing('changes'),
