@@ -368,6 +368,8 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     const run = await call('ops', 'GET', `/executions/${encodeURIComponent(body.execution)}`);
     expect(run.status, run.text).toBe(200);
     S.Execution.parse(run.json());
+    const byName = await call('ops', 'GET', `/executions/${body.execution.split(':').pop()!}`);
+    expect(byName.json()).toMatchObject({ executionArn: body.execution });
     expect(run.json()).toMatchObject({ executionArn: body.execution, status: 'RUNNING', stopDate: null });
     const audit = await call('ops', 'GET', '/audit', { query: { change: id } });
     expect((audit.json()['entries'] as { action: string }[]).map((e) => e.action)).toEqual(['change.apply-queued', 'change.requested']);
