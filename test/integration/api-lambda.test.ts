@@ -21,6 +21,7 @@ import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
 import { loadConfig } from '../../lib/app/build.ts';
 import { recordApply } from '../../lib/app/record.ts';
 import { openAwsReadWorkspace } from '../../lib/app/aws-workspace/reads.ts';
+import { openAwsChangesWorkspace } from '../../lib/app/aws-workspace/changes.ts';
 import { apiHandler, authFromEnv } from '../../lib/api/lambda.ts';
 import * as S from '../../lib/api/schemas.ts';
 import { UsageError } from '../../lib/core/errors.ts';
@@ -372,7 +373,8 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     expect(byName.json()).toMatchObject({ executionArn: body.execution });
     expect(run.json()).toMatchObject({ executionArn: body.execution, status: 'RUNNING', stopDate: null });
     const audit = await call('ops', 'GET', '/audit', { query: { change: id } });
-    expect((audit.json()['entries'] as { action: string }[]).map((e) => e.action)).toEqual(['change.apply-queued', 'change.requested']);
+    // Entries of one millisecond have no defined order among themselves.
+    expect((audit.json()['entries'] as { action: string }[]).map((e) => e.action).sort()).toEqual(['change.apply-queued', 'change.apply-started', 'change.requested']);
     const list = await call('changes', 'GET', '/changes');
     expect(list.status, list.text).toBe(200);
     expect(S.Changes.parse(list.json()).changes).toEqual([expect.objectContaining({ id, status: 'applying', commit: main })]);
@@ -387,6 +389,30 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
 
     expect(other.status).toBe(404);
     expect(other.type).toBe('application/problem+json');
+    expect(again.status, again.text).toBe(409);
+  });
+});
+
+describe('an apply whose pipeline cannot be started', () => {
+  it('is a 503 once merged and pushed; the change is then queued (the git-push trigger runs it) and a second apply is a 409', async () => {
+    // Prepare: a function whose state machine does not exist, and a proposal.
+    const broken = apiHandler('changes', () =>
+      openAwsChangesWorkspace({ ...process.env, KARMA_API_WORK_DIR: join(tmp, 'work-broken'), KARMA_STATE_MACHINE_ARN: stateMachineArn.replace(/:stateMachine:.*$/, ':stateMachine:missing') }),
+    ) as unknown as Handler;
+    const proposed = await call('changes', 'POST', '/request-change', { body: { component: 'network', env: 'karma-dev', input: { cidr: '10.1.0.0/16' } } });
+    expect(proposed.status, proposed.text).toBe(202);
+    const id = proposed.json()['id'] as string;
+
+    // Act
+    const failed = await broken(gatewayEvent('POST', `/changes/${id}/apply`), lambdaContext);
+    const change = await call('changes', 'GET', `/changes/${id}`);
+    const again = await call('changes', 'POST', `/changes/${id}/apply`);
+
+    // Assess
+    expect(failed.statusCode, failed.body).toBe(503);
+    expect(JSON.parse(failed.body)).toMatchObject({ detail: expect.stringContaining('StartExecution') });
+    expect(bareGit('show', 'main:environments/karma-dev/network.json')).toContain('10.1.0.0/16');
+    expect(change.json()).toMatchObject({ id, status: 'queued', reason: expect.stringContaining('git-push trigger') });
     expect(again.status, again.text).toBe(409);
   });
 });

@@ -6,9 +6,9 @@
  *                             on `karma/proposals/<id>`), then that branch pushed to the remote. No Terraform here:
  *                             `plan` is skipped; the deployed pipeline plans in CodeBuild.
  *   POST /changes/{id}/apply  the proposal merged into the tracked branch (fast-forward, or a replay when only other
- *                             files moved: lib/app/change.ts mergeProposal), the branch pushed, the proposal's branch
- *                             deleted there, then the state machine started for the environment at the merged commit:
- *                             the change is `queued` with the execution's ARN.
+ *                             files moved: lib/app/change.ts mergeProposal), the branch pushed (audit: apply-queued),
+ *                             the proposal's branch deleted there, then the state machine started for the environment
+ *                             at the merged commit (audit: apply-started): the change is `queued` with the ARN.
  *   GET /changes[/{id}]       open proposals (the remote's proposal branches) and, from the audit log, the changes
  *                             applied since: queued, applying, succeeded or failed as their execution says.
  *
@@ -89,17 +89,21 @@ export function awsChanges(s: AwsWorkspaceSettings, audit: () => AuditLog, optio
   const changeOf = async (id: string, proposal: Proposal | undefined, history: readonly AuditEntry[]): Promise<Json> => {
     const requested = history.find((e) => e.action === 'change.requested');
     const queued = history.find((e) => e.action === 'change.apply-queued');
+    const started = history.find((e) => e.action === 'change.apply-started' && e.execution);
     let status: ChangeStatus = 'proposed';
     let reason: string | undefined;
     if (!proposal) {
-      if (queued?.execution) {
+      if (started?.execution) {
         try {
-          status = statusOfExecution((await describeExecution(s, queued.execution, options.executions)).status);
+          status = statusOfExecution((await describeExecution(s, started.execution, options.executions)).status);
         } catch (error) {
           if (!(error instanceof KarmaError)) throw error;
           status = 'queued';
           reason = `the execution cannot be read now: ${error.message}`;
         }
+      } else if (queued) {
+        status = 'queued';
+        reason = 'merged and pushed, but no execution was started for it: the git-push trigger runs the pipeline for the pushed commit';
       } else {
         status = 'rejected';
         reason = 'its proposal branch was deleted without an apply';
@@ -113,7 +117,7 @@ export function awsChanges(s: AwsWorkspaceSettings, audit: () => AuditLog, optio
       env: proposal?.env ?? any?.env ?? '',
       message: proposal?.message ?? requested?.result ?? '',
       base: proposal?.base ?? null,
-      commit: queued?.commit ?? proposal?.commit ?? requested?.commit ?? null,
+      commit: started?.commit ?? queued?.commit ?? proposal?.commit ?? requested?.commit ?? null,
       createdAt: proposal?.createdAt ?? requested?.at ?? null,
       plan: null,
       history,
@@ -182,30 +186,40 @@ export function awsChanges(s: AwsWorkspaceSettings, audit: () => AuditLog, optio
         const proposal = await findProposal(repo, id);
         if (!proposal) {
           const history = await historyOf(id);
-          if (history.some((e) => e.action === 'change.apply-queued')) throw new ConflictError(`change ${id} was applied already (GET /changes/${id} says how it went)`);
+          if (history.some((e) => e.action === 'change.apply-started' || e.action === 'change.apply-queued')) {
+            throw new ConflictError(`change ${id} was merged already (GET /changes/${id} says how it went)`);
+          }
           throw notFound(id, await listProposals(repo));
         }
         const stateMachineArn = requireStateMachine(s);
-        const merged = await mergeProposal(repo, proposal.id);
-        await repo.push(merged.into);
+        const about = { actor, change: proposal.id, component: proposal.component, env: proposal.env };
+        const head = (await repo.head()).commit;
+        let commit: string;
+        if (await repo.isAncestor(proposal.commit, head)) {
+          // Merged (fast-forward) and pushed by an earlier call that failed after: only what is left to do.
+          commit = head;
+        } else {
+          const merged = await mergeProposal(repo, proposal.id);
+          await repo.push(merged.into);
+          commit = merged.commit;
+          // Recorded once pushed: whatever fails next, the change is in the branch the pipeline reads.
+          await append({ ...about, action: 'change.apply-queued', commit, result: `merged into ${branch} (${merged.how}) at ${commit.slice(0, 8)} and pushed` });
+        }
         await repo.push(proposal.branch, { delete: true });
         // The run: the proposal's component and what depends on it, unless the caller accepts everything pending.
-        const config = await loadConfig(repo.sourceAt(merged.commit));
+        const config = await loadConfig(repo.sourceAt(commit));
         const reach = impact(buildGraph(config, new Map(), { builtAt: now().toISOString() }), proposal.env, proposal.component).waves.flat();
-        const input = { env: proposal.env, mode: 'apply', trigger: 'manual', commit: merged.commit, ...(request.includePending ? {} : { components: reach }) };
+        const input = { env: proposal.env, mode: 'apply', trigger: 'manual', commit, ...(request.includePending ? {} : { components: reach }) };
         const started = await startRemotePipeline(input, { stateMachineArn, ...remoteOptions(s), ...executions });
         await append({
-          actor,
-          action: 'change.apply-queued',
-          change: proposal.id,
-          component: proposal.component,
-          env: proposal.env,
-          commit: merged.commit,
+          ...about,
+          action: 'change.apply-started',
+          commit,
           execution: started.executionArn,
-          result: `merged into ${branch} (${merged.how}) at ${merged.commit.slice(0, 8)} and pushed; pipeline ${started.started ? 'started' : `already ${started.status?.toLowerCase() ?? 'started'}`}`,
+          result: `pipeline ${started.started ? 'started' : `already ${started.status?.toLowerCase() ?? 'started'}`} for ${proposal.env} at ${commit.slice(0, 8)}${request.includePending ? '' : `: ${reach.join(', ')}`}`,
         });
         const change = await changeOf(proposal.id, undefined, await historyOf(proposal.id));
-        return { change: { ...change, status: 'queued' }, execution: started.executionArn };
+        return { change: { ...change, status: 'queued', commit }, execution: started.executionArn };
       }),
 
     close: async () => undefined,
