@@ -114,6 +114,18 @@ export function apiHandler(group: ApiGroup, open: () => Promise<Workspace>, opti
   const serve = handle(app);
   return (async (event: Parameters<typeof serve>[0], context?: Parameters<typeof serve>[1]) => {
     if (context) logger.addContext(context as never);
-    return serve(event, context);
+    return serve(withoutStage(event), context);
   }) as ApiLambdaHandler;
+}
+
+/**
+ * The path the routes know: API Gateway's rawPath starts with the stage's name on a named stage (`/prod/graph`),
+ * not on `$default`.
+ */
+export function withoutStage<E>(event: E): E {
+  const e = event as { rawPath?: unknown; requestContext?: { stage?: unknown } };
+  const stage = e.requestContext?.stage;
+  if (typeof e.rawPath !== 'string' || typeof stage !== 'string' || stage === '$default') return event;
+  if (e.rawPath !== `/${stage}` && !e.rawPath.startsWith(`/${stage}/`)) return event;
+  return { ...event, rawPath: e.rawPath.slice(stage.length + 1) || '/' };
 }

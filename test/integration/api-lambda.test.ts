@@ -470,6 +470,15 @@ describe('apiHandler and the lazy workspace (no network)', () => {
     expect(lines.join('')).not.toContain('secret-value-xyz');
   });
 
+  it('a named stage in the path (/prod/healthz) is not part of the route', async () => {
+    const event = gatewayEvent('GET', '/prod/healthz', { iam: null }) as { requestContext: Record<string, unknown> };
+    event.requestContext['stage'] = 'prod';
+
+    const res = await handlers.meta(event, lambdaContext);
+
+    expect(res.statusCode, res.body).toBe(200);
+  });
+
   it('KARMA_API_AUTH other than iam or jwt is one clear line', () => {
     expect(() => authFromEnv({ KARMA_API_AUTH: 'cognito' })).toThrow(new UsageError('KARMA_API_AUTH must be iam or jwt, got "cognito"'));
   });
