@@ -24,7 +24,6 @@ import { SsmRuntimeStore } from '../adapters/ssm/runtime-store.ts';
 import { SsmLockStore } from '../adapters/ssm/lock-store.ts';
 import { NeptuneGraphStore } from '../adapters/neptune/graph-store.ts';
 import { AUDIT_TABLE_NAME, keepBuilds } from '../core/config.ts';
-import { DynamoAuditLog } from '../adapters/dynamodb/audit-log.ts';
 import { UnrecordedAuditLog } from './audit.ts';
 import { DirectoryBuildHistory } from '../adapters/history/directory-history.ts';
 import type { Backend, BackendOptions } from './backend.ts';
@@ -90,8 +89,13 @@ export async function openAwsBackend(config: Config | undefined, options: Backen
     ...(s.region ? { region: s.region } : {}),
     history: new DirectoryBuildHistory(s.historyDir, { keep: keepBuilds(config) }),
   });
+  // The DynamoDB client loads only with a table: the pipeline's functions, which have none, do not pay for it.
   const audit: AuditLog & { close?: () => Promise<void> } = s.auditTable
-    ? new DynamoAuditLog({ table: s.auditTable, ...(s.region ? { region: s.region } : {}), ...(s.dynamodbEndpoint ? { endpoint: s.dynamodbEndpoint } : {}) })
+    ? new (await import('../adapters/dynamodb/audit-log.ts')).DynamoAuditLog({
+        table: s.auditTable,
+        ...(s.region ? { region: s.region } : {}),
+        ...(s.dynamodbEndpoint ? { endpoint: s.dynamodbEndpoint } : {}),
+      })
     : new UnrecordedAuditLog();
   return {
     type: 'aws',
