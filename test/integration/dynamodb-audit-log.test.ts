@@ -149,6 +149,35 @@ describe('DynamoAuditLog on moto', () => {
     own.destroy();
   });
 
+  it('fills a page over several requests when a 1 MB response ends early', async () => {
+    // Prepare: 6 entries of ~240 KB: a 1 MB response holds 4 of them.
+    const table = await freshTable();
+    const own = new DynamoDBClient(motoClientConfig());
+    const limits: unknown[] = [];
+    own.middlewareStack.add(
+      (next) => async (args) => {
+        limits.push((args.input as Record<string, unknown>)['Limit']);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countQueries' },
+    );
+    const log = new DynamoAuditLog({ table, client: own });
+    const ids: string[] = [];
+    for (let s = 1; s <= 6; s++) ids.unshift((await log.append(entryAt(s, 'chg-1', { result: 'r'.repeat(240_000) }))).id);
+    limits.length = 0;
+
+    // Act
+    const page = await log.list({ limit: 5 });
+    const rest = await log.list({ limit: 5, after: page.next! });
+
+    // Assess
+    expect(page.entries.map((e) => e.id)).toEqual(ids.slice(0, 5));
+    expect(page.next).toBe(ids[4]);
+    expect(rest).toEqual({ entries: [expect.objectContaining({ id: ids[5] })] });
+    expect(limits.slice(0, 2)).toEqual([6, 2]); // 4 came back in the first 1 MB, 2 more asked for
+    own.destroy();
+  });
+
   it('says which table is missing, and what names it', async () => {
     const log = new DynamoAuditLog({ table: 'karma-audit-missing', client });
     const failed = log.list({ limit: 1 });
