@@ -503,6 +503,18 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .argument('<env>')
       .option('--force', 'release it even though its holder may still be running'),
   ).action(action(async (p, io) => (await lockCommands()).lockRelease({ ...common(p), env: arg(p, 0), force: flag(p, 'force') }, io)));
+  withCommon(
+    program
+      .command('audit')
+      .description('the audit log: every change request and apply (who, when, what, result), newest first, one page at a time')
+      .option('--change <id>', "only this change's entries")
+      .option('-n, --limit <n>', 'entries per page, 1 to 200 (default 50)', positiveInteger)
+      .option('--after <cursor>', 'the page after this cursor (printed after a page: more: karma audit --after ...)'),
+  ).action(
+    action(async (p, io) =>
+      (await import('./commands/audit.ts')).auditCommand({ ...common(p), change: text(p, 'change'), limit: integer(p, 'limit'), after: text(p, 'after') }, io),
+    ),
+  );
   // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
   withCommon(
     program
