@@ -45,7 +45,7 @@ const JwtAuth = z
         issuer: z.string().regex(/^https:\/\/[^\s/]+(\/\S*)?$/, 'must be the issuer\'s https URL (the token\'s "iss" claim)'),
         /** Accepted audiences (`aud`, or `client_id` for Cognito access tokens): at least one. */
         audience: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least one audience (the app client id for Cognito)'),
-        /** The claim holding the caller's Karma roles (read, propose, apply): an array or a space/comma separated string. @default karma:roles */
+        /** The claim holding the caller's Karma roles (read, propose, apply). @default karma:roles */
         rolesClaim: z.string().regex(/^[\w:./-]{1,128}$/, 'must be a claim name such as karma:roles').default('karma:roles'),
       })
       .strict(),
