@@ -19,7 +19,7 @@
  * conditional put that refuses to overwrite is the code's). Git: `read` pulls; `changes` also pushes, on
  * CodeCommit only to `karma/proposals/*` and the tracked branch (apply merges a proposal into it).
  */
-import { CfnOutput, Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -276,11 +276,5 @@ export class KarmaApi extends Construct {
       });
     }
     this.rolePolicies = rolePolicies;
-
-    new CfnOutput(stack, 'ApiUrl', { value: this.url, description: 'the Karma HTTP API (SigV4-signed requests with IAM auth; docs/deploy.md)' });
-    for (const role of API_ROLES) {
-      new CfnOutput(stack, `Api${role[0]!.toUpperCase()}${role.slice(1)}PolicyArn`, { value: rolePolicies[role].managedPolicyArn, description: `attach to the users and roles that hold the API role ${role}` });
-    }
-    new CfnOutput(stack, 'AuditTableName', { value: this.auditTable.tableName, description: 'the audit log (change requests and applies)' });
   }
 }

@@ -13,6 +13,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { API_ROLES } from '../core/pipeline-contract.ts';
 import { KarmaApi } from './api.ts';
 import { NeptuneCluster, NEPTUNE_PORT } from './graph.ts';
 import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
@@ -134,6 +135,14 @@ export class KarmaStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.triggers.deadLetterQueue.queueUrl });
     if (this.triggers.webhookUrl) new CfnOutput(this, 'GitHubWebhookUrl', { value: this.triggers.webhookUrl.url, description: 'GitHub: Settings > Webhooks > Payload URL (content type application/json, push events)' });
     if (this.triggers.webhookSecret) new CfnOutput(this, 'GitHubWebhookSecretArn', { value: this.triggers.webhookSecret.secretArn });
+    if (this.api) {
+      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'the Karma HTTP API (SigV4-signed requests with IAM auth; docs/deploy.md "The HTTP API")' });
+      for (const role of API_ROLES) {
+        const name = `${role[0]!.toUpperCase()}${role.slice(1)}`;
+        new CfnOutput(this, `Api${name}PolicyArn`, { value: this.api.rolePolicies[role].managedPolicyArn, description: `attach to the users and roles that hold the API role ${role}` });
+      }
+      new CfnOutput(this, 'AuditTableName', { value: this.api.auditTable.tableName, description: 'the audit log (change requests and applies)' });
+    }
 
     this.acknowledgements = acknowledgeFindings(this);
   }
