@@ -5,6 +5,9 @@
  *   karma apply [PROPOSAL] [--env ENV] [--remote]     merge the proposal (fast-forward or replay), run the pipeline
  *                                                     (locally, or start the deployed state machine)
  *
+ * The steps themselves are lib/app/changes.ts (the API and the service call the same functions); here the
+ * flags are parsed, the plan shown, the decision asked for, and the results printed.
+ *
  * Exit codes: 0 done · 1 the pipeline failed (the merge, if any, stays) · 2 invalid input, or a refused merge
  * (ConflictError: nothing changed).
  */
