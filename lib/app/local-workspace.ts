@@ -12,7 +12,10 @@ import { buildFromConfig, loadConfig, storeBuild } from './build.ts';
 import { localDatabasePath, openBackend, type Backend, type BackendType } from './backend.ts';
 import { isGitUrl, openConfigSource } from './open.ts';
 import { auditPage } from './audit.ts';
-import type { AuditPage, Current, ExecutionView, Workspace } from './workspace.ts';
+import { applyChange, checkApply, getChange, listChanges, requestChange, requireDestroyAccepted, type Change, type ChangeContext, type RequestedChange } from './changes.ts';
+import { openGitRepository } from './open.ts';
+import { UsageError } from '../core/errors.ts';
+import type { ApplyRequest, AuditPage, ChangeRequest, Current, ExecutionView, Workspace } from './workspace.ts';
 
 export interface LocalWorkspaceOptions {
   /** A directory or a Git URL. */
@@ -23,6 +26,8 @@ export interface LocalWorkspaceOptions {
   readonly store?: string;
   /** How long a live build is reused (default 5 s); 0: every read builds. */
   readonly cacheSeconds?: number;
+  /** terraform, tofu or a path (default: $KARMA_TERRAFORM, karma.yaml, then PATH). */
+  readonly terraform?: string;
   readonly warn?: (message: string) => void;
 }
 
@@ -114,6 +119,85 @@ export class LocalWorkspace implements Workspace {
     this.cached = undefined;
   }
 
+  /** The change use cases (lib/app/changes.ts) on the config repo, as `actor`. */
+  private async changes(actor: string): Promise<ChangeContext> {
+    if (isGitUrl(this.options.config)) throw new UsageError('changes need a local clone of the config repo: start karma serve with --config DIR');
+    if (this.options.ref) throw new UsageError('changes work on the current branch of the config repo: start karma serve without --ref');
+    const repo = await openGitRepository(this.baseDir);
+    return {
+      repo,
+      withBackend: (config, work) => this.withBackend(config, true, work),
+      audit: (backend) => backend.audit,
+      places: { baseDir: this.baseDir, ...(this.options.store ? { store: this.options.store } : {}) },
+      ...(this.options.backend ? { backendType: this.options.backend } : {}),
+      ...(this.options.terraform ? { terraform: this.options.terraform } : {}),
+      actor,
+    };
+  }
+
+  async requestChange(request: ChangeRequest, actor: string): Promise<RequestedChange> {
+    const ctx = await this.changes(actor);
+    return requestChange(ctx, {
+      component: request.component,
+      env: request.env,
+      inputs: { ...request.input },
+      label: 'input',
+      ...(request.message !== undefined ? { message: request.message } : {}),
+      ...(request.dryRun ? { dryRun: true } : {}),
+      ...(request.plan === false ? { plan: false } : {}),
+    });
+  }
+
+  async listChanges(options: { readonly limit?: number }): Promise<{ readonly changes: readonly Change[] }> {
+    return listChanges(await this.changes('reader'), options);
+  }
+
+  async getChange(id: string): Promise<Change> {
+    return getChange(await this.changes('reader'), id);
+  }
+
+  /**
+   * The decision is this call: the checks run now (a refusal is the answer: 404, 400, 409), the change is
+   * recorded queued, and the apply runs in this process (the environment lock serialises it with any other run);
+   * the answer comes at once. When it ends, its pipeline run is kept for GET /executions/{id}.
+   */
+  async applyChange(id: string, request: ApplyRequest, actor: string): Promise<{ readonly change: Change; readonly execution: string | null }> {
+    const ctx = await this.changes(actor);
+    await getChange(ctx, id); // an unknown change is a 404, not the CLI's usage error
+    const checked = await checkApply(ctx, id);
+    await requireDestroyAccepted(ctx, checked, request.allowDestroy);
+    const { proposal, config } = checked;
+    await this.withBackend(config, true, (backend) =>
+      backend.audit.append({ at: new Date().toISOString(), actor, action: 'change.apply-queued', change: proposal.id, component: proposal.component, env: proposal.env, commit: proposal.commit }),
+    );
+    const started = new Date().toISOString();
+    const run = applyChange(ctx, proposal.id, { checked, ...(request.allowDestroy ? { allowDestroy: true } : {}), ...(request.includePending ? { includePending: true } : {}) })
+      .then((applied) => {
+        if (applied.pipeline) {
+          const p = applied.pipeline;
+          this.executions.set(p.executionId, {
+            executionArn: p.executionId,
+            status: p.status,
+            startDate: started,
+            stopDate: new Date().toISOString(),
+            error: p.error ?? null,
+            cause: p.cause ?? null,
+            summary: p.summary,
+          });
+        }
+      })
+      .catch((error: unknown) => this.options.warn?.(`apply of ${proposal.id} ended with an error: ${(error as Error)?.message ?? String(error)}`))
+      .finally(() => {
+        this.running.delete(run);
+        this.invalidate();
+      });
+    this.running.add(run);
+    return { change: await getChange(ctx, proposal.id), execution: null };
+  }
+
+  /** Applies started by applyChange and not finished: close() waits for them. */
+  private readonly running = new Set<Promise<void>>();
+
   async execution(id: string): Promise<ExecutionView> {
     const run = this.executions.get(id);
     if (run) return run;
@@ -130,7 +214,9 @@ export class LocalWorkspace implements Workspace {
     return this.withBackend(config, false, (backend) => auditPage(backend.audit, page));
   }
 
+  /** Waits for the applies in flight (a SIGTERM lets them finish: an apply cut short leaves a lock to take over). */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.running]);
     this.cached = undefined;
   }
 }
