@@ -72,8 +72,13 @@ export async function auditCommand(options: AuditOptions, io: IO): Promise<numbe
     ),
   );
   if (page.next !== null) {
+    // The same command, the next page: every option that chose the log or the page, the cursor last.
     const again = [
       'karma audit',
+      ...(options.config !== undefined ? [`-c ${shellWord(options.config)}`] : []),
+      ...(options.ref !== undefined ? [`--ref ${shellWord(options.ref)}`] : []),
+      ...(options.backend !== undefined ? [`--backend ${options.backend}`] : []),
+      ...(options.store !== undefined ? [`--store ${shellWord(options.store)}`] : []),
       ...(options.change !== undefined ? [`--change ${shellWord(options.change)}`] : []),
       ...(options.limit !== undefined ? [`--limit ${options.limit}`] : []),
       `--after ${shellWord(page.next)}`,

@@ -53,13 +53,14 @@ describe('karma audit', () => {
   it('pages: --limit N, then the `more:` line, whose cursor gives the next page; the last page has none', async () => {
     // Act
     const first = await karma('audit', '-c', repo, '--limit', '3');
-    const more = /^more: karma audit --limit 3 --after '([^']+)'$/.exec(first.stdout[1] ?? '');
-    const second = await karma('audit', '-c', repo, '--limit', '3', '--after', more?.[1] ?? 'missing');
+    const more = /^more: karma audit -c (\S+) --limit 3 --after '([^']+)'$/.exec(first.stdout[1] ?? '');
+    const second = await karma('audit', '-c', more?.[1] ?? 'missing', '--limit', '3', '--after', more?.[2] ?? 'missing');
 
     // Assess
     expect(first.code).toBe(0);
     expect(first.stdout[0]!.split('\n')).toHaveLength(4);
-    expect(more?.[1]).toBe(entries[1]!.id);
+    expect(more?.[1]).toBe(repo);
+    expect(more?.[2]).toBe(entries[1]!.id);
     expect(second.code).toBe(0);
     expect(second.stdout).toHaveLength(1); // the table, no `more:`
     expect(second.stdout[0]!.split('\n').slice(1)).toEqual([
