@@ -1,24 +1,30 @@
 /**
- * The AWS backend: SSM Parameter Store (runtime) + Neptune (graph), with the build history in a directory.
+ * The AWS backend: SSM Parameter Store (runtime) + Neptune (graph), with the build history in a directory, and the
+ * audit log in DynamoDB.
  *
- * From karma.yaml `backend: {type: aws, region?, endpoint?, neptune?: {endpoint, port?, iamAuth?, tls?}}` and
- * the environment (the environment wins):
+ * From karma.yaml `backend: {type: aws, region?, endpoint?, auditTable?, neptune?: {endpoint, port?, iamAuth?, tls?}}`
+ * and the environment (the environment wins):
  *
  *   AWS_REGION, AWS_PROFILE, ...   the standard AWS SDK chain (region and credentials)
  *   AWS_ENDPOINT_URL               endpoint override for SSM (e.g. a local moto server); also backend.endpoint
  *   KARMA_NEPTUNE_ENDPOINT         the Gremlin endpoint as a URL, e.g. ws://127.0.0.1:8182/gremlin
  *   KARMA_NEPTUNE_IAM_AUTH         true|false: sign the WebSocket handshake with SigV4 (neptune-db)
  *   KARMA_HISTORY_DIR              where build history is kept (default: <config repo>/.karma/history)
+ *   KARMA_AUDIT_TABLE              the audit log's DynamoDB table; also backend.auditTable. Neither: the audit log
+ *                                  keeps nothing and `karma audit` says what to set (UnrecordedAuditLog, app/audit.ts)
+ *   AWS_ENDPOINT_URL_DYNAMODB      endpoint override for DynamoDB; else AWS_ENDPOINT_URL, then backend.endpoint
  *
  * A Neptune endpoint given as a host name becomes wss://HOST:PORT/gremlin (port 8182, TLS unless tls: false).
  */
 import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.ts';
+import type { AuditLog } from '../ports.ts';
 import type { Config } from '../core/model.ts';
 import { SsmRuntimeStore } from '../adapters/ssm/runtime-store.ts';
 import { SsmLockStore } from '../adapters/ssm/lock-store.ts';
 import { NeptuneGraphStore } from '../adapters/neptune/graph-store.ts';
-import { keepBuilds } from '../core/config.ts';
+import { AUDIT_TABLE_NAME, keepBuilds } from '../core/config.ts';
+import { UnrecordedAuditLog } from './audit.ts';
 import { DirectoryBuildHistory } from '../adapters/history/directory-history.ts';
 import type { Backend, BackendOptions } from './backend.ts';
 
@@ -28,6 +34,10 @@ export interface AwsBackendSettings {
   readonly neptuneUrl: string;
   readonly iamAuth: boolean;
   readonly historyDir: string;
+  /** The audit log's DynamoDB table; absent: nothing is audited (UnrecordedAuditLog). */
+  readonly auditTable?: string;
+  /** DynamoDB's endpoint override (only with an audit table). */
+  readonly dynamodbEndpoint?: string;
 }
 
 /** Resolves where everything lives; throws a UsageError saying what to set when Neptune's endpoint is missing. */
@@ -54,12 +64,19 @@ export function awsBackendSettings(config: Config | undefined, options: BackendO
   }
   const region = env['AWS_REGION'] ?? backend?.region ?? env['AWS_DEFAULT_REGION'];
   const ssmEndpoint = env['AWS_ENDPOINT_URL_SSM'] ?? env['AWS_ENDPOINT_URL'] ?? backend?.endpoint;
+  const auditTable = env['KARMA_AUDIT_TABLE'] || backend?.auditTable;
+  if (auditTable !== undefined && !AUDIT_TABLE_NAME.test(auditTable)) {
+    throw new UsageError(`KARMA_AUDIT_TABLE must be a DynamoDB table name (3 to 255 letters, digits, _ . -), got "${auditTable}"`);
+  }
+  const dynamodbEndpoint = auditTable ? (env['AWS_ENDPOINT_URL_DYNAMODB'] ?? env['AWS_ENDPOINT_URL'] ?? backend?.endpoint) : undefined;
   return {
     ...(region ? { region } : {}),
     ...(ssmEndpoint ? { ssmEndpoint } : {}),
     neptuneUrl,
     iamAuth: iamEnv !== undefined ? iamEnv === 'true' : (neptune?.iamAuth ?? false),
     historyDir: env['KARMA_HISTORY_DIR'] ? resolve(env['KARMA_HISTORY_DIR']) : join(resolve(options.baseDir), '.karma', 'history'),
+    ...(auditTable ? { auditTable } : {}),
+    ...(dynamodbEndpoint ? { dynamodbEndpoint } : {}),
   };
 }
 
@@ -72,14 +89,23 @@ export async function openAwsBackend(config: Config | undefined, options: Backen
     ...(s.region ? { region: s.region } : {}),
     history: new DirectoryBuildHistory(s.historyDir, { keep: keepBuilds(config) }),
   });
+  // The DynamoDB client loads only with a table: the pipeline's functions, which have none, do not pay for it.
+  const audit: AuditLog & { close?: () => Promise<void> } = s.auditTable
+    ? new (await import('../adapters/dynamodb/audit-log.ts')).DynamoAuditLog({
+        table: s.auditTable,
+        ...(s.region ? { region: s.region } : {}),
+        ...(s.dynamodbEndpoint ? { endpoint: s.dynamodbEndpoint } : {}),
+      })
+    : new UnrecordedAuditLog();
   return {
     type: 'aws',
-    description: `SSM Parameter Store${s.ssmEndpoint ? ` at ${s.ssmEndpoint}` : s.region ? ` in ${s.region}` : ''} + Neptune at ${s.neptuneUrl}`,
+    description: `SSM Parameter Store${s.ssmEndpoint ? ` at ${s.ssmEndpoint}` : s.region ? ` in ${s.region}` : ''} + Neptune at ${s.neptuneUrl}${s.auditTable ? ` + DynamoDB audit table ${s.auditTable}` : ''}`,
     runtime,
     graph,
     locks: new SsmLockStore(runtime.client, `${config?.project.parameterPrefix ?? '/karma'}-locks`),
+    audit,
     close: async () => {
-      await Promise.all([runtime.close(), graph.close()]);
+      await Promise.all([runtime.close(), graph.close(), audit.close?.()]);
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Backend selection: which RuntimeStore and GraphStore a command uses. `local` is the embedded SQLite
- * database; `aws` is SSM Parameter Store + Neptune (lib/adapters/ssm, lib/adapters/neptune).
+ * Backend selection: which RuntimeStore, GraphStore, LockStore and AuditLog a command uses. `local` is the
+ * embedded SQLite database (all four in one file); `aws` is SSM Parameter Store + Neptune + a DynamoDB audit
+ * table (lib/adapters/ssm, lib/adapters/neptune, lib/adapters/dynamodb; see aws-backend.ts).
  */
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -8,11 +9,12 @@ import type { DatabaseSync } from 'node:sqlite';
 import { UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
 import { keepBuilds } from '../core/config.ts';
-import type { Clock, GraphStore, LockStore, RuntimeStore } from '../ports.ts';
+import type { AuditLog, Clock, GraphStore, LockStore, RuntimeStore } from '../ports.ts';
 import { DATABASE_FILE, openDatabase } from '../adapters/local/database.ts';
 import { LocalRuntimeStore } from '../adapters/local/runtime-store.ts';
 import { LocalGraphStore } from '../adapters/local/graph-store.ts';
 import { LocalLockStore } from '../adapters/local/lock-store.ts';
+import { LocalAuditLog } from '../adapters/local/audit-log.ts';
 
 export type BackendType = 'local' | 'aws';
 
@@ -22,6 +24,8 @@ export interface Backend {
   readonly runtime: RuntimeStore;
   readonly graph: GraphStore;
   readonly locks: LockStore;
+  /** Change requests and applies (docs/audit.md). On `aws` without a table: an UnrecordedAuditLog (app/audit.ts). */
+  readonly audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -55,6 +59,7 @@ export function openLocalBackend(file: string, options: { create: boolean; clock
     runtime: new LocalRuntimeStore(db, options.clock),
     graph: new LocalGraphStore(db, options.keepBuilds ? { keepBuilds: options.keepBuilds } : {}),
     locks: new LocalLockStore(db, options.clock),
+    audit: new LocalAuditLog(db, { description: `the audit table of local store ${file}` }),
     close: async () => db.close(),
   };
 }

@@ -21,17 +21,29 @@ import { readUserDocument } from '../adapters/fs/user-file.ts';
 export const PROPOSAL_BRANCH_PREFIX = 'karma/proposals/';
 const ENV_FILE = (env: string, component: string): RegExp => new RegExp(`^environments/${env}/${component}\\.(json|ya?ml)$`);
 
-export interface ProposeRequest {
+/** The component's full new inputs: a file the user names (the CLI), or an object already parsed (the API). */
+export type ProposedInputs =
+  | {
+      /** Path of the JSON or YAML file with the component's full new inputs; messages name it (`--input PATH`). */
+      readonly inputFile: string;
+      readonly inputs?: undefined;
+    }
+  | {
+      readonly inputs: Record<string, unknown>;
+      /** What messages call the inputs: the field they came in (default `input`, the request body's field). */
+      readonly label?: string;
+      readonly inputFile?: undefined;
+    };
+
+export type ProposeRequest = ProposedInputs & {
   /** The config repo: a local Git clone. */
   readonly repo: GitRepository;
   readonly component: string;
   readonly env: string;
-  /** Path of the JSON or YAML file with the component's full new inputs. */
-  readonly inputFile: string;
   readonly message?: string;
   /** Validate, diff and compute the impact, but record nothing. */
   readonly dryRun?: boolean;
-}
+};
 
 export interface Proposed {
   /** Undefined on a dry run. */
@@ -57,20 +69,17 @@ async function configAt(repo: GitRepository, commit: string): Promise<{ files: R
   return { files, problems, config: parseConfig(files, { source: `${repo.dir}@${commit.slice(0, 8)}`, commit }, problems) };
 }
 
-/**
- * The user's input file → a plain object, or a one-line error (exit 2). Read with readUserDocument: a regular
- * file of at most 1 MiB, inside the config repo `dir` or named outside it explicitly; nothing of its content is
- * quoted when it is refused.
- */
 /** A Terraform variable name: what each top-level input key becomes. */
 const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-export function readInputFile(path: string, dir?: string): Record<string, unknown> {
-  const doc = readUserDocument(path, { label: '--input', expected: "a JSON or YAML file with the component's full inputs", ...(dir ? { repoRoot: dir } : {}) });
-  const data = doc.data;
+/**
+ * The inputs as given → a plain object of input names to values, or a one-line UsageError starting with
+ * `where` (`--input PATH` for a file, `input` for an API body). `lineOf`: the line of a top-level key, for a file.
+ */
+function requireInputsObject(data: unknown, where: string, lineOf?: (key: string) => number): Record<string, unknown> {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     const got = data === null || data === undefined ? 'nothing' : Array.isArray(data) ? 'a list' : `a ${typeof data}`;
-    throw new UsageError(`--input ${path}: the inputs must be an object of input names to values (the component's full inputs), got ${got}`);
+    throw new UsageError(`${where}: the inputs must be an object of input names to values (the component's full inputs), got ${got}`);
   }
   // Each top-level key becomes a Terraform variable: a key that cannot be one means this is not an inputs file
   // (a YAML reading of /etc/shadow has keys like `root:...:::`). Refused without quoting the key: it may be a secret.
@@ -78,10 +87,29 @@ export function readInputFile(path: string, dir?: string): Record<string, unknow
   if (bad.length > 0) {
     const count = bad.length === 1 ? '1 top-level key is' : `${bad.length} top-level keys are`;
     throw new UsageError(
-      `--input ${path}:${doc.lineOf([bad[0]!])}: not the component's inputs: ${count} not a valid input name (a Terraform variable name: a letter or _, then letters, digits, _ or -); the content is not shown`,
+      `${where}${lineOf ? `:${lineOf(bad[0]!)}` : ''}: not the component's inputs: ${count} not a valid input name (a Terraform variable name: a letter or _, then letters, digits, _ or -); the content is not shown`,
     );
   }
   return data as Record<string, unknown>;
+}
+
+/**
+ * The user's input file → a plain object, or a one-line error (exit 2). Read with readUserDocument: a regular
+ * file of at most 1 MiB, inside the config repo `dir` or named outside it explicitly; nothing of its content is
+ * quoted when it is refused.
+ */
+export function readInputFile(path: string, dir?: string): Record<string, unknown> {
+  const doc = readUserDocument(path, { label: '--input', expected: "a JSON or YAML file with the component's full inputs", ...(dir ? { repoRoot: dir } : {}) });
+  return requireInputsObject(doc.data, `--input ${path}`, (key) => doc.lineOf([key]));
+}
+
+/** The request's inputs, checked, and how messages name them: `--input PATH` (and the file's name), or the label. */
+function inputsOf(request: ProposedInputs, dir: string): { inputs: Record<string, unknown>; where: string; name: string } {
+  if (request.inputFile !== undefined) {
+    return { inputs: readInputFile(request.inputFile, dir), where: `--input ${request.inputFile}`, name: basename(request.inputFile) };
+  }
+  const label = request.label ?? 'input';
+  return { inputs: requireInputsObject(request.inputs, label), where: label, name: label };
 }
 
 function serialise(path: string, inputs: Record<string, unknown>): Uint8Array {
@@ -107,14 +135,14 @@ export async function proposeChange(request: ProposeRequest): Promise<Proposed> 
   requireEnvironment(config, env);
   const def = config.components.get(component);
   if (!def) throw unknownComponent(component, config.components.keys());
-  const inputs = readInputFile(request.inputFile, dir);
+  const { inputs, where, name } = inputsOf(request, dir);
 
   const existing = files.find((f) => ENV_FILE(env, component).test(f.path));
   const file = existing?.path ?? `environments/${env}/${component}.json`;
   const current = config.deployments.find((d) => d.env === env && d.component === component);
   const diff = diffInputs(current?.inputs, inputs);
   if (current && diff.length === 0) {
-    throw new UsageError(`no change: ${basename(request.inputFile)} holds the same inputs as ${file} at ${head.commit.slice(0, 8)}; nothing to propose`);
+    throw new UsageError(`no change: ${name} holds the same inputs as ${file} at ${head.commit.slice(0, 8)}; nothing to propose`);
   }
   const bytes = serialise(file, inputs);
 
@@ -123,7 +151,7 @@ export async function proposeChange(request: ProposeRequest): Promise<Proposed> 
   const proposedConfig = parseConfig(proposedFiles, { source: `${dir}@${head.commit.slice(0, 8)} with ${file} as proposed` }, problems);
   const roundTrip = proposedConfig.deployments.find((d) => d.env === env && d.component === component);
   if (!roundTrip || canonicalJson(roundTrip.inputs) !== canonicalJson(inputs)) {
-    throw new UsageError(`--input ${request.inputFile}: these inputs do not survive being written as ${file}; write them as plain JSON values`);
+    throw new UsageError(`${where}: these inputs do not survive being written as ${file}; write them as plain JSON values`);
   }
   const im = impact(buildGraph(proposedConfig, new Map(), { builtAt: new Date(0).toISOString() }), env, component);
 
@@ -163,10 +191,19 @@ export interface Proposal {
   readonly createdAt: string;
 }
 
+/** A proposal id: `p-` and 8 to 40 hex digits of its commit. */
+const PROPOSAL_ID = /^p-[0-9a-f]{8,40}$/;
+
+/** The id in `p-…` or `karma/proposals/p-…`; undefined when it cannot be a proposal's (nothing to look up in Git). */
+export function proposalIdOf(idOrBranch: string): string | undefined {
+  const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
+  return PROPOSAL_ID.test(id) ? id : undefined;
+}
+
 /** An open proposal by id (or branch name); undefined when there is none. */
 export async function findProposal(repo: GitRepository, idOrBranch: string): Promise<Proposal | undefined> {
-  const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
-  return readProposal(repo, `${PROPOSAL_BRANCH_PREFIX}${id}`);
+  const id = proposalIdOf(idOrBranch);
+  return id === undefined ? undefined : readProposal(repo, `${PROPOSAL_BRANCH_PREFIX}${id}`);
 }
 
 async function readProposal(repo: GitRepository, branch: string): Promise<Proposal | undefined> {
@@ -219,7 +256,7 @@ export async function mergeProposal(repo: GitRepository, idOrBranch: string, opt
   const head = await repo.head();
   if (!head.branch) throw new UsageError('HEAD is detached; check out the branch to apply the proposal to, then re-run karma apply');
   const id = idOrBranch.startsWith(PROPOSAL_BRANCH_PREFIX) ? idOrBranch.slice(PROPOSAL_BRANCH_PREFIX.length) : idOrBranch;
-  const proposal = await readProposal(repo, `${PROPOSAL_BRANCH_PREFIX}${id}`);
+  const proposal = await findProposal(repo, id);
   if (!proposal) {
     const open = (await listProposals(repo)).map((p) => p.id);
     throw new UsageError(`no open proposal "${id}"; open proposals: ${open.join(', ') || 'none'} (karma proposals lists them)`);

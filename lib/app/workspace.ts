@@ -7,6 +7,7 @@
 import type { Build } from '../core/graph.ts';
 import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { AuditEntry } from '../ports.ts';
+import type { Change, RequestedChange } from './changes.ts';
 
 /** One live build: statuses and the graph, computed from config + runtime. */
 export interface Current {
@@ -52,9 +53,6 @@ export interface ApplyRequest {
   readonly includePending?: boolean;
 }
 
-/** A JSON object as lib/app returns it (the API's schemas describe each: lib/api/schemas.ts). */
-export type Json = Readonly<Record<string, unknown>>;
-
 export interface Workspace {
   /** For logs and /healthz: which config and backend. */
   readonly description: string;
@@ -64,11 +62,11 @@ export interface Workspace {
    */
   current(options?: { readonly refresh?: boolean }): Promise<Current>;
   /** `karma propose-change --json`'s object. */
-  requestChange(request: ChangeRequest, actor: string): Promise<Json>;
-  listChanges(options: { readonly limit?: number }): Promise<{ readonly changes: readonly Json[] }>;
-  getChange(id: string): Promise<Json>;
+  requestChange(request: ChangeRequest, actor: string): Promise<RequestedChange>;
+  listChanges(options: { readonly limit?: number }): Promise<{ readonly changes: readonly Change[] }>;
+  getChange(id: string): Promise<Change>;
   /** Starts the apply (the call is the decision): returns at once with the change queued or applying. */
-  applyChange(id: string, request: ApplyRequest, actor: string): Promise<{ readonly change: Json; readonly execution: string | null }>;
+  applyChange(id: string, request: ApplyRequest, actor: string): Promise<{ readonly change: Change; readonly execution: string | null }>;
   execution(id: string): Promise<ExecutionView>;
   audit(page: { readonly limit?: number; readonly after?: string; readonly change?: string }): Promise<AuditPage>;
   close(): Promise<void>;

@@ -60,6 +60,11 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+/** A count that may be 0 (digits only), else commander's one-line usage error, exit 2. */
+function nonNegativeInteger(value: string): number {
+  if (!/^\d{1,9}$/.test(value.trim())) throw new InvalidArgumentError('It must be a whole number (0, 1, 2...).');
+  return Number(value.trim());
+}
 
 /**
  * What commander parsed for one command: its declared arguments in order, and its options merged with the
@@ -249,8 +254,14 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .command('show')
       .description('the live graph')
       .option('-e, --env <env>', 'only this environment')
+      .option('--component <name>', "with --env: only this component's neighbourhood")
+      .option('--depth <n>', 'with --component: dependency hops up and down (default 1, at most 10)', nonNegativeInteger)
       .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS)),
-  ).action(action(async (p, io) => (await graphCommands()).graphShow({ ...common(p), env: text(p, 'env'), format: choice(p, 'format', FORMATS) }, io)));
+  ).action(
+    action(async (p, io) =>
+      (await graphCommands()).graphShow({ ...common(p), env: text(p, 'env'), component: text(p, 'component'), depth: integer(p, 'depth'), format: choice(p, 'format', FORMATS) }, io),
+    ),
+  );
   withCommon(graph.command('diff').description('what changed between two stored builds (default: the last two)').argument('[build-a]').argument('[build-b]')).action(
     action(async (p, io) => (await graphCommands()).graphDiff({ ...common(p), from: optionalArg(p, 0), to: optionalArg(p, 1) }, io)),
   );
@@ -312,6 +323,10 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       ),
     );
   }
+
+  withCommon(component.command('show').description('one deployment: status, why, inputs (secrets as references), outputs and their consumers, last apply').argument('<component>').argument('<env>')).action(
+    action(async (p, io) => (await graphCommands()).componentShow({ ...common(p), component: arg(p, 0), env: arg(p, 1) }, io)),
+  );
 
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   const triggerOption = (): Option => new Option('--trigger <trigger>', 'what started it').choices(TRIGGERS);
@@ -488,6 +503,18 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .argument('<env>')
       .option('--force', 'release it even though its holder may still be running'),
   ).action(action(async (p, io) => (await lockCommands()).lockRelease({ ...common(p), env: arg(p, 0), force: flag(p, 'force') }, io)));
+  withCommon(
+    program
+      .command('audit')
+      .description('the audit log: every change request and apply (who, when, what, result), newest first, one page at a time')
+      .option('--change <id>', "only this change's entries")
+      .option('-n, --limit <n>', 'entries per page, 1 to 200 (default 50)', positiveInteger)
+      .option('--after <cursor>', 'the page after this cursor (printed after a page: more: karma audit --after ...)'),
+  ).action(
+    action(async (p, io) =>
+      (await import('./commands/audit.ts')).auditCommand({ ...common(p), change: text(p, 'change'), limit: integer(p, 'limit'), after: text(p, 'after') }, io),
+    ),
+  );
   // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
   withCommon(
     program
@@ -525,6 +552,38 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .argument('<env>')
       .option('-y, --yes', 'forget without asking (CI)'),
   ).action(action(async (p, io) => (await destroyCommands()).forgetCommand({ ...common(p), component: arg(p, 0), env: arg(p, 1), yes: flag(p, 'yes') }, io)));
+
+  // The HTTP API (docs/api.md).
+  const serveCommands = () => import('./commands/serve.ts');
+  withCommon(
+    program
+      .command('serve')
+      .description('serve the HTTP API (docs/api.md) on this config: 127.0.0.1 unless --host; bearer tokens from --tokens or KARMA_API_TOKEN')
+      .option('-p, --port <n>', 'port (default 7070)', positiveInteger)
+      .option('--host <host>', 'address to bind (default 127.0.0.1; any other needs tokens configured)')
+      .option('--tokens <file>', 'tokens file (karma token create; default $KARMA_API_TOKENS_FILE)')
+      .option('--cache <seconds>', 'how long a live build is reused before the next read rebuilds (default 5; 0: every read)', nonNegativeInteger),
+  ).action(
+    action(async (p, io) =>
+      (await serveCommands()).serveCommand({ ...common(p), port: integer(p, 'port'), host: text(p, 'host'), tokens: text(p, 'tokens'), cache: integer(p, 'cache') }, io),
+    ),
+  );
+  const token = program.command('token').description('bearer tokens for karma serve');
+  token
+    .command('create')
+    .description('make a token with roles (read, propose, apply; each includes the ones before it): its hash goes to the tokens file, the token is printed once')
+    .argument('<name>', 'who or what uses it (recorded in the audit log)')
+    .addOption(new Option('-r, --role <role>', 'read (default), propose or apply').choices(['read', 'propose', 'apply']))
+    .requiredOption('--tokens <file>', 'the tokens file karma serve --tokens reads (created 0600)')
+    .option('--json', 'print only JSON on stdout')
+    .action(
+      action(async (p, io) =>
+        (await serveCommands()).tokenCreate(
+          { name: arg(p, 0), roles: [choice(p, 'role', ['read', 'propose', 'apply'] as const) ?? 'read'], tokens: requiredText(p, 'tokens', '--tokens <file>'), json: flag(p, 'json') },
+          io,
+        ),
+      ),
+    );
 
   checkMandatoryAfterUnknown(program);
   return program;

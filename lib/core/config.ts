@@ -35,6 +35,8 @@ const name = z.string().regex(NAME_PATTERN, 'must be lowercase letters, digits, 
 
 /** Builds kept by every store with build history (karma.yaml `history.keepBuilds`); older ones are deleted. */
 export const DEFAULT_KEEP_BUILDS = 50;
+/** What DynamoDB accepts as a table name (the audit log's: karma.yaml backend.auditTable, KARMA_AUDIT_TABLE). */
+export const AUDIT_TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 /** How many builds the stores keep for this config (the default without one). */
 export function keepBuilds(config: Pick<Config, 'project'> | undefined): number {
@@ -81,6 +83,8 @@ const KarmaYaml = z
             type: z.literal('aws'),
             region: z.string().optional(),
             endpoint: z.url().optional(),
+            // The DynamoDB table of the audit log (docs/audit.md); KARMA_AUDIT_TABLE overrides it.
+            auditTable: z.string().regex(AUDIT_TABLE_NAME, 'must be a DynamoDB table name: 3 to 255 letters, digits, _ . -').optional(),
             neptune: z
               .object({ endpoint: z.string().min(1), port: z.number().int().positive().optional(), iamAuth: z.boolean().optional(), tls: z.boolean().optional() })
               .strict()

@@ -57,9 +57,9 @@ export class UsageError extends KarmaError {
 
 /**
  * A name the user gave (an environment, a component, a component in an environment) that the config does not
- * have: one line naming what exists instead. Exit 2. `--json` carries `kind`, `value` and `known`; an HTTP
- * API maps it to 404. Built by unknownEnvironment, unknownComponent and notDeployed, so every entry point
- * says it the same way.
+ * have, or a change id that names no change (lib/app/changes.ts): one line naming what exists instead. Exit 2.
+ * `--json` carries `kind`, `value` and `known`; an HTTP API maps it to 404. Built by unknownEnvironment,
+ * unknownComponent and notDeployed, so every entry point says it the same way.
  */
 export class NotFoundError extends KarmaError {
   override readonly name: string = 'NotFoundError';

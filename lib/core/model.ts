@@ -40,6 +40,8 @@ export type BackendConfig =
       readonly type: 'aws';
       readonly region?: string;
       readonly endpoint?: string;
+      /** The DynamoDB table of the audit log (docs/audit.md). */
+      readonly auditTable?: string;
       readonly neptune?: { readonly endpoint: string; readonly port?: number; readonly iamAuth?: boolean; readonly tls?: boolean };
     };
 

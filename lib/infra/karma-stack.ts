@@ -6,15 +6,19 @@
  *   KarmaPipeline  state machine from statemachines/pipeline.asl.json, step Lambdas, snapshot bucket,
  *                  one CodeBuild project and role per environment, SNS topic
  *   KarmaTriggers  EventBridge rules (SSM change, Git push, drift schedule, failures), dead-letter alarm, GitHub webhook
+ *   KarmaApi       the HTTP API (settings.api; on by default): a function per route group, IAM or JWT auth,
+ *                  throttled $default stage with access logs, the audit table, one invoke policy per role
  *
  * cdk-nag (AwsSolutions) findings that stay are acknowledged in nag.ts, each with its reason.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { API_ROLES } from '../core/pipeline-contract.ts';
+import { KarmaApi } from './api.ts';
 import { NeptuneCluster, NEPTUNE_PORT } from './graph.ts';
 import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
 import { KarmaNetwork } from './network.ts';
-import { KarmaPipeline } from './pipeline.ts';
+import { configGraphEnvironment, KarmaPipeline } from './pipeline.ts';
 import { configRepoUrl, type KarmaSettings } from './settings.ts';
 import { KarmaTriggers } from './triggers.ts';
 
@@ -27,6 +31,8 @@ export class KarmaStack extends Stack {
   readonly graph: NeptuneCluster;
   readonly pipeline: KarmaPipeline;
   readonly triggers: KarmaTriggers;
+  /** The HTTP API; undefined when settings.api.enabled is false. */
+  readonly api: KarmaApi | undefined;
   readonly settings: KarmaSettings;
   readonly acknowledgements: Acknowledgement[];
   private readonly zones: string[];
@@ -89,6 +95,21 @@ export class KarmaStack extends Stack {
       ...(gitHub ? { gitHub: { owner: gitHub.owner, repo: gitHub.repo, webhookSecretName: gitHub.webhookSecretName, reservedConcurrency: gitHub.reservedConcurrency } } : {}),
       accessLogsBucket: this.pipeline.accessLogsBucket,
     });
+    this.api = s.api.enabled
+      ? new KarmaApi(this, 'Api', {
+          network: this.network,
+          graph: this.graph,
+          stateMachine: this.pipeline.stateMachine,
+          key: this.pipeline.key,
+          configEnvironment: configGraphEnvironment({ configUrl: configRepoUrl(s), gremlinUrl: this.graph.gremlinUrl, gitHubTokenSecretName: gitHub?.tokenSecretName }),
+          runtimeRead: this.pipeline.runtimeRead,
+          branch: s.branch,
+          ...(codeCommit ? { codeCommitRepositoryArn: codeCommit.arn } : {}),
+          ...(gitHub?.tokenSecretName ? { gitHubTokenSecretName: gitHub.tokenSecretName } : {}),
+          auth: s.api.auth,
+          throttle: s.api.throttle,
+        })
+      : undefined;
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn ...' });
     new CfnOutput(this, 'NeptuneEndpoint', { value: this.graph.gremlinUrl, description: 'KARMA_NEPTUNE_ENDPOINT (reachable from inside the VPC only)' });
@@ -114,6 +135,14 @@ export class KarmaStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.triggers.deadLetterQueue.queueUrl });
     if (this.triggers.webhookUrl) new CfnOutput(this, 'GitHubWebhookUrl', { value: this.triggers.webhookUrl.url, description: 'GitHub: Settings > Webhooks > Payload URL (content type application/json, push events)' });
     if (this.triggers.webhookSecret) new CfnOutput(this, 'GitHubWebhookSecretArn', { value: this.triggers.webhookSecret.secretArn });
+    if (this.api) {
+      new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'the Karma HTTP API (SigV4-signed requests with IAM auth; docs/deploy.md "The HTTP API")' });
+      for (const role of API_ROLES) {
+        const name = `${role[0]!.toUpperCase()}${role.slice(1)}`;
+        new CfnOutput(this, `Api${name}PolicyArn`, { value: this.api.rolePolicies[role].managedPolicyArn, description: `attach to the users and roles that hold the API role ${role}` });
+      }
+      new CfnOutput(this, 'AuditTableName', { value: this.api.auditTable.tableName, description: 'the audit log (change requests and applies)' });
+    }
 
     this.acknowledgements = acknowledgeFindings(this);
   }

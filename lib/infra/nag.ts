@@ -7,6 +7,8 @@ import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { KarmaStack } from './karma-stack.ts';
 import { GRAPH_WRITERS, PROVIDER_CACHE_PREFIX } from './pipeline.ts';
+import { API_ROLES } from '../core/pipeline-contract.ts';
+import { executeApiPath, routesOfRole } from './api.ts';
 
 export interface Acknowledgement {
   readonly path: string;
@@ -97,6 +99,36 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
   }
   if (triggers.webhookSecret) {
     ack(triggers.webhookSecret, 'AwsSolutions-SMG4', 'the GitHub webhook secret is shared with GitHub: rotating it means updating the repository webhook too, which no rotation Lambda can do; rotate both by hand (docs/deploy.md)');
+  }
+
+  // The HTTP API (settings.api.enabled)
+  const api = stack.api;
+  if (api) {
+    for (const [group, fn] of Object.entries(api.functions)) {
+      ack(fn, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'AWS managed basic execution policy: CreateLogStream/PutLogEvents on the function\'s own log group, which CDK creates with a retention');
+      ack(fn, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords do not support resource-level permissions');
+      if (group === 'read' || group === 'changes') {
+        ack(fn, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+          'AWS managed VPC access policy: the ENI actions Lambda needs to run in the private subnets (Neptune); ec2 ENI actions have no resource-level scoping');
+        ack(fn, ssm(`${prefix}/*`), 'runtime store reads (the API\'s graph, plan, impact and proposals): every component output and state lives under the configured prefix; names come from the config repo');
+        for (const p of stack.settings.readableParameterPaths) ack(fn, ssm(`${p.replace(/\/$/, '')}/*`), 'parameters the config repo references with ${ssm:...}, listed in settings.readableParameterPaths');
+        ack(fn, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:neptune-db:${region}:${account}:<${logicalId(graph.cluster)}.ClusterResourceId>/*]`,
+          'neptune-db actions are scoped to this cluster\'s resource id; the trailing /* is the only form Neptune IAM auth accepts for data access');
+      }
+    }
+    const smName = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(pipeline.stateMachine)}"}]}]}`;
+    ack(api.functions.ops, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${smName}:*]`,
+      'GET /executions/{id}: DescribeExecution and GetExecutionHistory on the executions of Karma\'s state machine only; execution names are made at run time');
+    for (const { route, httpRoute } of api.routes.filter((r) => r.route.role === null)) {
+      ack(httpRoute, 'AwsSolutions-APIG4', `${route.method} ${route.path} is open by design (issue 12): health checks and the OpenAPI document carry no data; every other route has IAM or JWT auth`);
+    }
+    for (const role of API_ROLES) {
+      for (const route of routesOfRole(role)) {
+        ack(api.rolePolicies[role], `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:${region}:${account}:<${logicalId(api.httpApi)}>/*/${route.method}${executeApiPath(route.path)}]`,
+          `execute-api:Invoke on ${route.method} ${route.path} only: the stage is * (the API has one stage, $default, as in HttpRoute.grantInvoke) and each {path parameter} is *`);
+      }
+    }
   }
   return done;
 }

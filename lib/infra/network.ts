@@ -9,6 +9,7 @@
  * (the code sends no segments). Secrets Manager (a private GitHub token) is only used with GitHub, which needs
  * NAT anyway. With `natGateways >= 1` (required for a GitHub config repo) the subnets are PRIVATE_WITH_EGRESS
  * behind NAT gateways in public subnets; the endpoints stay (private traffic, no NAT data charge).
+ * The HTTP API (api.ts) adds the two its `changes` function needs: DynamoDB (gateway) and Step Functions.
  * Availability zones are named from the region (`<region>a`, `<region>b`) so synth never looks them up.
  */
 import { Stack } from 'aws-cdk-lib';

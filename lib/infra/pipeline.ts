@@ -101,6 +101,22 @@ export function karmaFunction(scope: Construct, id: string, props: { entry: stri
   });
 }
 
+/**
+ * What a function needs to load the config (Git), read the runtime store (SSM) and open the graph (Neptune): the
+ * build step's environment, shared with the API's read and changes functions (api.ts).
+ */
+export function configGraphEnvironment(props: { configUrl: string; gremlinUrl: string; gitHubTokenSecretName?: string | undefined }): Record<string, string> {
+  return {
+    HOME: '/tmp',
+    KARMA_CONFIG: props.configUrl,
+    KARMA_BACKEND: 'aws',
+    KARMA_HISTORY_DIR: '/tmp/karma-history',
+    KARMA_NEPTUNE_ENDPOINT: props.gremlinUrl,
+    KARMA_NEPTUNE_IAM_AUTH: 'true',
+    ...(props.gitHubTokenSecretName ? { KARMA_GIT_TOKEN_SECRET: props.gitHubTokenSecretName } : {}),
+  };
+}
+
 export interface KarmaPipelineProps {
   readonly network: { vpc: ec2.IVpc; subnets: ec2.SubnetSelection; clientSecurityGroup: ec2.ISecurityGroup };
   readonly graph: NeptuneCluster;
@@ -145,6 +161,8 @@ export class KarmaPipeline extends Construct {
   readonly topic: sns.Topic;
   readonly key: kms.Key;
   readonly definitionSubstitutions: Record<string, string>;
+  /** SSM reads of the runtime store: the prefix and the readable paths (the graph-writing steps hold it; so does the API). */
+  readonly runtimeRead: iam.PolicyStatement;
 
   constructor(scope: Construct, id: string, props: KarmaPipelineProps) {
     super(scope, id);
@@ -218,10 +236,10 @@ export class KarmaPipeline extends Construct {
     // --- SSM access
     const param = (path: string) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path.replace(/^\//, '') });
     const prefix = props.parameterPrefix;
-    const runtimeRead = new iam.PolicyStatement({
+    const runtimeRead = (this.runtimeRead = new iam.PolicyStatement({
       actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
       resources: [param(prefix), param(`${prefix}/*`), ...props.readableParameterPaths.flatMap((p) => [param(p), param(`${p.replace(/\/$/, '')}/*`)])],
-    });
+    }));
     const locks = new iam.PolicyStatement({ actions: ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'], resources: [param(`${prefix}-locks/*`)] });
 
     // --- CodeBuild: one project and role per environment, each running the one `karma component` command per Map
@@ -300,19 +318,13 @@ export class KarmaPipeline extends Construct {
 
     // --- the step functions
     const environment: Record<string, string> = {
-      HOME: '/tmp',
-      KARMA_CONFIG: props.configUrl,
-      KARMA_BACKEND: 'aws',
+      ...configGraphEnvironment({ configUrl: props.configUrl, gremlinUrl: props.graph.gremlinUrl, gitHubTokenSecretName: props.gitHubTokenSecretName }),
       KARMA_SNAPSHOTS: '/tmp/karma-snapshots',
       KARMA_SNAPSHOT_BUCKET: this.snapshotBucket.bucketName,
       KARMA_SNAPSHOT_PREFIX: 'snapshots/',
-      KARMA_HISTORY_DIR: '/tmp/karma-history',
       KARMA_MAX_PARALLEL: String(props.maxParallel),
       KARMA_LOCK_TTL: String(props.lockTtlSeconds),
-      KARMA_NEPTUNE_ENDPOINT: props.graph.gremlinUrl,
-      KARMA_NEPTUNE_IAM_AUTH: 'true',
       KARMA_NOTIFY_TOPIC_ARN: this.topic.topicArn,
-      ...(props.gitHubTokenSecretName ? { KARMA_GIT_TOKEN_SECRET: props.gitHubTokenSecretName } : {}),
     };
     const gitToken = props.gitHubTokenSecretName ? secretsmanager.Secret.fromSecretNameV2(this, 'GitHubToken', props.gitHubTokenSecretName) : undefined;
     const functions: Partial<Record<HandlerName, NodejsFunction>> = {};

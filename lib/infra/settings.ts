@@ -36,6 +36,45 @@ const GitHubRepo = z
   })
   .strict();
 
+/** The HTTP API's JWT authorizer (Cognito or any OIDC issuer): API Gateway checks the token, the functions read the roles. */
+const JwtAuth = z
+  .object({
+    jwt: z
+      .object({
+        /** The issuer URL (the `iss` claim), e.g. https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123. */
+        issuer: z.string().regex(/^https:\/\/[^\s/]+(\/\S*)?$/, 'must be the issuer\'s https URL (the token\'s "iss" claim)'),
+        /** Accepted audiences (`aud`, or `client_id` for Cognito access tokens): at least one. */
+        audience: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least one audience (the app client id for Cognito)'),
+        /** The claim holding the caller's Karma roles (read, propose, apply). @default karma:roles */
+        rolesClaim: z.string().regex(/^[\w:./-]{1,128}$/, 'must be a claim name such as karma:roles').default('karma:roles'),
+      })
+      .strict(),
+  })
+  .strict();
+
+/** The serverless HTTP API (lib/infra/api.ts). */
+const ApiSettings = z
+  .object({
+    /** Deploy the API (API Gateway, its functions and the audit table). @default true */
+    enabled: z.boolean().default(true),
+    /** "iam" (SigV4; the default) or {"jwt":{"issuer","audience":[...],"rolesClaim"?}}. */
+    auth: z
+      .union([z.literal('iam'), JwtAuth], {
+        error: 'must be "iam" or {"jwt":{"issuer":"https://ISSUER","audience":["CLIENT_ID"],"rolesClaim":"karma:roles"}}',
+      })
+      .default('iam'),
+    /** The stage's default route throttling: steady requests per second and burst. @default 20 and 40 */
+    throttle: z
+      .object({
+        rateLimit: z.number().positive('must be > 0 (requests per second)').max(10000).default(20),
+        burstLimit: z.number().int().min(1, 'must be >= 1').max(5000).default(40),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 export const KarmaSettings = z
   .object({
     /** The AWS account and region the stack deploys to (no lookups: synth stays offline). */
@@ -111,6 +150,8 @@ export const KarmaSettings = z
     notificationEmails: z.array(z.email()).default([]),
     /** Days build snapshots are kept in the bucket. @default 90 */
     snapshotRetentionDays: z.number().int().min(1).default(90),
+    /** The serverless HTTP API: {"enabled","auth","throttle"}; docs/deploy.md "The HTTP API". @default IAM auth, 20 rps, burst 40 */
+    api: ApiSettings,
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -23,6 +23,19 @@ describe('settings', () => {
     expect(parseSettings(GITHUB_SETTINGS).natGateways).toBe(1);
   });
 
+  it('api: on by default, IAM auth, 20 rps with bursts of 40; JWT takes the roles from karma:roles unless told otherwise', () => {
+    // Prepare
+    const jwt = { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', audience: ['client'] };
+    // Act
+    const defaults = parseSettings(CODECOMMIT_SETTINGS).api;
+    const withJwt = parseSettings({ ...CODECOMMIT_SETTINGS, api: { auth: { jwt } } }).api;
+    const custom = parseSettings({ ...CODECOMMIT_SETTINGS, api: { enabled: false, auth: { jwt: { ...jwt, rolesClaim: 'cognito:groups' } }, throttle: { rateLimit: 2.5 } } }).api;
+    // Assess
+    expect(defaults).toEqual({ enabled: true, auth: 'iam', throttle: { rateLimit: 20, burstLimit: 40 } });
+    expect(withJwt.auth).toEqual({ jwt: { ...jwt, rolesClaim: 'karma:roles' } });
+    expect(custom).toEqual({ enabled: false, auth: { jwt: { ...jwt, rolesClaim: 'cognito:groups' } }, throttle: { rateLimit: 2.5, burstLimit: 40 } });
+  });
+
   it('missing settings: one line that says where to put them', () => {
     const message = failure(undefined);
     expect(message.split('\n')).toHaveLength(1);
@@ -40,6 +53,16 @@ describe('settings', () => {
     [{ driftSchedule: 'every day' }, /^karma settings: driftSchedule: must be rate\(N unit\) or cron/],
     [{ maxParalel: 3 }, /^karma settings: \(root\): unknown key "maxParalel": remove it or fix its spelling/],
     [{ configRepo: { github: { owner: 'acme', repo: 'cfg' } }, natGateways: 0 }, /^karma settings: natGateways: a GitHub config repo needs natGateways >= 1/],
+    [{ api: { auth: 'jwt' } }, /^karma settings: api\.auth: must be "iam" or \{"jwt":\{"issuer":"https:\/\/ISSUER","audience":\["CLIENT_ID"\],"rolesClaim":"karma:roles"\}\}/],
+    [{ api: { auth: { cognito: {} } } }, /^karma settings: api\.auth: must be "iam" or \{"jwt"/],
+    [{ api: { auth: { jwt: { issuer: 'http://idp.example.com', audience: ['a'] } } } }, /^karma settings: api\.auth\.jwt\.issuer: must be the issuer's https URL/],
+    [{ api: { auth: { jwt: { issuer: 'https://idp.example.com', audience: [] } } } }, /^karma settings: api\.auth\.jwt\.audience: needs at least one audience/],
+    [{ api: { auth: { jwt: { issuer: 'https://idp.example.com', audience: ['a'], roles: 'x' } } } }, /^karma settings: api\.auth\.jwt: unknown key "roles": remove it or fix its spelling/],
+    [{ api: { auth: { jwt: { issuer: 'https://idp.example.com', audience: ['a'], rolesClaim: 'has space' } } } }, /^karma settings: api\.auth\.jwt\.rolesClaim: must be a claim name/],
+    [{ api: { throttle: { rateLimit: 0 } } }, /^karma settings: api\.throttle\.rateLimit: must be > 0 \(requests per second\)/],
+    [{ api: { throttle: { burstLimit: 2.5 } } }, /^karma settings: api\.throttle\.burstLimit: /],
+    [{ api: { enabled: 'yes' } }, /^karma settings: api\.enabled: /],
+    [{ api: { auht: 'iam' } }, /^karma settings: api: unknown key "auht": remove it or fix its spelling/],
   ])('invalid %j fails with one line naming the key', (patch, expected) => {
     const message = failure({ ...CODECOMMIT_SETTINGS, ...patch });
     expect(message).toMatch(expected);

@@ -29,20 +29,20 @@ function resources(s: Synthesized, type: string): [string, Json][] {
 const props = (r: Json) => r['Properties'] as Json;
 
 describe('network', () => {
-  it('CodeCommit: isolated subnets, no NAT, endpoints for exactly what the Lambdas call: SSM, SNS, CodeCommit Git and S3', () => {
+  it('CodeCommit: isolated subnets, no NAT, endpoints for exactly what the Lambdas call: SSM, SNS, CodeCommit Git and S3 (and DynamoDB and Step Functions for the API, api.test.ts)', () => {
     cc.template.resourceCountIs('AWS::EC2::VPC', 1);
     cc.template.resourceCountIs('AWS::EC2::NatGateway', 0);
     cc.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
     cc.template.resourceCountIs('AWS::EC2::Subnet', 2);
     const services = resources(cc, 'AWS::EC2::VPCEndpoint').map(([, r]) => /\.([a-z0-9-]+)"[\]}]*$/.exec(JSON.stringify(props(r)['ServiceName']))?.[1]).sort();
-    expect(services).toEqual(['git-codecommit', 's3', 'sns', 'ssm']);
+    expect(services).toEqual(['dynamodb', 'git-codecommit', 's3', 'sns', 'ssm', 'states']);
     cc.template.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
   it('GitHub: one NAT gateway (setting) and no CodeCommit endpoint', () => {
     gh.template.resourceCountIs('AWS::EC2::NatGateway', 1);
     const services = resources(gh, 'AWS::EC2::VPCEndpoint').map(([, r]) => /\.([a-z0-9-]+)"[\]}]*$/.exec(JSON.stringify(props(r)['ServiceName']))?.[1]).sort();
-    expect(services).toEqual(['s3', 'sns', 'ssm']);
+    expect(services).toEqual(['dynamodb', 's3', 'sns', 'ssm', 'states']);
   });
 });
 
@@ -131,7 +131,8 @@ describe('Lambdas', () => {
   });
 
   it('neptune-db grants: only the graph-writing steps, scoped to the cluster resource id', () => {
-    const policies = resources(cc, 'AWS::IAM::Policy').filter(([, r]) => JSON.stringify(r).includes('neptune-db:'));
+    // The API's functions: api.test.ts.
+    const policies = resources(cc, 'AWS::IAM::Policy').filter(([id, r]) => id.startsWith('Pipeline') && JSON.stringify(r).includes('neptune-db:'));
     expect(policies.map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*/, '')).sort()).toEqual(['PipelineBuild', 'PipelinePlan', 'PipelineSummarize']);
     for (const [, r] of policies) {
       const statement = (props(r)['PolicyDocument'] as { Statement: Json[] }).Statement.find((s) => JSON.stringify(s['Action']).includes('neptune-db'))!;

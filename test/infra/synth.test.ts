@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../lib/infra/pipeline.ts';
-import { errorEqualsNames, PIPELINE_ERRORS } from '../../lib/core/pipeline-contract.ts';
+import { API_GROUPS, errorEqualsNames, PIPELINE_ERRORS } from '../../lib/core/pipeline-contract.ts';
 
 const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', CI: 'true' };
 
@@ -75,7 +75,7 @@ describe('npx cdk synth', () => {
     expect(synthStatus, synthOutput).toBe(0);
     expect(synthOutput).not.toMatch(/docker/i);
     const functions = Object.values(template().Resources).filter((x) => x.Type === 'AWS::Lambda::Function');
-    expect(functions.length).toBe(7);
+    expect(functions.length).toBe(7 + API_GROUPS.length); // the pipeline's steps and the HTTP API's groups
     for (const fn of functions) {
       const assetPath = fn.Metadata?.['aws:asset:path'];
       expect(assetPath).toMatch(/^asset\.[0-9a-f]{64}$/);

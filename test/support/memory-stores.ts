@@ -1,5 +1,5 @@
 /**
- * In-memory RuntimeStore and GraphStore for unit tests of core and app logic: the ports of lib/ports.ts with the
+ * In-memory RuntimeStore, GraphStore and AuditLog for unit tests of core and app logic: the ports of lib/ports.ts with the
  * semantics of the real stores (SSM's versions, the diff-based graph write) and no file, database or network.
  * test/unit/support/memory-stores.test.ts runs the same cases against these and the SQLite adapter, so the two
  * cannot drift apart. Tests about an adapter itself use the real adapter.
@@ -7,7 +7,8 @@
 import { ParameterExistsError } from '../../lib/adapters/errors.ts';
 import type { Parameter } from '../../lib/core/runtime.ts';
 import { buildRecord, diffSnapshots, filterEnv, planWrite, writeStats, type GraphElement, type GraphSnapshot, type WriteStats } from '../../lib/core/snapshot.ts';
-import type { BuildRecord, Clock, GraphStore, PutOptions, RuntimeStore } from '../../lib/ports.ts';
+import { AuditEntryExistsError, checkAuditCursor, checkAuditEntry, checkAuditLimit, newAuditId, type NewAuditEntry } from '../../lib/adapters/audit.ts';
+import type { AuditEntry, AuditLog, BuildRecord, Clock, GraphStore, PutOptions, RuntimeStore } from '../../lib/ports.ts';
 
 /** A clock that starts at `start` and moves one second forward on every reading: timestamps are exact and increasing. */
 export function tickingClock(start = '2026-11-28T00:00:00.000Z'): Clock {
@@ -150,5 +151,43 @@ export class InMemoryGraphStore implements GraphStore {
 
   async close(): Promise<void> {
     // Nothing to release.
+  }
+}
+
+/**
+ * The audit logs' semantics (lib/adapters/local/audit-log.ts, lib/adapters/dynamodb/audit-log.ts) in a Map: the
+ * same checks and ids (lib/adapters/audit.ts), an id is never written twice (a taken one is retried once with a
+ * new id, then AuditEntryExistsError), pages newest first with `next` only when more entries follow.
+ */
+export class InMemoryAuditLog implements AuditLog {
+  readonly description = 'an in-memory audit log';
+  private readonly entries: Map<string, AuditEntry>;
+  private readonly newId: (at: string) => string;
+  /** `entries`: the Map to keep them in (two logs on one Map are one log); `newId`: how ids are made (collision tests). */
+  constructor(options: { newId?: (at: string) => string; entries?: Map<string, AuditEntry> } = {}) {
+    this.newId = options.newId ?? newAuditId;
+    this.entries = options.entries ?? new Map();
+  }
+
+  async append(input: NewAuditEntry): Promise<AuditEntry> {
+    const entry = checkAuditEntry(input);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const id = this.newId(entry.at);
+      if (this.entries.has(id)) continue;
+      const stored: AuditEntry = { id, ...entry };
+      this.entries.set(id, copy(stored));
+      return stored;
+    }
+    throw new AuditEntryExistsError('cannot append to the in-memory audit log: the id is taken, twice in a row with a fresh id; nothing was written');
+  }
+
+  async list(options: { readonly limit: number; readonly after?: string; readonly change?: string }): Promise<{ entries: AuditEntry[]; next?: string }> {
+    const limit = checkAuditLimit(options.limit);
+    const after = checkAuditCursor(options.after);
+    const matching = [...this.entries.values()]
+      .filter((e) => (options.change === undefined || e.change === options.change) && (after === undefined || e.id < after))
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const entries = matching.slice(0, limit).map(copy);
+    return matching.length > limit ? { entries, next: entries.at(-1)!.id } : { entries };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The embedded local backend: one SQLite file (Node's built-in node:sqlite, nothing native to build) that
- * holds both the runtime parameters (SSM's stand-in) and the graph with its build history (Neptune's).
+ * holds the runtime parameters (SSM's stand-in), the graph with its build history (Neptune's), the environment
+ * locks and the audit log (DynamoDB's).
  */
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -65,6 +66,21 @@ CREATE TABLE IF NOT EXISTS builds (
   meta TEXT NOT NULL,
   snapshot BLOB NOT NULL
 );
+-- The audit log (lib/adapters/local/audit-log.ts, docs/audit.md): append-only. The primary key refuses a second
+-- entry with an id, and the triggers refuse changing or deleting one, whoever asks.
+CREATE TABLE IF NOT EXISTS audit (
+  id TEXT PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  change TEXT NOT NULL,
+  component TEXT NOT NULL,
+  env TEXT NOT NULL,
+  details TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_by_change ON audit (change, id);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit entries are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit entries are never deleted'); END;
 `;
 
 export const DATABASE_FILE = 'karma.db';

@@ -72,6 +72,34 @@ export interface LocalPipelineResult extends LocalRunResult {
 }
 
 /**
+ * A run as `karma pipeline run --json` prints it (and as the `pipeline` of `karma apply ID --json`): the
+ * execution, its status, the error and cause when it failed, what an interrupt stopped, the result table and
+ * the timing of each wave.
+ */
+export interface PipelineJson {
+  readonly executionId: string;
+  readonly status: LocalPipelineResult['status'];
+  readonly error?: string;
+  readonly cause?: string;
+  readonly interrupted?: Interrupted;
+  readonly summary: Summary | null;
+  readonly waves: readonly WaveTiming[];
+  readonly millis: number;
+}
+
+export function pipelineJson(result: LocalPipelineResult): PipelineJson {
+  return {
+    executionId: result.executionId,
+    status: result.status,
+    ...(result.error ? { error: result.error, ...(result.cause !== undefined ? { cause: result.cause } : {}) } : {}),
+    ...(result.interrupted ? { interrupted: result.interrupted } : {}),
+    summary: result.summary ?? null,
+    waves: result.waves,
+    millis: result.millis,
+  };
+}
+
+/**
  * A failed Map item, as Step Functions reports a failed CodeBuild build (`States.TaskFailed`) or one that ran out
  * of time (`States.Timeout`). The message is the cause: `{message, log}` as JSON, which RecordWave reads
  * (failureOf) as it reads a CodeBuild build record in AWS.

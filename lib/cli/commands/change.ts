@@ -5,24 +5,29 @@
  *   karma apply [PROPOSAL] [--env ENV] [--remote]     merge the proposal (fast-forward or replay), run the pipeline
  *                                                     (locally, or start the deployed state machine)
  *
+ * The steps themselves are lib/app/changes.ts (the API and the service call the same functions); here the
+ * flags are parsed, the plan shown, the decision asked for, and the results printed.
+ *
  * Exit codes: 0 done · 1 the pipeline failed (the merge, if any, stays) · 2 invalid input, or a refused merge
  * (ConflictError: nothing changed).
  */
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
-import { destructive, formatPlannedResources } from '../../core/plan.ts';
-import { listProposals, mergeProposal, proposeChange, type Merged, type Proposal } from '../../app/change.ts';
-import { applySavedProposal, checkProposalApply, requireDestroyAllowed, requireProposal, type ProposalApplied } from '../../app/apply-proposal.ts';
+import { destructive, formatPlannedResources, type PlanSummary } from '../../core/plan.ts';
+import { listProposals, mergeProposal, type Merged } from '../../app/change.ts';
+import { requireProposal } from '../../app/apply-proposal.ts';
+import { applyChange, checkApply, planChange, planJson, requestChange, requireDestroyAccepted, type ChangeContext, type PlanJson } from '../../app/changes.ts';
 import { loadConfigAndFiles } from '../../app/build.ts';
-import { planProposal, planTtlSeconds, readSavedPlan, sweepSavedPlans, type SavedPlan } from '../../app/saved-plans.ts';
-import { isGitUrl, openGitRepository, openTerraform, pluginCacheDir } from '../../app/open.ts';
-import type { GitRepository, TerraformRunner } from '../../ports.ts';
-import { storeDirOf, terraformPlaces } from './component.ts';
+import { readSavedPlan } from '../../app/saved-plans.ts';
+import { storeDirOf, terraformPlaces } from '../../app/places.ts';
+import { isGitUrl, openGitRepository } from '../../app/open.ts';
+import type { GitRepository } from '../../ports.ts';
+import { placesOf } from './component.ts';
 import { progressFor, withBackend } from '../context.ts';
-import { lockTimeoutSeconds, runPipelineAndReport } from './pipeline.ts';
+import { lockTimeoutSeconds, pipelineTerminal, reportPipeline, runPipelineAndReport } from './pipeline.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import { formatWaves, plural, table } from '../format.ts';
 import { palette, type IO } from '../io.ts';
@@ -45,6 +50,35 @@ interface PlanFlags extends CommonOptions {
   readonly verbose?: boolean;
 }
 
+/** Who runs the command, for the audit log: user@host. */
+function cliActor(): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env['USER'] ?? process.env['LOGNAME'] ?? 'unknown'; // no passwd entry for this uid (a container)
+  }
+  return `${user}@${hostname()}`;
+}
+
+/**
+ * The change use cases' context from the command's flags: the backend opened per step, as each command always
+ * has (a missing local store is created). The audit log (ChangeContext.audit) is the Backend's own once Backend
+ * carries one (`audit: (backend) => backend.audit`); until then the CLI records no audit entries.
+ */
+function changeContext(repo: GitRepository, options: CommonOptions & { readonly terraform?: string; readonly workDir?: string }, io: IO): ChangeContext {
+  const flags = { ...options, config: repo.dir };
+  return {
+    repo,
+    withBackend: (config, work) => withBackend(config, flags, { create: true, io }, work),
+    places: placesOf(flags),
+    ...(options.backend ? { backendType: options.backend } : {}),
+    ...(options.terraform ? { terraform: options.terraform } : {}),
+    actor: cliActor(),
+    progress: progressFor(io, options),
+  };
+}
+
 export interface ProposeChangeOptions extends PlanFlags {
   readonly component: string;
   readonly env: string;
@@ -53,43 +87,20 @@ export interface ProposeChangeOptions extends PlanFlags {
   readonly dryRun?: boolean;
 }
 
-type PlanOutcome =
-  | { readonly status: 'planned'; readonly saved: SavedPlan; readonly file: string }
-  | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'failed'; readonly error: string; readonly log: string };
-
-/** Plans the proposal's deployment at its commit and saves the plan (lib/app/saved-plans.ts). */
-async function planForProposal(repo: GitRepository, proposal: Pick<Proposal, 'id' | 'commit' | 'env' | 'component'>, options: PlanFlags, io: IO): Promise<PlanOutcome> {
-  const dir = repo.dir;
-  const { config, files } = await loadConfigAndFiles(repo.sourceAt(proposal.commit));
-  let runner: TerraformRunner;
-  try {
-    runner = openTerraform(config, { binary: options.terraform }).runner;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    return { status: 'skipped', reason: `no plan made: ${error.message}; once it is installed, karma plan ${proposal.id} makes one` };
-  }
-  const places = terraformPlaces(config, { ...options, config: dir });
-  const storeDir = storeDirOf(config, { ...options, config: dir });
-  const cacheDir = pluginCacheDir(places.workRoot);
-  sweepSavedPlans(storeDir, new Set([...(await listProposals(repo)).map((pr) => pr.id), proposal.id]));
-  return withBackend(config, { ...options, config: dir }, { create: true, io }, async (backend) => {
-    const { result, saved, file } = await planProposal(config, backend.runtime, proposal, {
-      storeDir,
-      files,
-      ...places,
-      ttlSeconds: planTtlSeconds(),
-      runner,
-      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
-      progress: progressFor(io, options),
-    });
-    if (!saved || !file) return { status: 'failed', error: result.error ?? 'terraform plan failed', log: join(places.workRoot, proposal.env, proposal.component, 'plan.log') };
-    return { status: 'planned', saved, file };
-  });
+/** A saved plan as the user sees it before deciding. */
+interface PlanView {
+  readonly component: string;
+  readonly env: string;
+  readonly commit: string;
+  readonly plannedAt: string;
+  readonly expiresAt: string;
+  readonly plan: PlanSummary;
+  /** Terraform's plan text, redacted (-v). */
+  readonly text?: string;
 }
 
 /** The saved plan as the user sees it before deciding: the summary, each resource, destroys and replaces marked. */
-function showPlan(io: IO, saved: SavedPlan, verbose: boolean | undefined): void {
+function showPlan(io: IO, saved: PlanView, verbose: boolean | undefined): void {
   const p = palette(io);
   io.out(p.bold(`plan for ${saved.component} in ${saved.env} (commit ${saved.commit.slice(0, 8)}, planned ${saved.plannedAt}, expires ${saved.expiresAt}): ${saved.plan.line}`));
   for (const line of formatPlannedResources(saved.plan)) {
@@ -101,36 +112,27 @@ function showPlan(io: IO, saved: SavedPlan, verbose: boolean | undefined): void 
   if (verbose && saved.text) for (const line of saved.text.split('\n')) io.out(`    ${line}`);
 }
 
-function showPlanOutcome(io: IO, outcome: PlanOutcome, verbose: boolean | undefined): void {
-  if (outcome.status === 'planned') showPlan(io, outcome.saved, verbose);
-  else if (outcome.status === 'skipped') io.err(`karma: note: ${outcome.reason}`);
-  else io.err(`karma: terraform plan failed: ${outcome.error} (log: ${outcome.log})`);
+/** A plan's outcome: the plan (`text` for -v), a note when none was made, or the failure with its log. */
+function showPlanOutcome(io: IO, plan: PlanJson, of: { readonly env: string; readonly component: string }, text: string | undefined, verbose: boolean | undefined): void {
+  if (plan.status === 'planned') showPlan(io, { ...of, commit: plan.commit, plannedAt: plan.plannedAt, expiresAt: plan.expiresAt, plan, ...(text !== undefined ? { text } : {}) }, verbose);
+  else if (plan.status === 'skipped') io.err(`karma: note: ${plan.reason}`);
+  else io.err(`karma: terraform plan failed: ${plan.error} (log: ${plan.log})`);
 }
-
-const planJson = (outcome: PlanOutcome | undefined): unknown =>
-  outcome === undefined
-    ? null
-    : outcome.status === 'planned'
-      ? { status: 'planned', ...outcome.saved.plan, commit: outcome.saved.commit, plannedAt: outcome.saved.plannedAt, expiresAt: outcome.saved.expiresAt }
-      : outcome;
 
 export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO): Promise<number> {
   const repo = await openGitRepository(repoDir(options, 'propose-change'));
-  const proposed = await proposeChange({
-    repo,
+  const ctx = changeContext(repo, options, io);
+  const proposed = await requestChange(ctx, {
     component: options.component,
     env: options.env,
     inputFile: options.input,
     ...(options.message !== undefined ? { message: options.message } : {}),
     ...(options.dryRun ? { dryRun: true } : {}),
+    ...(options.plan === false ? { plan: false } : {}),
   });
-  let planned: PlanOutcome | undefined;
-  if (proposed.id && options.plan !== false) {
-    planned = await planForProposal(repo, { id: proposed.id, commit: proposed.commit!, env: proposed.env, component: proposed.component }, options, io);
-  }
-  const code = planned?.status === 'failed' ? 1 : 0;
+  const code = proposed.plan?.status === 'failed' ? 1 : 0;
   if (options.json) {
-    io.out(JSON.stringify({ ...proposed, plan: planJson(planned) }));
+    io.out(JSON.stringify(proposed));
     return code;
   }
   const p = palette(io);
@@ -148,8 +150,16 @@ export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO
     io.out(formatWaves(other.waves));
   }
   if (proposed.id) {
-    if (planned) showPlanOutcome(io, planned, options.verbose);
-    else io.out('no plan made (--no-plan); karma plan ' + proposed.id + ' makes one');
+    if (proposed.plan) {
+      // -v shows Terraform's plan text: it is kept with the saved plan, not in the result.
+      let text: string | undefined;
+      if (options.verbose && proposed.plan.status === 'planned') {
+        const { config } = await loadConfigAndFiles(repo.sourceAt(proposed.commit!));
+        const read = readSavedPlan(storeDirOf(config, ctx.places), proposed.id);
+        if (read.kind === 'ok') text = read.saved.text;
+      }
+      showPlanOutcome(io, proposed.plan, proposed, text, options.verbose);
+    } else io.out('no plan made (--no-plan); karma plan ' + proposed.id + ' makes one');
     io.out(`proposal ${p.cyan(proposed.id)} recorded on branch ${proposed.branch} (commit ${proposed.commit!.slice(0, 8)})`);
     io.out(`apply it with: karma apply ${proposed.id}`);
   } else {
@@ -166,11 +176,12 @@ export interface PlanProposalOptions extends PlanFlags {
 export async function planProposalCommand(options: PlanProposalOptions, io: IO): Promise<number> {
   const repo = await openGitRepository(repoDir(options, 'plan'));
   const proposal = await requireProposal(repo, options.proposal);
-  const planned = await planForProposal(repo, proposal, options, io);
+  const planned = await planChange(changeContext(repo, options, io), proposal);
   if (planned.status === 'skipped') throw new UsageError(planned.reason.replace(/; once it is installed.*$/, ''));
-  if (options.json) io.out(JSON.stringify({ proposal: proposal.id, plan: planJson(planned) }));
+  const plan = planJson(planned)!;
+  if (options.json) io.out(JSON.stringify({ proposal: proposal.id, plan }));
   else {
-    showPlanOutcome(io, planned, options.verbose);
+    showPlanOutcome(io, plan, proposal, planned.status === 'planned' ? planned.saved.text : undefined, options.verbose);
     if (planned.status === 'planned') io.out(`apply it with: karma apply ${proposal.id}`);
   }
   return planned.status === 'failed' ? 1 : 0;
@@ -246,7 +257,7 @@ export async function applyCommand(options: ApplyOptions, io: IO): Promise<numbe
     const check = await mergeProposal(repo, options.proposal, { checkOnly: true });
     if (!options.json) {
       const { config } = await loadConfigAndFiles(repo.sourceAt(check.proposal.commit));
-      const read = readSavedPlan(storeDirOf(config, { ...options, config: dir }), check.proposal.id);
+      const read = readSavedPlan(storeDirOf(config, placesOf({ ...options, config: dir })), check.proposal.id);
       if (read.kind === 'ok') showPlan(io, read.saved, options.verbose);
       else io.out(`no saved plan for ${check.proposal.id} here (karma plan ${check.proposal.id} makes one); the deployed pipeline plans it in CodeBuild`);
     }
@@ -307,47 +318,48 @@ async function decide(io: IO, options: ApplyOptions, what: string): Promise<bool
 }
 
 /**
- * `karma apply ID` (locally): the checks and the apply are lib/app/apply-proposal.ts; here the plan is shown, the
- * decision taken, and the pipeline run for the dependents. Every refusal comes before anything changes.
+ * `karma apply ID` (locally): the checks and the apply are lib/app/changes.ts (applyChange); here the plan is
+ * shown, the decision taken, and the outcome printed. Every refusal comes before anything changes.
  */
 async function applyProposal(repo: GitRepository, id: string, options: ApplyOptions, io: IO): Promise<number> {
   const p = palette(io);
-  const dir = repo.dir;
-  const check = await checkProposalApply(repo, id, { storeDirFor: (config) => storeDirOf(config, { ...options, config: dir }) });
+  const ctx = changeContext(repo, options, io);
+  const check = await checkApply(ctx, id);
   const { proposal, config } = check;
   if (options.env && options.env !== proposal.env && !options.json) io.err(`karma: warning: --env ${options.env} ignored: proposal ${proposal.id} changes ${proposal.env}`);
   if (!options.json) showPlan(io, check.saved, options.verbose);
-  requireDestroyAllowed(check, options.allowDestroy);
+  await requireDestroyAccepted(ctx, check, options.allowDestroy);
   if (!(await decide(io, options, `the plan for ${proposal.component} in ${proposal.env} (${proposal.id})`))) {
     io.err('karma: not applied (only "yes" is accepted); the plan stays saved until it expires');
     return 1;
   }
-  const { runner } = openTerraform(config, { binary: options.terraform, onLine: options.verbose && !options.json ? (l) => io.err(`  ${l}`) : undefined });
-  const places = terraformPlaces(config, { ...options, config: dir });
-  const cacheDir = pluginCacheDir(places.workRoot);
-  const applied: ProposalApplied = await withBackend(config, { ...options, config: dir }, { create: true, io }, (backend) =>
-    applySavedProposal(repo, check, backend, {
-      ...places,
-      holder: { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid },
-      runner,
-      ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
-      ...(options.includePending ? { includePending: true } : {}),
-      progress: progressFor(io, options),
-    }),
-  );
-  const { result } = applied;
-  if (applied.kind === 'failed') {
-    const log = join(places.workRoot, proposal.env, proposal.component, 'apply.log');
-    if (options.json) io.out(JSON.stringify({ merged: null, component: result, pipeline: null }));
-    else io.err(`karma: applying the saved plan failed: ${result.error} (log: ${log}); proposal ${proposal.id} stays open`);
+  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
+  // Ctrl-C is the pipeline's to handle only once it runs; before, Terraform's own cleanup handles it.
+  const terminal = pipelineTerminal(io, options);
+  const applied = await applyChange(ctx, proposal.id, {
+    checked: check,
+    ...(options.allowDestroy ? { allowDestroy: true } : {}),
+    ...(options.includePending ? { includePending: true } : {}),
+    ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
+    ...(lockTimeout !== undefined ? { lockTimeout } : {}),
+    ...(options.verbose && !options.json ? { terraformLine: (l: string) => io.err(`  ${l}`) } : {}),
+    pipelineProgress: terminal.progress,
+    waiting: terminal.waiting,
+    signal: terminal.signal,
+    onApplied: ({ component, merged, left }) => {
+      if (!options.json) {
+        io.out(`applied the saved plan: ${proposal.env}/${proposal.component} ${component.outcome}${component.changedOutputs?.length ? ` (changed outputs: ${component.changedOutputs.join(', ')})` : ''}`);
+        io.out(`merged ${merged.proposal.id} into ${merged.into} (${merged.how}): ${merged.into} is now at ${merged.commit.slice(0, 8)}; checked out ${merged.files.join(', ')}`);
+        if (left.length > 0 && !options.includePending) io.out(p.dim(`left alone (they needed an apply before this change; --include-pending applies them): ${left.join(', ')}`));
+      }
+      terminal.arm();
+    },
+  }).finally(() => terminal.disarm());
+  if (!applied.pipeline) {
+    const log = join(terraformPlaces(config, ctx.places).workRoot, proposal.env, proposal.component, 'apply.log');
+    if (options.json) io.out(JSON.stringify(applied));
+    else io.err(`karma: applying the saved plan failed: ${applied.component.error} (log: ${log}); proposal ${proposal.id} stays open`);
     return 1;
   }
-  const { merged, left } = applied;
-  if (!options.json) {
-    io.out(`applied the saved plan: ${proposal.env}/${proposal.component} ${result.outcome}${result.changedOutputs?.length ? ` (changed outputs: ${result.changedOutputs.join(', ')})` : ''}`);
-    io.out(`merged ${merged.proposal.id} into ${merged.into} (${merged.how}): ${merged.into} is now at ${merged.commit.slice(0, 8)}; checked out ${merged.files.join(', ')}`);
-    if (left.length > 0 && !options.includePending) io.out(p.dim(`left alone (they needed an apply before this change; --include-pending applies them): ${left.join(', ')}`));
-  }
-  // The dependents: the pipeline re-plans after each wave, so only those whose inputs really changed apply.
-  return runPipelineAndReport(dir, applied.pipelineInput, options, io, { merged, component: result });
+  return reportPipeline(io, options, applied.pipeline, terminal.signalled(), applied);
 }

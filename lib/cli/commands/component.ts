@@ -9,14 +9,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigAndFiles } from '../../app/build.ts';
-import { localDatabasePath } from '../../app/backend.ts';
 import { runComponent, type ComponentMode, type StateOptions } from '../../app/component.ts';
 import { openTerraform, pluginCacheDir } from '../../app/open.ts';
 import { baseDir, makeSource, progressFor, withBackend, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 import { formatPlannedResources, planDetail } from '../../core/plan.ts';
-import { dirname, resolve } from 'node:path';
-import type { Config, StateSettings } from '../../core/model.ts';
+import type { Config } from '../../core/model.ts';
+import { terraformPlaces as placesFor, type Places } from '../../app/places.ts';
+
+export { remoteStateFromEnv } from '../../app/places.ts';
 
 export interface ComponentOptions extends CommonOptions {
   readonly component: string;
@@ -33,37 +34,14 @@ export interface ComponentOptions extends CommonOptions {
   readonly stateMoved?: boolean;
 }
 
-/**
- * The backend used when karma.yaml leaves state local but the run must not keep it: the stack's state bucket,
- * which CodeBuild names in KARMA_STATE_BUCKET (S3-native locking; encrypted at rest).
- */
-export function remoteStateFromEnv(env: NodeJS.ProcessEnv): StateSettings | undefined {
-  const bucket = env['KARMA_STATE_BUCKET'];
-  if (!bucket) return undefined;
-  const region = env['KARMA_STATE_REGION'] ?? env['AWS_REGION'];
-  // The stack's bucket is Karma's own: no project prefix, and each deploy role may reach `<env>/*` only.
-  return { backend: 's3', config: { bucket, key: '{env}/{component}/terraform.tfstate', ...(region ? { region } : {}), encrypt: true, use_lockfile: true } };
+/** The local store's folder, Terraform's working copies: the command's flags as lib/app/places.ts takes them. */
+export function placesOf(options: CommonOptions & { readonly workDir?: string }): Places {
+  return { baseDir: baseDir(options), ...(options.store ? { store: options.store } : {}), ...(options.workDir ? { workDir: options.workDir } : {}) };
 }
 
-/** The local store's folder (`.karma` by default): work copies, local state and saved plans live under it. */
-export function storeDirOf(config: Config, options: CommonOptions): string {
-  return dirname(localDatabasePath(config, { baseDir: baseDir(options), ...(options.store ? { localPath: options.store } : {}) }));
-}
-
-/**
- * Where a command that runs Terraform keeps its working copies and its local state, and which backend it uses
- * when karma.yaml leaves state local: the same for apply, plan, drift and destroy.
- */
-export function terraformPlaces(config: Config, options: CommonOptions & { readonly workDir?: string }, env: NodeJS.ProcessEnv = process.env): { workRoot: string } & StateOptions {
-  const storeDir = storeDirOf(config, options);
-  const remoteState = remoteStateFromEnv(env);
-  return {
-    workRoot: options.workDir ?? env['KARMA_WORK_DIR'] ?? join(storeDir, 'work'),
-    stateRoot: resolve(env['KARMA_STATE_DIR'] ?? join(storeDir, 'state')),
-    ...(remoteState ? { remoteState } : {}),
-    // A CodeBuild container is thrown away after the build: state kept there would be lost.
-    requireRemoteState: env['CODEBUILD_BUILD_ID'] !== undefined,
-  };
+/** lib/app/places.ts's terraformPlaces for a command's flags (karma component, karma destroy). */
+export function terraformPlaces(config: Config, options: CommonOptions & { readonly workDir?: string }): { workRoot: string } & StateOptions {
+  return placesFor(config, placesOf(options));
 }
 
 export async function componentRun(options: ComponentOptions, io: IO): Promise<number> {

@@ -6,13 +6,14 @@ import { UsageError } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import { componentId, type Build } from '../../core/graph.ts';
 import { deploymentKey } from '../../core/model.ts';
-import { impact, planEnv, type EnvOrder } from '../../core/order.ts';
+import { planEnv, type EnvOrder } from '../../core/order.ts';
 import { allEnvironmentsOrder, environmentOrderOf, whyOf, type OrderMode } from '../../app/queries.ts';
-import { diffSnapshots, filterEnv, type GraphSnapshot } from '../../core/snapshot.ts';
+import { diffSnapshots, type GraphSnapshot } from '../../core/snapshot.ts';
+import { componentView, graphText, graphView, impactView } from '../../app/views.ts';
 import { ORPHAN_ADVICE, STATUSES, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
-import { formatWaves, formatWhy, plural, statusPaint, table, toDot, toMermaid } from '../format.ts';
+import { formatWaves, formatWhy, plural, statusPaint, table } from '../format.ts';
 import { palette, type IO } from '../io.ts';
 import { liveBuild, makeSource, progressFor, withBackend, withConfig, type CommonOptions } from '../context.ts';
 import { loadConfig } from '../../app/build.ts';
@@ -133,7 +134,7 @@ export async function graphOrder(options: CommonOptions & { env?: string; all?: 
 
 export async function graphImpact(options: CommonOptions & { component: string; env: string; output?: string }, io: IO): Promise<number> {
   const { result } = await liveBuild(options, io);
-  const im = impact(result.build, options.env, options.component, options.output);
+  const im = impactView(result.build, options.env, options.component, options.output);
   if (options.json) {
     io.out(JSON.stringify(im));
     return 0;
@@ -163,24 +164,25 @@ export async function graphWhy(options: CommonOptions & { component: string; env
 
 export type ShowFormat = 'table' | 'json' | 'dot' | 'mermaid';
 
-export async function graphShow(options: CommonOptions & { env?: string; format?: ShowFormat }, io: IO): Promise<number> {
+export async function graphShow(options: CommonOptions & { env?: string; component?: string; depth?: number; format?: ShowFormat }, io: IO): Promise<number> {
   const format = options.format ?? (options.json ? 'json' : 'table');
-  const { config, result } = await liveBuild(options, io);
-  if (options.env !== undefined) requireEnvironment(config, options.env);
+  const { result } = await liveBuild(options, io);
+  const query = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.component !== undefined ? { component: options.component } : {}), ...(options.depth !== undefined ? { depth: options.depth } : {}) };
+  // The same view GET /graph returns (lib/app/views.ts): checks the names, the depth, and cuts the neighbourhood.
+  const view = graphView(result.build, result.snapshot, query);
   switch (format) {
     case 'json':
-      io.out(JSON.stringify(options.env === undefined ? result.snapshot : filterEnv(result.snapshot, options.env)));
+      io.out(JSON.stringify(view));
       return 0;
     // The pictures keep the edges to and from other environments: they take the whole graph and the env.
     case 'dot':
-      io.out(toDot(result.snapshot, options.env));
-      return 0;
     case 'mermaid':
-      io.out(toMermaid(result.snapshot, options.env));
+      io.out(graphText(result.build, result.snapshot, query, format));
       return 0;
     case 'table': {
       const p = palette(io);
-      const rows = statusRows(result.build, options.env).map((r) => {
+      const shown = options.component === undefined ? undefined : new Set(view.vertices.filter((v) => v.label === 'Component').map((v) => v.id));
+      const rows = statusRows(result.build, options.env).filter((r) => !shown || shown.has(componentId(r.env, r.component))).map((r) => {
         const deps = result.build.graph
           .outEdges(componentId(r.env, r.component))
           .filter((e) => result.build.graph.getEdgeAttribute(e, 'label') === 'DEPENDS_ON')
@@ -197,6 +199,39 @@ export async function graphShow(options: CommonOptions & { env?: string; format?
     default:
       throw new UsageError(`--format ${String(format)}: use table, json, dot or mermaid`);
   }
+}
+
+/** `karma component show COMPONENT ENV`: the view GET /components/{env}/{name} returns. */
+export async function componentShow(options: CommonOptions & { component: string; env: string }, io: IO): Promise<number> {
+  const { result } = await liveBuild(options, io);
+  const view = componentView(result.build, result.snapshot, options.env, options.component);
+  if (options.json) {
+    io.out(JSON.stringify(view));
+    return 0;
+  }
+  const p = palette(io);
+  io.out(`${p.bold(`${view.component} in ${view.env}`)}: ${statusPaint(view.status, p)(view.status)}${view.reason ? ` (${view.reason})` : ''}`);
+  if (view.description) io.out(`  ${view.description}`);
+  if (view.module) io.out(`  module: ${view.module}   file: ${view.file}`);
+  io.out(`  depends on: ${view.dependsOn.join(', ') || '-'}`);
+  io.out(`  dependents: ${view.dependents.join(', ') || '-'}`);
+  if (view.status !== 'in-sync') io.out(formatWhy(view.why).map((l) => `  ${l}`).join('\n'));
+  if (view.inputs) {
+    io.out('  inputs (as written; secrets are references):');
+    for (const [k, v] of Object.entries(view.inputs)) io.out(`    ${k} = ${JSON.stringify(v)}`);
+  }
+  if (view.outputs.length > 0) {
+    io.out('  outputs:');
+    io.out(
+      table(
+        ['OUTPUT', 'VERSION', 'VALUE', 'CONSUMED BY'],
+        view.outputs.map((o) => [o.name, o.version === null ? '-' : `v${o.version}`, o.sensitive ? '(sensitive)' : o.present ? (o.value ?? '') : '(missing)', o.consumers.map((c) => deploymentKey(c.env, c.component)).join(', ') || '-']),
+      ).replace(/^/gm, '    '),
+    );
+  }
+  const last = view.lastApply;
+  io.out(last ? `  last apply: ${last.result} at ${last.appliedAt}${last.commit ? ` (commit ${last.commit.slice(0, 8)})` : ''}${last.error ? `: ${last.error}` : ''}` : '  last apply: never');
+  return 0;
 }
 
 export async function graphDiff(options: CommonOptions & { from?: string; to?: string }, io: IO): Promise<number> {

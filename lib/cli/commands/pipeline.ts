@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { PIPELINE_ERRORS } from '../../core/pipeline-contract.ts';
-import { runLocalPipeline, type LocalPipelineResult } from '../../app/pipeline/local-run.ts';
+import { pipelineJson, runLocalPipeline, type PipelineJson } from '../../app/pipeline/local-run.ts';
 import { withConfig, configLocation, type CommonOptions } from '../context.ts';
 import { isGitUrl } from '../../app/open.ts';
 import { palette, spinner, type IO } from '../io.ts';
@@ -69,34 +69,23 @@ export function executionInput(options: PipelineRunOptions): Record<string, unkn
   return input;
 }
 
-export function pipelineJson(result: LocalPipelineResult): Record<string, unknown> {
-  return {
-    executionId: result.executionId,
-    status: result.status,
-    ...(result.error ? { error: result.error, cause: result.cause } : {}),
-    ...(result.interrupted ? { interrupted: result.interrupted } : {}),
-    summary: result.summary ?? null,
-    waves: result.waves,
-    millis: result.millis,
-  };
-}
-
 /**
- * Runs the pipeline locally and reports it: progress on stderr, the result table and a status line on stdout
- * (or `{...jsonExtra, pipeline: {...}}` with --json). Returns the exit code: 0 succeeded, 1 failed, 2 invalid input.
+ * The terminal side of a local pipeline run: progress lines (dim, on stderr), a spinner while a lock is busy,
+ * and Ctrl-C / SIGTERM, which stop the applies and release the lock (exit 130 / 143). The handlers are armed
+ * only while the pipeline runs; a second Ctrl-C exits at once (the handler is `once`), leaving the lock to the
+ * next run's dead-process takeover.
  */
-export async function runPipelineAndReport(
-  configDir: string,
-  input: Record<string, unknown>,
-  options: PipelineRunOptions,
-  io: IO,
-  jsonExtra?: Record<string, unknown>,
-): Promise<number> {
+export function pipelineTerminal(io: IO, options: { readonly json?: boolean }): {
+  readonly signal: AbortSignal;
+  readonly progress: (line: string) => void;
+  readonly waiting: (text: string | undefined) => void;
+  arm(): void;
+  disarm(): void;
+  /** The signal that interrupted the run, if one did. */
+  signalled(): NodeJS.Signals | undefined;
+} {
   const p = palette(io);
-  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
   const spin = spinner(io);
-  // Ctrl-C / SIGTERM: stop the applies, release the lock, exit 130 / 143. A second Ctrl-C exits at once (the
-  // handler is `once`), leaving the lock to the next run's dead-process takeover.
   const controller = new AbortController();
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -105,8 +94,70 @@ export async function runPipelineAndReport(
     if (!options.json) io.err(`karma: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the running applies and releasing the lock (Ctrl-C again to exit at once)`);
     controller.abort();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
+    waiting: (text) => (options.json ? undefined : text ? spin.start(text) : spin.stop()),
+    arm: () => {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    },
+    disarm: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+    signalled: () => signalled,
+  };
+}
+
+/**
+ * Reports a finished local run: with --json, `document` (the run, or the run within a larger result); else the
+ * result table and a status line on stdout, failures and orphans on stderr. Returns the exit code: 0 succeeded,
+ * 3 succeeded with drift left, 1 failed, 2 invalid input, 130 / 143 interrupted.
+ */
+export function reportPipeline(io: IO, options: { readonly json?: boolean }, run: PipelineJson, signalled: NodeJS.Signals | undefined, document: unknown): number {
+  const p = palette(io);
+  if (run.status === 'ABORTED') {
+    const { stopped = [], released = [] } = run.interrupted ?? {};
+    const code = signalled === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    if (options.json) io.out(JSON.stringify(document));
+    else {
+      io.err(`karma: ${signalled === 'SIGTERM' ? 'terminated' : 'interrupted'}: stopped ${stopped.join(', ') || 'no running apply'}; released the lock on ${released.join(', ') || 'no environment'}. Run it again to go on.`);
+    }
+    return code;
+  }
+  const code = run.status === 'SUCCEEDED' ? (run.summary?.drifted ? DRIFT_FOUND : 0) : run.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
+  warnOrphans(io, (run.summary?.rows ?? []).filter((r) => r.result === 'orphaned'));
+  if (options.json) {
+    io.out(JSON.stringify(document));
+    return code;
+  }
+  if (run.summary) io.out(run.summary.text);
+  const timing = run.waves.map((w) => `wave ${w.round} (${w.env}: ${w.components.join(', ')}) ${w.millis} ms`).join('; ');
+  if (run.status === 'SUCCEEDED') {
+    io.out(p.green(`succeeded in ${run.millis} ms${timing ? ` — ${timing}` : ''}`));
+  } else if (run.error === PIPELINE_ERRORS.componentsFailed) {
+    io.out(p.red(`failed: ${run.summary ? plural(run.summary.failed, 'component') : 'some components'} failed, in ${run.millis} ms${timing ? ` — ${timing}` : ''}`));
+  } else {
+    io.err(`karma: pipeline failed: ${run.error}: ${run.cause}`);
+  }
+  return code;
+}
+
+/**
+ * Runs the pipeline locally and reports it: progress on stderr, the result table and a status line on stdout
+ * (or `{...jsonExtra, pipeline: {...}}` with --json). Returns the exit code (reportPipeline).
+ */
+export async function runPipelineAndReport(
+  configDir: string,
+  input: Record<string, unknown>,
+  options: PipelineRunOptions,
+  io: IO,
+  jsonExtra?: Record<string, unknown>,
+): Promise<number> {
+  const lockTimeout = lockTimeoutSeconds(options.lockTimeout);
+  const terminal = pipelineTerminal(io, options);
+  terminal.arm();
   const result = await runLocalPipeline({
     configDir,
     input: lockTimeout !== undefined && input['lockTimeout'] === undefined ? { ...input, lockTimeout } : input,
@@ -114,39 +165,12 @@ export async function runPipelineAndReport(
     ...(options.store ? { store: options.store } : {}),
     ...(options.terraform ? { terraform: options.terraform } : {}),
     ...(options.maxParallel ? { maxParallel: options.maxParallel } : {}),
-    progress: (line) => (options.json ? undefined : io.err(p.dim(line))),
-    waiting: (text) => (options.json ? undefined : text ? spin.start(text) : spin.stop()),
-    signal: controller.signal,
-  }).finally(() => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  });
-  if (result.status === 'ABORTED') {
-    const { stopped = [], released = [] } = result.interrupted ?? {};
-    const code = signalled === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
-    if (options.json) {
-      io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
-    } else {
-      io.err(`karma: ${signalled === 'SIGTERM' ? 'terminated' : 'interrupted'}: stopped ${stopped.join(', ') || 'no running apply'}; released the lock on ${released.join(', ') || 'no environment'}. Run it again to go on.`);
-    }
-    return code;
-  }
-  const code = result.status === 'SUCCEEDED' ? (result.summary?.drifted ? DRIFT_FOUND : 0) : result.error === PIPELINE_ERRORS.invalidInput ? 2 : 1;
-  warnOrphans(io, (result.summary?.rows ?? []).filter((r) => r.result === 'orphaned'));
-  if (options.json) {
-    io.out(JSON.stringify(jsonExtra ? { ...jsonExtra, pipeline: pipelineJson(result) } : pipelineJson(result)));
-    return code;
-  }
-  if (result.summary) io.out(result.summary.text);
-  const timing = result.waves.map((w) => `wave ${w.round} (${w.env}: ${w.components.join(', ')}) ${w.millis} ms`).join('; ');
-  if (result.status === 'SUCCEEDED') {
-    io.out(p.green(`succeeded in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
-  } else if (result.error === PIPELINE_ERRORS.componentsFailed) {
-    io.out(p.red(`failed: ${result.summary ? plural(result.summary.failed, 'component') : 'some components'} failed, in ${result.millis} ms${timing ? ` — ${timing}` : ''}`));
-  } else {
-    io.err(`karma: pipeline failed: ${result.error}: ${result.cause}`);
-  }
-  return code;
+    progress: terminal.progress,
+    waiting: terminal.waiting,
+    signal: terminal.signal,
+  }).finally(() => terminal.disarm());
+  const run = pipelineJson(result);
+  return reportPipeline(io, options, run, terminal.signalled(), jsonExtra ? { ...jsonExtra, pipeline: run } : run);
 }
 
 export interface PipelineStartOptions extends PipelineRunOptions {

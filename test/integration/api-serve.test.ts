@@ -1,0 +1,149 @@
+/**
+ * The route suite (test/support/api-suite.ts) against the Hono app in-process, and against a real `karma serve`
+ * process over HTTP (bin/karma.ts, a free port on 127.0.0.1, KARMA_API_TOKEN and a tokens file). Both serve a
+ * Git clone of examples/acme-platform with its runtime seeded.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import git from 'isomorphic-git';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../../lib/api/app.ts';
+import { tokenAuth } from '../../lib/api/auth.ts';
+import { LocalWorkspace } from '../../lib/app/local-workspace.ts';
+import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { karma, onlyJson } from '../support/cli.ts';
+import { apiRouteSuite, type ApiClient, type ApiResponse, type SuiteContext } from '../support/api-suite.ts';
+import { freePort } from '../../scripts/servers/servers.ts';
+
+const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'karma.ts');
+const AUTHOR = { name: 'Test', email: 'test@example.com' };
+const ADMIN = 'karma_test-admin-token-0123456789';
+
+/** A clone of the example with its runtime seeded, committed (request-change records proposals on it). */
+async function exampleRepo(tmp: string): Promise<string> {
+  const dir = copyRepo(EXAMPLE, tmp);
+  await git.init({ fs, dir, defaultBranch: 'main' });
+  await git.add({ fs, dir, filepath: '.' });
+  await git.commit({ fs, dir, message: 'initial', author: AUTHOR });
+  const seeded = await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '--config', dir, '--json');
+  expect(seeded.code).toBe(0);
+  return dir;
+}
+
+function fromResponse(r: Response, text: string): ApiResponse {
+  return { status: r.status, contentType: r.headers.get('content-type') ?? '', headers: (n) => r.headers.get(n), text };
+}
+
+function requestInit(method: string, options: { token?: string | null; body?: unknown; raw?: string; contentType?: string } = {}): RequestInit {
+  const headers: Record<string, string> = {};
+  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
+  const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+  return { method, headers, ...(body !== undefined ? { body } : {}) };
+}
+
+const cliJson =
+  (dir: string) =>
+  async (...argv: string[]): Promise<unknown> =>
+    onlyJson(await karma(...argv, '--config', dir));
+
+describe('the API in-process (app.request)', () => {
+  let tmp: string;
+  let ctx: SuiteContext;
+  let workspace: LocalWorkspace;
+  beforeAll(async () => {
+    tmp = makeTempDir('karma-api-inproc-');
+    const dir = await exampleRepo(tmp);
+    workspace = new LocalWorkspace({ config: dir, cacheSeconds: 0 });
+    const reader = 'karma_test-reader-token-0123456789';
+    const { createHash } = await import('node:crypto');
+    const app = createApi({
+      workspace,
+      authenticate: tokenAuth({ adminToken: ADMIN, file: { tokens: [{ name: 'reader', sha256: createHash('sha256').update(reader).digest('hex'), roles: ['read'] }] } }),
+      version: 'test',
+    });
+    const client: ApiClient = {
+      async request(method, path, options) {
+        const r = await app.request(path, requestInit(method, options));
+        return fromResponse(r, await r.text());
+      },
+    };
+    ctx = { client, admin: ADMIN, reader, cli: cliJson(dir), proposals: true };
+  }, 120_000);
+  afterAll(async () => {
+    await workspace.close();
+    removeDir(tmp);
+  });
+  apiRouteSuite(() => ctx);
+});
+
+describe('the API over HTTP: a karma serve process', () => {
+  let tmp: string;
+  let ctx: SuiteContext;
+  let server: ChildProcess;
+  let stderr = '';
+  let base: string;
+  beforeAll(async () => {
+    tmp = makeTempDir('karma-api-serve-');
+    const dir = await exampleRepo(tmp);
+    const tokens = join(tmp, 'tokens.json');
+    const created = onlyJson(await karma('token', 'create', 'reader', '--role', 'read', '--tokens', tokens, '--json')) as { token: string };
+    expect((fs.statSync(tokens).mode & 0o777).toString(8)).toBe('600');
+    expect(fs.readFileSync(tokens, 'utf8')).not.toContain(created.token);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    server = spawn(process.execPath, [BIN, 'serve', '--config', dir, '--port', String(port), '--tokens', tokens, '--cache', '0'], {
+      env: { ...process.env, KARMA_API_TOKEN: ADMIN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!stderr.includes('listening on')) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`karma serve did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const client: ApiClient = {
+      async request(method, path, options) {
+        const r = await fetch(`${base}${path}`, requestInit(method, options));
+        return fromResponse(r, await r.text());
+      },
+    };
+    ctx = { client, admin: ADMIN, reader: created.token, cli: cliJson(dir), proposals: true };
+  }, 120_000);
+  afterAll(async () => {
+    if (server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+    removeDir(tmp);
+  });
+  apiRouteSuite(() => ctx);
+
+  it('logs one access line per request, without tokens or query values', async () => {
+    await fetch(`${base}/plan?env=karma-dev`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(stderr).toMatch(/ GET \/plan 200 \d+ms/);
+    expect(stderr).not.toContain(ADMIN);
+  });
+
+  it('stops on SIGTERM with exit 0', async () => {
+    server.kill('SIGTERM');
+    const code = await new Promise((r) => server.once('exit', r));
+    expect(code).toBe(0);
+  });
+});
+
+describe('karma serve refuses to listen beyond this machine without tokens', () => {
+  it('exits 2 with one line for --host 0.0.0.0 and no tokens', async () => {
+    const saved = process.env['KARMA_API_TOKEN'];
+    delete process.env['KARMA_API_TOKEN'];
+    try {
+      const run = await karma('serve', '--host', '0.0.0.0', '--config', EXAMPLE);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toEqual([expect.stringMatching(/^karma: --host 0\.0\.0\.0 reaches beyond this machine: configure tokens first/)]);
+    } finally {
+      if (saved !== undefined) process.env['KARMA_API_TOKEN'] = saved;
+    }
+  });
+});
