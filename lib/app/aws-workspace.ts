@@ -25,10 +25,6 @@ export { ApiSetupError } from './aws-workspace/settings.ts';
 /** Every route's part, on one set of settings. `reads.storedGraph()` is the stored graph (see reads.ts). */
 export async function openAwsWorkspace(env: NodeJS.ProcessEnv = process.env): Promise<Workspace & { readonly reads: AwsReads }> {
   const s = awsWorkspaceSettings(env);
-  const audit = (() => {
-    let log: ReturnType<typeof openAuditLog> | undefined;
-    return () => (log ??= openAuditLog(s));
-  })();
   const reads = awsReads(s);
-  return { ...composeWorkspace(`serverless: config ${s.config}`, { read: reads, changes: awsChanges(s, audit), ops: awsOps(s, audit) }), reads };
+  return { ...composeWorkspace(`serverless: config ${s.config}`, { read: reads, changes: awsChanges(s), ops: awsOps(s, () => openAuditLog(s)) }), reads };
 }

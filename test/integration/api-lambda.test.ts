@@ -10,7 +10,7 @@ import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -22,16 +22,21 @@ import { loadConfig } from '../../lib/app/build.ts';
 import { recordApply } from '../../lib/app/record.ts';
 import { openAwsReadWorkspace } from '../../lib/app/aws-workspace/reads.ts';
 import { openAwsChangesWorkspace } from '../../lib/app/aws-workspace/changes.ts';
-import { apiHandler, authFromEnv } from '../../lib/api/lambda.ts';
+import { openAwsOpsWorkspace } from '../../lib/app/aws-workspace/ops.ts';
+import { API_ROUTES, type ApiGroup } from '../../lib/core/pipeline-contract.ts';
+import { apiRouteSuite, type ApiClient, type SuiteContext } from '../support/api-suite.ts';
+import { karma } from '../support/cli.ts';
+import { apiHandler, authFromEnv, noWorkspace } from '../../lib/api/lambda.ts';
 import * as S from '../../lib/api/schemas.ts';
 import { UsageError } from '../../lib/core/errors.ts';
 import { REPO_ROOT } from '../../scripts/servers/servers.ts';
-import { MINIMAL_REPO, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { MINIMAL_REPO, copyRepo, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { gremlinEndpoint, motoClientConfig, setEnv, standInEnv } from '../support/stand-ins.ts';
 
 const TOKEN = `ghs_${randomUUID().replace(/-/g, '')}`;
 const CALLER = 'arn:aws:iam::123456789012:user/alice';
 const tmp = makeTempDir('karma-api-lambda-');
+const EXAMPLE = join(REPO_ROOT, 'examples', 'acme-platform');
 const bare = join(tmp, 'served', 'config.git');
 const prefix = `/karma-api-${randomUUID().slice(0, 8)}`;
 let server: Server;
@@ -348,9 +353,9 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     expect(audit.status, audit.text).toBe(200);
     S.AuditPage.parse(audit.json());
     S.Change.parse(change.json());
-    expect(audit.json()['entries']).toEqual([expect.objectContaining({ action: 'change.requested', change: id, actor: CALLER, component: 'app', env: 'karma-dev', result: 'bigger app' })]);
+    expect(audit.json()['entries']).toEqual([expect.objectContaining({ action: 'change.requested', change: id, actor: CALLER, component: 'app', env: 'karma-dev', result: expect.stringContaining('CodeBuild'), diff: [{ path: 'size', kind: 'added', after: 'large' }] })]);
     expect(change.status, change.text).toBe(200);
-    expect(change.json()).toMatchObject({ id, status: 'proposed', component: 'app', env: 'karma-dev' });
+    expect(change.json()).toMatchObject({ id, status: 'proposed', open: true, component: 'app', env: 'karma-dev', message: 'bigger app' });
   });
 
   it('POST /changes/{id}/apply merges and pushes main, deletes the proposal branch, starts the pipeline: 202 queued', async () => {
@@ -374,7 +379,7 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
     expect(run.json()).toMatchObject({ executionArn: body.execution, status: 'RUNNING', stopDate: null });
     const audit = await call('ops', 'GET', '/audit', { query: { change: id } });
     // Entries of one millisecond have no defined order among themselves.
-    expect((audit.json()['entries'] as { action: string }[]).map((e) => e.action).sort()).toEqual(['change.apply-queued', 'change.apply-started', 'change.requested']);
+    expect((audit.json()['entries'] as { action: string }[]).map((e) => e.action).sort()).toEqual(['change.apply-queued', 'change.apply-queued', 'change.requested']);
     const list = await call('changes', 'GET', '/changes');
     expect(list.status, list.text).toBe(200);
     expect(S.Changes.parse(list.json()).changes).toEqual([expect.objectContaining({ id, status: 'applying', commit: main })]);
@@ -394,7 +399,7 @@ describe('changes: propose on the Git remote, audit in DynamoDB, apply = merge +
 });
 
 describe('an apply whose pipeline cannot be started', () => {
-  it('is a 503 once merged and pushed; the change is then queued (the git-push trigger runs it) and a second apply is a 409', async () => {
+  it('is a 503 once merged and pushed; the change stays queued (the git-push trigger runs the pushed commit) and a second apply is a 409', async () => {
     // Prepare: a function whose state machine does not exist, and a proposal.
     const broken = apiHandler('changes', () =>
       openAwsChangesWorkspace({ ...process.env, KARMA_API_WORK_DIR: join(tmp, 'work-broken'), KARMA_STATE_MACHINE_ARN: stateMachineArn.replace(/:stateMachine:.*$/, ':stateMachine:missing') }),
@@ -412,7 +417,8 @@ describe('an apply whose pipeline cannot be started', () => {
     expect(failed.statusCode, failed.body).toBe(503);
     expect(JSON.parse(failed.body)).toMatchObject({ detail: expect.stringContaining('StartExecution') });
     expect(bareGit('show', 'main:environments/karma-dev/network.json')).toContain('10.1.0.0/16');
-    expect(change.json()).toMatchObject({ id, status: 'queued', reason: expect.stringContaining('git-push trigger') });
+    expect(change.json()).toMatchObject({ id, status: 'queued', open: false });
+    expect((change.json()['history'] as { action: string; result?: string }[]).at(-1)).toMatchObject({ action: 'change.apply-queued', result: expect.stringContaining('and pushed') });
     expect(again.status, again.text).toBe(409);
   });
 });
@@ -482,4 +488,53 @@ describe('apiHandler and the lazy workspace (no network)', () => {
   it('KARMA_API_AUTH other than iam or jwt is one clear line', () => {
     expect(() => authFromEnv({ KARMA_API_AUTH: 'cognito' })).toThrow(new UsageError('KARMA_API_AUTH must be iam or jwt, got "cognito"'));
   });
+});
+
+/**
+ * The route suite every way of serving the API runs (test/support/api-suite.ts), here through the Lambda handlers:
+ * each request goes to its group's function as an API Gateway event, with a JWT authorizer's context (the suite's
+ * tokens become verified claims: `admin` every role, `reader` only read; no token, no authorizer context). The
+ * config is examples/acme-platform served by the Git server, its runtime seeded in SSM (moto).
+ */
+describe('the route suite through the Lambda handlers (JWT authorizer)', () => {
+  let ctx: SuiteContext;
+  beforeAll(async () => {
+    const dir = copyRepo(EXAMPLE, tmp, 'example');
+    const examplePrefix = `/karma-api-ex-${randomUUID().slice(0, 8)}`;
+    writeFileSync(join(dir, 'karma.yaml'), readFileSync(join(dir, 'karma.yaml'), 'utf8').replace(/^parameterPrefix: .*$/m, `parameterPrefix: ${examplePrefix}`));
+    const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q', '-b', 'main');
+    git('add', '.');
+    git('commit', '-q', '-m', 'example');
+    execFileSync('git', ['clone', '-q', '--bare', dir, join(tmp, 'served', 'example.git')]);
+    expect((await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '--config', dir, '--backend', 'aws')).code).toBe(0);
+    const env = { ...process.env, KARMA_CONFIG: process.env['KARMA_CONFIG']!.replace(/config\.git$/, 'example.git'), KARMA_API_WORK_DIR: join(tmp, 'work-suite'), KARMA_API_CACHE_SECONDS: '0', KARMA_API_AUTH: 'jwt' };
+    const suiteHandlers: Record<ApiGroup, Handler> = {
+      meta: apiHandler('meta', noWorkspace, { env }) as unknown as Handler,
+      read: apiHandler('read', () => openAwsReadWorkspace(env), { env }) as unknown as Handler,
+      changes: apiHandler('changes', () => openAwsChangesWorkspace(env), { env }) as unknown as Handler,
+      ops: apiHandler('ops', () => openAwsOpsWorkspace(env), { env }) as unknown as Handler,
+    };
+    const claims: Record<string, Record<string, unknown>> = { admin: { sub: 'admin', 'karma:roles': ['apply'] }, reader: { sub: 'reader', 'karma:roles': 'read' } };
+    const groupOf = (path: string): ApiGroup => {
+      const bare = path.split('?')[0]!;
+      const route = API_ROUTES.find((r) => new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(bare));
+      return route?.group ?? 'meta';
+    };
+    const client: ApiClient = {
+      async request(method, path, options = {}) {
+        const [rawPath, query = ''] = path.split('?');
+        const body = options.raw ?? (options.body === undefined ? null : JSON.stringify(options.body));
+        const event = gatewayEvent(method, rawPath!, { query: Object.fromEntries(new URLSearchParams(query)), ...(options.token && claims[options.token] ? { jwt: claims[options.token] } : { iam: null }) }) as Record<string, unknown>;
+        event['body'] = body;
+        if (body !== null) event['headers'] = { ...(event['headers'] as object), 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+        const out = await suiteHandlers[groupOf(path)](event, lambdaContext);
+        const headers = new Map(Object.entries(out.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+        return { status: out.statusCode, contentType: headers.get('content-type') ?? '', headers: (n) => headers.get(n.toLowerCase()) ?? null, text: out.body };
+      },
+    };
+    ctx = { client, admin: 'admin', reader: 'reader', proposals: true };
+  }, 120_000);
+
+  apiRouteSuite(() => ctx);
 });

@@ -1,36 +1,39 @@
 /**
- * The change routes of the serverless API, on a clone of the config repo's remote in /tmp (the pipeline's Git
- * credentials: CodeCommit signed with the function's role, GitHub with KARMA_GIT_TOKEN_SECRET):
+ * The change routes of the serverless API: the change use cases (lib/app/changes.ts) on a clone of the config
+ * repo's remote in /tmp, kept in sync with it (the pipeline's Git credentials: CodeCommit signed with the
+ * function's role, GitHub with KARMA_GIT_TOKEN_SECRET), the audit log in DynamoDB, and the deployed pipeline:
  *
- *   POST /request-change      `karma propose-change` on the tracked branch's tip (validation, diff, impact, a commit
- *                             on `karma/proposals/<id>`), then that branch pushed to the remote. No Terraform here:
- *                             `plan` is skipped; the deployed pipeline plans in CodeBuild.
+ *   POST /request-change      requestChange on the tracked branch's tip (validation, diff, impact, a commit on
+ *                             `karma/proposals/<id>`), that branch pushed to the remote, then change.requested
+ *                             recorded. No Terraform here: `plan` is skipped; the deployed pipeline plans in CodeBuild.
  *   POST /changes/{id}/apply  the proposal merged into the tracked branch (fast-forward, or a replay when only other
- *                             files moved: lib/app/change.ts mergeProposal), the branch pushed (audit: apply-queued),
- *                             the proposal's branch deleted there, then the state machine started for the environment
- *                             at the merged commit (audit: apply-started): the change is `queued` with the ARN.
- *   GET /changes[/{id}]       open proposals (the remote's proposal branches) and, from the audit log, the changes
- *                             applied since: queued, applying, succeeded or failed as their execution says.
+ *                             files moved: lib/app/change.ts mergeProposal) and pushed (change.apply-queued), the
+ *                             proposal's branch deleted there, then the state machine started for the environment at
+ *                             the merged commit (change.apply-queued with the execution): the change is `queued`.
+ *                             A refused merge is change.rejected (the proposal stays open).
+ *   GET /changes[/{id}]       listChanges / getChange (open proposals + the audit log); a change whose run was
+ *                             started here takes its status from that execution: applying, succeeded or failed.
  *
- * Each step writes an audit entry (DynamoDB). The clone is per container and re-synced with the remote before every
- * request: the remote is the truth (two containers may serve requests at once; a push that lost the race is a 409).
+ * The clone is per container and re-synced with the remote before every request: the remote is the truth (two
+ * containers may serve requests at once; a push that lost the race is a 409).
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { ConflictError, KarmaError, NotFoundError, UsageError } from '../../core/errors.ts';
+import { join } from 'node:path';
+import { ConflictError, EXIT_INVALID, KarmaError } from '../../core/errors.ts';
 import { buildGraph } from '../../core/graph.ts';
+import type { Config } from '../../core/model.ts';
 import { impact } from '../../core/order.ts';
-import type { AuditEntry, AuditLog, GitRepository, PipelineExecutions } from '../../ports.ts';
+import type { AuditEntry, GitRepository, PipelineExecutions } from '../../ports.ts';
 import { isGitUrl } from '../../adapters/git/url.ts';
 import { gitOnAuthFromEnv } from '../../adapters/git/auth.ts';
 import { openRemoteClone } from '../../adapters/git/repository.ts';
+import { openAwsBackend } from '../aws-backend.ts';
+import type { Backend } from '../backend.ts';
 import { loadConfig } from '../build.ts';
-import { findProposal, listProposals, mergeProposal, proposeChange, PROPOSAL_BRANCH_PREFIX, type Proposal } from '../change.ts';
+import { findProposal, mergeProposal, PROPOSAL_BRANCH_PREFIX } from '../change.ts';
+import { getChange, listChanges, requestChange, type Change, type ChangeContext, type ChangeStatus, type RequestedChange } from '../changes.ts';
 import { startRemotePipeline } from '../pipeline/remote.ts';
-import type { ApplyRequest, ChangeRequest, Json, Workspace } from '../workspace.ts';
-import { openAuditLog } from './audit.ts';
-import { describeExecution, remoteOptions } from './ops.ts';
+import type { ApplyRequest, ChangeRequest, Workspace } from '../workspace.ts';
+import { describeExecution, executionPrefix, remoteOptions } from './ops.ts';
 import { ApiSetupError, awsWorkspaceSettings, composeWorkspace, requireStateMachine, type AwsWorkspaceSettings, type ChangesPart } from './settings.ts';
 
 /** What request-change says about the plan: Terraform never runs in the API's functions. */
@@ -38,12 +41,6 @@ export const SERVERLESS_PLAN = {
   status: 'skipped',
   reason: 'the serverless API runs no Terraform: the deployed pipeline plans the change in CodeBuild when it is applied (POST /changes/{id}/apply)',
 } as const;
-
-const DEFAULT_LIST = 50;
-/** How many audit entries GET /changes reads to find the changes closed since (newest first). */
-const AUDIT_SCAN = 200;
-
-type ChangeStatus = 'proposed' | 'queued' | 'applying' | 'succeeded' | 'failed' | 'rejected';
 
 /** An execution's status → the change's. */
 function statusOfExecution(status: string): ChangeStatus {
@@ -59,11 +56,19 @@ export interface AwsChangesOptions {
   readonly now?: () => Date;
 }
 
-export function awsChanges(s: AwsWorkspaceSettings, audit: () => AuditLog, options: AwsChangesOptions = {}): ChangesPart & { close(): Promise<void> } {
+export function awsChanges(s: AwsWorkspaceSettings, options: AwsChangesOptions = {}): ChangesPart & { close(): Promise<void> } {
   const now = options.now ?? (() => new Date());
-  let log: AuditLog | undefined;
-  const auditLog = (): AuditLog => (log ??= audit());
-  const executions = options.executions ? { executions: options.executions } : {};
+  const clock = { now };
+  let backend: Promise<Backend> | undefined;
+  // One backend per container (its audit log is the DynamoDB table; SSM and Neptune are never called here).
+  const backendFor = (config: Config): Promise<Backend> => {
+    if (!s.auditTable) return Promise.reject(new ApiSetupError('KARMA_AUDIT_TABLE is not set: the change routes record every step in the audit log'));
+    backend ??= openAwsBackend(config, { baseDir: s.workDir }).catch((error: unknown) => {
+      backend = undefined;
+      throw error;
+    });
+    return backend;
+  };
 
   /** The clone, synced with the remote; requests in one container are serialised (one clone, one work tree). */
   let queue: Promise<unknown> = Promise.resolve();
@@ -81,153 +86,129 @@ export function awsChanges(s: AwsWorkspaceSettings, audit: () => AuditLog, optio
     return run;
   };
 
-  const append = (entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry> => auditLog().append({ at: now().toISOString(), ...entry });
+  const contextOf = (repo: GitRepository, actor: string, audited = true): ChangeContext => ({
+    repo,
+    withBackend: async (config, work) => work(await backendFor(config)),
+    ...(audited ? { audit: (b: Backend) => b.audit } : {}),
+    places: { baseDir: repo.dir },
+    backendType: 'aws',
+    actor,
+    clock,
+  });
 
-  const historyOf = async (id: string): Promise<AuditEntry[]> => (await auditLog().list({ limit: AUDIT_SCAN, change: id })).entries;
-
-  /** A change as GET /changes shows it: an open proposal, or what the audit log says of a closed one. */
-  const changeOf = async (id: string, proposal: Proposal | undefined, history: readonly AuditEntry[]): Promise<Json> => {
-    const requested = history.find((e) => e.action === 'change.requested');
-    const queued = history.find((e) => e.action === 'change.apply-queued');
-    const started = history.find((e) => e.action === 'change.apply-started' && e.execution);
-    let status: ChangeStatus = 'proposed';
-    let reason: string | undefined;
-    if (!proposal) {
-      if (started?.execution) {
-        try {
-          status = statusOfExecution((await describeExecution(s, started.execution, options.executions)).status);
-        } catch (error) {
-          if (!(error instanceof KarmaError)) throw error;
-          status = 'queued';
-          reason = `the execution cannot be read now: ${error.message}`;
-        }
-      } else if (queued) {
-        status = 'queued';
-        reason = 'merged and pushed, but no execution was started for it: the git-push trigger runs the pipeline for the pushed commit';
-      } else {
-        status = 'rejected';
-        reason = 'its proposal branch was deleted without an apply';
-      }
-    }
-    const any = history[0];
-    return {
-      id,
-      status,
-      component: proposal?.component ?? any?.component ?? '',
-      env: proposal?.env ?? any?.env ?? '',
-      message: proposal?.message ?? requested?.result ?? '',
-      base: proposal?.base ?? null,
-      commit: started?.commit ?? queued?.commit ?? proposal?.commit ?? requested?.commit ?? null,
-      createdAt: proposal?.createdAt ?? requested?.at ?? null,
-      plan: null,
-      history,
-      ...(reason ? { reason } : {}),
-    };
+  const append = async (repo: GitRepository, entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> => {
+    const config = await loadConfig(repo.sourceAt((await repo.head()).commit));
+    await (await backendFor(config)).audit.append({ at: now().toISOString(), ...entry });
   };
 
-  const notFound = (id: string, open: readonly Proposal[]): NotFoundError =>
-    new NotFoundError(`no change "${id}"; open proposals: ${open.map((p) => p.id).join(', ') || 'none'}`, { kind: 'change', value: id, known: open.map((p) => p.id) });
+  /** A change whose run was started here: its status is that execution's (the pipeline writes no audit entry). */
+  const followed = async (change: Change): Promise<Change> => {
+    const latest = change.history.findLast((e) => e.action !== 'change.requested');
+    if (change.status !== 'queued' || latest?.action !== 'change.apply-queued' || !latest.execution || !s.stateMachineArn) return change;
+    if (!latest.execution.startsWith(executionPrefix(s.stateMachineArn))) return change;
+    try {
+      const run = await describeExecution(s, latest.execution, options.executions);
+      const status = statusOfExecution(run.status);
+      const reason = status === 'failed' ? `the pipeline run ${run.status.toLowerCase()}${run.error ? `: ${run.error}` : ''}${run.cause ? `: ${run.cause}` : ''}` : undefined;
+      return { ...change, status, ...(reason ? { reason } : {}) };
+    } catch (error) {
+      if (!(error instanceof KarmaError)) throw error;
+      return { ...change, reason: `its pipeline run cannot be read now: ${error.message}` };
+    }
+  };
 
   return {
     requestChange: (request: ChangeRequest, actor: string) =>
-      withClone(async (repo, branch) => {
-        const dir = join(s.workDir, 'requests');
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const file = join(dir, `${randomUUID()}.json`);
-        writeFileSync(file, JSON.stringify(request.input), { mode: 0o600 });
-        let proposed;
-        try {
-          proposed = await proposeChange({ repo, component: request.component, env: request.env, inputFile: file, ...(request.message ? { message: request.message } : {}), ...(request.dryRun ? { dryRun: true } : {}) });
-        } catch (error) {
-          // The inputs came in the body, not from a file: say so instead of naming the temporary file.
-          if (error instanceof UsageError) throw new UsageError(error.message.split(`--input ${file}`).join('body.input').split(basename(file)).join('body.input'), { cause: error });
-          throw error;
-        } finally {
-          rmSync(file, { force: true });
-        }
-        if (proposed.branch && proposed.id) {
+      withClone(async (repo): Promise<RequestedChange> => {
+        // Recorded once pushed: an entry for a proposal the remote does not have would never be closed.
+        const proposed = await requestChange(contextOf(repo, actor, false), {
+          component: request.component,
+          env: request.env,
+          inputs: { ...request.input },
+          label: 'input',
+          ...(request.message !== undefined ? { message: request.message } : {}),
+          ...(request.dryRun ? { dryRun: true } : {}),
+          plan: false,
+        });
+        if (proposed.id && proposed.branch && proposed.commit) {
           await repo.push(proposed.branch);
-          await append({
+          await append(repo, {
             actor,
             action: 'change.requested',
             change: proposed.id,
             component: proposed.component,
             env: proposed.env,
-            ...(proposed.commit ? { commit: proposed.commit } : {}),
+            commit: proposed.commit,
             diff: proposed.diff,
-            result: proposed.message,
+            result: 'no plan: the deployed pipeline plans it in CodeBuild when it is applied',
           });
         }
-        return { ...proposed, warnings: [...proposed.warnings, ...(proposed.branch ? [] : [`dry run: nothing committed or pushed (based on ${branch} at ${proposed.base.slice(0, 8)})`])], plan: SERVERLESS_PLAN };
+        return { ...proposed, plan: SERVERLESS_PLAN };
       }),
 
-    listChanges: ({ limit }) =>
+    listChanges: (opts) =>
       withClone(async (repo) => {
-        const open = await listProposals(repo);
-        const recent = (await auditLog().list({ limit: AUDIT_SCAN })).entries;
-        const closed = [...new Set(recent.map((e) => e.change))].filter((id) => !open.some((p) => p.id === id));
-        const changes: Json[] = [];
-        for (const p of [...open].reverse()) changes.push(await changeOf(p.id, p, recent.filter((e) => e.change === p.id)));
-        for (const id of closed) changes.push(await changeOf(id, undefined, await historyOf(id)));
-        changes.sort((a, b) => String(b['createdAt'] ?? '').localeCompare(String(a['createdAt'] ?? '')));
-        return { changes: changes.slice(0, limit ?? DEFAULT_LIST) };
+        const { changes } = await listChanges(contextOf(repo, 'reader'), opts);
+        return { changes: await Promise.all(changes.map(followed)) };
       }),
 
-    getChange: (id) =>
-      withClone(async (repo) => {
-        const proposal = await findProposal(repo, id);
-        const history = await historyOf(id);
-        if (!proposal && history.length === 0) throw notFound(id, await listProposals(repo));
-        return changeOf(id, proposal, history);
-      }),
+    getChange: (id) => withClone(async (repo) => followed(await getChange(contextOf(repo, 'reader'), id))),
 
     applyChange: (id: string, request: ApplyRequest, actor: string) =>
       withClone(async (repo, branch) => {
-        const proposal = await findProposal(repo, id);
-        if (!proposal) {
-          const history = await historyOf(id);
-          if (history.some((e) => e.action === 'change.apply-started' || e.action === 'change.apply-queued')) {
-            throw new ConflictError(`change ${id} was merged already (GET /changes/${id} says how it went)`);
-          }
-          throw notFound(id, await listProposals(repo));
-        }
+        const ctx = contextOf(repo, actor);
+        const change = await getChange(ctx, id); // unknown: 404
+        const proposal = await findProposal(repo, change.id);
+        if (!proposal) throw new ConflictError(`change ${change.id} is ${change.status} and its proposal is closed: there is nothing left to apply (GET /changes/${change.id} says how it went)`);
         const stateMachineArn = requireStateMachine(s);
         const about = { actor, change: proposal.id, component: proposal.component, env: proposal.env };
         const head = (await repo.head()).commit;
         let commit: string;
         if (await repo.isAncestor(proposal.commit, head)) {
-          // Merged (fast-forward) and pushed by an earlier call that failed after: only what is left to do.
+          // Merged (a fast-forward) and pushed by an earlier call that failed after: only what is left to do.
           commit = head;
         } else {
-          const merged = await mergeProposal(repo, proposal.id);
+          let merged;
+          try {
+            merged = await mergeProposal(repo, proposal.id);
+          } catch (error) {
+            // Refused before anything changed (the branch moved and clashes, the result no longer validates).
+            if (error instanceof KarmaError && error.exitCode === EXIT_INVALID) {
+              await append(repo, { ...about, action: 'change.rejected', commit: proposal.commit, result: error.message });
+            }
+            throw error;
+          }
           await repo.push(merged.into);
           commit = merged.commit;
           // Recorded once pushed: whatever fails next, the change is in the branch the pipeline reads.
-          await append({ ...about, action: 'change.apply-queued', commit, result: `merged into ${branch} (${merged.how}) at ${commit.slice(0, 8)} and pushed` });
+          await append(repo, { ...about, action: 'change.apply-queued', commit, result: `merged into ${branch} (${merged.how}) at ${commit.slice(0, 8)} and pushed` });
         }
         await repo.push(proposal.branch, { delete: true });
         // The run: the proposal's component and what depends on it, unless the caller accepts everything pending.
         const config = await loadConfig(repo.sourceAt(commit));
         const reach = impact(buildGraph(config, new Map(), { builtAt: now().toISOString() }), proposal.env, proposal.component).waves.flat();
         const input = { env: proposal.env, mode: 'apply', trigger: 'manual', commit, ...(request.includePending ? {} : { components: reach }) };
-        const started = await startRemotePipeline(input, { stateMachineArn, ...remoteOptions(s), ...executions });
-        await append({
+        const started = await startRemotePipeline(input, { stateMachineArn, ...remoteOptions(s), ...(options.executions ? { executions: options.executions } : {}) });
+        await append(repo, {
           ...about,
-          action: 'change.apply-started',
+          action: 'change.apply-queued',
           commit,
           execution: started.executionArn,
           result: `pipeline ${started.started ? 'started' : `already ${started.status?.toLowerCase() ?? 'started'}`} for ${proposal.env} at ${commit.slice(0, 8)}${request.includePending ? '' : `: ${reach.join(', ')}`}`,
         });
-        const change = await changeOf(proposal.id, undefined, await historyOf(proposal.id));
-        return { change: { ...change, status: 'queued', commit }, execution: started.executionArn };
+        return { change: await getChange(ctx, proposal.id), execution: started.executionArn };
       }),
 
-    close: async () => undefined,
+    close: async () => {
+      const b = backend;
+      backend = undefined;
+      if (b) await (await b).close();
+    },
   };
 }
 
 /** The workspace of the changes function (lambdas/api-changes.ts): the Git remote, Step Functions, the audit log. */
 export async function openAwsChangesWorkspace(env: NodeJS.ProcessEnv = process.env): Promise<Workspace> {
   const s = awsWorkspaceSettings(env);
-  return composeWorkspace(`serverless: config ${s.config}`, { changes: awsChanges(s, () => openAuditLog(s)) });
+  return composeWorkspace(`serverless: config ${s.config}`, { changes: awsChanges(s) });
 }

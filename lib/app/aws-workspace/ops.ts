@@ -5,12 +5,10 @@
 import { NotFoundError, UsageError } from '../../core/errors.ts';
 import type { AuditLog, ExecutionDescription, PipelineExecutions } from '../../ports.ts';
 import { describeRemote } from '../pipeline/remote.ts';
-import type { AuditPage, ExecutionView, Workspace } from '../workspace.ts';
+import { auditPage } from '../audit.ts';
+import type { ExecutionView, Workspace } from '../workspace.ts';
 import { openAuditLog } from './audit.ts';
 import { awsWorkspaceSettings, composeWorkspace, requireStateMachine, type AwsWorkspaceSettings, type OpsPart } from './settings.ts';
-
-/** The default page of GET /audit (the route bounds `limit` at 200). */
-export const DEFAULT_AUDIT_PAGE = 50;
 
 /** `arn:aws:states:R:A:stateMachine:NAME` → `arn:aws:states:R:A:execution:NAME:` (its executions' prefix). */
 export function executionPrefix(stateMachineArn: string): string {
@@ -68,12 +66,6 @@ export async function describeExecution(s: AwsWorkspaceSettings, id: string, exe
 /** Where Step Functions is (region from the ARN; endpoint override for tests). */
 export function remoteOptions(s: AwsWorkspaceSettings): { region?: string; endpoint?: string } {
   return { ...(s.region ? { region: s.region } : {}), ...(s.endpoints.sfn ? { endpoint: s.endpoints.sfn } : {}) };
-}
-
-/** A page of the audit log, newest first. */
-export async function auditPage(log: AuditLog, page: { readonly limit?: number; readonly after?: string; readonly change?: string }): Promise<AuditPage> {
-  const out = await log.list({ limit: page.limit ?? DEFAULT_AUDIT_PAGE, ...(page.after ? { after: page.after } : {}), ...(page.change ? { change: page.change } : {}) });
-  return { entries: out.entries, next: out.next ?? null };
 }
 
 export function awsOps(s: AwsWorkspaceSettings, audit: () => AuditLog): OpsPart & { close(): Promise<void> } {
