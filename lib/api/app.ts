@@ -152,7 +152,8 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
     '*',
     bodyLimit({
       maxSize: API_MAX_BODY_BYTES,
-      onError: (c) => problemResponse(c, problem(413, `the request body is larger than ${API_MAX_BODY_BYTES} bytes`)),
+      // The rest of the body is not read: the connection closes after the answer.
+      onError: (c) => problemResponse(c, problem(413, `the request body is larger than ${API_MAX_BODY_BYTES} bytes`), { connection: 'close' }),
     }),
   );
 

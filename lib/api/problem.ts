@@ -5,6 +5,7 @@
  * (conflict) 409, a failing store 503; anything else is a bug: 500 with no detail beyond its name.
  */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { ConfigError, ConflictError, KarmaError, NotFoundError, UsageError } from '../core/errors.ts';
 
 export interface ProblemBody {
@@ -51,6 +52,8 @@ export function problemOf(error: unknown): ProblemBody {
   if (error instanceof ConflictError) return problem(409, error.message);
   if (error instanceof UsageError) return problem(400, error.message);
   if (error instanceof KarmaError) return problem(503, error.message);
+  // Hono's own refusals: a body that is not JSON, a wrong content type.
+  if (error instanceof HTTPException && error.status < 500) return problem(error.status, error.message || problem(error.status, '').title);
   const name = error instanceof Error ? error.name : 'error';
   return problem(500, `unexpected ${name}; the server log has the details`);
 }

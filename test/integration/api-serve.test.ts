@@ -4,6 +4,7 @@
  * Git clone of examples/acme-platform with its runtime seeded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
@@ -15,6 +16,8 @@ import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { karma, onlyJson } from '../support/cli.ts';
 import { apiRouteSuite, type ApiClient, type ApiResponse, type SuiteContext } from '../support/api-suite.ts';
 import { freePort } from '../../scripts/servers/servers.ts';
+import { ensureTerraform } from '../helpers/terraform.ts';
+import * as S from '../../lib/api/schemas.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'karma.ts');
@@ -42,6 +45,31 @@ function requestInit(method: string, options: { token?: string | null; body?: un
   const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
   return { method, headers, ...(body !== undefined ? { body } : {}) };
+}
+
+/**
+ * One request over HTTP with node:http rather than fetch: a server may answer (413) before the body is sent
+ * and close the connection, which curl and node:http report as the answer, and fetch as a failure.
+ */
+function overHttp(url: string, init: RequestInit): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method, headers: init.headers as Record<string, string> }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const header = (n: string): string | null => {
+          const v = res.headers[n.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+        };
+        resolve({ status: res.statusCode ?? 0, contentType: header('content-type') ?? '', headers: header, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    let answered = false;
+    req.on('response', () => (answered = true));
+    // A write cut off by an early answer is not a failure of the request.
+    req.on('error', (error) => (answered ? undefined : reject(error)));
+    req.end(init.body as string | undefined);
+  });
 }
 
 const cliJson =
@@ -95,7 +123,7 @@ describe('the API over HTTP: a karma serve process', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawn(process.execPath, [BIN, 'serve', '--config', dir, '--port', String(port), '--tokens', tokens, '--cache', '0'], {
-      env: { ...process.env, KARMA_API_TOKEN: ADMIN },
+      env: { ...process.env, KARMA_API_TOKEN: ADMIN, KARMA_TERRAFORM: ensureTerraform() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -105,10 +133,7 @@ describe('the API over HTTP: a karma serve process', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const client: ApiClient = {
-      async request(method, path, options) {
-        const r = await fetch(`${base}${path}`, requestInit(method, options));
-        return fromResponse(r, await r.text());
-      },
+      request: (method, path, options) => overHttp(`${base}${path}`, requestInit(method, options)),
     };
     ctx = { client, admin: ADMIN, reader: created.token, cli: cliJson(dir), proposals: true };
   }, 120_000);
@@ -120,6 +145,37 @@ describe('the API over HTTP: a karma serve process', () => {
     removeDir(tmp);
   });
   apiRouteSuite(() => ctx);
+
+  it('a change from request to result: planned on request, applied on POST /changes/{id}/apply (202), followed to succeeded', async () => {
+    const { client } = ctx;
+    const auth = { token: ADMIN };
+    const body = { component: 'queue', env: 'karma-dev', input: { visibility_timeout: 90, max_receive_count: 5 }, message: 'queue: 90 s' };
+    const proposed = S.Proposed.parse(JSON.parse((await client.request('POST', '/request-change', { ...auth, body })).text));
+    expect(proposed.plan).toMatchObject({ status: 'planned' });
+    const id = proposed.id!;
+    expect((await client.request('POST', `/changes/${id}/apply`, { token: ctx.reader! })).status).toBe(403);
+    const started = await client.request('POST', `/changes/${id}/apply`, auth);
+    expect(started.status, started.text).toBe(202);
+    expect(['queued', 'applying']).toContain(S.ApplyStarted.parse(JSON.parse(started.text)).change.status);
+    let change = S.Change.parse(JSON.parse((await client.request('GET', `/changes/${id}`, auth)).text));
+    const deadline = Date.now() + 150_000;
+    while (['queued', 'applying'].includes(change.status) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      change = S.Change.parse(JSON.parse((await client.request('GET', `/changes/${id}`, auth)).text));
+    }
+    expect(change.status, JSON.stringify(change.history.at(-1))).toBe('succeeded');
+    expect(change.history.map((e) => e.action)).toEqual(['change.requested', 'change.apply-queued', 'change.apply-started', 'change.applied']);
+    expect(new Set(change.history.map((e) => e.actor))).toEqual(new Set(['admin (KARMA_API_TOKEN)']));
+    const execution = change.history.at(-1)!.execution!;
+    const run = S.Execution.parse(JSON.parse((await client.request('GET', `/executions/${encodeURIComponent(execution)}`, auth)).text));
+    expect(run.status).toBe('SUCCEEDED');
+    // Applied: the queue is in sync with the merged config now.
+    const queue = S.Component.parse(JSON.parse((await client.request('GET', '/components/karma-dev/queue?refresh=true', auth)).text));
+    expect(queue.status).toBe('in-sync');
+    expect(queue.inputs).toMatchObject({ visibility_timeout: 90 });
+    // A second apply of the same change: it is no longer open.
+    expect([404, 400, 409]).toContain((await client.request('POST', `/changes/${id}/apply`, auth)).status);
+  }, 200_000);
 
   it('logs one access line per request, without tokens or query values', async () => {
     await fetch(`${base}/plan?env=karma-dev`, { headers: { authorization: `Bearer ${ADMIN}` } });

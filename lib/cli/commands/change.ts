@@ -12,7 +12,6 @@
  * (ConflictError: nothing changed).
  */
 import { existsSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { formatInputChanges } from '../../core/inputs-diff.ts';
@@ -23,6 +22,7 @@ import { applyChange, checkApply, planChange, planJson, requestChange, requireDe
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { readSavedPlan } from '../../app/saved-plans.ts';
 import { storeDirOf, terraformPlaces } from '../../app/places.ts';
+import { actorOf } from '../../app/audit.ts';
 import { isGitUrl, openGitRepository } from '../../app/open.ts';
 import type { GitRepository } from '../../ports.ts';
 import { placesOf } from './component.ts';
@@ -50,16 +50,6 @@ interface PlanFlags extends CommonOptions {
   readonly verbose?: boolean;
 }
 
-/** Who runs the command, for the audit log: user@host. */
-function cliActor(): string {
-  let user: string;
-  try {
-    user = userInfo().username;
-  } catch {
-    user = process.env['USER'] ?? process.env['LOGNAME'] ?? 'unknown'; // no passwd entry for this uid (a container)
-  }
-  return `${user}@${hostname()}`;
-}
 
 /**
  * The change use cases' context from the command's flags: the backend opened per step, as each command always
@@ -74,7 +64,8 @@ function changeContext(repo: GitRepository, options: CommonOptions & { readonly 
     places: placesOf(flags),
     ...(options.backend ? { backendType: options.backend } : {}),
     ...(options.terraform ? { terraform: options.terraform } : {}),
-    actor: cliActor(),
+    actor: actorOf(),
+    audit: (backend) => backend.audit,
     progress: progressFor(io, options),
   };
 }

@@ -44,9 +44,17 @@ function inputFile(name: string, content: unknown): string {
   return path;
 }
 
-/** The working tree (everything but .git) with the index and HEAD's ref: what "unchanged" means for the user. */
+/**
+ * The repository, without Karma's store: a request or a refused apply writes its audit entry there (docs/audit.md),
+ * and nothing else.
+ */
+function repoTree(dir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(snapshotTree(dir)).filter(([p]) => p !== '.karma' && !p.startsWith('.karma/')));
+}
+
+/** The working tree (everything but .git and the store) with the index and HEAD's ref: what "unchanged" means for the user. */
 function userState(dir: string): Record<string, string> {
-  const tree = Object.fromEntries(Object.entries(snapshotTree(dir)).filter(([p]) => !p.startsWith('.git')));
+  const tree = Object.fromEntries(Object.entries(repoTree(dir)).filter(([p]) => !p.startsWith('.git')));
   const read = (p: string): string => (fs.existsSync(join(dir, p)) ? fs.readFileSync(join(dir, p)).toString('hex') : 'absent');
   return { ...tree, '.git/index': read('.git/index'), '.git/HEAD': read('.git/HEAD'), '.git/refs/heads/main': read('.git/refs/heads/main') };
 }
@@ -287,14 +295,14 @@ describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', 
     const second = await propose(dir, 'network', 'karma-dev', { cidr: '10.10.0.0/16', az_count: 4 });
     const base = await git.resolveRef({ fs, dir, ref: 'HEAD' });
     await mergeProposal(new LocalGitRepository(dir), first.id);
-    const before = snapshotTree(dir);
+    const before = repoTree(dir);
     const run = await karma('apply', second.id, '-c', dir);
     expect(run).toEqual({
       code: 2,
       stdout: [],
       stderr: [`karma: HEAD moved since proposal ${second.id} (base ${base.slice(0, 8)}, now ${first.commit.slice(0, 8)}) and changed ${NETWORK}; re-run propose-change`],
     });
-    expect(snapshotTree(dir)).toEqual(before);
+    expect(repoTree(dir)).toEqual(before);
     expect(await git.listBranches({ fs, dir })).toEqual([`karma/proposals/${second.id}`, 'main']);
   });
 
@@ -302,13 +310,13 @@ describe('merging a proposal (karma apply PROPOSAL, before the pipeline runs)', 
     const dir = await gitExample();
     const p = await propose(dir, 'network', 'karma-dev', { cidr: '10.10.0.0/16', az_count: 3 });
     fs.writeFileSync(join(dir, NETWORK), '{"cidr": "10.10.0.0/16", "az_count": 5}\n');
-    const before = snapshotTree(dir);
+    const before = repoTree(dir);
     const run = await karma('apply', p.id, '-c', dir, '--json');
     expect(run.code).toBe(2);
     expect(JSON.parse(run.stdout[0]!)).toEqual({
       error: { name: 'ConflictError', message: `${NETWORK} has uncommitted changes in the working tree; commit or discard them, then re-run karma apply ${p.id}`, exitCode: 2 },
     });
-    expect(snapshotTree(dir)).toEqual(before);
+    expect(repoTree(dir)).toEqual(before);
     const unknown = await karma('apply', 'p-00000000', '-c', dir);
     expect(unknown).toEqual({ code: 2, stdout: [], stderr: [`karma: no open proposal "p-00000000"; open proposals: ${p.id} (karma proposals lists them)`] });
     const neither = await karma('apply', '-c', dir);
