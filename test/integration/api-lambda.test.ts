@@ -8,9 +8,9 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import { apiRouteSuite, type ApiClient, type SuiteContext } from '../support/api
 import { karma } from '../support/cli.ts';
 import { apiHandler, authFromEnv, noWorkspace } from '../../lib/api/lambda.ts';
 import * as S from '../../lib/api/schemas.ts';
+import { bundleApi } from '../../bench/api-bundles.ts';
 import { UsageError } from '../../lib/core/errors.ts';
 import { REPO_ROOT } from '../../scripts/servers/servers.ts';
 import { MINIMAL_REPO, copyRepo, makeRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
@@ -420,6 +421,33 @@ describe('an apply whose pipeline cannot be started', () => {
     expect(change.json()).toMatchObject({ id, status: 'queued', open: false });
     expect((change.json()['history'] as { action: string; result?: string }[]).at(-1)).toMatchObject({ action: 'change.apply-queued', result: expect.stringContaining('and pushed') });
     expect(again.status, again.text).toBe(409);
+  });
+});
+
+describe('the bundles, built as the CDK app builds them', () => {
+  it('each imports in a fresh node process far from the repo and exports a handler; api-meta holds neither gremlin nor isomorphic-git', async () => {
+    // Prepare: a Lambda bundle has no file beside it (a module that reads one at import breaks the function).
+    const dir = join(tmp, 'bundles');
+    mkdirSync(dir, { recursive: true });
+
+    // Act
+    const rows = await bundleApi(dir);
+    const imported = rows.map((row) => {
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(row.file)}); if (typeof m.handler !== 'function') process.exit(3);`], {
+        cwd: dir,
+        env: { PATH: process.env['PATH'] ?? '', HOME: dir },
+        encoding: 'utf8',
+      });
+      return { group: row.group, status: run.status, stderr: run.stderr.split('\n').find((l) => /Error/.test(l)) ?? '' };
+    });
+
+    // Assess
+    expect(imported).toEqual(rows.map((r) => ({ group: r.group, status: 0, stderr: '' })));
+    const packages = (group: ApiGroup) => rows.find((r) => r.group === group)!.packages.map(([name]) => name);
+    expect(packages('meta')).not.toContain('gremlin');
+    expect(packages('meta')).not.toContain('isomorphic-git');
+    expect(packages('ops')).not.toContain('gremlin');
+    expect(packages('read')).toEqual(expect.arrayContaining(['gremlin', 'isomorphic-git']));
   });
 });
 
