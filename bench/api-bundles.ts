@@ -10,9 +10,10 @@
  *           isomorphic-git is in it. Exits 1 when the meta bundle holds either (it must open nothing).
  *   cold    per run, one fresh `node` process per case: the time to import the bundle, then to answer its first
  *           request, then a second one (warm): /healthz on api-meta; GET /plan?env=karma-dev and GET /graph on
- *           api-read, with the config repo served over Git HTTP on loopback (git http-backend: a clone, as in
- *           Lambda), the runtime in SSM (moto, seeded from examples/acme-platform/runtime-seed.yaml) and the
- *           graph in Gremlin Server. Medians of --runs. Moto and Gremlin Server are started here
+ *           api-read; GET /audit on api-ops; GET /changes on api-changes (a clone of the remote, the audit log),
+ *           with the config repo served over Git HTTP on loopback (git http-backend: a clone, as in Lambda), the
+ *           runtime in SSM (moto, seeded from examples/acme-platform/runtime-seed.yaml), the audit table in
+ *           DynamoDB and the state machine (moto), the graph in Gremlin Server. Medians of --runs. Moto and Gremlin Server are started here
  *           (scripts/servers/servers.ts).
  *
  * A script, never a timed test: timings depend on the machine and its load. Not Lambda's own figures: no
@@ -26,6 +27,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { build, type Metafile } from 'esbuild';
 import { API_FUNCTION_ENTRIES, API_GROUPS, type ApiGroup } from '../lib/core/pipeline-contract.ts';
 import { main } from '../lib/cli/main.ts';
@@ -181,7 +184,27 @@ async function cold(rows: readonly BundleRow[], runs: number, work: string): Pro
     server = gitServer(join(work, 'served'));
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/config.git`;
-    const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint, KARMA_NEPTUNE_ENDPOINT: gremlin.endpoint };
+    const aws = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: moto.endpoint };
+    Object.assign(process.env, aws);
+    // The audit table and the state machine the changes and ops functions use (moto).
+    const table = `karma-audit-bench-${Date.now().toString(36)}`;
+    const ddb = new DynamoDBClient({});
+    const key = (name: string, type: 'HASH' | 'RANGE') => ({ AttributeName: name, KeyType: type });
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['log', 'id', 'change'].map((n) => ({ AttributeName: n, AttributeType: 'S' as const })),
+        KeySchema: [key('log', 'HASH'), key('id', 'RANGE')],
+        GlobalSecondaryIndexes: [{ IndexName: 'byChange', KeySchema: [key('change', 'HASH'), key('id', 'RANGE')], Projection: { ProjectionType: 'ALL' } }],
+      }),
+    );
+    ddb.destroy();
+    const sfn = new SFNClient({});
+    const definition = readFileSync(join(ROOT, 'statemachines', 'pipeline.asl.json'), 'utf8');
+    const stateMachineArn = (await sfn.send(new CreateStateMachineCommand({ name: `karma-bench-${Date.now().toString(36)}`, definition, roleArn: 'arn:aws:iam::123456789012:role/karma-sfn' }))).stateMachineArn!;
+    sfn.destroy();
+    const env = { ...aws, KARMA_NEPTUNE_ENDPOINT: gremlin.endpoint, KARMA_AUDIT_TABLE: table, KARMA_STATE_MACHINE_ARN: stateMachineArn };
     Object.assign(process.env, env);
     const quiet = { out: () => undefined, err: () => undefined, color: false };
     if ((await main(['runtime', 'record', join(repo, 'runtime-seed.yaml'), '--config', repo, '--backend', 'aws'], quiet)) !== 0) throw new Error('seeding SSM failed');
@@ -192,8 +215,8 @@ async function cold(rows: readonly BundleRow[], runs: number, work: string): Pro
       { name: 'api-meta: GET /healthz', group: 'meta', events: [event('/healthz'), event('/healthz')] },
       { name: 'api-read: GET /plan?env=karma-dev', group: 'read', events: [event('/plan', { env: 'karma-dev' }), event('/plan', { env: 'karma-dev' })] },
       { name: 'api-read: GET /graph', group: 'read', events: [event('/graph'), event('/graph')] },
-      { name: 'api-ops: import only', group: 'ops', events: [] },
-      { name: 'api-changes: import only', group: 'changes', events: [] },
+      { name: 'api-ops: GET /audit', group: 'ops', events: [event('/audit'), event('/audit')] },
+      { name: 'api-changes: GET /changes', group: 'changes', events: [event('/changes'), event('/changes')] },
     ];
     const results = new Map<string, { importMs: number[]; first: number[]; second: number[]; wall: number[] }>();
     for (let run = 0; run < runs; run++) {
@@ -241,7 +264,7 @@ async function cold(rows: readonly BundleRow[], runs: number, work: string): Pro
     console.log(`\nthe whole graph, first read of a fresh workspace (in this process, medians of ${runs}): built from Git + SSM ${median(sources.current).toFixed(0)} ms; read from Neptune ${median(sources.snapshot).toFixed(0)} ms`);
 
     console.log(`\ncold start (fresh node ${process.version} process; medians of ${runs}; examples/acme-platform over Git HTTP, SSM on moto, Gremlin Server)`);
-    console.log('| case | import | first request | second request (container cache) | process wall |');
+    console.log('| case | import | first request | second request (warm) | process wall |');
     console.log('|---|---:|---:|---:|---:|');
     const ms = (v: number[]) => (v.length ? `${median(v).toFixed(0)} ms` : '–');
     for (const c of cases) {
