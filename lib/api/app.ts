@@ -12,6 +12,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { API_MAX_BODY_BYTES, API_ROUTES, type ApiGroup, type ApiRole } from '../core/pipeline-contract.ts';
 import { componentView, graphText, graphView, impactView, planView, reflects } from '../app/views.ts';
+import { toDot, toMermaid } from '../core/graph-text.ts';
 import type { Current, Workspace } from '../app/workspace.ts';
 import type { Authenticate, Principal } from './auth.ts';
 import { problem, problemOf, problemResponse } from './problem.ts';
@@ -96,7 +97,7 @@ export const routes = {
 } as const;
 
 /** The headers that say what a response reflects. */
-function reflectsHeaders(current: Current): Record<string, string> {
+function reflectsHeaders(current: Pick<Current, 'snapshot' | 'buildId'>): Record<string, string> {
   const r = reflects(current.snapshot);
   return { 'karma-built-at': r.builtAt, 'karma-commit': r.commit ?? 'none', ...(current.buildId ? { 'karma-build': current.buildId } : {}) };
 }
@@ -165,6 +166,17 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
   if (groups.has('read')) {
     app.openapi(routes.graph, async (c) => {
       const q = c.req.valid('query');
+      // The whole graph or one environment's, without refresh: as the store holds it, when it holds it (Neptune).
+      if (q.refresh !== 'true' && q.component === undefined && q.depth === undefined && ws.storedGraph) {
+        const stored = await ws.storedGraph(q.env !== undefined ? { env: q.env } : {});
+        if (stored) {
+          if (q.format === 'dot' || q.format === 'mermaid') {
+            const text = q.format === 'dot' ? toDot(stored.snapshot, q.env) : toMermaid(stored.snapshot, q.env);
+            return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', ...reflectsHeaders(stored) }) as never;
+          }
+          return send(c, stored.snapshot, 200, reflectsHeaders(stored));
+        }
+      }
       const current = await ws.current({ refresh: q.refresh === 'true' });
       const query = { ...(q.env !== undefined ? { env: q.env } : {}), ...(q.component !== undefined ? { component: q.component } : {}), ...(q.depth !== undefined ? { depth: q.depth } : {}) };
       if (q.format === 'dot' || q.format === 'mermaid') {

@@ -17,6 +17,12 @@ export interface Current {
   readonly buildId: string | null;
 }
 
+/** A graph as a store holds it, and the store's build id when known. */
+export interface StoredGraph {
+  readonly snapshot: GraphSnapshot;
+  readonly buildId: string | null;
+}
+
 /** A page of the audit log (GET /audit, `karma audit --json`). */
 export interface AuditPage {
   readonly entries: readonly AuditEntry[];
@@ -61,6 +67,12 @@ export interface Workspace {
    * otherwise a build at most the workspace's cache age old.
    */
   current(options?: { readonly refresh?: boolean }): Promise<Current>;
+  /**
+   * The graph as the graph store holds it (the pipeline's last write to Neptune), whole or one environment's
+   * part, without building: what GET /graph answers from when it can. Undefined when the store holds none, or not
+   * that environment (then current() answers). A workspace without a separate store (karma serve) has none.
+   */
+  storedGraph?(options?: { readonly env?: string }): Promise<StoredGraph | undefined>;
   /** `karma propose-change --json`'s object. */
   requestChange(request: ChangeRequest, actor: string): Promise<RequestedChange>;
   listChanges(options: { readonly limit?: number }): Promise<{ readonly changes: readonly Change[] }>;

@@ -181,8 +181,13 @@ export class KarmaApi extends Construct {
       auth === 'iam' ? { KARMA_API_AUTH: 'iam' } : { KARMA_API_AUTH: 'jwt', KARMA_API_ROLES_CLAIM: auth.jwt.rolesClaim ?? DEFAULT_ROLES_CLAIM };
     const groupEnv: Record<ApiGroup, Record<string, string>> = {
       meta: {},
-      read: { ...props.configEnvironment },
-      changes: { ...props.configEnvironment, KARMA_AUDIT_TABLE: this.auditTable.tableName, KARMA_STATE_MACHINE_ARN: props.stateMachine.stateMachineArn },
+      read: { ...props.configEnvironment, KARMA_CONFIG_BRANCH: props.branch },
+      changes: {
+        ...props.configEnvironment,
+        KARMA_CONFIG_BRANCH: props.branch,
+        KARMA_AUDIT_TABLE: this.auditTable.tableName,
+        KARMA_STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+      },
       ops: { KARMA_AUDIT_TABLE: this.auditTable.tableName, KARMA_STATE_MACHINE_ARN: props.stateMachine.stateMachineArn },
     };
     const functions = {} as Record<ApiGroup, NodejsFunction>;
@@ -227,6 +232,8 @@ export class KarmaApi extends Construct {
       );
     }
     props.stateMachine.grantStartExecution(functions.changes);
+    // A change's status follows its execution; an apply asked twice finds the execution already there.
+    props.stateMachine.grantExecution(functions.changes, 'states:DescribeExecution');
     for (const s of [...auditRead, ...auditWrite]) functions.changes.addToRolePolicy(s);
     // ops: executions of the state machine (progress and results) and the audit log, read only
     props.stateMachine.grantExecution(functions.ops, 'states:DescribeExecution', 'states:GetExecutionHistory');

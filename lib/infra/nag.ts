@@ -120,6 +120,8 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
     const smName = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(pipeline.stateMachine)}"}]}]}`;
     ack(api.functions.ops, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${smName}:*]`,
       'GET /executions/{id}: DescribeExecution and GetExecutionHistory on the executions of Karma\'s state machine only; execution names are made at run time');
+    ack(api.functions.changes, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${smName}:*]`,
+      'GET /changes/{id} follows the execution an apply started: DescribeExecution on the executions of Karma\'s state machine only; execution names are made at run time');
     for (const { route, httpRoute } of api.routes.filter((r) => r.route.role === null)) {
       ack(httpRoute, 'AwsSolutions-APIG4', `${route.method} ${route.path} is open by design (issue 12): health checks and the OpenAPI document carry no data; every other route has IAM or JWT auth`);
     }

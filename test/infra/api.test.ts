@@ -131,6 +131,8 @@ describe('functions', () => {
       const env = envOf(cc, group);
       for (const key of shared) expect(env[key], `${group} ${key}`).toEqual(buildEnv[key]);
       expect(env['KARMA_CONFIG']).toBe('https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/karma-config');
+      // The tracked branch: proposals are based on it and merged into it (not the remote's default branch).
+      expect(env['KARMA_CONFIG_BRANCH']).toBe('main');
     }
     expect(envOf(cc, 'read')['KARMA_AUDIT_TABLE']).toBeUndefined();
     expect(envOf(cc, 'changes')).toMatchObject({ KARMA_AUDIT_TABLE: table, KARMA_STATE_MACHINE_ARN: stateMachine });
@@ -287,6 +289,8 @@ describe('grants', () => {
     expect(JSON.stringify(push['Resource'])).toContain(':codecommit:eu-west-1:123456789012:karma-config');
     const stateMachine = resources(cc, 'AWS::StepFunctions::StateMachine')[0]![0];
     expect(changes.find((st) => st['Action'] === 'states:StartExecution')!['Resource']).toEqual({ Ref: stateMachine });
+    // It follows the executions it started (a change's status), and only those of this state machine.
+    expect(JSON.stringify(changes.find((st) => st['Action'] === 'states:DescribeExecution')!['Resource'])).toContain(':execution:');
     const ops = statementsOf(cc, 'ops');
     const executions = ops.find((st) => JSON.stringify(st['Action']).includes('states:'))!;
     expect([...(executions['Action'] as string[])].sort()).toEqual(['states:DescribeExecution', 'states:GetExecutionHistory']);

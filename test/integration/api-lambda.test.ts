@@ -562,6 +562,8 @@ describe('the route suite through the Lambda handlers (JWT authorizer)', () => {
       },
     };
     ctx = { client, admin: 'admin', reader: 'reader', proposals: true };
+    // Neptune holds what the pipeline last wrote: here, this example's graph (GET /graph reads it from there).
+    expect((await client.request('GET', '/graph?refresh=true', { token: 'admin' })).status).toBe(200);
   }, 120_000);
 
   apiRouteSuite(() => ctx);
