@@ -472,7 +472,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
     .description('the status of an execution of the deployed state machine')
     .argument('<execution-arn>')
     .option('-f, --follow', 'wait until it finishes')
-    .option('--region <region>', "AWS region (default: the execution ARN's)")
+    .option('--region <region>', "AWS region (default: the execution ARN's); with --api: the region to sign for")
     .option('--json', 'print only JSON on stdout')
     .action(
       action(
@@ -562,7 +562,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')
       .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')
       .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')
-      .option('--region <region>', "with --remote: AWS region (default: the state machine ARN's)"),
+      .option('--region <region>', "with --remote: AWS region (default: the state machine ARN's); with --api: the region to sign for"),
   ).action(
     action(async (p, io) =>
       (await changeCommands()).applyCommand(
