@@ -146,11 +146,17 @@ function refusal(status: number, text: string, contentType: string, auth: ApiAut
       // not JSON after all: the status says it
     }
   }
-  const said = [body['detail'], body['message'], body['Message'], body['title']].find((v): v is string => typeof v === 'string' && v.trim() !== '');
   // eslint-disable-next-line no-control-regex
-  const detail = (said ?? `HTTP ${status} from ${where}`).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   const fields: Record<string, unknown> = {};
   for (const key of ['type', 'known', 'problems'] as const) if (body[key] !== undefined) fields[key] = body[key];
+  const problems = Array.isArray(body['problems']) ? (body['problems'] as unknown[]).filter((p): p is { path: string; message: string } => typeof (p as { path?: unknown })?.path === 'string' && typeof (p as { message?: unknown })?.message === 'string') : [];
+  // A change that does not validate: one line per problem with its file:line, as a local run prints them.
+  if (status === 422 && problems.length > 0) return new ApiError(problems.map((p) => oneLine(`${p.path}: ${p.message}`)).join('\n'), EXIT_INVALID, status, fields);
+  // A Karma problem says what happened in its detail; anything else (API Gateway's {"message"}) gets the status and the route.
+  const said = typeof body['detail'] === 'string' && body['detail'].trim() !== '' ? body['detail'] : undefined;
+  const other = [body['message'], body['Message'], body['title']].find((v): v is string => typeof v === 'string' && v.trim() !== '');
+  const detail = oneLine(said ?? (other !== undefined ? `${other} (HTTP ${status} for ${where})` : `HTTP ${status} for ${where}`));
   if (status === 401 || status === 403) {
     const hint =
       auth.kind === 'bearer'

@@ -170,6 +170,16 @@ describe('karma --api URL: the change workflow', () => {
     expect((onlyJson(await remote('proposals', '--json')) as { changes: unknown[] }).changes).toEqual([]);
   });
 
+  it('inputs that do not validate: one line per problem with its file:line, as locally, exit 2, nothing recorded', async () => {
+    const bad = join(tmp, 'queue-bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ visibility_timeout: 'ninety', max_receive_count: 0 }));
+    const [r, l] = [await remote('propose-change', 'queue', 'karma-dev', '--input', bad), await local('propose-change', 'queue', 'karma-dev', '--input', bad)];
+    expect(l.code).toBe(2);
+    expect(l.stderr.join('\n').split('\n').length).toBeGreaterThan(1);
+    expect(r).toEqual({ code: 2, stdout: [], stderr: l.stderr });
+    expect((onlyJson(await remote('proposals', '--json')) as { changes: unknown[] }).changes).toEqual([]);
+  });
+
   it('propose-change records a proposal with its plan; GET /changes and karma proposals list it', async () => {
     // Act
     const proposed = onlyJson(await remote('propose-change', 'queue', 'karma-dev', '--input', input, '-m', 'queue: 90 s', '--json')) as { id: string; plan: { status: string }; diff: unknown[] };
@@ -277,7 +287,7 @@ describe('SigV4 over the wire', () => {
     ]);
     expect(seen[3]).toMatchObject({ ok: false, reason: 'signature mismatch' });
     expect(refused.exitCode).toBe(2);
-    expect(refused.message).toMatch(/^signature mismatch; the request was signed \(SigV4, eu-west-1\) with your AWS credentials: .*Karma API policy/);
+    expect(refused.message).toMatch(/^signature mismatch \(HTTP 403 for GET \/graph\); the request was signed \(SigV4, eu-west-1\) with your AWS credentials: .*Karma API policy/);
     expect(refused.message).not.toContain('not-the-secret');
   });
 });
