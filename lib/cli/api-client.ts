@@ -172,7 +172,8 @@ function refusal(status: number, text: string, contentType: string, auth: ApiAut
 /** The failure of a request that got no answer: a timeout, a refused connection, a name that does not resolve. */
 function unreachable(error: unknown, origin: string, timeoutMs: number): ApiError {
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new ApiError(`the Karma API at ${origin} did not answer within ${Math.round(timeoutMs / 1000)} s`, EXIT_OPERATIONAL, 0);
+  const within = timeoutMs >= 1000 && timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new ApiError(`the Karma API at ${origin} did not answer within ${within}`, EXIT_OPERATIONAL, 0);
   const why = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(error);
   return new ApiError(`could not reach the Karma API at ${origin}: ${why}`, EXIT_OPERATIONAL, 0);
 }
@@ -250,12 +251,22 @@ export class ApiClient {
     let response: Response;
     let text: string;
     try {
-      response = await this.fetchImpl(url, { method, headers, ...(body !== undefined ? { body } : {}), redirect: 'error', signal: AbortSignal.timeout(this.timeoutMs) });
+      response = await this.fetchImpl(url, { method, headers, ...(body !== undefined ? { body } : {}), redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
       text = await response.text();
     } catch (error) {
       throw unreachable(error, this.origin, this.timeoutMs);
     }
     const contentType = response.headers.get('content-type') ?? '';
+    if (response.status >= 300 && response.status < 400) {
+      // Not followed: the token or the signature would go wherever it points.
+      const location = response.headers.get('location');
+      const to = location ? (URL.canParse(location, url.href) ? new URL(location, url) : undefined) : undefined;
+      throw new ApiError(
+        `the Karma API at ${this.origin} redirects ${method} ${url.pathname}${to ? ` to ${to.origin}${to.pathname}` : ''} (HTTP ${response.status}); redirects are not followed, so the token or signature goes nowhere else: give --api the API's own URL`,
+        EXIT_INVALID,
+        response.status,
+      );
+    }
     if (response.status < 200 || response.status >= 300) throw refusal(response.status, text, contentType, this.auth, `${method} ${url.pathname}`);
     return { status: response.status, contentType, text };
   }

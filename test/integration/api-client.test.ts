@@ -291,3 +291,65 @@ describe('SigV4 over the wire', () => {
     expect(refused.message).not.toContain('not-the-secret');
   });
 });
+
+describe('a server that misbehaves', () => {
+  let odd: Server;
+  let base: string;
+  const hanging: IncomingMessage[] = [];
+  beforeAll(async () => {
+    odd = createServer((req, res) => {
+      if (req.url === '/slow') return void hanging.push(req); // never answers
+      if (req.url === '/down') {
+        res.writeHead(503, { 'content-type': 'application/problem+json' });
+        return void res.end(JSON.stringify({ type: 'urn:karma:problem:unavailable', title: 'Service unavailable', status: 503, detail: 'the runtime store failed: SSM throttled' }));
+      }
+      if (req.url === '/page') {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return void res.end('<html>a proxy login page</html>');
+      }
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: 'https://elsewhere.example.com/' });
+        return void res.end();
+      }
+      res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal Server Error' }));
+    });
+    odd.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${await listening(odd)}`;
+  });
+  afterAll(async () => {
+    odd.closeAllConnections();
+    await new Promise((r) => odd.close(r));
+  });
+
+  const failure = (p: Promise<unknown>): Promise<{ message: string; exitCode: number }> =>
+    p.then(
+      () => ({ message: 'answered', exitCode: 0 }),
+      (e: unknown) => e as { message: string; exitCode: number },
+    );
+
+  it('no answer within the timeout, a 5xx, a body that is not JSON: one line each, exit 1; a redirect, not followed: exit 2; the token nowhere', async () => {
+    // Arrange
+    const token = 'karma_misbehave-token-0123456789';
+    const client = new ApiClient(new URL(base), { kind: 'bearer', token }, { timeoutMs: 300 });
+
+    // Act
+    const errors = [
+      await failure(client.get('/slow')),
+      await failure(client.get('/down')),
+      await failure(client.getJson('/page')),
+      await failure(client.get('/moved')),
+      await failure(client.get('/gateway')),
+    ];
+
+    // Assess
+    expect(errors.map((e) => [e.exitCode, e.message])).toEqual([
+      [1, `the Karma API at ${base} did not answer within 300 ms`],
+      [1, 'the runtime store failed: SSM throttled'],
+      [1, `the Karma API at ${base} answered /page with something that is not JSON (text/html)`],
+      [2, `the Karma API at ${base} redirects GET /moved to https://elsewhere.example.com/ (HTTP 302); redirects are not followed, so the token or signature goes nowhere else: give --api the API's own URL`],
+      [1, 'Internal Server Error (HTTP 502 for GET /gateway)'],
+    ]);
+    expect(JSON.stringify(errors)).not.toContain(token);
+  });
+});
