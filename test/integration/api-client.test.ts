@@ -6,6 +6,7 @@
  * with --yes the server applies it; refusals are one line with the CLI's exit code, and the token is never printed.
  * SigV4 over the wire: a server that checks the signature independently (test/support/sigv4.ts).
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
@@ -17,6 +18,8 @@ import { createApi } from '../../lib/api/app.ts';
 import { tokenAuth } from '../../lib/api/auth.ts';
 import { LocalWorkspace } from '../../lib/app/local-workspace.ts';
 import { ApiClient } from '../../lib/cli/api-client.ts';
+import { memoryIO } from '../../lib/cli/io.ts';
+import { main } from '../../lib/cli/main.ts';
 import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 import { karma, onlyJson, type Run } from '../support/cli.ts';
@@ -25,6 +28,7 @@ import { verifySigV4 } from '../support/sigv4.ts';
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
 const AUTHOR = { name: 'Test', email: 'test@example.com' };
 const ADMIN = 'karma_test-client-admin-token-0123456789';
+const READER = 'karma_test-client-reader-token-0123456789';
 
 /** A clone of the example with its runtime seeded, committed (request-change records proposals on it). */
 async function exampleRepo(tmp: string): Promise<string> {
@@ -65,7 +69,8 @@ beforeAll(async () => {
   tmp = makeTempDir('karma-api-client-');
   dir = await exampleRepo(tmp);
   workspace = new LocalWorkspace({ config: dir, cacheSeconds: 0, terraform: ensureTerraform() });
-  const app = createApi({ workspace, authenticate: tokenAuth({ adminToken: ADMIN }), version: 'test' });
+  const reader = { name: 'reader', sha256: createHash('sha256').update(READER).digest('hex'), roles: ['read' as const] };
+  const app = createApi({ workspace, authenticate: tokenAuth({ adminToken: ADMIN, file: { tokens: [reader] } }), version: 'test' });
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   url = `http://127.0.0.1:${await listening(server)}`;
   process.env['KARMA_API_TOKEN'] = ADMIN;
@@ -145,6 +150,23 @@ describe('karma --api URL: the reads print what they print locally', () => {
     }
   });
 
+  it('a token without the role: a 403, one line with the hint, exit 2', async () => {
+    process.env['KARMA_API_TOKEN'] = READER;
+    try {
+      const input = join(tmp, 'reader-input.json');
+      fs.writeFileSync(input, JSON.stringify({ visibility_timeout: 60 }));
+      expect((await remote('graph', 'order', '--env', 'karma-dev')).code).toBe(0);
+      const run = await remote('propose-change', 'queue', 'karma-dev', '--input', input, '--dry-run');
+      expect(run).toEqual({
+        code: 2,
+        stdout: [],
+        stderr: ['karma: reader lacks the role "propose" that POST /request-change needs; the token in $KARMA_API_TOKEN lacks the role this needs: make one with karma token create NAME --role read|propose|apply'],
+      });
+    } finally {
+      process.env['KARMA_API_TOKEN'] = ADMIN;
+    }
+  });
+
   it('no server at the URL: one line, exit 1', async () => {
     const dead = createServer();
     dead.listen(0, '127.0.0.1');
@@ -209,6 +231,23 @@ describe('karma --api URL: the change workflow', () => {
     const change = (await (await fetch(`${url}/changes/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { status: string; history: { action: string }[] };
     expect(change.status).toBe('proposed');
     expect(change.history.map((e) => e.action)).toEqual(['change.requested']);
+  });
+
+  it('apply at a terminal: anything but "yes" declines, exit 1, nothing applied', async () => {
+    // Arrange
+    const questions: string[] = [];
+    const io = { ...memoryIO(), interactive: true, ask: async (q: string) => (questions.push(q), 'y') };
+
+    // Act
+    const code = await main(['--api', url, 'apply', id], io);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(questions).toEqual([`apply the plan for queue in karma-dev (${id})? Only "yes" is accepted: `]);
+    expect(io.stderr).toEqual(['karma: not applied (only "yes" is accepted); the plan stays saved until it expires']);
+    const change = (await (await fetch(`${url}/changes/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { status: string; history: unknown[] };
+    expect(change).toMatchObject({ status: 'proposed', history: [expect.objectContaining({ action: 'change.requested' })] });
+    expect(change.history).toHaveLength(1);
   });
 
   it('apply --yes: the server applies the saved plan; audit --change and pipeline status follow it', async () => {
