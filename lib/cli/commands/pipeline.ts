@@ -228,7 +228,7 @@ export interface ExecutionLines {
 /** `karma pipeline status`'s exit code: 0 running or succeeded, 3 succeeded with drift left, 1 failed, timed out or aborted. */
 export function executionExitCode(status: string | undefined, summary: unknown): number {
   const drifted = summary && typeof summary === 'object' ? (summary as { drifted?: unknown }).drifted : undefined;
-  if (status === 'SUCCEEDED') return typeof drifted === 'number' && drifted > 0 ? DRIFT_FOUND : 0;
+  if (status === 'SUCCEEDED') return drifted ? DRIFT_FOUND : 0;
   return status === 'RUNNING' || status === 'PENDING_REDRIVE' ? 0 : 1;
 }
 

@@ -49,9 +49,9 @@ export async function remoteGraphShow(api: ApiClient, options: Json & { env?: st
     return 0;
   }
   // The table: the rows of the part asked for, with every dependency (also those outside a neighbourhood).
-  const filtered = options.env === undefined && options.component === undefined && options.depth === undefined;
+  const everything = options.env === undefined && options.component === undefined && options.depth === undefined;
   const { body: part } = await api.getJson<GraphSnapshot>('/graph', query);
-  const whole = filtered ? part : (await api.getJson<GraphSnapshot>('/graph')).body;
+  const whole = everything ? part : (await api.getJson<GraphSnapshot>('/graph')).body;
   const shown = new Set(graphTableRows(part).map((r) => `${r.env}/${r.component}`));
   printGraphTable(io, graphTableRows(whole, (env, component) => shown.has(`${env}/${component}`)));
   return 0;
