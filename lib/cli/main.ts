@@ -13,6 +13,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { EXIT_INVALID, EXIT_OPERATIONAL, KarmaError, UsageError } from '../core/errors.ts';
 import type { CommonOptions } from './context.ts';
 import type { PipelineRunOptions } from './commands/pipeline.ts';
+import type { ApiClient } from './api-client.ts';
 import { processIO, type IO } from './io.ts';
 
 export function reportError(error: unknown, io: IO, json: boolean): number {
@@ -169,16 +170,72 @@ function helpArguments(program: Command, argv: readonly string[]): string[] {
   return command ? [...words, '--help'] : words;
 }
 
+/** A command's run against a Karma API (`--api URL`): lib/cli/commands/remote.ts, with the client for the URL. */
+type RemoteHandler = (remote: typeof import('./commands/remote.ts'), api: ApiClient, p: Parsed, io: IO) => Promise<number>;
+
+/**
+ * Options that choose what a local run reads, writes or runs: with --api the server has its own config, stores and
+ * Terraform, so each is refused (one line, exit 2) rather than silently ignored.
+ */
+const LOCAL_ONLY: Readonly<Record<string, string>> = {
+  config: '--config',
+  ref: '--ref',
+  backend: '--backend',
+  store: '--store',
+  terraform: '--terraform',
+  workDir: '--work-dir',
+  verbose: '--verbose',
+  maxParallel: '--max-parallel',
+  lockTimeout: '--lock-timeout',
+  remote: '--remote',
+  stateMachine: '--state-machine',
+};
+
+/** `graph order`, `component apply`: the command's words after `karma`. */
+function commandPath(command: Command): string {
+  const words: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) words.unshift(c.name());
+  return words.join(' ');
+}
+
+/**
+ * The API to call: --api, else $KARMA_API_URL (empty is unset) unless the command never reads a config
+ * (`ignoresEnv`: init, completion, serve, token create), so a shell set up for the API can still run those.
+ */
+function apiUrlOf(p: Parsed, ignoresEnv: boolean): string | undefined {
+  const given = text(p, 'api');
+  if (given !== undefined) return given;
+  const env = process.env['KARMA_API_URL'];
+  return env && !ignoresEnv ? env : undefined;
+}
+
+async function runRemote(command: Command, p: Parsed, io: IO, url: string, remote: RemoteHandler | 'local' | undefined): Promise<number> {
+  const name = commandPath(command);
+  if (remote === undefined || remote === 'local') throw new UsageError(`karma ${name} has no API route; run it where the config is (without --api${process.env['KARMA_API_URL'] ? ' and $KARMA_API_URL' : ''})`);
+  for (const [key, flagName] of Object.entries(LOCAL_ONLY)) {
+    if (p.opts[key] !== undefined) throw new UsageError(`karma ${name} --api: ${flagName} is for a run where the config is; the API's server uses its own config, stores and Terraform`);
+  }
+  const { openApiClient } = await import('./api-client.ts');
+  const api = await openApiClient(url, { ...(text(p, 'region') !== undefined ? { region: text(p, 'region')! } : {}) });
+  return remote(await import('./commands/remote.ts'), api, p, io);
+}
+
 /** The `karma` program: every command, option and description, with the actions that run them. */
 export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: number) => void): Command {
   const json = wantsJson(argv);
+  /**
+   * A command's action: `handler` runs it here; with --api (or $KARMA_API_URL) `remote` runs it against the API,
+   * and a command without one ('local' or none) refuses with one line, exit 2.
+   */
   const action =
-    (handler: (p: Parsed, io: IO) => Promise<number>) =>
+    (handler: (p: Parsed, io: IO) => Promise<number>, remote?: RemoteHandler | 'local') =>
     async (...callbackArgs: unknown[]): Promise<void> => {
       const command = callbackArgs[callbackArgs.length - 1];
       if (!(command instanceof Command)) throw new TypeError('commander called an action without its command');
       try {
-        done(await handler({ args: command.processedArgs, opts: command.optsWithGlobals() }, io));
+        const parsed: Parsed = { args: command.processedArgs, opts: command.optsWithGlobals() };
+        const url = apiUrlOf(parsed, remote === 'local');
+        done(url === undefined ? await handler(parsed, io) : await runRemote(command, parsed, io, url, remote));
       } catch (error) {
         done(reportError(error, io, json));
       }
@@ -201,6 +258,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
   const program = new Command('karma')
     .description('A live dependency graph of Terraform components across environments, with ordered applies.')
     .version(packageJson.version)
+    .option('--api <url>', 'run the command against a Karma API (karma serve, or the deployed one) instead of a config here; default $KARMA_API_URL (docs/cli.md, "Calling a Karma API")')
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -219,12 +277,12 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
     .argument('[dir]', 'where to create it (default: the current directory)')
     .option('--project <name>', 'the project name (default: the directory name)')
     .option('--env <name>', 'the environment (default: dev)')
-    .action(action(async (p, io) => (await import('./commands/init.ts')).initCommand({ dir: optionalArg(p, 0) ?? '.', project: text(p, 'project'), env: text(p, 'env') }, io)));
+    .action(action(async (p, io) => (await import('./commands/init.ts')).initCommand({ dir: optionalArg(p, 0) ?? '.', project: text(p, 'project'), env: text(p, 'env') }, io), 'local'));
   program
     .command('completion')
     .description('print a shell completion script: karma completion bash >> ~/.bashrc (see docs/cli.md for zsh and fish)')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
-    .action(action(async (p, io) => (await import('./commands/completion.ts')).completionCommand(program, arg(p, 0), io)));
+    .action(action(async (p, io) => (await import('./commands/completion.ts')).completionCommand(program, arg(p, 0), io), 'local'));
 
   const graph = program.command('graph').description('build, inspect and order the dependency graph');
   withCommon(graph.command('build').description('build the graph from config + runtime, write it to the store, print statuses and waves')).action(
@@ -240,7 +298,12 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('-e, --env <env>', 'only this environment (default: every environment, in the order a run applies them)')
       .option('--all', 'every component, not only those that need an apply')
       .option('--destroy', 'reverse order, for destroying'),
-  ).action(action(async (p, io) => (await graphCommands()).graphOrder({ ...common(p), env: text(p, 'env'), all: flag(p, 'all'), destroy: flag(p, 'destroy') }, io)));
+  ).action(
+    action(
+      async (p, io) => (await graphCommands()).graphOrder({ ...common(p), env: text(p, 'env'), all: flag(p, 'all'), destroy: flag(p, 'destroy') }, io),
+      (r, api, p, io) => r.remoteGraphOrder(api, { json: flag(p, 'json'), env: text(p, 'env'), all: flag(p, 'all'), destroy: flag(p, 'destroy') }, io),
+    ),
+  );
   withCommon(
     graph
       .command('impact')
@@ -248,7 +311,12 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .argument('<component>')
       .argument('<env>')
       .option('-o, --output <name>', 'start from the consumers of this output'),
-  ).action(action(async (p, io) => (await graphCommands()).graphImpact({ ...common(p), component: arg(p, 0), env: arg(p, 1), output: text(p, 'output') }, io)));
+  ).action(
+    action(
+      async (p, io) => (await graphCommands()).graphImpact({ ...common(p), component: arg(p, 0), env: arg(p, 1), output: text(p, 'output') }, io),
+      (r, api, p, io) => r.remoteGraphImpact(api, { json: flag(p, 'json'), component: arg(p, 0), env: arg(p, 1), output: text(p, 'output') }, io),
+    ),
+  );
   withCommon(
     graph
       .command('show')
@@ -258,8 +326,10 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('--depth <n>', 'with --component: dependency hops up and down (default 1, at most 10)', nonNegativeInteger)
       .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS)),
   ).action(
-    action(async (p, io) =>
-      (await graphCommands()).graphShow({ ...common(p), env: text(p, 'env'), component: text(p, 'component'), depth: integer(p, 'depth'), format: choice(p, 'format', FORMATS) }, io),
+    action(
+      async (p, io) =>
+        (await graphCommands()).graphShow({ ...common(p), env: text(p, 'env'), component: text(p, 'component'), depth: integer(p, 'depth'), format: choice(p, 'format', FORMATS) }, io),
+      (r, api, p, io) => r.remoteGraphShow(api, { json: flag(p, 'json'), env: text(p, 'env'), component: text(p, 'component'), depth: integer(p, 'depth'), format: choice(p, 'format', FORMATS) }, io),
     ),
   );
   withCommon(graph.command('diff').description('what changed between two stored builds (default: the last two)').argument('[build-a]').argument('[build-b]')).action(
@@ -269,7 +339,10 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
     action(async (p, io) => (await graphCommands()).graphHistory({ ...common(p), limit: integer(p, 'limit') }, io)),
   );
   withCommon(graph.command('why').description('the chain of reasons behind a status').argument('<component>').argument('<env>')).action(
-    action(async (p, io) => (await graphCommands()).graphWhy({ ...common(p), component: arg(p, 0), env: arg(p, 1) }, io)),
+    action(
+      async (p, io) => (await graphCommands()).graphWhy({ ...common(p), component: arg(p, 0), env: arg(p, 1) }, io),
+      (r, api, p, io) => r.remoteGraphWhy(api, { json: flag(p, 'json'), component: arg(p, 0), env: arg(p, 1) }, io),
+    ),
   );
 
   const runtime = program.command('runtime').description('inspect and adopt runtime state (outputs, apply records, parameters)');
@@ -325,7 +398,10 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
   }
 
   withCommon(component.command('show').description('one deployment: status, why, inputs (secrets as references), outputs and their consumers, last apply').argument('<component>').argument('<env>')).action(
-    action(async (p, io) => (await graphCommands()).componentShow({ ...common(p), component: arg(p, 0), env: arg(p, 1) }, io)),
+    action(
+      async (p, io) => (await graphCommands()).componentShow({ ...common(p), component: arg(p, 0), env: arg(p, 1) }, io),
+      (r, api, p, io) => r.remoteComponentShow(api, { json: flag(p, 'json'), component: arg(p, 0), env: arg(p, 1) }, io),
+    ),
   );
 
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -396,11 +472,12 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
     .description('the status of an execution of the deployed state machine')
     .argument('<execution-arn>')
     .option('-f, --follow', 'wait until it finishes')
-    .option('--region <region>', "AWS region (default: the execution ARN's)")
+    .option('--region <region>', "AWS region (default: the execution ARN's); with --api: the region to sign for")
     .option('--json', 'print only JSON on stdout')
     .action(
-      action(async (p, io) =>
-        (await pipelineCommands()).pipelineStatus({ execution: arg(p, 0), follow: flag(p, 'follow'), region: text(p, 'region'), json: flag(p, 'json') }, io),
+      action(
+        async (p, io) => (await pipelineCommands()).pipelineStatus({ execution: arg(p, 0), follow: flag(p, 'follow'), region: text(p, 'region'), json: flag(p, 'json') }, io),
+        (r, api, p, io) => r.remotePipelineStatus(api, { execution: arg(p, 0), follow: flag(p, 'follow'), json: flag(p, 'json') }, io),
       ),
     );
   pipelineOptions(program.command('drift').description('run the pipeline in drift mode: terraform plan for in-sync components, drifted ones flagged'), true).action(
@@ -436,6 +513,20 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
         },
         io,
       ),
+      (r, api, p, io) =>
+        r.remoteProposeChange(
+          api,
+          {
+            json: flag(p, 'json'),
+            component: arg(p, 0),
+            env: arg(p, 1),
+            input: requiredText(p, 'input', '-i, --input <file>'),
+            message: text(p, 'message'),
+            dryRun: flag(p, 'dryRun'),
+            plan: flag(p, 'plan'),
+          },
+          io,
+        ),
     ),
   );
   withCommon(
@@ -451,7 +542,10 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
     ),
   );
   withCommon(program.command('proposals').description('the open proposals (id, component, env, base commit, message)')).action(
-    action(async (p, io) => (await changeCommands()).proposalsCommand(common(p), io)),
+    action(
+      async (p, io) => (await changeCommands()).proposalsCommand(common(p), io),
+      (r, api, p, io) => r.remoteProposals(api, { json: flag(p, 'json') }, io),
+    ),
   );
   withCommon(
     program
@@ -468,7 +562,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('--lock-timeout <duration>', 'how long to wait for a busy environment lock: 90s, 10m, 1h (default 1h)')
       .option('--remote', 'start the deployed state machine instead of running locally (the commit must be pushed)')
       .option('--state-machine <arn>', 'with --remote: the state machine (default: $KARMA_STATE_MACHINE_ARN)')
-      .option('--region <region>', "with --remote: AWS region (default: the state machine ARN's)"),
+      .option('--region <region>', "with --remote: AWS region (default: the state machine ARN's); with --api: the region to sign for"),
   ).action(
     action(async (p, io) =>
       (await changeCommands()).applyCommand(
@@ -489,6 +583,12 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
         },
         io,
       ),
+      (r, api, p, io) =>
+        r.remoteApply(
+          api,
+          { json: flag(p, 'json'), proposal: optionalArg(p, 0), env: text(p, 'env'), yes: flag(p, 'yes'), allowDestroy: flag(p, 'allowDestroy'), includePending: flag(p, 'includePending') },
+          io,
+        ),
     ),
   );
 
@@ -511,8 +611,9 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('-n, --limit <n>', 'entries per page, 1 to 200 (default 50)', positiveInteger)
       .option('--after <cursor>', 'the page after this cursor (printed after a page: more: karma audit --after ...)'),
   ).action(
-    action(async (p, io) =>
-      (await import('./commands/audit.ts')).auditCommand({ ...common(p), change: text(p, 'change'), limit: integer(p, 'limit'), after: text(p, 'after') }, io),
+    action(
+      async (p, io) => (await import('./commands/audit.ts')).auditCommand({ ...common(p), change: text(p, 'change'), limit: integer(p, 'limit'), after: text(p, 'after') }, io),
+      (r, api, p, io) => r.remoteAudit(api, { json: flag(p, 'json'), change: text(p, 'change'), limit: integer(p, 'limit'), after: text(p, 'after') }, io),
     ),
   );
   // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
@@ -564,8 +665,10 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('--tokens <file>', 'tokens file (karma token create; default $KARMA_API_TOKENS_FILE)')
       .option('--cache <seconds>', 'how long a live build is reused before the next read rebuilds (default 5; 0: every read)', nonNegativeInteger),
   ).action(
-    action(async (p, io) =>
-      (await serveCommands()).serveCommand({ ...common(p), port: integer(p, 'port'), host: text(p, 'host'), tokens: text(p, 'tokens'), cache: integer(p, 'cache') }, io),
+    action(
+      async (p, io) =>
+        (await serveCommands()).serveCommand({ ...common(p), port: integer(p, 'port'), host: text(p, 'host'), tokens: text(p, 'tokens'), cache: integer(p, 'cache') }, io),
+      'local',
     ),
   );
   const token = program.command('token').description('bearer tokens for karma serve');
@@ -582,6 +685,7 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
           { name: arg(p, 0), roles: [choice(p, 'role', ['read', 'propose', 'apply'] as const) ?? 'read'], tokens: requiredText(p, 'tokens', '--tokens <file>'), json: flag(p, 'json') },
           io,
         ),
+        'local',
       ),
     );
 

@@ -34,7 +34,7 @@ function cell(s: string | undefined): string {
 }
 
 /** A word the shell reads back as it is: single-quoted unless it is plain. */
-const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 const RESULT_COLOUR: Partial<Record<AuditEntry['action'], 'green' | 'red' | 'yellow'>> = {
   'change.applied': 'green',
@@ -56,9 +56,26 @@ export async function auditCommand(options: AuditOptions, io: IO): Promise<numbe
     io.out(JSON.stringify(page));
     return 0;
   }
+  // The same command, the next page: every option that chose the log or the page, the cursor last.
+  const chose = [
+    ...(options.config !== undefined ? [`-c ${shellWord(options.config)}`] : []),
+    ...(options.ref !== undefined ? [`--ref ${shellWord(options.ref)}`] : []),
+    ...(options.backend !== undefined ? [`--backend ${options.backend}`] : []),
+    ...(options.store !== undefined ? [`--store ${shellWord(options.store)}`] : []),
+  ];
+  printAuditPage(io, page, options, ['karma audit', ...chose]);
+  return 0;
+}
+
+/**
+ * One page of the audit log as `karma audit` prints it (also for GET /audit's answer, with --api), then the
+ * command for the next page: `again` (the command and the options that chose the log), the page's options, the
+ * cursor.
+ */
+export function printAuditPage(io: IO, page: AuditPage, options: Pick<AuditOptions, 'change' | 'limit' | 'after'>, again: readonly string[]): void {
   if (page.entries.length === 0) {
     io.out(options.change !== undefined ? `no audit entries for change ${options.change}${options.after ? ' after that cursor' : ''}` : `no audit entries${options.after ? ' after that cursor' : ''}`);
-    return 0;
+    return;
   }
   const p = palette(io);
   io.out(
@@ -72,18 +89,12 @@ export async function auditCommand(options: AuditOptions, io: IO): Promise<numbe
     ),
   );
   if (page.next !== null) {
-    // The same command, the next page: every option that chose the log or the page, the cursor last.
-    const again = [
-      'karma audit',
-      ...(options.config !== undefined ? [`-c ${shellWord(options.config)}`] : []),
-      ...(options.ref !== undefined ? [`--ref ${shellWord(options.ref)}`] : []),
-      ...(options.backend !== undefined ? [`--backend ${options.backend}`] : []),
-      ...(options.store !== undefined ? [`--store ${shellWord(options.store)}`] : []),
+    const next = [
+      ...again,
       ...(options.change !== undefined ? [`--change ${shellWord(options.change)}`] : []),
       ...(options.limit !== undefined ? [`--limit ${options.limit}`] : []),
       `--after ${shellWord(page.next)}`,
     ];
-    io.out(`more: ${again.join(' ')}`);
+    io.out(`more: ${next.join(' ')}`);
   }
-  return 0;
 }

@@ -18,7 +18,7 @@ import { formatInputChanges } from '../../core/inputs-diff.ts';
 import { destructive, formatPlannedResources, type PlanSummary } from '../../core/plan.ts';
 import { listProposals, mergeProposal, type Merged } from '../../app/change.ts';
 import { requireProposal } from '../../app/apply-proposal.ts';
-import { applyChange, checkApply, planChange, planJson, requestChange, requireDestroyAccepted, type ChangeContext, type PlanJson } from '../../app/changes.ts';
+import { applyChange, checkApply, planChange, planJson, requestChange, requireDestroyAccepted, type ChangeContext, type PlanJson, type RequestedChange } from '../../app/changes.ts';
 import { loadConfigAndFiles } from '../../app/build.ts';
 import { readSavedPlan } from '../../app/saved-plans.ts';
 import { storeDirOf, terraformPlaces } from '../../app/places.ts';
@@ -79,7 +79,7 @@ export interface ProposeChangeOptions extends PlanFlags {
 }
 
 /** A saved plan as the user sees it before deciding. */
-interface PlanView {
+export interface PlanView {
   readonly component: string;
   readonly env: string;
   readonly commit: string;
@@ -91,7 +91,7 @@ interface PlanView {
 }
 
 /** The saved plan as the user sees it before deciding: the summary, each resource, destroys and replaces marked. */
-function showPlan(io: IO, saved: PlanView, verbose: boolean | undefined): void {
+export function showPlan(io: IO, saved: PlanView, verbose: boolean | undefined): void {
   const p = palette(io);
   io.out(p.bold(`plan for ${saved.component} in ${saved.env} (commit ${saved.commit.slice(0, 8)}, planned ${saved.plannedAt}, expires ${saved.expiresAt}): ${saved.plan.line}`));
   for (const line of formatPlannedResources(saved.plan)) {
@@ -126,6 +126,22 @@ export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO
     io.out(JSON.stringify(proposed));
     return code;
   }
+  // -v shows Terraform's plan text: it is kept with the saved plan, not in the result.
+  let text: string | undefined;
+  if (proposed.id && options.verbose && proposed.plan?.status === 'planned') {
+    const { config } = await loadConfigAndFiles(repo.sourceAt(proposed.commit!));
+    const read = readSavedPlan(storeDirOf(config, ctx.places), proposed.id);
+    if (read.kind === 'ok') text = read.saved.text;
+  }
+  printProposed(io, proposed, { text, verbose: options.verbose, karma: 'karma' });
+  return code;
+}
+
+/**
+ * `karma propose-change`'s text (also for POST /request-change's answer, with --api): the diff, the impact, the
+ * plan, and how to apply it (`karma` is the command line that reaches the same place: `karma --api URL`).
+ */
+export function printProposed(io: IO, proposed: RequestedChange, how: { readonly text?: string | undefined; readonly verbose?: boolean | undefined; readonly karma: string }): void {
   const p = palette(io);
   for (const w of proposed.warnings) io.err(`karma: warning: ${w}`);
   const what = proposed.newDeployment ? 'new deployment' : 'inputs';
@@ -141,22 +157,13 @@ export async function proposeChangeCommand(options: ProposeChangeOptions, io: IO
     io.out(formatWaves(other.waves));
   }
   if (proposed.id) {
-    if (proposed.plan) {
-      // -v shows Terraform's plan text: it is kept with the saved plan, not in the result.
-      let text: string | undefined;
-      if (options.verbose && proposed.plan.status === 'planned') {
-        const { config } = await loadConfigAndFiles(repo.sourceAt(proposed.commit!));
-        const read = readSavedPlan(storeDirOf(config, ctx.places), proposed.id);
-        if (read.kind === 'ok') text = read.saved.text;
-      }
-      showPlanOutcome(io, proposed.plan, proposed, text, options.verbose);
-    } else io.out('no plan made (--no-plan); karma plan ' + proposed.id + ' makes one');
+    if (proposed.plan) showPlanOutcome(io, proposed.plan, proposed, how.text, how.verbose);
+    else io.out('no plan made (--no-plan); karma plan ' + proposed.id + ' makes one');
     io.out(`proposal ${p.cyan(proposed.id)} recorded on branch ${proposed.branch} (commit ${proposed.commit!.slice(0, 8)})`);
-    io.out(`apply it with: karma apply ${proposed.id}`);
+    io.out(`apply it with: ${how.karma} apply ${proposed.id}`);
   } else {
     io.out('dry run: nothing recorded, no plan made');
   }
-  return code;
 }
 
 export interface PlanProposalOptions extends PlanFlags {
@@ -302,7 +309,7 @@ async function applyRemote(repo: GitRepository, env: string, commit: string, mer
 }
 
 /** Refuses (exit 2) before anything changes when nobody can be asked and --yes was not given. */
-async function decide(io: IO, options: ApplyOptions, what: string): Promise<boolean> {
+export async function decide(io: IO, options: { readonly yes?: boolean | undefined }, what: string): Promise<boolean> {
   if (options.yes) return true;
   if (!io.interactive || !io.ask) throw new UsageError(`refusing to apply ${what} without a decision: there is no terminal to ask on; review the plan above, then run again with --yes`);
   return (await io.ask(`apply ${what}? Only "yes" is accepted: `)).trim() === 'yes';

@@ -6,10 +6,10 @@ import { UsageError } from '../../core/errors.ts';
 import { requireEnvironment } from '../../core/config.ts';
 import { componentId, type Build } from '../../core/graph.ts';
 import { deploymentKey } from '../../core/model.ts';
-import { planEnv, type EnvOrder } from '../../core/order.ts';
-import { allEnvironmentsOrder, environmentOrderOf, whyOf, type OrderMode } from '../../app/queries.ts';
+import { planEnv, type EnvOrder, type Impact } from '../../core/order.ts';
+import { allEnvironmentsOrder, environmentOrderOf, whyOf, type EnvironmentOrder, type OrderMode } from '../../app/queries.ts';
 import { diffSnapshots, type GraphSnapshot } from '../../core/snapshot.ts';
-import { componentView, graphText, graphView, impactView } from '../../app/views.ts';
+import { componentView, graphText, graphView, impactView, type ComponentView } from '../../app/views.ts';
 import { ORPHAN_ADVICE, STATUSES, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
@@ -122,14 +122,17 @@ export async function graphOrder(options: CommonOptions & { env?: string; all?: 
     io.out(JSON.stringify(options.env === undefined ? { environments: orders } : orders[0]));
     return 0;
   }
-  const what = mode === 'destroy' ? 'destroy order' : mode === 'all' ? 'apply order (all components)' : 'to apply';
-  for (const order of orders) {
-    io.out(`${order.env}: ${what}`);
-    io.out(formatWaves(order.waves));
-    for (const s of order.skipped ?? []) io.out(`  not applicable now: ${s.component} (${s.reason})`);
-    for (const s of order.orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, order.env)}`);
-  }
+  for (const order of orders) printOrder(io, order, mode);
   return 0;
+}
+
+/** One environment's waves as `karma graph order` prints them (also for GET /plan's answer, with --api). */
+export function printOrder(io: IO, order: EnvironmentOrder, mode: OrderMode): void {
+  const what = mode === 'destroy' ? 'destroy order' : mode === 'all' ? 'apply order (all components)' : 'to apply';
+  io.out(`${order.env}: ${what}`);
+  io.out(formatWaves(order.waves));
+  for (const s of order.skipped ?? []) io.out(`  not applicable now: ${s.component} (${s.reason})`);
+  for (const s of order.orphaned) io.out(`  orphaned: ${s.component} (${s.reason}); ${ORPHAN_ADVICE(s.component, order.env)}`);
 }
 
 export async function graphImpact(options: CommonOptions & { component: string; env: string; output?: string }, io: IO): Promise<number> {
@@ -139,14 +142,19 @@ export async function graphImpact(options: CommonOptions & { component: string; 
     io.out(JSON.stringify(im));
     return 0;
   }
-  const subject = options.output ? `${options.component}.${options.output}` : options.component;
-  io.out(`${options.env}: impact of ${subject}`);
+  printImpact(io, im);
+  return 0;
+}
+
+/** `karma graph impact`'s text (also for GET /impact's answer, with --api). */
+export function printImpact(io: IO, im: Impact): void {
+  const subject = im.output ? `${im.component}.${im.output}` : im.component;
+  io.out(`${im.env}: impact of ${subject}`);
   io.out(formatWaves(im.waves));
   for (const other of im.otherEnvironments) {
     io.out(`${other.env} (through cross-environment references):`);
     io.out(formatWaves(other.waves));
   }
-  return 0;
 }
 
 export async function graphWhy(options: CommonOptions & { component: string; env: string }, io: IO): Promise<number> {
@@ -180,25 +188,53 @@ export async function graphShow(options: CommonOptions & { env?: string; compone
       io.out(graphText(result.build, result.snapshot, query, format));
       return 0;
     case 'table': {
-      const p = palette(io);
       const shown = options.component === undefined ? undefined : new Set(view.vertices.filter((v) => v.label === 'Component').map((v) => v.id));
       const rows = statusRows(result.build, options.env).filter((r) => !shown || shown.has(componentId(r.env, r.component))).map((r) => {
-        const deps = result.build.graph
+        const dependsOn = result.build.graph
           .outEdges(componentId(r.env, r.component))
           .filter((e) => result.build.graph.getEdgeAttribute(e, 'label') === 'DEPENDS_ON')
-          .map((e) => {
-            const target = result.build.graph.target(e).split(':');
-            return target[1] === r.env ? target[2]! : deploymentKey(target[1]!, target[2]!);
-          })
-          .sort();
-        return [r.env, r.component, statusPaint(r.status, p)(r.status), deps.join(', ') || '-', r.reason];
+          .map((e) => result.build.graph.target(e));
+        return { ...r, dependsOn };
       });
-      io.out(table(['ENV', 'COMPONENT', 'STATUS', 'DEPENDS ON', 'REASON'], rows, { header: p.dim }));
+      printGraphTable(io, rows);
       return 0;
     }
     default:
       throw new UsageError(`--format ${String(format)}: use table, json, dot or mermaid`);
   }
+}
+
+/** One row of `karma graph show`'s table; `dependsOn` are component vertex ids (`component:<env>:<name>`). */
+export interface GraphTableRow {
+  readonly env: string;
+  readonly component: string;
+  readonly status: Status;
+  readonly reason: string;
+  readonly dependsOn: readonly string[];
+}
+
+/** `karma graph show`'s table: a dependency in the row's environment by name, one in another as env/name. */
+export function printGraphTable(io: IO, rows: readonly GraphTableRow[]): void {
+  const p = palette(io);
+  const cells = rows.map((r) => {
+    const deps = r.dependsOn
+      .map((id) => {
+        const target = id.split(':');
+        return target[1] === r.env ? target[2]! : deploymentKey(target[1]!, target[2]!);
+      })
+      .sort();
+    return [r.env, r.component, statusPaint(r.status, p)(r.status), deps.join(', ') || '-', r.reason];
+  });
+  io.out(table(['ENV', 'COMPONENT', 'STATUS', 'DEPENDS ON', 'REASON'], cells, { header: p.dim }));
+}
+
+/** The table's rows from a graph as GET /graph returns it (its component vertices and DEPENDS_ON edges). */
+export function graphTableRows(graph: GraphSnapshot, keep: (env: string, component: string) => boolean = () => true): GraphTableRow[] {
+  const dependsOn = new Map<string, string[]>();
+  for (const e of graph.edges) if (e.label === 'DEPENDS_ON' && e.from && e.to) dependsOn.set(e.from, [...(dependsOn.get(e.from) ?? []), e.to]);
+  return graph.vertices
+    .filter((v) => v.label === 'Component' && keep(String(v.props['env']), String(v.props['name'])))
+    .map((v) => ({ env: String(v.props['env']), component: String(v.props['name']), status: v.props['status'] as Status, reason: String(v.props['reason'] ?? ''), dependsOn: dependsOn.get(v.id) ?? [] }));
 }
 
 /** `karma component show COMPONENT ENV`: the view GET /components/{env}/{name} returns. */
@@ -209,6 +245,12 @@ export async function componentShow(options: CommonOptions & { component: string
     io.out(JSON.stringify(view));
     return 0;
   }
+  printComponent(io, view);
+  return 0;
+}
+
+/** `karma component show`'s text (also for GET /components/{env}/{name}'s answer, with --api). */
+export function printComponent(io: IO, view: ComponentView): void {
   const p = palette(io);
   io.out(`${p.bold(`${view.component} in ${view.env}`)}: ${statusPaint(view.status, p)(view.status)}${view.reason ? ` (${view.reason})` : ''}`);
   if (view.description) io.out(`  ${view.description}`);
@@ -231,7 +273,6 @@ export async function componentShow(options: CommonOptions & { component: string
   }
   const last = view.lastApply;
   io.out(last ? `  last apply: ${last.result} at ${last.appliedAt}${last.commit ? ` (commit ${last.commit.slice(0, 8)})` : ''}${last.error ? `: ${last.error}` : ''}` : '  last apply: never');
-  return 0;
 }
 
 export async function graphDiff(options: CommonOptions & { from?: string; to?: string }, io: IO): Promise<number> {

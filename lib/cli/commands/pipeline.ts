@@ -211,11 +211,32 @@ export async function pipelineStatus(options: { execution: string; follow?: bool
   })();
   if (options.json) {
     io.out(JSON.stringify({ executionArn: out.executionArn, status: out.status, startDate: out.startDate, stopDate: out.stopDate ?? null, error: out.error ?? null, cause: out.cause ?? null, summary: summary ?? null }));
-  } else {
-    io.out(`${out.executionArn}: ${out.status}${out.stopDate ? ` (${out.stopDate.toISOString()})` : ''}`);
-    if (summary?.text) io.out(summary.text);
-    else if (out.cause) io.out(out.cause);
+    return executionExitCode(out.status, summary);
   }
-  if (out.status === 'SUCCEEDED') return summary?.drifted ? DRIFT_FOUND : 0;
-  return out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE' ? 0 : 1;
+  return printExecution(io, { executionArn: out.executionArn, status: out.status, stopDate: out.stopDate?.toISOString() ?? null, cause: out.cause ?? null, summary });
+}
+
+/** What `karma pipeline status` prints of a run (GET /executions/{id} answers the same keys). */
+export interface ExecutionLines {
+  readonly executionArn: string;
+  readonly status: string | undefined;
+  readonly stopDate: string | null;
+  readonly cause: string | null;
+  readonly summary: unknown;
+}
+
+/** `karma pipeline status`'s exit code: 0 running or succeeded, 3 succeeded with drift left, 1 failed, timed out or aborted. */
+export function executionExitCode(status: string | undefined, summary: unknown): number {
+  const drifted = summary && typeof summary === 'object' ? (summary as { drifted?: unknown }).drifted : undefined;
+  if (status === 'SUCCEEDED') return drifted ? DRIFT_FOUND : 0;
+  return status === 'RUNNING' || status === 'PENDING_REDRIVE' ? 0 : 1;
+}
+
+/** `karma pipeline status`'s text (also for GET /executions/{id}'s answer, with --api); returns the exit code. */
+export function printExecution(io: IO, run: ExecutionLines): number {
+  io.out(`${run.executionArn}: ${run.status}${run.stopDate ? ` (${run.stopDate})` : ''}`);
+  const text = run.summary && typeof run.summary === 'object' ? (run.summary as { text?: unknown }).text : undefined;
+  if (typeof text === 'string' && text) io.out(text);
+  else if (run.cause) io.out(run.cause);
+  return executionExitCode(run.status, run.summary);
 }
