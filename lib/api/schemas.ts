@@ -24,7 +24,8 @@ export const GraphQuery = z
       .min(0)
       .max(MAX_DEPTH)
       .optional()
-      .openapi({ type: 'integer', description: `with component: dependency hops up and down (default 1, at most ${MAX_DEPTH})` }),
+      // A coerced number has no JSON Schema of its own: the bounds are restated for the document.
+      .openapi({ type: 'integer', minimum: 0, maximum: MAX_DEPTH, description: `with component: dependency hops up and down (default 1, at most ${MAX_DEPTH})` }),
     format: z.enum(['json', 'dot', 'mermaid']).optional().openapi({ description: 'json (default), or the picture as Graphviz DOT or Mermaid text' }),
     refresh,
   })
@@ -70,11 +71,13 @@ export const ApplyChangeBody = z
   .openapi('ApplyChange');
 
 export const MAX_PAGE = 200;
-export const ChangesQuery = z.object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer' }) }).strict();
+export const ChangesQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `changes per page (default 50, at most ${MAX_PAGE})` }) })
+  .strict();
 export const ExecutionParams = z.object({ id: z.string().min(1).max(2048) });
 export const AuditQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', description: `entries per page (default 50, at most ${MAX_PAGE})` }),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `entries per page (default 50, at most ${MAX_PAGE})` }),
     after: z.string().min(1).max(200).optional().openapi({ description: "the previous page's next cursor" }),
     change: z.string().min(1).max(100).optional().openapi({ description: "only this change's entries" }),
   })
