@@ -78,7 +78,13 @@ export const ExecutionParams = z.object({ id: z.string().min(1).max(2048) });
 export const AuditQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `entries per page (default 50, at most ${MAX_PAGE})` }),
-    after: z.string().min(1).max(200).optional().openapi({ description: "the previous page's next cursor" }),
+    after: z
+      .string()
+      // The id form of the audit log (AUDIT_ID in lib/adapters/audit.ts, which lib/api may not import): a value
+      // of another shape was valid by the document and answered 400.
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{16}$/, "an audit cursor: the previous page's next (2026-12-02T14:30:29.123Z#0123456789abcdef)")
+      .optional()
+      .openapi({ description: "the previous page's next cursor" }),
     change: z.string().min(1).max(100).optional().openapi({ description: "only this change's entries" }),
   })
   .strict();
