@@ -74,7 +74,12 @@ export const MAX_PAGE = 200;
 export const ChangesQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `changes per page (default 50, at most ${MAX_PAGE})` }) })
   .strict();
-export const ExecutionParams = z.object({ id: z.string().min(1).max(2048) });
+/**
+ * An execution id (a Step Functions execution ARN: at most about 300 characters). Bounded at 1024 so that any id
+ * the document allows, percent-encoded even as 4-byte characters, fits in Node's 16 KiB request head: at 2048 a
+ * valid id could be answered 431 by the HTTP server, with no problem body.
+ */
+export const ExecutionParams = z.object({ id: z.string().min(1).max(1024) });
 export const AuditQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `entries per page (default 50, at most ${MAX_PAGE})` }),
