@@ -77,6 +77,11 @@ export interface GitRepository {
   checkoutFile(commit: string, path: string): Promise<void>;
   /** A remote-tracking branch that contains `commit`, as far as this clone knows; undefined when none does. */
   publishedOn(commit: string): Promise<string | undefined>;
+  /**
+   * Pushes the local branch `ref` to the same branch of the remote `origin` (fast-forward only; a ConflictError when
+   * the remote moved), or with `delete` removes that branch there.
+   */
+  push(ref: string, options?: { readonly delete?: boolean }): Promise<void>;
 }
 
 export interface PutOptions {

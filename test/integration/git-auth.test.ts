@@ -121,6 +121,23 @@ describe('GitSource with onAuth against a private Git server', () => {
     expect(wrong.message).not.toContain('ghs_wrong');
   });
 
+  it('a clone kept between loads (a warm Lambda container) reads a branch, and HEAD, at what the remote has now', async () => {
+    const cacheDir = join(tmp, 'cache-warm');
+    const onAuth = gitOnAuth({ token: async () => TOKEN });
+    expect((await loadConfig(new GitSource(url, 'main', { cacheDir, onAuth }))).commit).toBe(commit);
+    const repo = join(tmp, 'repo');
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
+    git('commit', '-q', '--allow-empty', '-m', 'moved on');
+    const next = git('rev-parse', 'HEAD');
+    try {
+      expect((await loadConfig(new GitSource(url, 'main', { cacheDir, onAuth }))).commit).toBe(next);
+      expect((await loadConfig(new GitSource(url, 'HEAD', { cacheDir, onAuth }))).commit).toBe(next);
+      expect((await loadConfig(new GitSource(url, commit, { cacheDir, onAuth }))).commit).toBe(commit);
+    } finally {
+      git('reset', '-q', '--hard', commit);
+    }
+  });
+
   it('contextFromEnv: KARMA_CONFIG (the URL) + KARMA_GIT_TOKEN_SECRET read from Secrets Manager (moto), as in Lambda', async () => {
     // Prepare
     const sm = new SecretsManagerClient(motoClientConfig());

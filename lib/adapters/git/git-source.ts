@@ -74,7 +74,7 @@ export class GitSource implements ConfigSource {
     const dir = await (this.loadedDir = this.localDir());
     let commit: string;
     try {
-      commit = await resolveCommit(dir, this.ref);
+      commit = await this.resolve(dir);
     } catch (error) {
       throw new UsageError(`--ref ${this.ref}: not a branch, tag or commit of ${this.location} (${(error as Error).message})`, { cause: error });
     }
@@ -116,7 +116,23 @@ export class GitSource implements ConfigSource {
   /** Removed deployments looked up in the history of the ref (history.ts); after load(), without fetching again. */
   async findRemovals(deployments: readonly { readonly env: string; readonly component: string }[]): Promise<ReadonlyMap<string, Removal>> {
     const dir = await (this.loadedDir ?? this.localDir());
-    return findRemovals(dir, await resolveCommit(dir, this.ref), deployments);
+    return findRemovals(dir, await this.resolve(dir), deployments);
+  }
+
+  /**
+   * The commit of the ref. In a clone kept between runs (a warm Lambda container, the CLI's cache), a fetch moves
+   * only the remote-tracking branches: a branch name, or HEAD (the branch the clone checked out), is read from
+   * `refs/remotes/origin/<branch>`, what the remote has now, not from the local branch of the first clone.
+   */
+  private async resolve(dir: string): Promise<string> {
+    if (isGitUrl(this.location) && !/^[0-9a-f]{40}$/.test(this.ref)) {
+      const branch = this.ref === 'HEAD' ? await git.currentBranch({ fs, dir, fullname: false }) : this.ref.replace(/^refs\/heads\//, '');
+      if (branch) {
+        const tracking = await git.resolveRef({ fs, dir, ref: `refs/remotes/origin/${branch}` }).catch(() => undefined);
+        if (tracking) return tracking;
+      }
+    }
+    return resolveCommit(dir, this.ref);
   }
 }
 

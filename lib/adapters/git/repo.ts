@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
-import git, { Errors, type ReadCommitResult, type TreeEntry } from 'isomorphic-git';
-import { UsageError } from '../../core/errors.ts';
+import git, { Errors, type AuthCallback, type HttpClient, type PushResult, type ReadCommitResult, type TreeEntry } from 'isomorphic-git';
+import { ConflictError, UsageError } from '../../core/errors.ts';
+import { GitAccessError } from '../errors.ts';
 
 export interface Author {
   readonly name: string;
@@ -185,4 +186,95 @@ export async function publishedOn(dir: string, commit: string): Promise<string |
     }
   }
   return undefined;
+}
+
+/** How to reach the remote `origin` of a clone (isomorphic-git's onAuth: lib/adapters/git/auth.ts). */
+export interface RemoteOptions {
+  readonly onAuth?: AuthCallback;
+}
+
+const httpClient = async (): Promise<HttpClient> => (await import('isomorphic-git/http/node')).default;
+
+/** An HTTP error's status, when isomorphic-git reports one. */
+function httpStatus(error: unknown): number | undefined {
+  const e = error as { code?: string; data?: { statusCode?: number } };
+  return e.code === 'HttpError' ? e.data?.statusCode : undefined;
+}
+
+/**
+ * Pushes the local branch `ref` to the same branch of `origin` (fast-forward only), or with `delete` removes that
+ * branch there. A push the remote refuses because it moved is a ConflictError; a refused login a GitAccessError
+ * saying what to grant. The credentials never appear in a message.
+ */
+export async function push(dir: string, ref: string, options: RemoteOptions & { readonly delete?: boolean } = {}): Promise<void> {
+  const http = await httpClient();
+  let result: PushResult;
+  try {
+    // A deletion names the remote-tracking ref: isomorphic-git resolves `ref` locally even then, and the local
+    // branch may be gone already (a merged proposal).
+    const local = options.delete ? `refs/remotes/origin/${ref}` : `refs/heads/${ref}`;
+    result = await git.push({ fs, http, dir, remote: 'origin', ref: local, remoteRef: `refs/heads/${ref}`, ...(options.delete ? { delete: true } : {}), ...(options.onAuth ? { onAuth: options.onAuth } : {}) });
+  } catch (error) {
+    if (error instanceof Errors.PushRejectedError) {
+      throw new ConflictError(`the remote's ${ref} moved since it was fetched (push refused: not a fast-forward); try again`, { cause: error });
+    }
+    const status = httpStatus(error);
+    if (status === 401 || status === 403) {
+      throw new GitAccessError(`cannot push ${ref}: HTTP ${status}; the credentials need write access to the config repo (codecommit:GitPush, or a token that may push)`, { cause: error });
+    }
+    throw new GitAccessError(`cannot push ${ref}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
+  const refResult = result.refs[`refs/heads/${ref}`];
+  if (!result.ok || (refResult && !refResult.ok)) {
+    throw new ConflictError(`the remote refused ${ref}: ${refResult?.error ?? result.error ?? 'no reason given'}; try again`);
+  }
+}
+
+/**
+ * A clone of `url` in `dir`, brought up to date with the remote: cloned the first time, fetched (pruned) after;
+ * `branch` (else the remote's default branch) checked out at the remote's tip, and the local branches under
+ * `mirrorPrefix` made the same as the remote's (created, moved, deleted). Local commits not on the remote are
+ * dropped: the remote is the truth, this clone only a place to write the next commit from. Returns the branch.
+ */
+export async function syncRemoteClone(dir: string, url: string, options: RemoteOptions & { readonly branch?: string; readonly mirrorPrefix: string }): Promise<string> {
+  const http = await httpClient();
+  const auth = options.onAuth ? { onAuth: options.onAuth } : {};
+  const fresh = !fs.existsSync(join(dir, '.git'));
+  try {
+    if (fresh) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      await git.clone({ fs, http, dir, url, singleBranch: false, noCheckout: true, ...auth });
+    } else {
+      await git.fetch({ fs, http, dir, remote: 'origin', singleBranch: false, prune: true, tags: false, ...auth });
+    }
+  } catch (error) {
+    if (fresh) fs.rmSync(dir, { recursive: true, force: true });
+    const status = httpStatus(error);
+    const why = status === 401 || status === 403 ? `HTTP ${status}; the credentials need read access to the config repo` : (error as Error).message.split('\n')[0];
+    throw new GitAccessError(`cannot fetch the config repo: ${why}`, { cause: error });
+  }
+  const branch = options.branch ?? (await defaultRemoteBranch(dir));
+  const tip = await git.resolveRef({ fs, dir, ref: `refs/remotes/origin/${branch}` }).catch(() => undefined);
+  if (!tip) {
+    const known = (await git.listBranches({ fs, dir, remote: 'origin' })).filter((b) => b !== 'HEAD');
+    throw new UsageError(`the config repo has no branch "${branch}"; its branches: ${known.join(', ') || 'none'} (KARMA_CONFIG_BRANCH names the tracked branch)`);
+  }
+  await git.writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: tip, force: true });
+  await git.checkout({ fs, dir, ref: branch, force: true });
+  const remote = new Map<string, string>();
+  for (const b of await git.listBranches({ fs, dir, remote: 'origin' })) {
+    if (b.startsWith(options.mirrorPrefix)) remote.set(b, await git.resolveRef({ fs, dir, ref: `refs/remotes/origin/${b}` }));
+  }
+  for (const b of await git.listBranches({ fs, dir })) {
+    if (b.startsWith(options.mirrorPrefix) && !remote.has(b)) await git.deleteRef({ fs, dir, ref: `refs/heads/${b}` });
+  }
+  for (const [b, oid] of remote) await git.writeRef({ fs, dir, ref: `refs/heads/${b}`, value: oid, force: true });
+  return branch;
+}
+
+/** The branch origin/HEAD points at (what a clone checks out), else main. */
+async function defaultRemoteBranch(dir: string): Promise<string> {
+  const head = await git.resolveRef({ fs, dir, ref: 'refs/remotes/origin/HEAD', depth: 2 }).catch(() => undefined);
+  if (head?.startsWith('refs/remotes/origin/')) return head.slice('refs/remotes/origin/'.length);
+  return (await git.currentBranch({ fs, dir, fullname: false })) ?? 'main';
 }

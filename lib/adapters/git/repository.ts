@@ -1,12 +1,16 @@
 /** The GitRepository port (lib/ports.ts) on a local clone, with isomorphic-git (repo.ts) and GitSource. */
+import type { AuthCallback } from 'isomorphic-git';
 import type { ConfigSource, GitAuthor, GitCommit, GitRepository } from '../../ports.ts';
 import { GitSource } from './git-source.ts';
 import * as repo from './repo.ts';
 
 export class LocalGitRepository implements GitRepository {
   readonly dir: string;
-  constructor(dir: string) {
+  private readonly remote: repo.RemoteOptions;
+  /** `onAuth`: credentials for the remote (push), as GitSource gets them (./auth.ts). */
+  constructor(dir: string, options: { readonly onAuth?: AuthCallback } = {}) {
     this.dir = dir;
+    this.remote = options.onAuth ? { onAuth: options.onAuth } : {};
   }
   head(): Promise<{ branch?: string; commit: string }> {
     return repo.readHead(this.dir);
@@ -57,4 +61,21 @@ export class LocalGitRepository implements GitRepository {
   publishedOn(commit: string): Promise<string | undefined> {
     return repo.publishedOn(this.dir, commit);
   }
+  push(ref: string, options: { readonly delete?: boolean } = {}): Promise<void> {
+    return repo.push(this.dir, ref, { ...this.remote, ...options });
+  }
+}
+
+/**
+ * A clone of the config repo's remote `url` in `dir` (cloned the first time, fetched after), with `branch` (else
+ * the remote's default branch) checked out at the remote's tip and the proposal branches mirrored: what the
+ * serverless API writes its proposals from (lib/app/aws-workspace). Returns the clone and the tracked branch.
+ */
+export async function openRemoteClone(
+  url: string,
+  dir: string,
+  options: { readonly onAuth?: AuthCallback; readonly branch?: string; readonly mirrorPrefix: string },
+): Promise<{ repo: LocalGitRepository; branch: string }> {
+  const branch = await repo.syncRemoteClone(dir, url, options);
+  return { repo: new LocalGitRepository(dir, options.onAuth ? { onAuth: options.onAuth } : {}), branch };
 }

@@ -10,6 +10,9 @@
  *   at once) and exits without waiting.
  * - A run killed with SIGKILL cannot clean up: the next run in the same work directory removes the old file
  *   before anything else (lib/app/component.ts).
+ * - The handlers are installed only while there is something to clean up (a file, a running Terraform), and
+ *   removed when there is nothing left: a long-running process (`karma serve`) keeps its own graceful shutdown
+ *   between applies.
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +53,13 @@ function install(): void {
   for (const signal of SIGNALS) process.on(signal, onSignal);
 }
 
+/** Nothing left to clean up and no signal being handled: the process's own handlers decide again. */
+function uninstallIfIdle(): void {
+  if (!installed || files.size > 0 || children.size > 0 || interrupted !== undefined) return;
+  installed = false;
+  for (const signal of SIGNALS) process.off(signal, onSignal);
+}
+
 /** Writes a file only its owner may read, registered for removal on interrupt; returns its remover. */
 export function writeSecretFile(path: string, text: string): () => void {
   install();
@@ -59,6 +69,7 @@ export function writeSecretFile(path: string, text: string): () => void {
   return () => {
     files.delete(path);
     rmSync(path, { force: true });
+    uninstallIfIdle();
   };
 }
 
@@ -69,5 +80,6 @@ export function trackChild(child: ChildProcess): void {
   child.once('close', () => {
     children.delete(child);
     if (interrupted && children.size === 0) exitBy(interrupted);
+    uninstallIfIdle();
   });
 }

@@ -22,8 +22,11 @@ import { envOfLock, tookOverLine, waitingLine } from '../locks.ts';
 
 const KARMA_BIN = fileURLToPath(new URL('../../../bin/karma.ts', import.meta.url));
 
-/** The apply task's TimeoutSeconds in the ASL (the same number bounds CodeBuild in AWS). */
-const APPLY_TIMEOUT_SECONDS = definitionApplyTimeoutSeconds();
+/**
+ * The apply task's TimeoutSeconds in the ASL (the same number bounds CodeBuild in AWS), read when a run first
+ * needs it: a Lambda bundle that imports this module (through lib/app/changes.ts) has no ASL file beside it.
+ */
+let applyTimeoutSeconds: number | undefined;
 
 export interface LocalPipelineOptions {
   readonly configDir: string;
@@ -177,7 +180,7 @@ function componentCommand(options: LocalPipelineOptions, progress: (l: string) =
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.signal !== undefined });
       const entry: Running | undefined = child.pid !== undefined ? { pgid: child.pid, what: who } : undefined;
       if (entry) running.add(entry);
-      const { stopAfterMs, graceMs } = applyDeadline(process.env, APPLY_TIMEOUT_SECONDS);
+      const { stopAfterMs, graceMs } = applyDeadline(process.env, (applyTimeoutSeconds ??= definitionApplyTimeoutSeconds()));
       let timedOut = false;
       let kill: NodeJS.Timeout | undefined;
       const stop = setTimeout(() => {
