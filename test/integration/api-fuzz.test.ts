@@ -159,7 +159,7 @@ describe('schemathesis fuzzes the API that karma serve serves', () => {
       '--seed',
       SEED,
       // One worker: with several, Python 3.11.7's ast module can fail inside hypothesis ("AST constructor
-      // recursion depth mismatch", CPython gh-106905), an error of the tool, not of the API.
+      // recursion depth mismatch", seen here in the coverage phase), an error of the tool, not of the API.
       '--workers',
       '1',
       '--request-timeout',
