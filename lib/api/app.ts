@@ -132,7 +132,13 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
     if (body.status >= 500 && options.onError) options.onError(error, c);
     return problemResponse(c, body);
   });
-  app.notFound((c) => problemResponse(c, problem(404, `no route ${c.req.method} ${c.req.path}; GET /openapi.json lists them`)));
+  // A path of the table with a method it does not have: 405 and the methods it has (HEAD is GET without the body).
+  const served = API_ROUTES.filter((r) => groups.has(r.group)).map((r) => ({ ...r, pattern: new RegExp(`^${r.path.replace(/\./g, '\\.').replace(/\{\w+\}/g, '[^/]+')}$`) }));
+  app.notFound((c) => {
+    const allowed = served.filter((r) => r.pattern.test(c.req.path)).flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
+    if (allowed.length > 0) return problemResponse(c, problem(405, `${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}`), { allow: allowed.join(', ') });
+    return problemResponse(c, problem(404, `no route ${c.req.method} ${c.req.path}; GET /openapi.json lists them`));
+  });
 
   // Auth, route by route, from the contract: 401 without a valid caller, 403 without the role.
   for (const route of API_ROUTES) {

@@ -24,7 +24,8 @@ export const GraphQuery = z
       .min(0)
       .max(MAX_DEPTH)
       .optional()
-      .openapi({ type: 'integer', description: `with component: dependency hops up and down (default 1, at most ${MAX_DEPTH})` }),
+      // A coerced number has no JSON Schema of its own: the bounds are restated for the document.
+      .openapi({ type: 'integer', minimum: 0, maximum: MAX_DEPTH, description: `with component: dependency hops up and down (default 1, at most ${MAX_DEPTH})` }),
     format: z.enum(['json', 'dot', 'mermaid']).optional().openapi({ description: 'json (default), or the picture as Graphviz DOT or Mermaid text' }),
     refresh,
   })
@@ -70,12 +71,25 @@ export const ApplyChangeBody = z
   .openapi('ApplyChange');
 
 export const MAX_PAGE = 200;
-export const ChangesQuery = z.object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer' }) }).strict();
-export const ExecutionParams = z.object({ id: z.string().min(1).max(2048) });
+export const ChangesQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `changes per page (default 50, at most ${MAX_PAGE})` }) })
+  .strict();
+/**
+ * An execution id (a Step Functions execution ARN: at most about 300 characters). Bounded at 1024 so that any id
+ * the document allows, percent-encoded even as 4-byte characters, fits in Node's 16 KiB request head: at 2048 a
+ * valid id could be answered 431 by the HTTP server, with no problem body.
+ */
+export const ExecutionParams = z.object({ id: z.string().min(1).max(1024) });
 export const AuditQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', description: `entries per page (default 50, at most ${MAX_PAGE})` }),
-    after: z.string().min(1).max(200).optional().openapi({ description: "the previous page's next cursor" }),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `entries per page (default 50, at most ${MAX_PAGE})` }),
+    after: z
+      .string()
+      // The id form of the audit log (AUDIT_ID in lib/adapters/audit.ts, which lib/api may not import): a value
+      // of another shape was valid by the document and answered 400.
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{16}$/, "an audit cursor: the previous page's next (2026-12-02T14:30:29.123Z#0123456789abcdef)")
+      .optional()
+      .openapi({ description: "the previous page's next cursor" }),
     change: z.string().min(1).max(100).optional().openapi({ description: "only this change's entries" }),
   })
   .strict();

@@ -5,6 +5,7 @@
  *   dependency:copy-dependencies`), with TinkerGraph settings that behave like Neptune: transactional graph,
  *   string vertex and edge ids, set cardinality by default.
  * - moto server (PyPI), for SSM Parameter Store (and S3).
+ * - schemathesis (PyPI), the OpenAPI fuzzer of the API fuzz test (installed, not started: the test runs it).
  *
  * Everything is cached under `.servers/` at the repo root (gitignored), so only the first run downloads.
  * Servers bind 127.0.0.1 on free ports. A missing java, mvn or python3 is an error that says what to install.
@@ -25,6 +26,7 @@ export const SERVERS_DIR = process.env['KARMA_SERVERS_DIR'] ?? join(REPO_ROOT, '
 export const GREMLIN_VERSION = '3.7.4';
 export const LOGBACK_VERSION = '1.2.13';
 export const MOTO_REQUIREMENT = 'moto[server]==5.2.5';
+export const SCHEMATHESIS_REQUIREMENT = 'schemathesis==4.32.5';
 
 export class ServerSetupError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -284,6 +286,26 @@ export function installMoto(): string {
   return venvBin;
 }
 
+// ---------------------------------------------------------------------------------------------- schemathesis
+
+/**
+ * schemathesis's `st` (the OpenAPI fuzzer of test/integration/api-fuzz.test.ts), from a venv under .servers/
+ * created on first use (pip install of the pinned version, ~20 s). $KARMA_SCHEMATHESIS names another `st`.
+ */
+export function ensureSchemathesis(): string {
+  const fromEnv = process.env['KARMA_SCHEMATHESIS'];
+  if (fromEnv) return fromEnv;
+  const venv = join(SERVERS_DIR, 'schemathesis-venv');
+  const st = join(venv, 'bin', 'st');
+  if (existsSync(st)) return st;
+  const python = which('python3') ?? which('python');
+  if (!python) throw new ServerSetupError('python3 not found on PATH: install Python 3 (the API fuzz test runs schemathesis from PyPI), or set KARMA_SCHEMATHESIS to an st binary');
+  mkdirSync(SERVERS_DIR, { recursive: true });
+  run(python, ['-m', 'venv', venv], SERVERS_DIR, 'creating a Python venv for schemathesis');
+  run(join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', SCHEMATHESIS_REQUIREMENT], SERVERS_DIR, `pip install '${SCHEMATHESIS_REQUIREMENT}'`);
+  return st;
+}
+
 export interface MotoServer {
   readonly port: number;
   /** http://127.0.0.1:PORT */
@@ -322,6 +344,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (command === 'install') {
       console.log(`Gremlin Server classpath: ${installGremlinServer()}`);
       console.log(`moto_server: ${installMoto()}`);
+      console.log(`schemathesis: ${ensureSchemathesis()}`);
     } else if (command === 'start') {
       const [gremlin, moto] = await Promise.all([startGremlinServer(), startMotoServer()]);
       console.log('Servers are up. In another shell:');
