@@ -530,6 +530,10 @@ describe('the route suite through the Lambda handlers (JWT authorizer)', () => {
     const dir = copyRepo(EXAMPLE, tmp, 'example');
     const examplePrefix = `/karma-api-ex-${randomUUID().slice(0, 8)}`;
     writeFileSync(join(dir, 'karma.yaml'), readFileSync(join(dir, 'karma.yaml'), 'utf8').replace(/^parameterPrefix: .*$/m, `parameterPrefix: ${examplePrefix}`));
+    // The external parameter too: moto is shared by every test file, and another one records the same seed.
+    for (const file of ['runtime-seed.yaml', 'environments/karma-dev/api-service.json', 'environments/karma-prod/api-service.json']) {
+      writeFileSync(join(dir, file), readFileSync(join(dir, file), 'utf8').replaceAll('/acme/external/', `${examplePrefix}-external/`));
+    }
     const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
     git('init', '-q', '-b', 'main');
     git('add', '.');
