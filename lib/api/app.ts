@@ -10,6 +10,7 @@
 import { OpenAPIHono, createRoute, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { compress } from 'hono/compress';
 import { API_MAX_BODY_BYTES, API_ROUTES, type ApiGroup, type ApiRole } from '../core/pipeline-contract.ts';
 import { componentView, graphText, graphView, impactView, planView, reflects } from '../app/views.ts';
 import { toDot, toMermaid } from '../core/graph-text.ts';
@@ -26,6 +27,8 @@ export interface ApiOptions {
   readonly version: string;
   /** Told about every unexpected error (a 500), with the error: the response says only its name. */
   readonly onError?: (error: unknown, c: Context) => void;
+  /** Compress responses of at least this many bytes for clients that accept it (the Lambda functions: 6 MB cap). */
+  readonly compressAbove?: number;
 }
 
 type Env = { Variables: { principal: Principal } };
@@ -96,6 +99,24 @@ export const routes = {
   audit: define({ method: 'get', path: '/audit', request: { query: S.AuditQuery }, responses: { 200: json(S.AuditPage, 'audit entries, newest first'), ...reads } }),
 } as const;
 
+/**
+ * The JSON text of a graph view, made once per build and query: a large graph (14 MiB at 5,000 components × 3
+ * environments) is served to many clients from one serialisation, not one per request.
+ */
+const serialised = new WeakMap<object, Map<string, string>>();
+function graphJson(build: object, key: string, view: () => unknown): string {
+  let texts = serialised.get(build);
+  if (!texts) serialised.set(build, (texts = new Map()));
+  let text = texts.get(key);
+  if (text === undefined) texts.set(key, (text = JSON.stringify(view())));
+  return text;
+}
+
+/** JSON already serialised, with its length (compression skips what is small). */
+function jsonText(c: Context, text: string, headers: Record<string, string>): never {
+  return c.body(text, 200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers }) as never;
+}
+
 /** The headers that say what a response reflects. */
 function reflectsHeaders(current: Pick<Current, 'snapshot' | 'buildId'>): Record<string, string> {
   const r = reflects(current.snapshot);
@@ -127,6 +148,7 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
     },
   });
 
+  if (options.compressAbove !== undefined) app.use('*', compress({ threshold: options.compressAbove }));
   app.onError((error, c) => {
     const body = problemOf(error);
     if (body.status >= 500 && options.onError) options.onError(error, c);
@@ -180,7 +202,7 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
             const text = q.format === 'dot' ? toDot(stored.snapshot, q.env) : toMermaid(stored.snapshot, q.env);
             return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', ...reflectsHeaders(stored) }) as never;
           }
-          return send(c, stored.snapshot, 200, reflectsHeaders(stored));
+          return jsonText(c, graphJson(stored.snapshot, q.env ?? '', () => stored.snapshot), reflectsHeaders(stored));
         }
       }
       const current = await ws.current({ refresh: q.refresh === 'true' });
@@ -188,7 +210,7 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
       if (q.format === 'dot' || q.format === 'mermaid') {
         return c.body(graphText(current.build, current.snapshot, query, q.format), 200, { 'content-type': 'text/plain; charset=utf-8', ...reflectsHeaders(current) }) as never;
       }
-      return send(c, graphView(current.build, current.snapshot, query), 200, reflectsHeaders(current));
+      return jsonText(c, graphJson(current.build, JSON.stringify(query), () => graphView(current.build, current.snapshot, query)), reflectsHeaders(current));
     });
     app.openapi(routes.plan, async (c) => {
       const q = c.req.valid('query');

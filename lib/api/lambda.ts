@@ -22,6 +22,7 @@ import type { ApiGroup } from '../core/pipeline-contract.ts';
 import { UsageError } from '../core/errors.ts';
 import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { Workspace } from '../app/workspace.ts';
+import { problem } from './problem.ts';
 import { createApi } from './app.ts';
 import { iamAuth, jwtAuth, type Authenticate } from './auth.ts';
 
@@ -106,6 +107,7 @@ export function apiHandler(group: ApiGroup, open: () => Promise<Workspace>, opti
     authenticate: authFromEnv(env),
     groups: [group],
     version: packageJson.version,
+    compressAbove: COMPRESS_ABOVE_BYTES,
     onError: (error, c) => {
       const e = error instanceof Error ? error : new Error(String(error));
       logger.error('unexpected error', { method: c.req.method, path: c.req.path, errorName: e.name, error: e });
@@ -114,9 +116,20 @@ export function apiHandler(group: ApiGroup, open: () => Promise<Workspace>, opti
   const serve = handle(app);
   return (async (event: Parameters<typeof serve>[0], context?: Parameters<typeof serve>[1]) => {
     if (context) logger.addContext(context as never);
-    return serve(withoutStage(event), context);
+    const result = await serve(withoutStage(event), context);
+    const size = typeof result.body === 'string' ? Buffer.byteLength(result.body) : 0;
+    if (size <= MAX_RESPONSE_BYTES) return result;
+    // Lambda would drop it and API Gateway answer a bare 500: say what happened and what to ask for instead.
+    logger.warn('response over the Lambda payload limit', { bytes: size });
+    const detail = `the answer is ${(size / 2 ** 20).toFixed(1)} MiB, more than a Lambda function may return (6 MB): ask with Accept-Encoding: gzip, for one environment (?env=) or a neighbourhood (?env=&component=&depth=), or use karma serve`;
+    return { statusCode: 503, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify(problem(503, detail)), isBase64Encoded: false } as typeof result;
   }) as ApiLambdaHandler;
 }
+
+/** Responses from 1 MiB on are gzipped for clients that accept it (a graph's JSON shrinks about tenfold). */
+export const COMPRESS_ABOVE_BYTES = 1024 * 1024;
+/** What a synchronous Lambda invocation may return (6 MB), less room for the envelope. */
+export const MAX_RESPONSE_BYTES = 6 * 1000 * 1000 - 16 * 1024;
 
 /**
  * The path the routes know: API Gateway's rawPath starts with the stage's name on a named stage (`/prod/graph`),

@@ -88,11 +88,11 @@ export class LocalWorkspace implements Workspace {
       if (!options.refresh && current) return current;
       if (this.building === pending) break;
     }
-    const started = Date.now();
     this.building = this.build(options.refresh === true);
     try {
       const current = await this.building;
-      this.cached = { current, at: started };
+      // Its age counts from when it is ready: a build slower than the cache age is still reused.
+      this.cached = { current, at: Date.now() };
       return current;
     } finally {
       this.building = undefined;

@@ -10,7 +10,7 @@
  * queue and Terramate's DAG make the same choice). Destroy order is the reverse of the full order.
  */
 import type { Build } from './graph.ts';
-import { UsageError, notDeployed } from './errors.ts';
+import { NotFoundError, notDeployed } from './errors.ts';
 import type { Config, Deployment, ProjectConfig } from './model.ts';
 import { deploymentKey } from './model.ts';
 import { dagOf, type Waves } from './dag.ts';
@@ -205,7 +205,7 @@ export function impact(build: Build, env: string, component: string, output?: st
   if (!target) throw notDeployed(component, env, deployments.keys());
   const def = config.components.get(component)!;
   if (output !== undefined && !def.outputs.includes(output)) {
-    throw new UsageError(`${component} has no output "${output}"; it declares ${def.outputs.join(', ') || 'no outputs'}`);
+    throw new NotFoundError(`${component} has no output "${output}"; it declares ${def.outputs.join(', ') || 'no outputs'}`, { kind: 'output', value: output, env, known: def.outputs });
   }
   const dag = dagOf(config);
   const start =
