@@ -16,7 +16,7 @@
  *    requests answered within the duration. The server's peak RSS (VmHWM, Linux) is read before it is stopped.
  *      cache 60  a build reused for the whole run: every request is the environment's graph view and its JSON;
  *      cache 5   karma serve's default: the same, plus a rebuild whenever the build is more than 5 s old (its age
- *                counts from the build's start);
+ *                counts from when the build is ready);
  *      cache 0   (--caches 0) every request builds. Not in the default rows: at 5,000 × 3 a build takes seconds
  *                and, as the build holds the event loop, requests that arrive during one are read after it and
  *                build again, so 50 clients queue for minutes.
