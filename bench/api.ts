@@ -284,7 +284,7 @@ interface LambdaRow {
   readonly responseBytes: number;
 }
 
-/** An API Gateway HTTP API (payload 2.0) event for GET /graph?env=E, signed by an IAM caller. */
+/** An API Gateway HTTP API (payload 2.0) event for GET /graph?env=E, signed by an IAM caller, accepting gzip. */
 function graphEvent(env: string): Record<string, unknown> {
   return {
     version: '2.0',
@@ -292,7 +292,7 @@ function graphEvent(env: string): Record<string, unknown> {
     rawPath: '/graph',
     rawQueryString: `env=${encodeURIComponent(env)}`,
     queryStringParameters: { env },
-    headers: { host: 'api.example.com', 'user-agent': 'bench' },
+    headers: { host: 'api.example.com', 'user-agent': 'bench', 'accept-encoding': 'gzip' },
     isBase64Encoded: false,
     requestContext: {
       accountId: '123456789012',
@@ -379,7 +379,7 @@ function lambdaText(l: LambdaRow | null): string {
   const mib = (l.responseBytes / 1024 / 1024).toFixed(1);
   return (
     `import ${ms(l.importMs)} ms, cold GET ${ms(l.coldMs)} ms (medians of ${l.runs} fresh processes); warm p50 ${ms(l.warmP50)} ms, ` +
-    `p99 ${ms(l.warmP99)} ms, max ${ms(l.warmMax)} ms (${l.warmCount} requests, one at a time); response ${mib} MiB` +
+    `p99 ${ms(l.warmP99)} ms, max ${ms(l.warmMax)} ms (${l.warmCount} requests, one at a time); response ${mib} MiB (gzipped, base64: the client accepts gzip)` +
     (l.responseBytes > LAMBDA_RESPONSE_LIMIT ? ', OVER Lambda\'s 6 MB response limit' : '')
   );
 }
