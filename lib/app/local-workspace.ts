@@ -15,7 +15,7 @@ import { auditPage } from './audit.ts';
 import { applyChange, checkApply, getChange, listChanges, requestChange, requireDestroyAccepted, type Change, type ChangeContext, type RequestedChange } from './changes.ts';
 import { openGitRepository } from './open.ts';
 import { UsageError } from '../core/errors.ts';
-import type { ApplyRequest, AuditPage, ChangeRequest, Current, ExecutionView, Workspace } from './workspace.ts';
+import { proposalRequest, type ApplyRequest, type AuditPage, type ChangeRequest, type Current, type ExecutionView, type Workspace } from './workspace.ts';
 
 export interface LocalWorkspaceOptions {
   /** A directory or a Git URL. */
@@ -137,15 +137,7 @@ export class LocalWorkspace implements Workspace {
 
   async requestChange(request: ChangeRequest, actor: string): Promise<RequestedChange> {
     const ctx = await this.changes(actor);
-    return requestChange(ctx, {
-      component: request.component,
-      env: request.env,
-      inputs: { ...request.input },
-      label: 'input',
-      ...(request.message !== undefined ? { message: request.message } : {}),
-      ...(request.dryRun ? { dryRun: true } : {}),
-      ...(request.plan === false ? { plan: false } : {}),
-    });
+    return requestChange(ctx, proposalRequest(request));
   }
 
   async listChanges(options: { readonly limit?: number }): Promise<{ readonly changes: readonly Change[] }> {

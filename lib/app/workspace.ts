@@ -7,7 +7,7 @@
 import type { Build } from '../core/graph.ts';
 import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { AuditEntry } from '../ports.ts';
-import type { Change, RequestedChange } from './changes.ts';
+import type { Change, ChangeRequest as ProposalRequest, RequestedChange } from './changes.ts';
 
 /** One live build: statuses and the graph, computed from config + runtime. */
 export interface Current {
@@ -51,6 +51,19 @@ export interface ChangeRequest {
   readonly dryRun?: boolean;
   /** false: no terraform plan (karma plan ID makes one later). */
   readonly plan?: boolean;
+}
+
+/** The request as the change use case takes it: the body's inputs, named `input` in every message. */
+export function proposalRequest(request: ChangeRequest): ProposalRequest {
+  return {
+    component: request.component,
+    env: request.env,
+    inputs: { ...request.input },
+    label: 'input',
+    ...(request.message !== undefined ? { message: request.message } : {}),
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.plan === false ? { plan: false } : {}),
+  };
 }
 
 /** POST /changes/{id}/apply: the decision, with what it accepts. */

@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import git from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../lib/api/app.ts';
 import { tokenAuth } from '../../lib/api/auth.ts';
@@ -20,26 +19,14 @@ import { LocalWorkspace } from '../../lib/app/local-workspace.ts';
 import { ApiClient } from '../../lib/cli/api-client.ts';
 import { memoryIO } from '../../lib/cli/io.ts';
 import { main } from '../../lib/cli/main.ts';
-import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { seededExampleRepo } from '../support/example-repo.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 import { karma, onlyJson, type Run } from '../support/cli.ts';
 import { verifySigV4 } from '../support/sigv4.ts';
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
-const AUTHOR = { name: 'Test', email: 'test@example.com' };
 const ADMIN = 'karma_test-client-admin-token-0123456789';
 const READER = 'karma_test-client-reader-token-0123456789';
-
-/** A clone of the example with its runtime seeded, committed (request-change records proposals on it). */
-async function exampleRepo(tmp: string): Promise<string> {
-  const dir = copyRepo(EXAMPLE, tmp);
-  await git.init({ fs, dir, defaultBranch: 'main' });
-  await git.add({ fs, dir, filepath: '.' });
-  await git.commit({ fs, dir, message: 'initial', author: AUTHOR });
-  const seeded = await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '--config', dir, '--json');
-  expect(seeded.code).toBe(0);
-  return dir;
-}
 
 const listening = (server: Server | ServerType): Promise<number> =>
   new Promise((resolve) => {
@@ -67,7 +54,7 @@ const local = (...argv: string[]): Promise<Run> => karma(...argv, '-c', dir);
 beforeAll(async () => {
   delete process.env['KARMA_API_URL'];
   tmp = makeTempDir('karma-api-client-');
-  dir = await exampleRepo(tmp);
+  dir = await seededExampleRepo(tmp);
   workspace = new LocalWorkspace({ config: dir, cacheSeconds: 0, terraform: ensureTerraform() });
   const reader = { name: 'reader', sha256: createHash('sha256').update(READER).digest('hex'), roles: ['read' as const] };
   const app = createApi({ workspace, authenticate: tokenAuth({ adminToken: ADMIN, file: { tokens: [reader] } }), version: 'test' });

@@ -30,15 +30,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import git from 'isomorphic-git';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { seededExampleRepo } from '../support/example-repo.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
-import { karma } from '../support/cli.ts';
 import { ensureSchemathesis, freePort } from '../../scripts/servers/servers.ts';
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'karma.ts');
 const ADMIN = 'karma_fuzz-admin-token-0123456789';
 const CHECKS = [
@@ -113,11 +111,7 @@ describe('schemathesis fuzzes the API that karma serve serves', () => {
   beforeAll(async () => {
     st = ensureSchemathesis();
     tmp = makeTempDir('karma-api-fuzz-');
-    const dir = copyRepo(EXAMPLE, tmp);
-    await git.init({ fs, dir, defaultBranch: 'main' });
-    await git.add({ fs, dir, filepath: '.' });
-    await git.commit({ fs, dir, message: 'initial', author: { name: 'Test', email: 'test@example.com' } });
-    expect((await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '--config', dir, '--json')).code).toBe(0);
+    const dir = await seededExampleRepo(tmp);
     names = exampleNames(dir);
     fs.writeFileSync(join(tmp, 'schemathesis.toml'), schemathesisConfig(names));
     const port = await freePort();

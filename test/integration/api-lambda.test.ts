@@ -8,12 +8,13 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { privateGitServer } from '../helpers/git-server.ts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NeptuneGraphStore } from '../../lib/adapters/neptune/graph-store.ts';
 import { SsmRuntimeStore } from '../../lib/adapters/ssm/runtime-store.ts';
@@ -47,51 +48,6 @@ let stateMachineArn: string;
 
 type Handler = (event: unknown, context?: unknown) => Promise<{ statusCode: number; headers?: Record<string, string>; body: string }>;
 const handlers: Record<'meta' | 'read' | 'changes' | 'ops', Handler> = {} as never;
-
-/** git http-backend (CGI, fetch and push) behind Basic auth that accepts only x-access-token:<TOKEN>. */
-function privateGitServer(root: string): Server {
-  const expected = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString('base64')}`;
-  return createServer((req, res) => {
-    if (req.headers.authorization !== expected) {
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('auth required');
-      return;
-    }
-    const [path, query = ''] = (req.url ?? '/').split('?');
-    const cgi = spawn('git', ['http-backend'], {
-      env: {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: path,
-        QUERY_STRING: query,
-        REQUEST_METHOD: req.method ?? 'GET',
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
-        // Set: http-backend then serves receive-pack (push) too.
-        REMOTE_USER: 'x-access-token',
-      },
-    });
-    req.pipe(cgi.stdin);
-    const chunks: Buffer[] = [];
-    cgi.stdout.on('data', (c: Buffer) => chunks.push(c));
-    cgi.on('close', () => {
-      const out = Buffer.concat(chunks);
-      const crlf = out.indexOf('\r\n\r\n');
-      const split = crlf >= 0 ? crlf : out.indexOf('\n\n');
-      const headers: Record<string, string> = {};
-      let status = 200;
-      for (const line of out.subarray(0, split).toString('latin1').split(/\r?\n/)) {
-        const i = line.indexOf(':');
-        const key = line.slice(0, i).trim();
-        const value = line.slice(i + 1).trim();
-        if (key.toLowerCase() === 'status') status = Number(value.split(' ')[0]);
-        else if (key) headers[key] = value;
-      }
-      res.writeHead(status, headers).end(out.subarray(split + (crlf >= 0 ? 4 : 2)));
-    });
-  });
-}
 
 const bareGit = (...args: string[]): string => execFileSync('git', ['--git-dir', bare, ...args], { encoding: 'utf8' }).trim();
 
@@ -168,7 +124,7 @@ beforeAll(async () => {
   git('commit', '-q', '-m', 'config');
   commit = git('rev-parse', 'HEAD');
   execFileSync('git', ['clone', '-q', '--bare', repo, bare]);
-  server = privateGitServer(join(tmp, 'served'));
+  server = privateGitServer(join(tmp, 'served'), TOKEN);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/config.git`;
 

@@ -7,33 +7,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import git from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../lib/api/app.ts';
 import { tokenAuth } from '../../lib/api/auth.ts';
 import { LocalWorkspace } from '../../lib/app/local-workspace.ts';
-import { copyRepo, makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { makeTempDir, removeDir } from '../helpers/config-repo.ts';
+import { EXAMPLE, seededExampleRepo } from '../support/example-repo.ts';
 import { karma, onlyJson } from '../support/cli.ts';
 import { apiRouteSuite, type ApiClient, type ApiResponse, type SuiteContext } from '../support/api-suite.ts';
 import { freePort } from '../../scripts/servers/servers.ts';
 import { ensureTerraform } from '../helpers/terraform.ts';
 import * as S from '../../lib/api/schemas.ts';
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'acme-platform');
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'karma.ts');
-const AUTHOR = { name: 'Test', email: 'test@example.com' };
 const ADMIN = 'karma_test-admin-token-0123456789';
-
-/** A clone of the example with its runtime seeded, committed (request-change records proposals on it). */
-async function exampleRepo(tmp: string): Promise<string> {
-  const dir = copyRepo(EXAMPLE, tmp);
-  await git.init({ fs, dir, defaultBranch: 'main' });
-  await git.add({ fs, dir, filepath: '.' });
-  await git.commit({ fs, dir, message: 'initial', author: AUTHOR });
-  const seeded = await karma('runtime', 'record', join(dir, 'runtime-seed.yaml'), '--config', dir, '--json');
-  expect(seeded.code).toBe(0);
-  return dir;
-}
 
 function fromResponse(r: Response, text: string): ApiResponse {
   return { status: r.status, contentType: r.headers.get('content-type') ?? '', headers: (n) => r.headers.get(n), text };
@@ -83,7 +70,7 @@ describe('the API in-process (app.request)', () => {
   let workspace: LocalWorkspace;
   beforeAll(async () => {
     tmp = makeTempDir('karma-api-inproc-');
-    const dir = await exampleRepo(tmp);
+    const dir = await seededExampleRepo(tmp);
     workspace = new LocalWorkspace({ config: dir, cacheSeconds: 0 });
     const reader = 'karma_test-reader-token-0123456789';
     const { createHash } = await import('node:crypto');
@@ -115,7 +102,7 @@ describe('the API over HTTP: a karma serve process', () => {
   let base: string;
   beforeAll(async () => {
     tmp = makeTempDir('karma-api-serve-');
-    const dir = await exampleRepo(tmp);
+    const dir = await seededExampleRepo(tmp);
     const tokens = join(tmp, 'tokens.json');
     const created = onlyJson(await karma('token', 'create', 'reader', '--role', 'read', '--tokens', tokens, '--json')) as { token: string };
     expect((fs.statSync(tokens).mode & 0o777).toString(8)).toBe('600');

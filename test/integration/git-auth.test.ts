@@ -8,11 +8,12 @@
  * CodeCommit signing is unit-tested (test/unit/adapters/git-auth.test.ts); no real CodeCommit here.
  */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { privateGitServer } from '../helpers/git-server.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitAccessError } from '../../lib/adapters/errors.ts';
 import { gitOnAuth, secretsManagerToken } from '../../lib/adapters/git/auth.ts';
@@ -30,51 +31,6 @@ let url: string;
 let commit: string;
 const seen: { authorization?: string }[] = [];
 
-/** git http-backend (CGI) behind Basic auth that accepts only x-access-token:<TOKEN>. */
-function privateGitServer(root: string): Server {
-  const expected = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString('base64')}`;
-  return createServer((req, res) => {
-    seen.push({ ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
-    if (req.headers.authorization !== expected) {
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('auth required');
-      return;
-    }
-    const [path, query = ''] = (req.url ?? '/').split('?');
-    const cgi = spawn('git', ['http-backend'], {
-      env: {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        GIT_PROJECT_ROOT: root,
-        GIT_HTTP_EXPORT_ALL: '1',
-        PATH_INFO: path,
-        QUERY_STRING: query,
-        REQUEST_METHOD: req.method ?? 'GET',
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
-        REMOTE_USER: 'x-access-token',
-      },
-    });
-    req.pipe(cgi.stdin);
-    const chunks: Buffer[] = [];
-    cgi.stdout.on('data', (c: Buffer) => chunks.push(c));
-    cgi.on('close', () => {
-      const out = Buffer.concat(chunks);
-      const split = out.indexOf('\r\n\r\n') >= 0 ? out.indexOf('\r\n\r\n') : out.indexOf('\n\n');
-      const sep = out.indexOf('\r\n\r\n') >= 0 ? 4 : 2;
-      const headers: Record<string, string> = {};
-      let status = 200;
-      for (const line of out.subarray(0, split).toString('latin1').split(/\r?\n/)) {
-        const i = line.indexOf(':');
-        const key = line.slice(0, i).trim();
-        const value = line.slice(i + 1).trim();
-        if (key.toLowerCase() === 'status') status = Number(value.split(' ')[0]);
-        else if (key) headers[key] = value;
-      }
-      res.writeHead(status, headers).end(out.subarray(split + sep));
-    });
-  });
-}
-
 beforeAll(async () => {
   // Prepare: a committed config repo served privately.
   const repo = makeRepo(tmp);
@@ -83,7 +39,7 @@ beforeAll(async () => {
   git('add', '.');
   git('commit', '-q', '-m', 'config');
   commit = git('rev-parse', 'HEAD');
-  server = privateGitServer(tmp);
+  server = privateGitServer(tmp, TOKEN, (req) => seen.push({ ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo`;
 });

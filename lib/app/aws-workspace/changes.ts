@@ -32,7 +32,7 @@ import { loadConfig } from '../build.ts';
 import { findProposal, mergeProposal, PROPOSAL_BRANCH_PREFIX } from '../change.ts';
 import { getChange, listChanges, requestChange, type Change, type ChangeContext, type ChangeStatus, type RequestedChange } from '../changes.ts';
 import { startRemotePipeline } from '../pipeline/remote.ts';
-import type { ApplyRequest, ChangeRequest, Workspace } from '../workspace.ts';
+import { proposalRequest, type ApplyRequest, type ChangeRequest, type Workspace } from '../workspace.ts';
 import { describeExecution, executionPrefix, remoteOptions } from './ops.ts';
 import { ApiSetupError, awsWorkspaceSettings, composeWorkspace, requireStateMachine, type AwsWorkspaceSettings, type ChangesPart } from './settings.ts';
 
@@ -121,15 +121,8 @@ export function awsChanges(s: AwsWorkspaceSettings, options: AwsChangesOptions =
     requestChange: (request: ChangeRequest, actor: string) =>
       withClone(async (repo): Promise<RequestedChange> => {
         // Recorded once pushed: an entry for a proposal the remote does not have would never be closed.
-        const proposed = await requestChange(contextOf(repo, actor, false), {
-          component: request.component,
-          env: request.env,
-          inputs: { ...request.input },
-          label: 'input',
-          ...(request.message !== undefined ? { message: request.message } : {}),
-          ...(request.dryRun ? { dryRun: true } : {}),
-          plan: false,
-        });
+        // No Terraform in a Lambda: the pipeline plans in CodeBuild.
+        const proposed = await requestChange(contextOf(repo, actor, false), { ...proposalRequest(request), plan: false });
         if (proposed.id && proposed.branch && proposed.commit) {
           await repo.push(proposed.branch);
           await append(repo, {
