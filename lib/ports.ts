@@ -292,3 +292,175 @@ export interface Progress {
 }
 
 export const silentProgress: Progress = { step: () => undefined };
+
+// ---------------------------------------------------------------------------------------------------------
+// The service's durable state (issue 13: `karma serve`'s change queue, rollouts, failed notifications, and the
+// feed of runtime changes its live graph follows). Locally: tables in the embedded SQLite file; in AWS: one
+// DynamoDB table (KARMA_SERVICE_TABLE) and the SQS queue EventBridge fills with SSM's change events.
+
+/** Where an apply is in the queue. `done` entries are kept (the history), with their outcome. */
+export type QueueState = 'queued' | 'running' | 'done';
+
+/** One apply waiting, running or done: one entry per change, FIFO per environment. */
+export interface QueuedApply {
+  /** The change (proposal) id, `p-…`: the queue's key. */
+  readonly id: string;
+  readonly env: string;
+  readonly component: string;
+  /** Who decided (POST /changes/{id}/apply's token, or the rollout's creator/approver). */
+  readonly actor: string;
+  readonly allowDestroy: boolean;
+  readonly includePending: boolean;
+  /** The rollout this apply is a step of. */
+  readonly rollout?: string;
+  readonly state: QueueState;
+  /** Order of arrival, assigned by the store, increasing across all environments. */
+  readonly seq: number;
+  readonly enqueuedAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** How many times it was started: above 1 after a restart re-ran an interrupted apply. */
+  readonly attempts: number;
+  /** The service instance running it (host:pid:start). */
+  readonly owner?: string;
+  readonly outcome?: 'succeeded' | 'failed';
+  /** One line: the outcome or the reason. */
+  readonly result?: string;
+}
+
+export interface EnqueueRequest {
+  readonly id: string;
+  readonly env: string;
+  readonly component: string;
+  readonly actor: string;
+  readonly allowDestroy: boolean;
+  readonly includePending: boolean;
+  readonly rollout?: string;
+}
+
+export interface ChangeQueue {
+  readonly description: string;
+  /**
+   * Adds a queued entry. An id already queued or running is refused with ConflictError (lib/core/errors.ts):
+   * one apply of a change at a time. An id that is done may be queued again (a failed change re-applied): the
+   * entry is replaced, attempts back to 0.
+   */
+  enqueue(request: EnqueueRequest, at: string): Promise<QueuedApply>;
+  /**
+   * Atomically: when nothing of `env` is running, marks the oldest queued entry of `env` running (owner, startedAt,
+   * attempts + 1) and returns it; otherwise null.
+   */
+  claimNext(env: string, owner: string, at: string): Promise<QueuedApply | null>;
+  /** Marks a running entry done with its outcome. */
+  finish(id: string, outcome: 'succeeded' | 'failed', result: string, at: string): Promise<QueuedApply>;
+  /** Hands a running entry back (state queued, its place kept): a restart's recovery, a SIGTERM mid-apply. */
+  release(id: string): Promise<void>;
+  get(id: string): Promise<QueuedApply | undefined>;
+  /** By seq, oldest first; filtered by env and states; `limit` newest-last after filtering (default all). */
+  list(options?: { readonly env?: string; readonly states?: readonly QueueState[]; readonly limit?: number }): Promise<QueuedApply[]>;
+}
+
+export type RolloutApproval = 'auto' | 'manual';
+export type RolloutStatus = 'running' | 'waiting-approval' | 'succeeded' | 'failed';
+/**
+ * pending: not started · proposing: its change is being made and planned · waiting-approval: planned, waits for
+ * POST /rollouts/{id}/approve · queued / applying: its apply is in the queue / running · succeeded · failed ·
+ * skipped: an earlier step failed, so this one never started.
+ */
+export type RolloutStepStatus = 'pending' | 'proposing' | 'waiting-approval' | 'queued' | 'applying' | 'succeeded' | 'failed' | 'skipped';
+
+export interface RolloutStep {
+  readonly env: string;
+  /** The change made for this step (null until it is proposed). */
+  readonly change: string | null;
+  readonly status: RolloutStepStatus;
+  /** Why it failed or was skipped, one line. */
+  readonly reason?: string;
+  readonly approvedBy?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+export interface Rollout {
+  /** `r-…`. */
+  readonly id: string;
+  readonly component: string;
+  /** The new inputs, the same for every environment (kept to propose each step's change when it starts). */
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly message?: string;
+  readonly approval: RolloutApproval;
+  readonly actor: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly status: RolloutStatus;
+  /** Why it failed, one line. */
+  readonly reason?: string;
+  /** In the order given: each starts only after the one before succeeded. */
+  readonly steps: readonly RolloutStep[];
+  /** Increases with each update: the store refuses an update from a stale copy (ConflictError). */
+  readonly version: number;
+}
+
+export interface RolloutStore {
+  readonly description: string;
+  /** Stores a new rollout (version 1); an existing id is a ConflictError. */
+  create(rollout: Rollout): Promise<void>;
+  get(id: string): Promise<Rollout | undefined>;
+  /** Newest first. */
+  list(options?: { readonly limit?: number; readonly status?: readonly RolloutStatus[] }): Promise<Rollout[]>;
+  /** Replaces the rollout whose stored version is `next.version - 1`; otherwise ConflictError. Returns `next`. */
+  update(next: Rollout): Promise<Rollout>;
+}
+
+/** A webhook delivery that failed after every retry (GET /notifications/failed). Never holds the secret. */
+export interface FailedDelivery {
+  /** Sortable, unique: `<failedAt>#<random>`. */
+  readonly id: string;
+  /** The webhook's name in karma.yaml. */
+  readonly webhook: string;
+  /** The event type (`change.finished`, …). */
+  readonly event: string;
+  /** Scheme, host and path of the URL only (a query string may carry a token). */
+  readonly target: string;
+  readonly attempts: number;
+  /** The last HTTP status, or null when no answer came (refused, timeout). */
+  readonly lastStatus: number | null;
+  readonly lastError: string;
+  readonly firstAttemptAt: string;
+  readonly failedAt: string;
+  /** The JSON body that was sent (built from events, which carry no secret). */
+  readonly payload: string;
+}
+
+export interface DeliveryLog {
+  readonly description: string;
+  recordFailed(delivery: Omit<FailedDelivery, 'id'>): Promise<FailedDelivery>;
+  /** Newest first. */
+  listFailed(options?: { readonly limit?: number }): Promise<FailedDelivery[]>;
+}
+
+/**
+ * Which runtime parameters changed since a cursor: how the live graph stays current without re-reading
+ * everything. Locally a change log the SQLite triggers fill (any writer: the CLI, the pipeline, another
+ * process); in AWS the SQS queue EventBridge delivers SSM "Parameter Store Change" events to, or, without one,
+ * DescribeParameters compared by version.
+ */
+export interface RuntimeChangeFeed {
+  readonly description: string;
+  /**
+   * Names created, updated or deleted since `cursor` (read them to know which: a deleted one is absent), and the
+   * cursor to pass next. Without a cursor: no names, the current cursor (start following from now).
+   * `reset: true`: the feed lost track (a gap, a purged queue): read everything again.
+   */
+  poll(cursor: string | undefined): Promise<{ readonly cursor: string; readonly changed: readonly string[]; readonly reset?: boolean }>;
+  close(): Promise<void>;
+}
+
+/** The stores `karma serve` keeps open for its life (lib/app/service-stores.ts opens them). */
+export interface ServiceStores {
+  readonly queue: ChangeQueue;
+  readonly rollouts: RolloutStore;
+  readonly deliveries: DeliveryLog;
+  readonly changes: RuntimeChangeFeed;
+  close(): Promise<void>;
+}

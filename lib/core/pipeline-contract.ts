@@ -207,6 +207,25 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/audit', group: 'ops', role: 'read' },
 ];
 
+/**
+ * Routes only `karma serve` serves (the long-running service, issue 13: lib/service): the live feed, GraphQL,
+ * rollouts, failed notifications, readiness and the Git webhook. They need a process that stays up, so no Lambda
+ * function serves them. A rollout proposes and applies, so creating and approving one needs `apply`.
+ */
+export const SERVICE_ROUTES: readonly Omit<ApiRoute, 'group'>[] = [
+  { method: 'GET', path: '/readyz', role: null },
+  { method: 'GET', path: '/events', role: 'read' },
+  { method: 'GET', path: '/graphql', role: 'read' },
+  { method: 'POST', path: '/graphql', role: 'read' },
+  { method: 'GET', path: '/rollouts', role: 'read' },
+  { method: 'POST', path: '/rollouts', role: 'apply' },
+  { method: 'GET', path: '/rollouts/{id}', role: 'read' },
+  { method: 'POST', path: '/rollouts/{id}/approve', role: 'apply' },
+  { method: 'GET', path: '/notifications/failed', role: 'read' },
+  // Signed by the Git host (X-Hub-Signature-256), not a bearer token: it makes the service fetch now.
+  { method: 'POST', path: '/webhooks/git', role: null },
+];
+
 /** The Lambda entry file of each group (relative to the repo root). */
 export const API_FUNCTION_ENTRIES: Readonly<Record<ApiGroup, string>> = {
   meta: 'lambdas/api-meta.ts',
