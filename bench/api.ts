@@ -2,24 +2,20 @@
  * `npm run bench:api`: GET /graph?env=E under load (issue 12), against a real `karma serve` process.
  *
  *   node bench/api.ts [--components 5000] [--envs 3] [--seed 1] [--connections 50] [--duration 30]
- *                     [--caches 60,5] [--no-lambda] [--dir DIR [--reuse]] [--write-docs] [--json]
+ *                     [--no-lambda] [--dir DIR [--reuse]] [--write-docs] [--json]
  *
  * 1. Generates the synthetic config repo of the graph-build benchmark (bench/generate.ts: 5,000 components × 3
  *    environments by default) and seeds its local runtime with the same history of applies (bench/seed.ts).
  *    With --dir DIR --reuse, a repo already generated and seeded there is kept.
- * 2. For each --cache value, starts `karma serve --config DIR --port P --cache S` (bin/karma.ts, KARMA_API_TOKEN
+ * 2. Starts `karma serve --config DIR --port P` (bin/karma.ts, KARMA_API_TOKEN
  *    as the bearer token), times its start (spawn to "listening": the config is loaded before it listens), the
  *    first GET /graph?env=E (the first build: config + runtime + graph, then the view) and three more one after
  *    the other (warm-up; the fastest is "alone"), then drives GET /graph?env=E with autocannon (a separate
  *    process, --connections concurrent keep-alive clients for --duration seconds) and reads its latency
  *    percentiles, throughput, non-2xx answers and errors. E is the first environment. autocannon counts only the
  *    requests answered within the duration. The server's peak RSS (VmHWM, Linux) is read before it is stopped.
- *      cache 60  a build reused for the whole run: every request is the environment's graph view and its JSON;
- *      cache 5   karma serve's default: the same, plus a rebuild whenever the build is more than 5 s old (its age
- *                counts from when the build is ready);
- *      cache 0   (--caches 0) every request builds. Not in the default rows: at 5,000 × 3 a build takes seconds
- *                and, as the build holds the event loop, requests that arrive during one are read after it and
- *                build again, so 50 clients queue for minutes.
+ *    Since issue 13, karma serve answers from its live graph (loaded before it listens, updated per change): the
+ *    --cache rows of issue 12 are gone; bench/service.ts measures the service itself.
  * 3. The Lambda handler of the read routes (lib/api/lambda.ts apiHandler('read', ...)), in-process, over a
  *    LocalWorkspace of the same repo (the local backend, not Git + SSM + Neptune): in 3 fresh `node` processes,
  *    the import, a cold GET /graph?env=E (API Gateway 2.0 event, IAM caller), then 20 warm ones one at a time.
@@ -92,7 +88,7 @@ function peakRss(pid: number | undefined): number | null {
 async function startServe(dir: string, cache: number): Promise<{ child: ChildProcess; base: string; startMs: number; log: () => string }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [KARMA, 'serve', '--config', dir, '--port', String(port), '--cache', String(cache)], {
+  const child = spawn(process.execPath, [KARMA, 'serve', '--config', dir, '--port', String(port), '--log-level', 'warn'], {
     env: { ...process.env, KARMA_API_TOKEN: TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -143,7 +139,7 @@ function autocannon(url: string, connections: number, seconds: number): Promise<
 }
 
 async function measureServe(dir: string, env: string, cache: number, connections: number, duration: number): Promise<ServeRow> {
-  process.stderr.write(`karma serve --cache ${cache}: starting\n`);
+  process.stderr.write('karma serve: starting\n');
   const { child, base, startMs, log } = await startServe(dir, cache);
   try {
     const url = `${base}/graph?env=${encodeURIComponent(env)}`;
@@ -190,7 +186,7 @@ const ms = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 function serveRows(r: Report): string[][] {
   return r.serve.map((s) => [
-    `karma serve --cache ${s.cache}${s.cache === 5 ? ' (default)' : ''}`,
+    'karma serve (the live graph, issue 13)',
     ms(s.aloneMs),
     // No answer within the run: no latency to show (not 0).
     ...[s.p50, s.p90, s.p99, s.max].map((x) => (s.requests === 0 ? '—' : ms(x))),
@@ -236,15 +232,14 @@ function markdown(r: Report): string {
     '- **What is measured**: the latency each client sees, request sent to last byte received, over HTTP on 127.0.0.1, ' +
       'for the requests answered within the run (autocannon does not count one still waiting at the end). ' +
       '"alone": one request with no other load, the build cached (the view of one environment and its JSON). ' +
-      '`--cache 60` reuses one build for the whole run, so every request is that view; `--cache 5` (the default) ' +
-      'rebuilds when the build is more than 5 s old. "first GET": the first request after the server listens (the ' +
-      `first build and the view); start to "listening" (the config loaded): ${r.serve.map((s) => `${ms(s.startMs)} ms`).join(', ')}.`,
+      'karma serve answers from its live graph (issue 13: no cache age; bench/service.ts measures it further). "first GET": the first request after the server listens (the ' +
+      `view and its JSON); start to "listening" (the config loaded): ${r.serve.map((s) => `${ms(s.startMs)} ms`).join(', ')}.`,
     `- **Lambda handler**, in-process (lib/api/lambda.ts \`apiHandler('read', ...)\` with API Gateway 2.0 events, an IAM caller, over a ` +
       `LocalWorkspace of the same repo; one fresh \`node\` process per run: its import, the first GET /graph (cold: the first build and the view), then ` +
       `warm requests one at a time as one container serves them; 50 clients would be 50 containers): ${lambdaText(r.lambda)}. ` +
       'Not Lambda\'s own figures: no Lambda init, and the deployed read function builds from Git + SSM or reads the graph Neptune stores ' +
       '(bench/api-bundles.ts measures those bundles cold against the stand-ins at the example\'s scale).',
-    '- Re-run: `npm run bench:api -- --write-docs` (options: --components, --envs, --connections, --duration, --caches 60,5,0, --dir DIR --reuse).',
+    '- Re-run: `npm run bench:api -- --write-docs` (options: --components, --envs, --connections, --duration, --dir DIR --reuse).',
     '',
   ].join('\n');
 }
@@ -392,7 +387,6 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       duration: { type: 'string', default: '30' },
-      caches: { type: 'string', default: '60,5' },
       dir: { type: 'string' },
       reuse: { type: 'boolean', default: false },
       'write-docs': { type: 'boolean', default: false },
@@ -408,9 +402,7 @@ async function main(): Promise<void> {
     return;
   }
   const args = { components: Number(values.components), envs: Number(values.envs), seed: Number(values.seed), connections: Number(values.connections), duration: Number(values.duration), env: envName(0) };
-  const caches = values.caches.split(',').map(Number);
   for (const [name, v] of Object.entries({ ...args, env: 1 })) if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  if (caches.some((c) => !Number.isInteger(c) || c < 0)) throw new Error('--caches: whole seconds, comma-separated (60,5)');
   const startMachine = machine();
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'karma-bench-api-'));
   const info = join(dir, '.karma', 'bench-api-repo.json');
@@ -429,7 +421,7 @@ async function main(): Promise<void> {
       writeFileSync(info, JSON.stringify({ files, bytes }));
     }
     const serve: ServeRow[] = [];
-    for (const cache of caches) serve.push(await measureServe(dir, args.env, cache, args.connections, args.duration));
+    serve.push(await measureServe(dir, args.env, 0, args.connections, args.duration));
     // The size of what was served, once, from a fresh server (not timed).
     const { child, base } = await startServe(dir, 5);
     let vertices = 0;

@@ -7,17 +7,19 @@
  * every error is a problem (lib/api/problem.ts); every response says which build and commit it reflects
  * (headers Karma-Built-At, Karma-Commit, Karma-Build).
  */
-import { OpenAPIHono, createRoute, type RouteConfig } from '@hono/zod-openapi';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
-import { API_MAX_BODY_BYTES, API_ROUTES, type ApiGroup, type ApiRole } from '../core/pipeline-contract.ts';
+import { API_MAX_BODY_BYTES, API_ROUTES, SERVICE_ROUTES, type ApiGroup } from '../core/pipeline-contract.ts';
 import { componentView, graphText, graphView, impactView, planView, reflects } from '../app/views.ts';
 import { toDot, toMermaid } from '../core/graph-text.ts';
 import type { Current, Workspace } from '../app/workspace.ts';
 import type { Authenticate, Principal } from './auth.ts';
 import { problem, problemOf, problemResponse } from './problem.ts';
 import * as S from './schemas.ts';
+import { define, honoPath, json, problems } from './define.ts';
+import { mountServiceRoutes, serviceRoutes, type ServiceRouteOptions } from './service-routes.ts';
 
 export interface ApiOptions {
   readonly workspace: Workspace;
@@ -29,32 +31,11 @@ export interface ApiOptions {
   readonly onError?: (error: unknown, c: Context) => void;
   /** Compress responses of at least this many bytes for clients that accept it (the Lambda functions: 6 MB cap). */
   readonly compressAbove?: number;
+  /** karma serve's service (issue 13): its routes (SERVICE_ROUTES) are served, and /healthz reports on it. */
+  readonly service?: ServiceRouteOptions;
 }
 
 type Env = { Variables: { principal: Principal } };
-
-const PROBLEM = { 'application/problem+json': { schema: S.Problem } } as const;
-const problems = (...statuses: number[]): Record<number, { description: string; content: typeof PROBLEM }> =>
-  Object.fromEntries(statuses.map((s) => [s, { description: problem(s, '').title, content: PROBLEM }]));
-const json = <T,>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-
-/** `/components/{env}/{name}` → `/components/:env/:name` (Hono's form). */
-const honoPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
-
-function meta(path: string, method: 'GET' | 'POST'): { group: ApiGroup; role: ApiRole | null } {
-  const route = API_ROUTES.find((r) => r.path === path && r.method === method);
-  if (!route) throw new Error(`${method} ${path} is not in API_ROUTES (lib/core/pipeline-contract.ts)`);
-  return route;
-}
-
-function define<R extends RouteConfig>(config: R): R {
-  const { role } = meta(config.path, config.method.toUpperCase() as 'GET' | 'POST');
-  return createRoute({
-    ...config,
-    ...(role ? { security: [{ bearer: [] }] } : {}),
-    responses: { ...config.responses, ...(role ? problems(401, 403) : {}) },
-  });
-}
 
 const reads = problems(400, 404, 503);
 
@@ -155,7 +136,8 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
     return problemResponse(c, body);
   });
   // A path of the table with a method it does not have: 405 and the methods it has (HEAD is GET without the body).
-  const served = API_ROUTES.filter((r) => groups.has(r.group)).map((r) => ({ ...r, pattern: new RegExp(`^${r.path.replace(/\./g, '\\.').replace(/\{\w+\}/g, '[^/]+')}$`) }));
+  const table = [...API_ROUTES.filter((r) => groups.has(r.group)), ...(options.service ? SERVICE_ROUTES : [])];
+  const served = table.map((r) => ({ ...r, pattern: new RegExp(`^${r.path.replace(/\./g, '\\.').replace(/\{\w+\}/g, '[^/]+')}$`) }));
   app.notFound((c) => {
     const allowed = served.filter((r) => r.pattern.test(c.req.path)).flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]));
     if (allowed.length > 0) return problemResponse(c, problem(405, `${c.req.path} answers ${allowed.join(', ')}, not ${c.req.method}`), { allow: allowed.join(', ') });
@@ -163,8 +145,8 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
   });
 
   // Auth, route by route, from the contract: 401 without a valid caller, 403 without the role.
-  for (const route of API_ROUTES) {
-    if (!groups.has(route.group) || !route.role) continue;
+  for (const route of table) {
+    if (!route.role) continue;
     const role = route.role;
     const guard: MiddlewareHandler<Env> = async (c, next) => {
       if (c.req.method !== route.method) return next();
@@ -187,7 +169,8 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
   );
 
   if (groups.has('meta')) {
-    app.openapi(routes.healthz, (c) => send(c, { status: 'ok', version: options.version }));
+    const service = options.service?.service;
+    app.openapi(routes.healthz, async (c) => send(c, { status: 'ok', version: options.version, ...(service ? { service: await service.health() } : {}) }));
     app.openapi(routes.openapi, (c) => send(c, openApiDocument(options.version)));
   }
 
@@ -250,13 +233,14 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
       return send(c, await ws.audit({ ...(q.limit ? { limit: q.limit } : {}), ...(q.after ? { after: q.after } : {}), ...(q.change ? { change: q.change } : {}) }));
     });
   }
+  if (options.service) mountServiceRoutes(app, options.service);
   return app;
 }
 
 /** The OpenAPI 3.1 document of every route, whichever groups an app serves (docs/openapi.json is this, committed). */
 export function openApiDocument(version: string): unknown {
   const all = new OpenAPIHono();
-  for (const route of Object.values(routes)) all.openAPIRegistry.registerPath(route);
+  for (const route of [...Object.values(routes), ...Object.values(serviceRoutes)]) all.openAPIRegistry.registerPath(route);
   all.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -288,7 +288,6 @@ export const Execution = z
 
 export const AuditPage = z.object({ entries: z.array(AuditEntry), next: z.string().nullable() }).openapi('AuditPage');
 
-export const Health = z.object({ status: z.literal('ok'), version: z.string() }).openapi('Health');
 
 /** RFC 9457 problem details. */
 export const Problem = z
@@ -302,3 +301,93 @@ export const Problem = z
     known: z.array(z.string()).optional().openapi({ description: 'for an unknown name: the valid ones' }),
   })
   .openapi('Problem');
+
+// ------------------------------------------------------------------------- karma serve's service routes
+
+export const ROLLOUT_STEP_STATUSES = ['pending', 'proposing', 'waiting-approval', 'queued', 'applying', 'succeeded', 'failed', 'skipped'] as const;
+export const ROLLOUT_STATUSES = ['running', 'waiting-approval', 'succeeded', 'failed'] as const;
+export const MAX_ROLLOUT_ENVIRONMENTS = 10;
+
+export const RolloutBody = z
+  .object({
+    component: name('component'),
+    input: z.record(z.string(), z.unknown()).openapi({ description: 'the new inputs, the same for every environment (as POST /request-change takes them)' }),
+    environments: z
+      .array(name('environment'))
+      .min(1)
+      .max(MAX_ROLLOUT_ENVIRONMENTS)
+      .refine((envs) => new Set(envs).size === envs.length, 'an environment may appear once')
+      .openapi({ description: 'in order: each is applied only after the one before succeeded' }),
+    approval: z.enum(['auto', 'manual']).optional().openapi({ description: 'manual: each step after the first waits for POST /rollouts/{id}/approve once its plan is made (default auto)' }),
+    message: z.string().max(1000).optional(),
+  })
+  .strict()
+  .openapi('RolloutRequest');
+
+export const RolloutParams = z.object({ id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'a rollout id (r-…)') });
+export const RolloutsQuery = z.object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional() }).strict();
+
+export const RolloutStep = z
+  .object({
+    env: z.string(),
+    change: z.string().nullable(),
+    status: z.enum(ROLLOUT_STEP_STATUSES),
+    reason: z.string().optional(),
+    approvedBy: z.string().optional(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+  })
+  .openapi('RolloutStep');
+
+export const Rollout = z
+  .object({
+    id: z.string(),
+    component: z.string(),
+    message: z.string().optional(),
+    approval: z.enum(['auto', 'manual']),
+    actor: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    status: z.enum(ROLLOUT_STATUSES),
+    reason: z.string().optional(),
+    steps: z.array(RolloutStep),
+  })
+  .openapi('Rollout');
+export const Rollouts = z.object({ rollouts: z.array(Rollout) }).openapi('Rollouts');
+
+export const FailedDelivery = z
+  .object({
+    id: z.string(),
+    webhook: z.string(),
+    event: z.string(),
+    target: z.string(),
+    attempts: z.number().int(),
+    lastStatus: z.number().int().nullable(),
+    lastError: z.string(),
+    firstAttemptAt: z.string(),
+    failedAt: z.string(),
+    payload: z.string(),
+  })
+  .openapi('FailedDelivery');
+export const FailedDeliveries = z.object({ deliveries: z.array(FailedDelivery) }).openapi('FailedDeliveries');
+export const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional() }).strict();
+
+export const EventsQuery = z
+  .object({
+    types: z.string().max(500).optional().openapi({ description: 'comma-separated event types to receive (default all)' }),
+  })
+  .strict();
+
+export const Ready = z.object({ ready: z.literal(true) }).openapi('Ready');
+
+export const ServiceHealthBody = z
+  .object({
+    graph: z.object({ version: z.number().int(), loadedAt: z.string().nullable(), updatedAt: z.string().nullable(), commit: z.string().nullable() }),
+    sync: z.object({ at: z.string().nullable(), buildId: z.string().nullable(), written: z.number().int().nullable(), error: z.string().nullable() }),
+    queue: z.object({ queued: z.number().int(), running: z.number().int() }),
+  })
+  .openapi('ServiceHealth');
+
+export const Health = z
+  .object({ status: z.literal('ok'), version: z.string(), service: ServiceHealthBody.optional().openapi({ description: 'karma serve: the live graph, its last sync to the graph store, the queue' }) })
+  .openapi('Health');

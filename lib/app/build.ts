@@ -55,6 +55,8 @@ export async function readRuntime(config: Config, runtime: RuntimeStore, options
 export interface BuildResult {
   readonly build: Build;
   readonly snapshot: GraphSnapshot;
+  /** Every parameter the build read, by name (the live graph keeps it to update the build incrementally). */
+  readonly runtime: RuntimeSnapshot;
   readonly timings: Readonly<Record<string, number>>;
 }
 
@@ -93,7 +95,7 @@ export async function buildFromConfig(
   const build = buildGraph(config, params, { builtAt: clock.now().toISOString(), removals });
   const snapshot = toSnapshot(build);
   const t3 = performance.now();
-  return { build, snapshot, timings: { runtimeMs: t2 - t1, graphMs: t3 - t2 } };
+  return { build, snapshot, runtime: params, timings: { runtimeMs: t2 - t1, graphMs: t3 - t2 } };
 }
 
 /** Load, read runtime, build, validate, compute statuses. Writes nothing. */

@@ -119,8 +119,8 @@ export class LocalWorkspace implements Workspace {
     this.cached = undefined;
   }
 
-  /** The change use cases (lib/app/changes.ts) on the config repo, as `actor`. */
-  private async changes(actor: string): Promise<ChangeContext> {
+  /** The change use cases (lib/app/changes.ts) on the config repo, as `actor` (the service's queue runs them too). */
+  async changeContext(actor: string): Promise<ChangeContext> {
     if (isGitUrl(this.options.config)) throw new UsageError('changes need a local clone of the config repo: start karma serve with --config DIR');
     if (this.options.ref) throw new UsageError('changes work on the current branch of the config repo: start karma serve without --ref');
     const repo = await openGitRepository(this.baseDir);
@@ -136,16 +136,16 @@ export class LocalWorkspace implements Workspace {
   }
 
   async requestChange(request: ChangeRequest, actor: string): Promise<RequestedChange> {
-    const ctx = await this.changes(actor);
+    const ctx = await this.changeContext(actor);
     return requestChange(ctx, proposalRequest(request));
   }
 
   async listChanges(options: { readonly limit?: number }): Promise<{ readonly changes: readonly Change[] }> {
-    return listChanges(await this.changes('reader'), options);
+    return listChanges(await this.changeContext('reader'), options);
   }
 
   async getChange(id: string): Promise<Change> {
-    return getChange(await this.changes('reader'), id);
+    return getChange(await this.changeContext('reader'), id);
   }
 
   /**
@@ -154,7 +154,7 @@ export class LocalWorkspace implements Workspace {
    * the answer comes at once. When it ends, its pipeline run is kept for GET /executions/{id}.
    */
   async applyChange(id: string, request: ApplyRequest, actor: string): Promise<{ readonly change: Change; readonly execution: string | null }> {
-    const ctx = await this.changes(actor);
+    const ctx = await this.changeContext(actor);
     await getChange(ctx, id); // an unknown change is a 404, not the CLI's usage error
     const checked = await checkApply(ctx, id);
     await requireDestroyAccepted(ctx, checked, request.allowDestroy);

@@ -654,20 +654,37 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       .option('-y, --yes', 'forget without asking (CI)'),
   ).action(action(async (p, io) => (await destroyCommands()).forgetCommand({ ...common(p), component: arg(p, 0), env: arg(p, 1), yes: flag(p, 'yes') }, io)));
 
-  // The HTTP API (docs/api.md).
+  // The HTTP API (docs/api.md) and the long-running service (docs/service.md).
   const serveCommands = () => import('./commands/serve.ts');
   withCommon(
     program
       .command('serve')
-      .description('serve the HTTP API (docs/api.md) on this config: 127.0.0.1 unless --host; bearer tokens from --tokens or KARMA_API_TOKEN')
+      .description('run the service: the HTTP API (docs/api.md) over a live graph, the change queue, rollouts and notifications (docs/service.md); 127.0.0.1 unless --host')
       .option('-p, --port <n>', 'port (default 7070)', positiveInteger)
       .option('--host <host>', 'address to bind (default 127.0.0.1; any other needs tokens configured)')
       .option('--tokens <file>', 'tokens file (karma token create; default $KARMA_API_TOKENS_FILE)')
-      .option('--cache <seconds>', 'how long a live build is reused before the next read rebuilds (default 5; 0: every read)', nonNegativeInteger),
+      .option('--poll-interval <ms>', 'how often the runtime changes are read (default 250)', positiveInteger)
+      .option('--sync-interval <seconds>', 'how often a changed graph is written to the graph store (default 30; 0: only at stop)', nonNegativeInteger)
+      .option('--fetch-interval <seconds>', 'a Git URL config: how often it is fetched (default 60; 0: only on a signed push to /webhooks/git)', nonNegativeInteger)
+      .option('--stop-timeout <seconds>', 'at SIGTERM, how long a running apply may take to finish before it is handed back to the queue (default 60)', nonNegativeInteger)
+      .addOption(new Option('--log-level <level>', 'the JSON log on stderr (default info)').choices(['debug', 'info', 'warn', 'error'])),
   ).action(
     action(
       async (p, io) =>
-        (await serveCommands()).serveCommand({ ...common(p), port: integer(p, 'port'), host: text(p, 'host'), tokens: text(p, 'tokens'), cache: integer(p, 'cache') }, io),
+        (await serveCommands()).serveCommand(
+          {
+            ...common(p),
+            port: integer(p, 'port'),
+            host: text(p, 'host'),
+            tokens: text(p, 'tokens'),
+            pollMs: integer(p, 'pollInterval'),
+            syncSeconds: integer(p, 'syncInterval'),
+            fetchSeconds: integer(p, 'fetchInterval'),
+            stopTimeoutSeconds: integer(p, 'stopTimeout'),
+            logLevel: choice(p, 'logLevel', ['debug', 'info', 'warn', 'error'] as const),
+          },
+          io,
+        ),
       'local',
     ),
   );

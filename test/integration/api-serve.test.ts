@@ -109,7 +109,7 @@ describe('the API over HTTP: a karma serve process', () => {
     expect(fs.readFileSync(tokens, 'utf8')).not.toContain(created.token);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [BIN, 'serve', '--config', dir, '--port', String(port), '--tokens', tokens, '--cache', '0'], {
+    server = spawn(process.execPath, [BIN, 'serve', '--config', dir, '--port', String(port), '--tokens', tokens], {
       env: { ...process.env, KARMA_API_TOKEN: ADMIN, KARMA_TERRAFORM: ensureTerraform() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -164,10 +164,12 @@ describe('the API over HTTP: a karma serve process', () => {
     expect([404, 400, 409]).toContain((await client.request('POST', `/changes/${id}/apply`, auth)).status);
   }, 200_000);
 
-  it('logs one access line per request, without tokens or query values', async () => {
+  it('logs one JSON access line per request, without tokens or query values', async () => {
     await fetch(`${base}/plan?env=karma-dev`, { headers: { authorization: `Bearer ${ADMIN}` } });
-    expect(stderr).toMatch(/ GET \/plan 200 \d+ms/);
+    const line = stderr.split('\n').find((l) => l.includes('"msg":"request"') && l.includes('"path":"/plan"'));
+    expect(JSON.parse(line!)).toMatchObject({ level: 'info', msg: 'request', method: 'GET', path: '/plan', status: 200, ms: expect.any(Number) });
     expect(stderr).not.toContain(ADMIN);
+    expect(stderr).not.toContain('env=karma-dev');
   });
 
   it('stops on SIGTERM with exit 0', async () => {

@@ -1,11 +1,15 @@
 /**
- * `karma serve`: the HTTP API (lib/api) over a local workspace, and `karma token create`: a bearer token for it.
+ * `karma serve`: the long-running service (docs/service.md) — the HTTP API (lib/api) over a live graph, the
+ * durable change queue, rollouts and notifications (lib/service) — and `karma token create`: a bearer token for it.
  *
- * Binds 127.0.0.1 by default. Every route but /healthz and /openapi.json needs a bearer token: from the tokens
- * file (--tokens, $KARMA_API_TOKENS_FILE; hashes only), or $KARMA_API_TOKEN (admin). With neither, on a loopback
- * address, the server makes one admin token for this run and prints it once on stderr (as Jupyter does): a
- * browser page or another user's process cannot call it without that token. Any other host needs configured
- * tokens. Exit codes: 0 stopped by SIGINT/SIGTERM after draining, 1 could not listen, 2 invalid options.
+ * Binds 127.0.0.1 by default. Every route but /healthz, /readyz, /openapi.json and the signed /webhooks/git needs
+ * a bearer token: from the tokens file (--tokens, $KARMA_API_TOKENS_FILE; hashes only), or $KARMA_API_TOKEN
+ * (admin). With neither, on a loopback address, the server makes one admin token for this run and prints it once
+ * on stderr (as Jupyter does): a browser page or another user's process cannot call it without that token. Any
+ * other host needs configured tokens. The log is JSON lines on stderr (lib/service/log.ts).
+ *
+ * Exit codes: 0 stopped by SIGINT/SIGTERM after draining, 1 could not listen or the stores failed, 2 invalid
+ * options or config.
  */
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +20,9 @@ import { KarmaError, UsageError } from '../../core/errors.ts';
 import { API_ROLES, type ApiRole } from '../../core/pipeline-contract.ts';
 import { createApi } from '../../api/app.ts';
 import { newToken, readTokensFile, tokenAuth, type TokensFile } from '../../api/auth.ts';
-import { LocalWorkspace } from '../../app/local-workspace.ts';
+import { graphqlHandler } from '../../api/graphql.ts';
+import { jsonLog, errorLine, type LogLevel } from '../../service/log.ts';
+import { KarmaService } from '../../service/service.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 
@@ -24,8 +30,11 @@ export interface ServeOptions extends CommonOptions {
   readonly port?: number;
   readonly host?: string;
   readonly tokens?: string;
-  /** How long a live build is reused, in seconds. */
-  readonly cache?: number;
+  readonly pollMs?: number;
+  readonly syncSeconds?: number;
+  readonly fetchSeconds?: number;
+  readonly stopTimeoutSeconds?: number;
+  readonly logLevel?: LogLevel;
   /** Tests: called once listening, with the URL and a way to stop. */
   readonly onListening?: (url: string, stop: () => void) => void;
 }
@@ -47,48 +56,74 @@ export async function serveCommand(options: ServeOptions, io: IO): Promise<numbe
     adminToken = newToken().token;
     io.err(`karma serve: no tokens configured; this run's admin token (shown once): ${adminToken}`);
   }
-  const workspace = new LocalWorkspace({
+  const log = jsonLog({ ...(options.logLevel ? { level: options.logLevel } : {}), base: { version: packageJson.version } });
+  // The config loads and the graph is built before the server listens: a broken repo is exit 2 now.
+  const service = await KarmaService.start({
     config: configLocation(options),
     ...(options.ref ? { ref: options.ref } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.store ? { store: options.store } : {}),
-    ...(options.cache !== undefined ? { cacheSeconds: options.cache } : {}),
-    warn: (m) => io.err(`karma: warning: ${m}`),
+    log,
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    ...(options.syncSeconds !== undefined ? { syncSeconds: options.syncSeconds } : {}),
+    ...(options.fetchSeconds !== undefined ? { fetchSeconds: options.fetchSeconds } : {}),
+    ...(options.stopTimeoutSeconds !== undefined ? { stopTimeoutMs: options.stopTimeoutSeconds * 1000 } : {}),
   });
-  // The config must load before the server says it is up: a broken repo is exit 2 now, not a 4xx later.
-  await workspace.config();
+  const gitWebhookSecret = process.env['KARMA_GIT_WEBHOOK_SECRET'] || undefined;
   const app = createApi({
-    workspace,
+    workspace: service.workspace,
     authenticate: tokenAuth({ ...(file ? { file } : {}), ...(adminToken ? { adminToken } : {}) }),
     version: packageJson.version,
-    onError: (error, c) => io.err(`karma serve: ${c.req.method} ${c.req.path}: unexpected ${(error as Error)?.name ?? 'error'}: ${(error as Error)?.message ?? String(error)}`),
+    onError: (error, c) => log.error('unexpected error', { method: c.req.method, path: c.req.path, error: errorLine(error) }),
+    service: {
+      service,
+      graphql: graphqlHandler({ workspace: service.workspace, rollouts: service.rollouts }),
+      ...(gitWebhookSecret ? { gitWebhookSecret } : {}),
+      onGitPush: () => service.configChanged('a signed push'),
+    },
   });
-  // The access log: one line per request, on stderr (no query values, no bodies, no tokens).
+  // The access log: one JSON line per request (no query values, no bodies, no tokens).
   const logged = async (request: Request): Promise<Response> => {
     const started = performance.now();
     const response = await app.fetch(request);
-    io.err(`${new Date().toISOString()} ${request.method} ${new URL(request.url).pathname} ${response.status} ${Math.round(performance.now() - started)}ms`);
+    log.info('request', { method: request.method, path: new URL(request.url).pathname, status: response.status, ms: Math.round(performance.now() - started) });
     return response;
   };
 
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = listen({ fetch: logged, port, hostname: host }, () => resolve(s));
-    s.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new KarmaError(`cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use; pick another with --port' : error.message}`)),
-    );
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = listen({ fetch: logged, port, hostname: host }, () => resolve(s));
+      s.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new KarmaError(`cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use; pick another with --port' : error.message}`)),
+      );
+    });
+  } catch (error) {
+    await service.stop();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  io.err(`karma serve: listening on ${url} (${workspace.description}); GET ${url}/openapi.json describes the API`);
+  io.err(`karma serve: listening on ${url} (${service.workspace.description}); GET ${url}/openapi.json describes the API`);
+  log.info('listening', { url });
 
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      io.err('karma serve: stopping: no new requests; waiting for those in flight');
-      server.close(() => {
-        void workspace.close().then(() => resolve(0));
-      });
+      log.info('stopping: no new work; the running apply may finish, then is handed back');
+      // Not ready at once (a load balancer stops sending), then the service drains; the server closes after.
+      void service.stop().then(
+        () => {
+          server.close(() => resolve(0));
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        },
+        (error: unknown) => {
+          log.error('stop failed', { error: errorLine(error) });
+          server.close(() => resolve(1));
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        },
+      );
       // Keep-alive connections would hold close() open: end the idle ones now.
       (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
     };
