@@ -19,8 +19,8 @@
 import { DirectedGraph } from 'graphology';
 import { configFingerprint } from './config.ts';
 import { sha256 } from './hash.ts';
-import { deploymentKey, outputParamPath, type Config, type Deployment } from './model.ts';
-import type { RuntimeSnapshot } from './runtime.ts';
+import { deploymentKey, outputParamPath, type ComponentDef, type Config, type Deployment } from './model.ts';
+import type { Parameter, RuntimeSnapshot } from './runtime.ts';
 import type { BuildMeta, GraphElement, GraphSnapshot, PropValue } from './snapshot.ts';
 import { computeStatuses, type ComponentStatus } from './status.ts';
 import { findOrphans, orphanStatus, type Orphan, type Removal } from './orphans.ts';
@@ -49,7 +49,7 @@ export interface Build {
   readonly meta: BuildMeta;
 }
 
-type EdgeMap = Map<string, EdgeAttributes & { from: string; to: string }>;
+export type EdgeMap = Map<string, EdgeAttributes & { from: string; to: string }>;
 
 /** Adds an edge, or merges props into an existing one (an edge declared twice: dependsOn AND an output). */
 function addEdge(edges: EdgeMap, label: string, from: string, to: string, props: Record<string, PropValue>): void {
@@ -65,11 +65,82 @@ function addEdge(edges: EdgeMap, label: string, from: string, to: string, props:
   edges.set(id, { label, from, to, props });
 }
 
-function graphologyView(vertices: ReadonlyMap<string, VertexAttributes>, edges: EdgeMap): KarmaGraph {
+/** The vertices and edges as a graphology graph (attributes shared, not copied). */
+export function graphologyView(vertices: ReadonlyMap<string, VertexAttributes>, edges: ReadonlyMap<string, EdgeAttributes & { from: string; to: string }>): KarmaGraph {
   const graph: KarmaGraph = new DirectedGraph({ allowSelfLoops: false });
   for (const [id, v] of vertices) graph.addNode(id, v);
   for (const [id, e] of edges) graph.addDirectedEdgeWithKey(id, e.from, e.to, { label: e.label, props: e.props });
   return graph;
+}
+
+/** The props of a deployment's Component vertex, given its status. */
+export function componentProps(d: Deployment, def: ComponentDef, status: ComponentStatus): Record<string, PropValue> {
+  const props: Record<string, PropValue> = {
+    name: d.component,
+    env: d.env,
+    status: status.status,
+    reason: status.reason,
+    configHash: d.configHash,
+    file: d.file,
+    module: def.terraform,
+  };
+  if (def.description) props['description'] = def.description;
+  if (status.state) {
+    props['appliedConfigHash'] = status.state.configHash;
+    props['appliedAt'] = status.state.appliedAt;
+    props['result'] = status.state.result;
+    if (status.state.commit) props['appliedCommit'] = status.state.commit;
+  }
+  return props;
+}
+
+/** The props of the Output vertex of `output` of a deployment, whose parameter at `path` is `param` (undefined: absent). */
+export function outputProps(d: Deployment, def: ComponentDef, output: string, path: string, param: Parameter | undefined): Record<string, PropValue> {
+  const oprops: Record<string, PropValue> = { name: output, env: d.env, component: d.component, path, present: param !== undefined };
+  if (param) {
+    oprops['version'] = param.version;
+    oprops['type'] = param.type;
+    // A secret gets neither its value nor a hash of it (an unsalted hash lets anyone test guesses offline):
+    // its version says when it changed.
+    if (param.type !== 'SecureString' && !def.sensitiveOutputs.includes(output)) {
+      oprops['valueHash'] = sha256(param.value).slice(0, 32);
+      oprops['value'] = param.value;
+    }
+  }
+  return oprops;
+}
+
+/** The props of the Parameter vertex of an external `${ssm:path}` parameter (never its value). */
+export function parameterProps(path: string, param: Parameter | undefined): Record<string, PropValue> {
+  const props: Record<string, PropValue> = { path, present: param !== undefined };
+  if (param) {
+    props['version'] = param.version;
+    props['type'] = param.type;
+    if (param.type !== 'SecureString') props['valueHash'] = sha256(param.value).slice(0, 32);
+  }
+  return props;
+}
+
+/**
+ * The DEPENDS_ON and CONSUMES edges of one deployment, `consumed` being the versions its last apply consumed
+ * (they become the CONSUMES edges' appliedVersion).
+ */
+export function addDeploymentEdges(edges: EdgeMap, d: Deployment, consumed: Readonly<Record<string, number>>, prefix: string): void {
+  const id = componentId(d.env, d.component);
+  for (const dep of d.dependsOn) addEdge(edges, 'DEPENDS_ON', id, componentId(d.env, dep), { via: 'dependsOn' });
+  for (const ref of d.references) {
+    if (ref.kind === 'ssm') {
+      const eprops: Record<string, PropValue> = { inputs: ref.at };
+      if (consumed[ref.path] !== undefined) eprops['appliedVersion'] = consumed[ref.path]!;
+      addEdge(edges, 'CONSUMES', id, paramId(ref.path), eprops);
+      continue;
+    }
+    const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
+    const eprops: Record<string, PropValue> = { inputs: ref.at };
+    if (consumed[path] !== undefined) eprops['appliedVersion'] = consumed[path]!;
+    addEdge(edges, 'CONSUMES', id, outputId(ref.env, ref.component, ref.output), eprops);
+    addEdge(edges, 'DEPENDS_ON', id, componentId(ref.env, ref.component), { via: 'output' });
+  }
 }
 
 export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { builtAt: string; removals?: ReadonlyMap<string, Removal> }): Build {
@@ -89,42 +160,13 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
 
   const addComponent = (d: Deployment): void => {
     const def = config.components.get(d.component)!;
-    const status = statuses.get(deploymentKey(d.env, d.component))!;
-    const props: Record<string, PropValue> = {
-      name: d.component,
-      env: d.env,
-      status: status.status,
-      reason: status.reason,
-      configHash: d.configHash,
-      file: d.file,
-      module: def.terraform,
-    };
-    if (def.description) props['description'] = def.description;
-    if (status.state) {
-      props['appliedConfigHash'] = status.state.configHash;
-      props['appliedAt'] = status.state.appliedAt;
-      props['result'] = status.state.result;
-      if (status.state.commit) props['appliedCommit'] = status.state.commit;
-    }
     const id = componentId(d.env, d.component);
-    vertices.set(id, { label: 'Component', props });
+    vertices.set(id, { label: 'Component', props: componentProps(d, def, statuses.get(deploymentKey(d.env, d.component))!) });
     addEdge(edges, 'IN_ENV', id, envId(d.env), {});
     for (const output of def.outputs) {
       const path = outputParamPath(prefix, d.env, d.component, output);
-      const param = runtime.get(path);
-      const oprops: Record<string, PropValue> = { name: output, env: d.env, component: d.component, path, present: param !== undefined };
-      if (param) {
-        oprops['version'] = param.version;
-        oprops['type'] = param.type;
-        // A secret gets neither its value nor a hash of it (an unsalted hash lets anyone test guesses offline):
-        // its version says when it changed.
-        if (param.type !== 'SecureString' && !def.sensitiveOutputs.includes(output)) {
-          oprops['valueHash'] = sha256(param.value).slice(0, 32);
-          oprops['value'] = param.value;
-        }
-      }
       const oid = outputId(d.env, d.component, output);
-      vertices.set(oid, { label: 'Output', props: oprops });
+      vertices.set(oid, { label: 'Output', props: outputProps(d, def, output, path, runtime.get(path)) });
       addEdge(edges, 'PRODUCES', id, oid, {});
     }
   };
@@ -132,33 +174,10 @@ export function buildGraph(config: Config, runtime: RuntimeSnapshot, options: { 
   for (const o of orphans) addOrphan(vertices, edges, o, runtime);
 
   for (const d of config.deployments) {
-    const id = componentId(d.env, d.component);
-    const consumed = statuses.get(deploymentKey(d.env, d.component))?.state?.consumed ?? {};
-    for (const dep of d.dependsOn) addEdge(edges, 'DEPENDS_ON', id, componentId(d.env, dep), { via: 'dependsOn' });
     for (const ref of d.references) {
-      if (ref.kind === 'ssm') {
-        const pid = paramId(ref.path);
-        if (!vertices.has(pid)) {
-          const param = runtime.get(ref.path);
-          const props: Record<string, PropValue> = { path: ref.path, present: param !== undefined };
-          if (param) {
-            props['version'] = param.version;
-            props['type'] = param.type;
-            if (param.type !== 'SecureString') props['valueHash'] = sha256(param.value).slice(0, 32);
-          }
-          vertices.set(pid, { label: 'Parameter', props });
-        }
-        const eprops: Record<string, PropValue> = { inputs: ref.at };
-        if (consumed[ref.path] !== undefined) eprops['appliedVersion'] = consumed[ref.path]!;
-        addEdge(edges, 'CONSUMES', id, pid, eprops);
-        continue;
-      }
-      const path = outputParamPath(prefix, ref.env, ref.component, ref.output);
-      const eprops: Record<string, PropValue> = { inputs: ref.at };
-      if (consumed[path] !== undefined) eprops['appliedVersion'] = consumed[path]!;
-      addEdge(edges, 'CONSUMES', id, outputId(ref.env, ref.component, ref.output), eprops);
-      addEdge(edges, 'DEPENDS_ON', id, componentId(ref.env, ref.component), { via: 'output' });
+      if (ref.kind === 'ssm' && !vertices.has(paramId(ref.path))) vertices.set(paramId(ref.path), { label: 'Parameter', props: parameterProps(ref.path, runtime.get(ref.path)) });
     }
+    addDeploymentEdges(edges, d, statuses.get(deploymentKey(d.env, d.component))?.state?.consumed ?? {}, prefix);
   }
 
   const meta: BuildMeta = {
@@ -212,12 +231,23 @@ function addOrphan(vertices: Map<string, VertexAttributes>, edges: EdgeMap, o: O
 export function toSnapshot(build: Build): GraphSnapshot {
   const vertices: GraphElement[] = [];
   const edges: GraphElement[] = [];
-  for (const [id, a] of build.vertices) vertices.push({ id, label: a.label, props: a.props, hash: elementHash([a.label, a.props]) });
-  for (const [id, a] of build.edges) edges.push({ id, label: a.label, from: a.from, to: a.to, props: a.props, hash: elementHash([a.label, a.from, a.to, a.props]) });
+  for (const [id, a] of build.vertices) vertices.push(vertexElement(id, a));
+  for (const [id, a] of build.edges) edges.push(edgeElement(id, a));
   const byId = (x: GraphElement, y: GraphElement): number => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
   return { meta: build.meta, vertices: vertices.sort(byId), edges: edges.sort(byId) };
 }
 
-function elementHash(value: unknown): string {
+/** The content hash of an element: sha256 over the JSON of its label, ends (edges) and props. */
+export function elementHash(value: unknown): string {
   return sha256(JSON.stringify(value)).slice(0, 32);
+}
+
+/** A vertex as the snapshot holds it. */
+export function vertexElement(id: string, a: VertexAttributes): GraphElement {
+  return { id, label: a.label, props: a.props, hash: elementHash([a.label, a.props]) };
+}
+
+/** An edge as the snapshot holds it. */
+export function edgeElement(id: string, a: EdgeAttributes & { from: string; to: string }): GraphElement {
+  return { id, label: a.label, from: a.from, to: a.to, props: a.props, hash: elementHash([a.label, a.from, a.to, a.props]) };
 }

@@ -21,7 +21,7 @@
 import type { Config, Deployment } from './model.ts';
 import { deploymentKey, outputParamPath, stateParamPath } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
-import { dagOf } from './dag.ts';
+import { dagOf, type DeploymentDag } from './dag.ts';
 
 export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted', 'orphaned'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -97,62 +97,87 @@ function describeBlocker(b: Blocker, env: string): string {
   }
 }
 
+/**
+ * The status of the deployment at position `i` of `dag`, given the statuses of what it depends on
+ * (`statusAt(j)` for every j in `dag.dependenciesAt(i)`; nothing else is asked). The one rule set that
+ * computeStatuses (every deployment) and the live graph's incremental update (lib/core/live.ts: only the
+ * deployments a changed parameter reaches) both run.
+ *
+ * Of an upstream's status it reads `env`, `component`, `status` and `own`, nothing else: a dependent needs
+ * recomputing only when one of those changed ({@link affectsDependents}).
+ */
+export function deploymentStatus(dag: DeploymentDag, i: number, statusAt: (j: number) => ComponentStatus, runtime: RuntimeSnapshot, prefix: string): ComponentStatus {
+  const d = dag.deployments[i]!;
+  const paths = referencePaths(d, prefix);
+  const own = ownStatus(d, paths, runtime, prefix);
+  const blockers: Blocker[] = [];
+  for (const j of dag.dependenciesAt(i)) {
+    const upstream = statusAt(j);
+    if (upstream.status === 'failed' || upstream.status === 'never-applied' || upstream.status === 'blocked') {
+      blockers.push({ kind: 'upstream', env: upstream.env, component: upstream.component, status: upstream.status });
+    }
+  }
+  let missing = false;
+  d.references.forEach((ref, r) => {
+    const path = paths[r]!;
+    if (runtime.has(path)) return;
+    if (ref.kind === 'ssm') {
+      blockers.push({ kind: 'missing-parameter', path });
+      missing = true;
+      return;
+    }
+    const at = dag.indexOf(deploymentKey(ref.env, ref.component));
+    const upstream = at === undefined ? undefined : statusAt(at);
+    const upstreamApplied = upstream !== undefined && upstream.own !== 'never-applied';
+    const alreadyBlocking = blockers.some(
+      (b) => (b.kind === 'missing-output' && b.path === path) || (b.kind === 'upstream' && b.env === ref.env && b.component === ref.component),
+    );
+    if (upstreamApplied && !alreadyBlocking) {
+      blockers.push({ kind: 'missing-output', env: ref.env, component: ref.component, output: ref.output, path });
+      missing = true;
+    }
+  });
+  const blocked = blockers.length > 0 && own.status !== 'failed' && (missing || NEEDS_APPLY.has(own.status));
+  return {
+    env: d.env,
+    component: d.component,
+    status: blocked ? 'blocked' : own.status,
+    reason: blocked ? blockers.map((b) => describeBlocker(b, d.env)).join('; ') : own.reason,
+    own: own.status,
+    ownReason: own.reason,
+    blockers,
+    ...(own.state ? { state: own.state } : {}),
+  };
+}
+
+/** Whether a dependent of a deployment whose status went from `before` to `after` must be recomputed: what {@link deploymentStatus} reads of an upstream changed. */
+export function affectsDependents(before: ComponentStatus, after: ComponentStatus): boolean {
+  return before.status !== after.status || before.own !== after.own;
+}
+
+const pathsCache = new WeakMap<Deployment, { readonly prefix: string; readonly paths: readonly string[] }>();
+
+/** `referencePaths(d, prefix)[r]` is the parameter `d.references[r]` reads (cached per deployment: they are immutable once parsed). */
+export function referencePaths(d: Deployment, prefix: string): readonly string[] {
+  const cached = pathsCache.get(d);
+  if (cached?.prefix === prefix) return cached.paths;
+  const paths = d.references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
+  pathsCache.set(d, { prefix, paths });
+  return paths;
+}
+
 /** Statuses of every deployment, computed upstream-first (the config has no cycles: parseConfig checked). */
 export function computeStatuses(config: Config, runtime: RuntimeSnapshot): Map<string, ComponentStatus> {
   const prefix = config.project.parameterPrefix;
   const dag = dagOf(config);
-  const ds = dag.deployments;
   const keys = dag.keys;
-  const statuses: ComponentStatus[] = new Array<ComponentStatus>(ds.length);
-
+  const statuses: ComponentStatus[] = new Array<ComponentStatus>(dag.size);
+  const statusAt = (j: number): ComponentStatus => statuses[j]!;
   // Dependencies first (the DAG's order), so every upstream's status is known when a component's is computed.
-  for (const i of dag.orderPositions()) {
-    const d = ds[i]!;
-    const paths = d.references.map((r) => (r.kind === 'ssm' ? r.path : outputParamPath(prefix, r.env, r.component, r.output)));
-    const own = ownStatus(d, paths, runtime, prefix);
-    const blockers: Blocker[] = [];
-    for (const j of dag.dependenciesAt(i)) {
-      const upstream = statuses[j]!;
-      if (upstream.status === 'failed' || upstream.status === 'never-applied' || upstream.status === 'blocked') {
-        blockers.push({ kind: 'upstream', env: upstream.env, component: upstream.component, status: upstream.status });
-      }
-    }
-    let missing = false;
-    d.references.forEach((ref, r) => {
-      const path = paths[r]!;
-      if (runtime.has(path)) return;
-      if (ref.kind === 'ssm') {
-        blockers.push({ kind: 'missing-parameter', path });
-        missing = true;
-        return;
-      }
-      const at = dag.indexOf(deploymentKey(ref.env, ref.component));
-      const upstream = at === undefined ? undefined : statuses[at];
-      const upstreamApplied = upstream !== undefined && upstream.own !== 'never-applied';
-      const alreadyBlocking = blockers.some(
-        (b) => (b.kind === 'missing-output' && b.path === path) || (b.kind === 'upstream' && b.env === ref.env && b.component === ref.component),
-      );
-      if (upstreamApplied && !alreadyBlocking) {
-        blockers.push({ kind: 'missing-output', env: ref.env, component: ref.component, output: ref.output, path });
-        missing = true;
-      }
-    });
-    const blocked = blockers.length > 0 && own.status !== 'failed' && (missing || NEEDS_APPLY.has(own.status));
-    const status: ComponentStatus = {
-      env: d.env,
-      component: d.component,
-      status: blocked ? 'blocked' : own.status,
-      reason: blocked ? blockers.map((b) => describeBlocker(b, d.env)).join('; ') : own.reason,
-      own: own.status,
-      ownReason: own.reason,
-      blockers,
-      ...(own.state ? { state: own.state } : {}),
-    };
-    statuses[i] = status;
-  }
+  for (const i of dag.orderPositions()) statuses[i] = deploymentStatus(dag, i, statusAt, runtime, prefix);
   // In the config's order (env, then component), whatever order they were computed in.
   const result = new Map<string, ComponentStatus>();
-  for (let i = 0; i < ds.length; i++) result.set(keys[i]!, statuses[i]!);
+  for (let i = 0; i < keys.length; i++) result.set(keys[i]!, statuses[i]!);
   return result;
 }
 
