@@ -81,7 +81,59 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_by_change ON audit (change, id);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit entries are never changed'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit entries are never deleted'); END;
+-- The service's durable state (docs/service-stores.md). The apply queue (local/queue.ts): seq is the order of
+-- arrival; the partial unique index makes "one running apply per environment" a property of the table.
+CREATE TABLE IF NOT EXISTS apply_queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  env TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),
+  component TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  allow_destroy INTEGER NOT NULL,
+  include_pending INTEGER NOT NULL,
+  rollout TEXT,
+  enqueued_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  attempts INTEGER NOT NULL,
+  owner TEXT,
+  outcome TEXT,
+  result TEXT
+);
+CREATE INDEX IF NOT EXISTS apply_queue_by_env ON apply_queue (env, state, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS apply_queue_one_running ON apply_queue (env) WHERE state = 'running';
+-- Rollouts (local/rollouts.ts): the document as JSON, its version for conditional updates, created_key
+-- (createdAt as Date.toISOString writes it) for newest-first lists.
+CREATE TABLE IF NOT EXISTS rollouts (
+  id TEXT PRIMARY KEY,
+  created_key TEXT NOT NULL,
+  status TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  doc TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollouts_by_created ON rollouts (created_key, id);
+-- Webhook deliveries that failed after every retry (local/deliveries.ts): ids sort as their failedAt does.
+CREATE TABLE IF NOT EXISTS failed_deliveries (
+  id TEXT PRIMARY KEY,
+  doc TEXT NOT NULL
+) WITHOUT ROWID;
+-- The change log of runtime parameters (local/runtime-changes.ts): the triggers record every insert, update and
+-- delete on parameters, whoever writes (this process, the CLI, a pipeline's apply in another process, an older
+-- Karma). The log keeps the last PARAMETER_CHANGES_KEPT rows: every 1,000th row deletes those older than that.
+CREATE TABLE IF NOT EXISTS parameter_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS parameters_inserted AFTER INSERT ON parameters BEGIN INSERT INTO parameter_changes (name) VALUES (NEW.name); END;
+CREATE TRIGGER IF NOT EXISTS parameters_updated AFTER UPDATE ON parameters BEGIN INSERT INTO parameter_changes (name) VALUES (NEW.name); END;
+CREATE TRIGGER IF NOT EXISTS parameters_deleted AFTER DELETE ON parameters BEGIN INSERT INTO parameter_changes (name) VALUES (OLD.name); END;
+CREATE TRIGGER IF NOT EXISTS parameter_changes_pruned AFTER INSERT ON parameter_changes WHEN NEW.seq % 1000 = 0
+  BEGIN DELETE FROM parameter_changes WHERE seq <= NEW.seq - 100000; END;
 `;
+
+/** How many rows of parameter_changes the pruning trigger keeps (at least; up to 999 more between prunings). */
+export const PARAMETER_CHANGES_KEPT = 100_000;
 
 export const DATABASE_FILE = 'karma.db';
 
