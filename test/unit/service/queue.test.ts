@@ -109,6 +109,24 @@ describe('QueueWorker', () => {
     await worker.stop({ handBack: true, timeoutMs: 100 });
   });
 
+  it('claims atomically: of two workers on one queue, only one runs an environment at a time', async () => {
+    // Prepare
+    const one = setup();
+    const two = setup({ queue: one.queue });
+    await one.worker.start();
+    await two.worker.start();
+    // Act
+    await one.worker.enqueue(request('p-1', 'dev'));
+    await two.worker.enqueue(request('p-2', 'dev'));
+    await new Promise((resolve) => setTimeout(resolve, 80)); // several polls of both
+    // Assess
+    const runs = [...one.runner.runs, ...two.runner.runs].map((r) => r.id);
+    expect(runs).toEqual(['p-1']);
+    expect((await one.queue.get('p-2'))?.state).toBe('queued');
+    await one.worker.stop({ handBack: false, timeoutMs: 10 });
+    await two.worker.stop({ handBack: false, timeoutMs: 10 });
+  });
+
   it('publishes queued, started and finished, and tells the runner an entry is queued', async () => {
     // Prepare
     const { runner, worker, events, finished, queue } = setup();
