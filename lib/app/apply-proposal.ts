@@ -14,7 +14,8 @@ import { ConflictError, UsageError } from '../core/errors.ts';
 import { deploymentKey, type Config, type RepoFile } from '../core/model.ts';
 import { destructive } from '../core/plan.ts';
 import { impact } from '../core/order.ts';
-import type { GitRepository, LockHolder } from '../ports.ts';
+import type { GitRepository, LockHolder, LockInfo } from '../ports.ts';
+import type { ProcessProbe } from './locks.ts';
 import type { Backend } from './backend.ts';
 import { buildFromConfig, loadConfigAndFiles } from './build.ts';
 import { findProposal, listProposals, mergeProposal, type Merged, type Proposal } from './change.ts';
@@ -91,8 +92,15 @@ export async function applySavedProposal(
   repo: GitRepository,
   check: ProposalApplyCheck,
   backend: Backend,
-  run: Omit<ComponentRunOptions, 'env' | 'component' | 'mode' | 'files' | 'commit' | 'savedPlan'> & { readonly holder: LockHolder; readonly includePending?: boolean },
+  options: Omit<ComponentRunOptions, 'env' | 'component' | 'mode' | 'files' | 'commit' | 'savedPlan'> & {
+    readonly holder: LockHolder;
+    readonly includePending?: boolean;
+    /** Takes over the environment lock of a dead process on this host (a killed apply or karma serve). */
+    readonly probe?: ProcessProbe;
+    readonly onTookOver?: (lock: LockInfo) => void;
+  },
 ): Promise<ProposalApplied> {
+  const { probe, onTookOver, ...run } = options;
   const { proposal, config, files, saved, file, storeDir } = check;
   const { build } = await buildFromConfig(config, backend.runtime, {});
   const reach = impact(build, proposal.env, proposal.component).waves.flat();
@@ -111,6 +119,7 @@ export async function applySavedProposal(
         commit: proposal.commit,
         savedPlan: { file, inputsHash: saved.inputsHash, inputsSalt: saved.inputsSalt },
       }),
+      { ...(probe ? { probe } : {}), ...(onTookOver ? { onTookOver } : {}) },
     );
   } finally {
     removeSavedPlan(storeDir, proposal.id);

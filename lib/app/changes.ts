@@ -18,15 +18,18 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_INVALID, KarmaError, NotFoundError, UsageError } from '../core/errors.ts';
-import type { Config } from '../core/model.ts';
+import { deploymentKey, type Config } from '../core/model.ts';
+import { impact } from '../core/order.ts';
 import type { PlanSummary } from '../core/plan.ts';
 import { systemClock, type AuditAction, type AuditEntry, type AuditLog, type Clock, type GitRepository, type Progress } from '../ports.ts';
 import type { Backend, BackendType } from './backend.ts';
-import { loadConfig, loadConfigAndFiles } from './build.ts';
+import { buildFromConfig, loadConfig, loadConfigAndFiles } from './build.ts';
 import { findProposal, listProposals, proposalIdOf, proposeChange, type Merged, type Proposal, type Proposed, type ProposedInputs } from './change.ts';
 import { applySavedProposal, checkProposalApply, requireDestroyAllowed, requireProposal, type ProposalApplyCheck } from './apply-proposal.ts';
 import type { ComponentRunResult } from './component.ts';
-import { openTerraform, pluginCacheDir } from './open.ts';
+import { localProcesses, openTerraform, pluginCacheDir } from './open.ts';
+import { tookOverLine } from './locks.ts';
+import { stopOrphanedTerraform } from '../adapters/terraform/runner.ts';
 import { runLocalPipeline, pipelineJson, type PipelineJson } from './pipeline/local-run.ts';
 import { storeDirOf, terraformPlaces, type Places } from './places.ts';
 import { planProposal, planTtlSeconds, readSavedPlan, sweepSavedPlans, type SavedPlan } from './saved-plans.ts';
@@ -308,6 +311,9 @@ export async function applyChange(ctx: ChangeContext, id: string, options: Apply
       return await applySavedProposal(ctx.repo, check, backend, {
         ...places,
         holder: { owner: `karma-apply:${process.pid}:${Date.now()}`, host: hostname(), pid: process.pid },
+        // A lock left by a dead process on this host (a killed apply, a killed karma serve) is taken over.
+        probe: localProcesses,
+        onTookOver: (lock) => ctx.progress?.step(tookOverLine(lock)),
         runner,
         ...(cacheDir ? { pluginCacheDir: cacheDir } : {}),
         ...(options.includePending ? { includePending: true } : {}),
@@ -327,8 +333,22 @@ export async function applyChange(ctx: ChangeContext, id: string, options: Apply
   }
   const { merged, left } = applied;
   options.onApplied?.({ component: result, merged, left });
-  // The dependents: the pipeline re-plans after each wave, so only those whose inputs really changed apply.
-  const input = applied.pipelineInput;
+  const pipeline = await runDependents(ctx, config, entry, merged.commit, applied.pipelineInput, options);
+  return { merged, component: result, pipeline };
+}
+
+/**
+ * The dependents of an applied and merged change: the pipeline re-plans after each wave, so only those whose
+ * inputs really changed apply. Records change.applied or change.apply-failed.
+ */
+async function runDependents(
+  ctx: ChangeContext,
+  config: Config,
+  entry: Pick<EntryFields, 'change' | 'component' | 'env'>,
+  commit: string,
+  input: Record<string, unknown>,
+  options: ApplyChangeOptions,
+): Promise<PipelineJson> {
   let pipeline: PipelineJson;
   try {
     pipeline = pipelineJson(
@@ -345,12 +365,115 @@ export async function applyChange(ctx: ChangeContext, id: string, options: Apply
       }),
     );
   } catch (error) {
-    await record(ctx, config, { ...entry, action: 'change.apply-failed', commit: merged.commit, result: `applied and merged; the pipeline for the dependents failed: ${messageOf(error)}` });
+    await record(ctx, config, { ...entry, action: 'change.apply-failed', commit, result: `applied and merged; the pipeline for the dependents failed: ${messageOf(error)}` });
     throw error;
   }
   const action: AuditAction = pipeline.status === 'SUCCEEDED' ? 'change.applied' : 'change.apply-failed';
-  await record(ctx, config, { ...entry, action, commit: merged.commit, result: pipelineLine(pipeline), execution: pipeline.executionId });
-  return { merged, component: result, pipeline };
+  await record(ctx, config, { ...entry, action, commit, result: pipelineLine(pipeline), execution: pipeline.executionId });
+  return pipeline;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resume (the service, after a restart found an apply it had started)
+
+export interface ResumeChangeOptions extends Omit<ApplyChangeOptions, 'checked' | 'onApplied'> {
+  /**
+   * When this apply was asked for (the queue entry's enqueuedAt): audit entries before it belong to an earlier
+   * apply of the same change (a failed change queued again), so they do not say whether this one finished.
+   */
+  readonly since?: string;
+}
+
+/**
+ * What resuming found and did:
+ *   finished  the change had finished before the stop (its audit entries say so): nothing was run again;
+ *   pipeline  its saved plan was applied and merged, the pipeline for the dependents was cut short: it ran again;
+ *   applied   it was cut short before the merge: re-planned (a partial apply makes the saved plan stale) and
+ *             applied again under the same decision (applyChange's result);
+ *   failed    it could not be resumed (the re-plan failed, the proposal was closed): recorded, with why.
+ */
+export type ResumedChange =
+  | { readonly kind: 'finished'; readonly status: 'succeeded' | 'failed' | 'rejected'; readonly reason?: string }
+  | { readonly kind: 'pipeline'; readonly commit: string; readonly pipeline: PipelineJson }
+  | { readonly kind: 'applied'; readonly applied: ChangeApplied }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/** Seconds a Terraform left running by the killed process gets to stop cleanly (SIGINT) before SIGKILL. */
+const ORPHAN_GRACE_MS = 30_000;
+
+/** Whether the change's proposal is in the current branch: fast-forwarded, or replayed (its files there as it made them). */
+async function isMerged(repo: GitRepository, commit: string, head: string): Promise<boolean> {
+  if (!commit) return false;
+  if (await repo.isAncestor(commit, head)) return true;
+  const base = (await repo.readCommit(commit)).parents[0];
+  if (!base) return false;
+  const files = await repo.changedFiles(base, commit);
+  for (const f of files) {
+    const [mine, there] = await Promise.all([repo.fileAt(commit, f), repo.fileAt(head, f)]);
+    if (mine === undefined ? there !== undefined : there === undefined || Buffer.compare(Buffer.from(mine), Buffer.from(there)) !== 0) return false;
+  }
+  return files.length > 0;
+}
+
+/**
+ * Resumes an apply that a stopped process had started (`karma serve` killed mid-apply, the queue running it
+ * again): a change that finished is never applied again; one merged has the pipeline for its dependents run
+ * again; one not merged is re-planned and applied under the same decision (`allowDestroy` as given then: a
+ * re-plan that destroys without it is refused and recorded). Terraform left running by the dead process in
+ * the component's working copy is stopped first, and its environment lock is taken over (a dead holder).
+ */
+export async function resumeChange(ctx: ChangeContext, id: string, options: ResumeChangeOptions = {}): Promise<ResumedChange> {
+  const change = await getChange(ctx, id);
+  const since = options.since;
+  const recent = since === undefined ? change.history : change.history.filter((e) => e.at >= since);
+  const latest = recent.findLast((e) => STATUS_OF[e.action] !== undefined);
+  const status = latest ? STATUS_OF[latest.action] : undefined;
+  if (status === 'succeeded' || status === 'failed' || status === 'rejected') {
+    return { kind: 'finished', status, ...(latest?.result !== undefined ? { reason: latest.result } : {}) };
+  }
+  const entry = { change: change.id, component: change.component, env: change.env };
+  const head = await ctx.repo.head();
+  const config = await loadConfig(ctx.repo.sourceAt(head.commit));
+  const places = terraformPlaces(config, ctx.places);
+  const stopOrphan = async (component: string): Promise<void> => {
+    const pid = await stopOrphanedTerraform(join(places.workRoot, change.env, component), ORPHAN_GRACE_MS);
+    if (pid !== undefined) ctx.progress?.step(`stopped terraform (pid ${pid}) left running in ${change.env}/${component} by the stopped process`);
+  };
+  const proposal = await findProposal(ctx.repo, id);
+  const merged = await isMerged(ctx.repo, proposal?.commit ?? change.commit, head.commit);
+
+  if (merged) {
+    // The saved plan was applied and the proposal merged; the dependents' pipeline was cut short.
+    if (proposal) await ctx.repo.deleteBranch(proposal.branch); // merged, the branch not yet deleted
+    const { build } = await ctx.withBackend(config, (backend) => buildFromConfig(config, backend.runtime, {}));
+    const reach = impact(build, change.env, change.component).waves.flat();
+    for (const c of reach) await stopOrphan(c);
+    // Left alone (unless includePending), as applyChange does: what needed an apply for its own reasons. The
+    // change's own effects (stale inputs, blocked) are not; the status before the apply is no longer known, so a
+    // dependent that was already stale-inputs before is applied too.
+    const left = reach.filter((c) => c !== change.component && !['in-sync', 'blocked', 'stale-inputs'].includes(build.statuses.get(deploymentKey(change.env, c))?.status ?? 'in-sync'));
+    await record(ctx, config, { ...entry, action: 'change.apply-started', commit: head.commit, result: 'resumed after a stop: applied and merged before it; the pipeline for the dependents runs again' });
+    const input = { env: change.env, mode: 'apply', trigger: 'manual', commit: head.commit, ...(options.includePending ? {} : { components: reach.filter((c) => !left.includes(c)) }) };
+    const pipeline = await runDependents(ctx, config, entry, head.commit, input, options);
+    return { kind: 'pipeline', commit: head.commit, pipeline };
+  }
+
+  if (!proposal) {
+    const reason = `${CLOSED_UNAPPLIED} (found when resuming its apply after a stop)`;
+    await record(ctx, config, { ...entry, action: 'change.rejected', commit: change.commit, result: reason });
+    return { kind: 'failed', reason };
+  }
+  // Cut short before the merge, maybe mid-apply: the saved plan is stale; plan again from the state as it is.
+  await stopOrphan(proposal.component);
+  const planned = await planChange(ctx, proposal);
+  if (planned.status !== 'planned') {
+    const reason = `re-plan after a stop failed: ${planned.status === 'failed' ? planned.error : planned.reason}`;
+    await record(ctx, config, { ...entry, action: 'change.apply-failed', commit: proposal.commit, result: reason });
+    return { kind: 'failed', reason };
+  }
+  const checked = await checkApply(ctx, id);
+  const { since: _since, ...apply } = options;
+  return { kind: 'applied', applied: await applyChange(ctx, id, { ...apply, checked }) };
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import type { Build } from '../core/graph.ts';
 import { deploymentKey, type Config, type RepoFile } from '../core/model.ts';
 import { crossEnvironmentDependents, destroyClosure, type Waves } from '../core/order.ts';
 import type { Orphan } from '../core/orphans.ts';
-import type { LockHolder, LockStore, Progress, RunResult, RuntimeStore, TerraformRunner } from '../ports.ts';
-import { describeHolder } from './locks.ts';
+import type { LockHolder, LockInfo, LockStore, Progress, RunResult, RuntimeStore, TerraformRunner } from '../ports.ts';
+import { describeHolder, holderState, type ProcessProbe } from './locks.ts';
 import { silentProgress } from '../ports.ts';
 import { redactor, terraformErrorLine } from '../adapters/terraform/runner.ts';
 import { writeSecretFile } from '../adapters/terraform/cleanup.ts';
@@ -203,11 +203,23 @@ export async function forgetRecord(config: Config, runtime: RuntimeStore, env: s
 
 /**
  * Holds the environment's pipeline lock (`env-<env>`, the one every execution takes) while `fn` runs, so a
- * destroy never races an apply. A busy lock is an EnvironmentBusyError naming its holder.
+ * destroy never races an apply. A busy lock is an EnvironmentBusyError naming its holder; with `probe`, a lock
+ * whose holder died on this host is taken over (`onTookOver` hears of it).
  */
-export async function withEnvironmentLock<T>(locks: LockStore, env: string, holder: LockHolder, fn: () => Promise<T>): Promise<T> {
+export async function withEnvironmentLock<T>(
+  locks: LockStore,
+  env: string,
+  holder: LockHolder,
+  fn: () => Promise<T>,
+  options: { readonly probe?: ProcessProbe; readonly onTookOver?: (lock: LockInfo) => void } = {},
+): Promise<T> {
   const owner = holder.owner;
-  const got = await locks.acquire([`env-${env}`], holder, 6 * 3600);
+  // With a probe, a lock whose holder is a dead process on this host (a killed karma serve or apply) is taken
+  // over at once, as the pipeline's AcquireLock does.
+  const now = new Date();
+  const { probe } = options;
+  const got = await locks.acquire([`env-${env}`], holder, 6 * 3600, probe ? { canTakeOver: (lock) => holderState(lock, now, probe) === 'dead' } : {});
+  for (const lock of got.tookOver) options.onTookOver?.(lock);
   if (!got.acquired) {
     throw new EnvironmentBusyError(`${env} is locked by ${got.heldBy ? describeHolder(got.heldBy) : 'another run'}: a pipeline is applying there; try again when it has finished`);
   }

@@ -616,6 +616,60 @@ export function buildProgram(argv: readonly string[], io: IO, done: (exitCode: n
       (r, api, p, io) => r.remoteAudit(api, { json: flag(p, 'json'), change: text(p, 'change'), limit: integer(p, 'limit'), after: text(p, 'after') }, io),
     ),
   );
+  // Rollouts (docs/rollouts.md): the service's, so only with --api (or $KARMA_API_URL).
+  const rolloutCommands = () => import('./commands/rollout.ts');
+  const rollout = program
+    .command('rollout')
+    .description('apply a component\'s new inputs to several environments in order, through a running karma serve (--api): one change per environment, each after the one before succeeded')
+    .argument('<component>')
+    // Checked in the action, not with requiredOption: commander's mandatory check would also refuse `rollout show`.
+    .option('-i, --input <file>', "required: the component's full new inputs (JSON or YAML), the same in every environment")
+    .option('-e, --env <env>', 'an environment, in the order to apply (repeatable, 1 to 10)', collect)
+    .addOption(new Option('--approval <mode>', 'auto (default): each step after the one before succeeded; manual: each step after the first waits for karma rollout approve').choices(['auto', 'manual']))
+    .option('-m, --message <msg>', 'a one-line description of the change')
+    .option('--wait', 'follow the rollout until it ends, printing step transitions (exit 0 succeeded, 1 failed)')
+    .option('--json', 'print only JSON on stdout');
+  rollout.action(
+    action(
+      async () => (await rolloutCommands()).rolloutNeedsApi(),
+      async (_r, api, p, io) =>
+        (await rolloutCommands()).rolloutCreate(
+          api,
+          {
+            component: arg(p, 0),
+            input: requiredText(p, 'input', '-i, --input <file>'),
+            envs: texts(p, 'env') ?? [],
+            approval: choice(p, 'approval', ['auto', 'manual'] as const),
+            message: text(p, 'message'),
+            wait: flag(p, 'wait'),
+            json: flag(p, 'json'),
+          },
+          io,
+        ),
+    ),
+  );
+  rollout
+    .command('show')
+    .description('a rollout: its status and each step (exit 1 when it failed)')
+    .argument('<id>')
+    .option('--json', 'print only JSON on stdout')
+    .action(
+      action(
+        async () => (await rolloutCommands()).rolloutNeedsApi(),
+        async (_r, api, p, io) => (await rolloutCommands()).rolloutShow(api, { id: arg(p, 0), json: flag(p, 'json') }, io),
+      ),
+    );
+  rollout
+    .command('approve')
+    .description('approve the step of a manual rollout that waits for it (its plan is made: review it first)')
+    .argument('<id>')
+    .option('--json', 'print only JSON on stdout')
+    .action(
+      action(
+        async () => (await rolloutCommands()).rolloutNeedsApi(),
+        async (_r, api, p, io) => (await rolloutCommands()).rolloutApprove(api, { id: arg(p, 0), json: flag(p, 'json') }, io),
+      ),
+    );
   // Removed deployments (docs/cli.md): both show what they will do and need --yes or a "yes" at the terminal.
   withCommon(
     program

@@ -64,7 +64,7 @@ export class UsageError extends KarmaError {
 export class NotFoundError extends KarmaError {
   override readonly name: string = 'NotFoundError';
   override readonly exitCode = EXIT_INVALID;
-  readonly kind: 'environment' | 'component' | 'deployment' | 'change' | 'execution' | 'output';
+  readonly kind: 'environment' | 'component' | 'deployment' | 'change' | 'execution' | 'output' | 'rollout';
   readonly value: string;
   /** The environment looked in (kind deployment). */
   readonly env?: string;
