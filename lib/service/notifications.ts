@@ -174,6 +174,11 @@ export function describeEvent(event: ServiceEvent): string {
   }
 }
 
+/** The line in ASCII, as SNS subjects must be (the adapter would turn the rest into `?`). */
+export function asciiLine(line: string): string {
+  return line.replace(/ — /g, ' - ').replace(/→/g, '->').replace(/…/g, '...');
+}
+
 /** Slack reads `&`, `<` and `>` as markup in `text` and mrkdwn blocks. */
 function slackEscape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -422,7 +427,7 @@ export function startNotifications(options: NotificationOptions): Notifications 
 
   const publishSns = (target: SnsTarget, event: ServiceEvent): void => {
     track(
-      target.publish(describeEvent(event), JSON.stringify(event, null, 2)).then(
+      target.publish(asciiLine(describeEvent(event)), JSON.stringify(event, null, 2)).then(
         () => {
           snsCounts.published++;
         },
