@@ -11,6 +11,8 @@ export type SnsPublish = (subject: string, message: string) => Promise<void>;
 
 export interface SnsTarget {
   readonly topicArn: string;
+  /** The event types published (karma.yaml `notifications.sns.events`); absent: all. */
+  readonly events?: readonly string[];
   readonly publish: SnsPublish;
 }
 
@@ -25,5 +27,6 @@ export function openSnsTarget(notifications: NotificationsConfig | undefined, en
   if (!topicArn) return undefined;
   const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? /^arn:[^:]+:sns:([^:]+):/.exec(topicArn)?.[1];
   const endpoint = env['AWS_ENDPOINT_URL_SNS'] ?? env['AWS_ENDPOINT_URL'];
-  return { topicArn, publish: new SnsNotifier({ topicArn, ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) }).notify };
+  const events = notifications?.sns?.events;
+  return { topicArn, ...(events ? { events } : {}), publish: new SnsNotifier({ topicArn, ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) }).notify };
 }

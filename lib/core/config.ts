@@ -81,6 +81,18 @@ const envValue = (literal: string): z.ZodType<{ env: string }> =>
     )
     .strict();
 
+/** The event types a notification target subscribes to (absent: all of them). */
+const EventTypesYaml = z
+  .array(z.string())
+  .min(1, 'must list at least one event type, or be left out (all of them)')
+  .superRefine((events, ctx) => {
+    events.forEach((event, i) => {
+      if (!(NOTIFICATION_EVENT_TYPES as readonly string[]).includes(event)) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `unknown event type "${event}"; the types are ${NOTIFICATION_EVENT_TYPES.join(', ')}` });
+      }
+    });
+  });
+
 const WebhookYaml = z
   .object({
     name,
@@ -92,17 +104,7 @@ const WebhookYaml = z
     secret: envValue(
       'a literal secret is refused (it would be in Git); write secret: {env: VAR} and set VAR where karma serve runs',
     ).optional(),
-    events: z
-      .array(z.string())
-      .min(1, 'must list at least one event type, or be left out (all of them)')
-      .superRefine((events, ctx) => {
-        events.forEach((event, i) => {
-          if (!(NOTIFICATION_EVENT_TYPES as readonly string[]).includes(event)) {
-            ctx.addIssue({ code: 'custom', path: [i], message: `unknown event type "${event}"; the types are ${NOTIFICATION_EVENT_TYPES.join(', ')}` });
-          }
-        });
-      })
-      .optional(),
+    events: EventTypesYaml.optional(),
     format: z.enum(['slack', 'karma'], { error: 'must be slack or karma' }).default('slack'),
   })
   .strict();
@@ -125,6 +127,7 @@ const NotificationsYaml = z
         topicArn: z
           .string()
           .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be a standard SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:karma-notify (FIFO topics are not supported)'),
+        events: EventTypesYaml.optional(),
       })
       .strict()
       .optional(),

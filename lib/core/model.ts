@@ -95,8 +95,8 @@ export interface WebhookDef {
 
 export interface NotificationsConfig {
   readonly webhooks: readonly WebhookDef[];
-  /** An SNS topic every event is published to (KARMA_NOTIFY_TOPIC_ARN overrides it). */
-  readonly sns?: { readonly topicArn: string };
+  /** An SNS topic events are published to (KARMA_NOTIFY_TOPIC_ARN overrides the topic). */
+  readonly sns?: { readonly topicArn: string; readonly events?: readonly NotificationEventType[] };
 }
 
 export interface ComponentDef {

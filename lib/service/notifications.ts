@@ -443,7 +443,7 @@ export function startNotifications(options: NotificationOptions): Notifications 
     try {
       const bodies = new Map<string, string>();
       for (const hook of hooks) if (!hook.events || hook.events.has(event.type)) enqueue(hook, event, bodies);
-      if (sns) publishSns(sns, event);
+      if (sns && (!sns.events || sns.events.includes(event.type))) publishSns(sns, event);
     } catch (error) {
       log.error('could not queue an event for notification', { event: event.type, eventId: event.id, error: redact(errorText(error)) });
     }

@@ -94,22 +94,24 @@ describe('service notifications to SNS on moto', () => {
     expect(log.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 
-  it('KARMA_NOTIFY_TOPIC_ARN wins over karma.yaml', async () => {
+  it('KARMA_NOTIFY_TOPIC_ARN wins over karma.yaml; sns.events filters what is published', async () => {
     const fromYaml = await topicWithQueue();
     const fromEnv = await topicWithQueue();
     const bus = new EventBus();
     const notifications = startNotifications({
       bus,
-      config: configWith({ webhooks: [], sns: { topicArn: fromYaml.arn } }),
+      config: configWith({ webhooks: [], sns: { topicArn: fromYaml.arn, events: ['rollout.finished'] } }),
       deliveries: new MemoryDeliveryLog(),
       env: { ...credentialsEnv(), AWS_ENDPOINT_URL: motoEndpoint(), KARMA_NOTIFY_TOPIC_ARN: fromEnv.arn },
       log: memoryLog(),
     });
 
+    bus.publish({ type: 'change.queued', change: 'p-1', env: 'karma-dev', component: 'site', actor: 'alice', rollout: 'r-1' });
     bus.publish({ type: 'rollout.finished', rollout: 'r-1', component: 'site', status: 'succeeded' });
     await notifications.stop();
 
-    expect((await receive(fromEnv.queueUrl, 1)).map((m) => m.Subject)).toEqual(['karma: rollout r-1 of site succeeded']);
+    expect((await receive(fromEnv.queueUrl, 2, 2)).map((m) => m.Subject)).toEqual(['karma: rollout r-1 of site succeeded']);
+    expect(notifications.stats().sns).toEqual({ topicArn: fromEnv.arn, published: 1, failed: 0 });
     expect(await receive(fromYaml.queueUrl, 1, 2)).toEqual([]);
   });
 

@@ -43,6 +43,7 @@ describe('karma.yaml notifications', () => {
         '      url: http://127.0.0.1:9000/hook',
         '  sns:',
         '    topicArn: arn:aws:sns:eu-west-1:123456789012:karma-notify',
+        '    events: [change.finished, drift.found]',
         '',
       ].join('\n'),
     );
@@ -54,7 +55,7 @@ describe('karma.yaml notifications', () => {
         { name: 'relay', url: { env: 'KARMA_RELAY_URL' }, format: 'karma' },
         { name: 'local', url: 'http://127.0.0.1:9000/hook', format: 'slack' },
       ],
-      sns: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:karma-notify' },
+      sns: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:karma-notify', events: ['change.finished', 'drift.found'] },
     });
   });
 
@@ -130,9 +131,12 @@ describe('karma.yaml notifications', () => {
     expect(problems('notifications:\n  webhooks:\n    - {name: Ops Team, url: "https://a.example/h"}\n')[0]).toMatch(/^karma\.yaml:6: notifications\.webhooks\[0\]\.name: must be lowercase letters/);
   });
 
-  it('the SNS topic must be a standard topic ARN', () => {
+  it('the SNS topic must be a standard topic ARN; its events are known types', () => {
     expect(problems('notifications:\n  sns: {topicArn: "arn:aws:sns:eu-west-1:123456789012:karma.fifo"}\n')).toEqual([
       'karma.yaml:5: notifications.sns.topicArn: must be a standard SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:karma-notify (FIFO topics are not supported)',
+    ]);
+    expect(problems('notifications:\n  sns:\n    topicArn: arn:aws:sns:eu-west-1:123456789012:k\n    events: [graph.change]\n')).toEqual([
+      `karma.yaml:7: notifications.sns.events[0]: unknown event type "graph.change"; the types are ${NOTIFICATION_EVENT_TYPES.join(', ')}`,
     ]);
   });
 
