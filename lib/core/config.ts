@@ -24,7 +24,7 @@ import {
   type ParsedDocument,
   type PathSegment,
 } from './documents.ts';
-import { deploymentKey, type BackendConfig, type ComponentDef, type Config, type Deployment, type EnvironmentDef, type ProjectConfig, type Reference, type RepoFile } from './model.ts';
+import { NOTIFICATION_EVENT_TYPES, deploymentKey, type BackendConfig, type ComponentDef, type Config, type Deployment, type EnvironmentDef, type NotificationsConfig, type ProjectConfig, type Reference, type RepoFile } from './model.ts';
 import { NAME_PATTERN, findReferences } from './references.ts';
 import { findCycles } from './cycles.ts';
 import { declaredBackends, stateSettingsFor } from './state-backend.ts';
@@ -51,6 +51,88 @@ const StateYaml = z
   .strict();
 
 const DriftYaml = z.object({ onTrigger: z.enum(['report', 'revert']).default('report') }).strict();
+
+/** An environment variable's name, as POSIX shells accept it. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Why `text` cannot be a webhook's URL, or undefined when it can: https, or http to this machine only (a
+ * receiver in a test, a local relay). The message never repeats the URL: its path or query may hold a token.
+ */
+export function webhookUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'is not a URL; write https://host/path';
+  }
+  if (url.username || url.password) return 'must not carry a user or password (they would be in Git); sign with secret: {env: VAR}, or write url: {env: VAR}';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:') return LOCAL_HOSTS.has(url.hostname) ? undefined : `http is accepted only to 127.0.0.1, [::1] or localhost (host here: ${url.hostname}); use https`;
+  return `must be an https URL (scheme here: ${url.protocol.replace(/:$/, '')})`;
+}
+
+const envValue = (literal: string): z.ZodType<{ env: string }> =>
+  z
+    .object(
+      { env: z.string().regex(ENV_NAME, 'must be an environment variable name (letters, digits, _; not starting with a digit)') },
+      { error: (issue) => (issue.code === 'invalid_type' && issue.input !== undefined ? literal : undefined) },
+    )
+    .strict();
+
+/** The event types a notification target subscribes to (absent: all of them). */
+const EventTypesYaml = z
+  .array(z.string())
+  .min(1, 'must list at least one event type, or be left out (all of them)')
+  .superRefine((events, ctx) => {
+    events.forEach((event, i) => {
+      if (!(NOTIFICATION_EVENT_TYPES as readonly string[]).includes(event)) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `unknown event type "${event}"; the types are ${NOTIFICATION_EVENT_TYPES.join(', ')}` });
+      }
+    });
+  });
+
+const WebhookYaml = z
+  .object({
+    name,
+    url: z.union([z.string(), envValue('must be an https URL or {env: VAR}')], { error: 'must be an https URL or {env: VAR}' }).superRefine((value, ctx) => {
+      if (typeof value !== 'string') return;
+      const problem = webhookUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    secret: envValue(
+      'a literal secret is refused (it would be in Git); write secret: {env: VAR} and set VAR where karma serve runs',
+    ).optional(),
+    events: EventTypesYaml.optional(),
+    format: z.enum(['slack', 'karma'], { error: 'must be slack or karma' }).default('slack'),
+  })
+  .strict();
+
+const NotificationsYaml = z
+  .object({
+    webhooks: z
+      .array(WebhookYaml)
+      .default([])
+      .superRefine((hooks, ctx) => {
+        const seen = new Map<string, number>();
+        hooks.forEach((hook, i) => {
+          const first = seen.get(hook.name);
+          if (first === undefined) seen.set(hook.name, i);
+          else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate webhook name "${hook.name}" (also webhooks[${first}]); names must be unique` });
+        });
+      }),
+    sns: z
+      .object({
+        topicArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be a standard SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:karma-notify (FIFO topics are not supported)'),
+        events: EventTypesYaml.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
 const KarmaYaml = z
   .object({
@@ -99,6 +181,7 @@ const KarmaYaml = z
       .object({ keepBuilds: z.number().int().min(1).max(100_000).default(DEFAULT_KEEP_BUILDS) })
       .strict()
       .default({ keepBuilds: DEFAULT_KEEP_BUILDS }),
+    notifications: NotificationsYaml.optional(),
   })
   .strict();
 
@@ -295,6 +378,7 @@ export function parseConfig(files: readonly RepoFile[], options: ParseOptions, e
     terraform: k.terraform,
     drift: k.drift,
     history: k.history,
+    ...(k.notifications ? { notifications: k.notifications as NotificationsConfig } : {}),
   };
 
   // components/<name>/component.yaml

@@ -54,6 +54,49 @@ export interface ProjectConfig {
   readonly drift: DriftPolicy;
   /** Build history: how many builds every store keeps (default 50). Absent in hand-made configs. */
   readonly history?: { readonly keepBuilds: number };
+  /** Where `karma serve` sends its events (docs/notifications.md). Absent when karma.yaml has no `notifications:`. */
+  readonly notifications?: NotificationsConfig;
+}
+
+/**
+ * The event types a webhook may subscribe to: the same list as SERVICE_EVENT_TYPES in lib/app/events.ts (core
+ * cannot import lib/app; test/unit/core/config-notifications.test.ts checks the two are equal).
+ */
+export const NOTIFICATION_EVENT_TYPES = [
+  'graph.changed',
+  'change.queued',
+  'change.started',
+  'change.finished',
+  'rollout.step',
+  'rollout.finished',
+  'drift.found',
+  'deployment.orphaned',
+] as const;
+export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number];
+
+/** A value read from an environment variable of the process that runs `karma serve`: never written in Git. */
+export interface EnvValue {
+  readonly env: string;
+}
+
+/** One outgoing webhook (karma.yaml `notifications.webhooks[]`). */
+export interface WebhookDef {
+  /** Unique among the webhooks: in logs, stats and the failed-delivery list. */
+  readonly name: string;
+  /** https (http only to 127.0.0.1, [::1] or localhost), or the variable holding it (a Slack URL is itself a secret). */
+  readonly url: string | EnvValue;
+  /** The HMAC-SHA256 key of X-Karma-Signature-256; unsigned without one. */
+  readonly secret?: EnvValue;
+  /** The event types sent; absent = all of them. */
+  readonly events?: readonly NotificationEventType[];
+  /** `slack`: {text, blocks, karma: {event}}; `karma`: the event itself. */
+  readonly format: 'slack' | 'karma';
+}
+
+export interface NotificationsConfig {
+  readonly webhooks: readonly WebhookDef[];
+  /** An SNS topic events are published to (KARMA_NOTIFY_TOPIC_ARN overrides the topic). */
+  readonly sns?: { readonly topicArn: string; readonly events?: readonly NotificationEventType[] };
 }
 
 export interface ComponentDef {
