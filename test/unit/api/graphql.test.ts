@@ -21,7 +21,7 @@ import {
 import { LocalWorkspace } from '../../../lib/app/local-workspace.ts';
 import { componentView, impactView, planView } from '../../../lib/app/views.ts';
 import type { Rollout } from '../../../lib/ports.ts';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, removeDir } from '../../helpers/config-repo.ts';
 import { expectNoSecret, SEED_SECRETS } from '../../support/api-suite.ts';
@@ -259,6 +259,16 @@ describe('queries', () => {
 
     const info = await data<{ graphInfo: { builtAt: string; source: string; commit: string | null } }>('{ graphInfo { builtAt commit source buildId } }');
     expect(info.graphInfo.builtAt).toBe((await workspace.current()).snapshot.meta.builtAt);
+  });
+
+  it("docs/graphql.md's examples are answered, within the limits", async () => {
+    const blocks = [...readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'graphql.md'), 'utf8').matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks).toHaveLength(3);
+    for (const query of blocks) {
+      const answer = await ask(query, query.includes('$env') ? { env: 'karma-dev' } : query.includes('$id') ? { id: rollout.id } : undefined);
+      expect(answer.status, query).toBe(200);
+      expect(answer.body.errors, query).toBeUndefined();
+    }
   });
 
   it('introspection is answered', async () => {
