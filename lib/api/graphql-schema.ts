@@ -95,10 +95,11 @@ type Component {
   own: Status!
   ownReason: String!
   """
-  Why it has its status: itself first, then each upstream that blocks it, depth-first, each link with its
-  depth in the chain (0: this component). depth: links up to this depth (0 to ${MAX_DEPTH}).
+  Why it has its status (karma graph why): itself first, then each upstream that blocks it, depth-first, each
+  link with its depth in the chain (0: this component). depth: only the links up to this depth (0 to
+  ${MAX_DEPTH}); omitted, the whole chain.
   """
-  why(depth: Int = ${MAX_DEPTH}): [WhyLink!]!
+  why(depth: Int): [WhyLink!]!
   description: String
   "The Terraform module directory; null for an orphan."
   module: String

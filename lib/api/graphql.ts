@@ -297,7 +297,7 @@ const resolvers: Record<string, Record<string, Resolver<never>>> = {
     own: (ref: ComponentRef) => statusEnum(statusOf(ref).own),
     ownReason: (ref: ComponentRef) => statusOf(ref).ownReason,
     why: (ref: ComponentRef, args) => {
-      const depth = depthArg(args['depth']);
+      const depth = args['depth'] === undefined || args['depth'] === null ? Infinity : depthArg(args['depth']);
       return viewOf(ref.current, ref.env, ref.component)
         .why.chain.filter((step) => step.depth <= depth)
         .map((step: WhyStep) => ('status' in step ? { ...step, status: statusEnum(step.status) } : step));
@@ -424,13 +424,14 @@ function formatError(error: GraphQLError, fallbackCode: string, onError?: (error
  * 400 for a request refused whole (too large, too deep, too costly, invalid, a mutation, bad variables); 200 with
  * `data` and the errors of the fields that failed otherwise.
  */
-export function createGraphql(options: GraphqlOptions): (request: GraphqlRequest) => Promise<GraphqlAnswer> {
+export function createGraphql(options: GraphqlOptions): (request: GraphqlRequest, hooks?: { readonly onError?: (error: unknown) => void }) => Promise<GraphqlAnswer> {
   const schema = buildGraphqlSchema();
   const rules = [...specifiedRules, ...limitRules()];
   const documents = new Lru<Prepared>(GRAPHQL_DOCUMENT_CACHE);
   const maxComponents = options.maxComponents ?? GRAPHQL_MAX_COMPONENTS;
 
-  return async (request) => {
+  return async (request, hooks = {}) => {
+    const onError = hooks.onError ?? options.onError;
     if (Buffer.byteLength(request.query) > GRAPHQL_MAX_QUERY_BYTES) {
       return refuse(400, `the query is ${Buffer.byteLength(request.query)} bytes; at most ${GRAPHQL_MAX_QUERY_BYTES} are accepted (docs/graphql.md)`, 'QUERY_TOO_LARGE');
     }
@@ -461,7 +462,7 @@ export function createGraphql(options: GraphqlOptions): (request: GraphqlRequest
     })) as ExecutionResult;
     // No data: the request failed before execution (variables, operation name).
     const started = 'data' in result && result.data !== undefined;
-    const errors = result.errors?.map((e) => formatError(e, started ? 'BAD_REQUEST' : 'BAD_USER_INPUT', options.onError));
+    const errors = result.errors?.map((e) => formatError(e, started ? 'BAD_REQUEST' : 'BAD_USER_INPUT', onError));
     if (!started) return { status: 400, body: { errors: errors ?? [] } };
     // Over the budget: refused whole, like the static limits (partial data of an arbitrary cut would mislead).
     const costly = errors?.find((e) => e.extensions?.['code'] === TOO_COSTLY);
@@ -533,10 +534,12 @@ export function parseGraphqlHttp(input: { readonly method: string; readonly sear
 
 /**
  * The Hono handler for GET and POST /graphql. Mount it behind the `read` role (the SERVICE_ROUTES entries) and
- * the body limit, e.g. `app.on(['GET', 'POST'], '/graphql', graphqlHandler({ workspace, rollouts }))`.
+ * the body limit, e.g. `app.on(['GET', 'POST'], '/graphql', graphqlHandler({ workspace, rollouts }))`. `onError`
+ * is told about each unexpected error with the request's context (createApi's onError has this shape).
  */
-export function graphqlHandler(options: GraphqlOptions): (c: Context) => Promise<Response> {
-  const graphql = createGraphql(options);
+export function graphqlHandler(options: Omit<GraphqlOptions, 'onError'> & { readonly onError?: (error: unknown, c: Context) => void }): (c: Context) => Promise<Response> {
+  const { onError, ...rest } = options;
+  const graphql = createGraphql(rest);
   return async (c) => {
     const url = new URL(c.req.url);
     const parsed = parseGraphqlHttp({
@@ -545,7 +548,7 @@ export function graphqlHandler(options: GraphqlOptions): (c: Context) => Promise
       contentType: c.req.header('content-type') ?? null,
       ...(c.req.method === 'POST' ? { body: await c.req.text() } : {}),
     });
-    const answer = parsed.ok ? await graphql(parsed.request) : parsed.answer;
+    const answer = parsed.ok ? await graphql(parsed.request, onError ? { onError: (error) => onError(error, c) } : {}) : parsed.answer;
     return c.json(answer.body, answer.status as 200);
   };
 }

@@ -302,6 +302,15 @@ describe('errors and limits', () => {
     expect(answer.body.errors?.[0]).toMatchObject({ message: 'unexpected TypeError; the server log has the details', extensions: { code: 'INTERNAL' } });
     expect(JSON.stringify(answer.body)).not.toContain('secret detail');
     expect(told).toHaveLength(1);
+    // Over HTTP: told with the request's context, as createApi's onError is.
+    const paths: string[] = [];
+    const app = new Hono();
+    const failing = { ...workspace, current: () => Promise.reject(new TypeError('secret detail')) } as unknown as LocalWorkspace;
+    app.post('/graphql', graphqlHandler({ workspace: failing, onError: (_e, c) => paths.push(c.req.path) }));
+    const response = await app.request('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": "{ graphInfo { builtAt } }"}' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).not.toContain('secret detail');
+    expect(paths).toEqual(['/graphql']);
   });
 
   it(`too deep (over ${GRAPHQL_MAX_DEPTH} levels): refused whole, QUERY_TOO_DEEP, 400`, async () => {
