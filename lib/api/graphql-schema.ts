@@ -4,7 +4,7 @@
  * nothing else. Every type mirrors what a view of lib/app/views.ts (or the change and rollout use cases) returns;
  * it adds no field of its own beyond navigation (an output's consumers as components, dependencies to a depth).
  */
-import { MAX_DEPTH } from '../app/views.ts';
+import { DEFAULT_DEPTH, MAX_DEPTH } from '../app/views.ts';
 
 /** The most changes or rollouts one list field returns (the REST routes' page bound). */
 export const GRAPHQL_MAX_PAGE = 200;
@@ -107,9 +107,9 @@ type Component {
   file: String
   configHash: String
   "The deployments it depends on, up to depth hops (0 to ${MAX_DEPTH}), nearest first, then by env/name."
-  dependencies(depth: Int = 1): [Component!]!
+  dependencies(depth: Int = ${DEFAULT_DEPTH}): [Component!]!
   "The deployments that depend on it, up to depth hops (0 to ${MAX_DEPTH}), nearest first, then by env/name."
-  dependents(depth: Int = 1): [Component!]!
+  dependents(depth: Int = ${DEFAULT_DEPTH}): [Component!]!
   "As written in the config repo: a secret is a \${ssm:...} reference, never a value."
   inputs: JSON
   "The references its inputs make, where (at) and as written (text)."

@@ -45,7 +45,7 @@ import { componentId } from '../core/graph.ts';
 import { deploymentKey } from '../core/model.ts';
 import type { GraphElement, GraphSnapshot } from '../core/snapshot.ts';
 import type { ComponentStatus, Status } from '../core/status.ts';
-import { componentView, impactView, MAX_DEPTH, planView, reflects, type ComponentView, type OutputView } from '../app/views.ts';
+import { componentView, DEFAULT_DEPTH, impactView, MAX_DEPTH, planView, reflects, type ComponentView, type OutputView } from '../app/views.ts';
 import type { Current, Workspace } from '../app/workspace.ts';
 import type { WhyStep } from '../app/queries.ts';
 import { GRAPHQL_MAX_PAGE, GRAPHQL_SDL } from './graphql-schema.ts';
@@ -196,9 +196,10 @@ function statusOf(ref: ComponentRef): ComponentStatus {
   return ref.current.build.statuses.get(deploymentKey(ref.env, ref.component))!;
 }
 
-function depthArg(value: unknown): number {
-  const depth = value as number;
-  if (depth < 0 || depth > MAX_DEPTH) throw new UsageError(`depth must be an integer from 0 to ${MAX_DEPTH}, got ${depth}`);
+/** A `depth` argument; null (given explicitly) is the default. */
+function depthArg(value: unknown, byDefault: number): number {
+  const depth = (value as number | null | undefined) ?? byDefault;
+  if (depth !== Infinity && (depth < 0 || depth > MAX_DEPTH)) throw new UsageError(`depth must be an integer from 0 to ${MAX_DEPTH}, got ${depth}`);
   return depth;
 }
 
@@ -254,7 +255,7 @@ const resolvers: Record<string, Record<string, Resolver<never>>> = {
       ctx.spend(1);
       return { current, env, component } satisfies ComponentRef;
     },
-    plan: async (_root, args, ctx) => planView((await ctx.current()).build, args['env'] as string, (args['mode'] as string).toLowerCase() as 'apply' | 'all' | 'destroy'),
+    plan: async (_root, args, ctx) => planView((await ctx.current()).build, args['env'] as string, ((args['mode'] as string | null) ?? 'APPLY').toLowerCase() as 'apply' | 'all' | 'destroy'),
     impact: async (_root, args, ctx) => impactView((await ctx.current()).build, args['env'] as string, args['component'] as string, (args['output'] as string | null) ?? undefined),
     changes: async (_root, args, ctx) => {
       const limit = limitArg(args['limit']);
@@ -297,7 +298,7 @@ const resolvers: Record<string, Record<string, Resolver<never>>> = {
     own: (ref: ComponentRef) => statusEnum(statusOf(ref).own),
     ownReason: (ref: ComponentRef) => statusOf(ref).ownReason,
     why: (ref: ComponentRef, args) => {
-      const depth = args['depth'] === undefined || args['depth'] === null ? Infinity : depthArg(args['depth']);
+      const depth = depthArg(args['depth'], Infinity);
       return viewOf(ref.current, ref.env, ref.component)
         .why.chain.filter((step) => step.depth <= depth)
         .map((step: WhyStep) => ('status' in step ? { ...step, status: statusEnum(step.status) } : step));
@@ -306,8 +307,8 @@ const resolvers: Record<string, Record<string, Resolver<never>>> = {
     module: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).module,
     file: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).file,
     configHash: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).configHash,
-    dependencies: (ref: ComponentRef, args, ctx) => walk(ctx, ref, depthArg(args['depth']), (view) => view.dependsOn),
-    dependents: (ref: ComponentRef, args, ctx) => walk(ctx, ref, depthArg(args['depth']), (view) => view.dependents),
+    dependencies: (ref: ComponentRef, args, ctx) => walk(ctx, ref, depthArg(args['depth'], DEFAULT_DEPTH), (view) => view.dependsOn),
+    dependents: (ref: ComponentRef, args, ctx) => walk(ctx, ref, depthArg(args['depth'], DEFAULT_DEPTH), (view) => view.dependents),
     inputs: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).inputs,
     references: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).references,
     outputs: (ref: ComponentRef): OutputRef[] => viewOf(ref.current, ref.env, ref.component).outputs.map((o) => ({ ...o, current: ref.current })),

@@ -193,6 +193,14 @@ describe('queries', () => {
     const network = await data<{ component: { dependents: { name: string }[] } }>('{ component(env: "karma-dev", name: "network") { dependents(depth: 1) { name } } }');
     expect(network.component.dependents.map((c) => `karma-dev/${c.name}`)).toEqual(view('karma-dev/network').dependents);
     expect((await ask('{ component(env: "karma-dev", name: "network") { dependencies(depth: 11) { name } } }')).body.errors?.[0]?.message).toContain('from 0 to 10');
+    // An explicit null is the default, for depth and for a plan's mode.
+    const nulls = await data<{ component: { dependencies: unknown[]; why: unknown[]; all: unknown[]; allWhy: unknown[] }; plan: unknown; apply: unknown }>(`{
+      component(env: "karma-prod", name: "serverless-site") { dependencies(depth: null) { name } all: dependencies { name } why(depth: null) { depth } allWhy: why { depth } }
+      plan(env: "karma-dev", mode: null) { waves } apply: plan(env: "karma-dev") { waves }
+    }`);
+    expect(nulls.component.dependencies).toEqual(nulls.component.all);
+    expect(nulls.component.why).toEqual(nulls.component.allWhy);
+    expect(nulls.plan).toEqual(nulls.apply);
   });
 
   it("outputs with their consumers; a sensitive output's value is null", async () => {
