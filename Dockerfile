@@ -70,9 +70,13 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/statemachines/pipeline.asl.json ./statemachines/pipeline.asl.json
 COPY --from=terraform /usr/local/bin/terraform /usr/local/bin/terraform
+# The slim base has no CA bundle (Node carries its own; Terraform, a Go binary, reads the system's to reach the
+# provider registry): the terraform stage's, without a package manager run here.
+COPY --from=terraform /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 
 # The root filesystem may be read-only (ECS readonlyRootFilesystem): everything Karma and Terraform write goes
-# to /tmp or to the work volume.
+# to /tmp or to the work volume. Each VOLUME path is a containerPath of the task definition: ECS copies what the
+# image has there (the directory made above for uid 10001) into the task's ephemeral storage.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps \
     HOME=/home/karma/.karma \

@@ -137,7 +137,7 @@ export class KarmaStack extends Stack {
             cpu: s.service.cpu,
             memory: s.service.memory,
             desiredCount: s.service.desiredCount,
-            imageDirectory: imageDirectory(s.service.imageDirectory),
+            image: s.service.image ?? { directory: imageDirectory(s.service.imageDirectory) },
             ...(s.service.certificateArn ? { certificateArn: s.service.certificateArn } : {}),
             logRetentionDays: s.service.logRetentionDays,
           })

@@ -4,7 +4,8 @@
  *
  *   ECS cluster      Container Insights on
  *   task definition  Fargate, ARM64, one container from the repository's Dockerfile (an image asset: `cdk synth`
- *                    only stages the build context, `cdk deploy` builds and pushes it), read-only root filesystem,
+ *                    only stages the build context, `cdk deploy` builds and pushes it) or from a pushed ECR image
+ *                    (settings.service.image), read-only root filesystem,
  *                    user 10001, ephemeral volumes for /tmp and /home/karma/.karma (the only writable paths),
  *                    stopTimeout 120 s (SIGTERM, then the service stops taking work and finishes or hands back the
  *                    running apply), awslogs (the service logs JSON lines), KARMA_API_TOKEN from Secrets Manager
@@ -27,6 +28,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -114,7 +116,8 @@ export interface KarmaServiceProps {
   readonly cpu: number;
   readonly memory: number;
   readonly desiredCount: number;
-  readonly imageDirectory: string;
+  /** Where the image comes from: the Dockerfile's directory (built by `cdk deploy`) or a pushed ECR image. */
+  readonly image: { readonly directory: string } | { readonly repository: string; readonly tag: string };
   readonly certificateArn?: string;
   readonly logRetentionDays: number;
 }
@@ -248,7 +251,10 @@ export class KarmaService extends Construct {
       NODE_OPTIONS: `--enable-source-maps --max-old-space-size=${Math.floor(props.memory * 0.75)}`,
     };
     this.container = this.taskDefinition.addContainer('karma', {
-      image: ecs.ContainerImage.fromAsset(props.imageDirectory, { platform: Platform.LINUX_ARM64 }),
+      image:
+        'directory' in props.image
+          ? ecs.ContainerImage.fromAsset(props.image.directory, { platform: Platform.LINUX_ARM64 })
+          : ecs.ContainerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'Repository', props.image.repository), props.image.tag),
       command: ['serve', '--host', '0.0.0.0', '--port', String(SERVICE_PORT)],
       user: SERVICE_USER,
       readonlyRootFilesystem: true,

@@ -111,6 +111,17 @@ const ServiceSettings = z
       .default(1),
     /** The directory holding the Dockerfile (relative to the CDK app's directory, or absolute). @default the repository root */
     imageDirectory: z.string().min(1).optional(),
+    /**
+     * A pre-built image in an ECR repository of the stack's account and region, instead of building the Dockerfile
+     * at deploy time (a deploy machine without Docker, an image built and scanned by CI). @default - built from imageDirectory
+     */
+    image: z
+      .object({
+        repository: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'must be an ECR repository name such as karma/service'),
+        tag: z.string().regex(/^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$/, 'must be an image tag (e.g. 1.4.0) or a digest sha256:<64 hex>'),
+      })
+      .strict()
+      .optional(),
     /** An ACM certificate ARN: the ALB listens on HTTPS 443 with it. @default - HTTP on port 80, inside the VPC only */
     certificateArn: z
       .string()
@@ -121,6 +132,9 @@ const ServiceSettings = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.image && s.imageDirectory !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['image'], message: 'give image (a pre-built image) or imageDirectory (built at deploy time), not both' });
+    }
     const allowed = FARGATE_MEMORY[s.cpu];
     if (allowed && (s.memory < allowed.min || s.memory > allowed.max || (s.memory - allowed.min) % allowed.step !== 0)) {
       ctx.addIssue({
@@ -209,7 +223,7 @@ export const KarmaSettings = z
     snapshotRetentionDays: z.number().int().min(1).default(90),
     /** The serverless HTTP API: {"enabled","auth","throttle"}; docs/deploy.md "The HTTP API". @default IAM auth, 20 rps, burst 40 */
     api: ApiSettings,
-    /** The long-running service on Fargate: {"enabled","cpu","memory","desiredCount","imageDirectory","certificateArn"}; docs/deploy-service.md. @default off */
+    /** The long-running service on Fargate: {"enabled","cpu","memory","desiredCount","imageDirectory"|"image","certificateArn","logRetentionDays"}; docs/deploy-service.md. @default off */
     service: ServiceSettings,
   })
   .strict()

@@ -6,7 +6,7 @@
  * scoped to Karma's resources, and no unacknowledged cdk-nag finding. `cdk synth` stages the image's build
  * context without Docker (there is none on these machines): the staged asset is checked too.
  */
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -30,13 +30,15 @@ const GITHUB_PRIVATE: KarmaSettingsInput = {
 let off: Synthesized;
 let cc: Synthesized;
 let gh: Synthesized;
+let pushed: Synthesized;
 
 beforeAll(() => {
   off = synth(CODECOMMIT_SETTINGS);
   // nag: true: the synth throws on any unacknowledged cdk-nag finding.
   cc = synth({ ...CODECOMMIT_SETTINGS, service: { enabled: true } }, { nag: true });
   gh = synth({ ...GITHUB_PRIVATE, service: { enabled: true, cpu: 2048, memory: 8192, certificateArn: CERT } }, { nag: true });
-}, 180_000);
+  pushed = synth({ ...CODECOMMIT_SETTINGS, service: { enabled: true, image: { repository: 'karma/service', tag: '1.4.0' } } }, { nag: true });
+}, 240_000);
 
 const props = (r: Json) => r['Properties'] as Json;
 function resources(s: Synthesized, type: string): [string, Json][] {
@@ -83,6 +85,9 @@ describe('settings.service', () => {
     [{ service: { certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' } }, /^karma settings: service\.certificateArn: must be an ACM certificate ARN/],
     [{ service: { logRetentionDays: 7 } }, /^karma settings: service\.logRetentionDays: must be 30, 90, 180 or 365/],
     [{ service: { enable: true } }, /^karma settings: service: unknown key "enable": remove it or fix its spelling/],
+    [{ service: { image: { repository: 'Karma Service', tag: '1' } } }, /^karma settings: service\.image\.repository: must be an ECR repository name/],
+    [{ service: { image: { repository: 'karma', tag: 'sha256:abc' } } }, /^karma settings: service\.image\.tag: must be an image tag \(e\.g\. 1\.4\.0\) or a digest/],
+    [{ service: { image: { repository: 'karma', tag: '1' }, imageDirectory: '.' } }, /^karma settings: service\.image: give image \(a pre-built image\) or imageDirectory \(built at deploy time\), not both/],
   ])('invalid %j fails with one line naming the key', (patch, expected) => {
     let message = '';
     try {
@@ -353,10 +358,23 @@ describe('the task role: least privilege', () => {
   });
 });
 
+describe('a pushed image (settings.service.image)', () => {
+  it('runs the ECR image by tag, builds nothing, and lets the execution role pull from that repository only', () => {
+    const image = container(pushed)['Image'];
+    expect(JSON.stringify(image)).toContain('.dkr.ecr.eu-west-1.');
+    expect(JSON.stringify(image)).toContain('/karma/service:1.4.0');
+    const manifest = JSON.parse(readFileSync(join(pushed.outdir, 'Karma.assets.json'), 'utf8')) as { dockerImages?: Json };
+    expect(Object.keys(manifest.dockerImages ?? {})).toEqual([]);
+    const statements = statementsOfRole(pushed, logicalId(pushed, pushed.stack.service!.taskDefinition.obtainExecutionRole()));
+    const pull = statements.find((s) => list(s['Action']).includes('ecr:BatchGetImage'))!;
+    expect(JSON.stringify(pull['Resource'])).toContain(':repository/karma/service');
+  });
+});
+
 describe('cdk-nag and the image asset', () => {
   it('synthesizes with cdk-nag and no unacknowledged finding; every service acknowledgement has a reason', () => {
     // beforeAll synthesized both deployments with nag: a finding would have thrown.
-    for (const s of [cc, gh]) {
+    for (const s of [cc, gh, pushed]) {
       const mine = s.stack.acknowledgements.filter((a) => a.path.startsWith(`${s.stack.node.id}/Service/`));
       expect(mine.map((a) => a.id)).toEqual(expect.arrayContaining(['AwsSolutions-ECS2', 'AwsSolutions-EC23', 'AwsSolutions-SMG4']));
       for (const a of mine) expect(a.reason.length).toBeGreaterThan(40);

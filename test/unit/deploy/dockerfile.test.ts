@@ -151,6 +151,8 @@ describe('Dockerfile', () => {
     const relativePath = /new URL\("([^"]+)"/.exec(rewritten)![1]!;
     expect(target('/src/statemachines/pipeline.asl.json')).toBe(resolve(dist, relativePath));
     expect(relative(ROOT, DIST)).toBe('dist');
+    // Terraform (Go) verifies the provider registry with the system CA bundle, which the slim base lacks.
+    expect(target('/etc/ssl/certs/ca-certificates.crt')).toBe('/etc/ssl/certs/ca-certificates.crt');
     // Every COPY in the runtime stage copies from a build stage: nothing from the build context reaches it.
     for (const c of copies) expect(c, c).toMatch(/^--from=(build|deps|terraform)\s/);
   });
