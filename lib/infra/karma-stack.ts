@@ -8,6 +8,8 @@
  *   KarmaTriggers  EventBridge rules (SSM change, Git push, drift schedule, failures), dead-letter alarm, GitHub webhook
  *   KarmaApi       the HTTP API (settings.api; on by default): a function per route group, IAM or JWT auth,
  *                  throttled $default stage with access logs, the audit table, one invoke policy per role
+ *   KarmaService   the long-running service (settings.service; off by default): `karma serve` on Fargate behind
+ *                  an internal ALB, its DynamoDB table and the SQS queue of SSM change events (service.ts)
  *
  * cdk-nag (AwsSolutions) findings that stay are acknowledged in nag.ts, each with its reason.
  */
@@ -19,6 +21,7 @@ import { NeptuneCluster, NEPTUNE_PORT } from './graph.ts';
 import { acknowledgeFindings, type Acknowledgement } from './nag.ts';
 import { KarmaNetwork } from './network.ts';
 import { configGraphEnvironment, KarmaPipeline } from './pipeline.ts';
+import { imageDirectory, KarmaService } from './service.ts';
 import { configRepoUrl, type KarmaSettings } from './settings.ts';
 import { KarmaTriggers } from './triggers.ts';
 
@@ -33,6 +36,8 @@ export class KarmaStack extends Stack {
   readonly triggers: KarmaTriggers;
   /** The HTTP API; undefined when settings.api.enabled is false. */
   readonly api: KarmaApi | undefined;
+  /** The long-running service; undefined unless settings.service.enabled. */
+  readonly service: KarmaService | undefined;
   readonly settings: KarmaSettings;
   readonly acknowledgements: Acknowledgement[];
   private readonly zones: string[];
@@ -110,6 +115,33 @@ export class KarmaStack extends Stack {
           throttle: s.api.throttle,
         })
       : undefined;
+    // settings.ts refuses service.enabled without api.enabled: the audit table is the API's.
+    this.service =
+      s.service.enabled && this.api
+        ? new KarmaService(this, 'Service', {
+            network: this.network,
+            graph: this.graph,
+            stateMachine: this.pipeline.stateMachine,
+            topic: this.pipeline.topic,
+            key: this.pipeline.key,
+            auditTable: this.api.auditTable,
+            configEnvironment: configGraphEnvironment({ configUrl: configRepoUrl(s), gremlinUrl: this.graph.gremlinUrl, gitHubTokenSecretName: gitHub?.tokenSecretName }),
+            runtimeRead: this.pipeline.runtimeRead,
+            parameterPrefix: s.parameterPrefix,
+            readableParameterPaths: s.readableParameterPaths,
+            branch: s.branch,
+            ...(codeCommit ? { codeCommitRepositoryArn: codeCommit.arn } : {}),
+            ...(gitHub?.tokenSecretName ? { gitHubTokenSecretName: gitHub.tokenSecretName } : {}),
+            eventsDeadLetterQueue: this.triggers.deadLetterQueue,
+            accessLogsBucket: this.pipeline.accessLogsBucket,
+            cpu: s.service.cpu,
+            memory: s.service.memory,
+            desiredCount: s.service.desiredCount,
+            image: s.service.image ?? { directory: imageDirectory(s.service.imageDirectory) },
+            ...(s.service.certificateArn ? { certificateArn: s.service.certificateArn } : {}),
+            logRetentionDays: s.service.logRetentionDays,
+          })
+        : undefined;
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn ...' });
     new CfnOutput(this, 'NeptuneEndpoint', { value: this.graph.gremlinUrl, description: 'KARMA_NEPTUNE_ENDPOINT (reachable from inside the VPC only)' });
@@ -142,6 +174,15 @@ export class KarmaStack extends Stack {
         new CfnOutput(this, `Api${name}PolicyArn`, { value: this.api.rolePolicies[role].managedPolicyArn, description: `attach to the users and roles that hold the API role ${role}` });
       }
       new CfnOutput(this, 'AuditTableName', { value: this.api.auditTable.tableName, description: 'the audit log (change requests and applies)' });
+    }
+
+    if (this.service) {
+      new CfnOutput(this, 'ServiceLoadBalancerDns', { value: this.service.loadBalancer.loadBalancerDnsName, description: 'the Karma service\'s internal ALB (reachable inside the VPC only)' });
+      new CfnOutput(this, 'ServiceUrl', { value: this.service.url, description: 'karma --api URL (with $KARMA_API_TOKEN); docs/deploy-service.md' });
+      new CfnOutput(this, 'ServiceAdminTokenSecretArn', { value: this.service.adminToken.secretArn, description: 'the service\'s admin bearer token (KARMA_API_TOKEN)' });
+      new CfnOutput(this, 'ServiceTableName', { value: this.service.table.tableName, description: 'the service\'s change queue, rollouts and failed deliveries (KARMA_SERVICE_TABLE)' });
+      new CfnOutput(this, 'ServiceSsmEventsQueueUrl', { value: this.service.ssmEvents.queueUrl, description: 'SSM change events the live graph follows (KARMA_SSM_EVENTS_QUEUE_URL)' });
+      new CfnOutput(this, 'ServiceLogGroup', { value: this.service.logGroup.logGroupName, description: 'the service\'s JSON log lines' });
     }
 
     this.acknowledgements = acknowledgeFindings(this);

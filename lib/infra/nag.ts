@@ -132,5 +132,28 @@ export function acknowledgeFindings(stack: KarmaStack): Acknowledgement[] {
       }
     }
   }
+
+  // The long-running service (settings.service.enabled)
+  const service = stack.service;
+  if (service) {
+    ack(service.loadBalancerSecurityGroup, 'AwsSolutions-EC23',
+      'service ALB security group: ingress on the listener port from the VPC CIDR only (Fn::GetAtt VPC.CidrBlock, an intrinsic cdk-nag cannot read), never 0.0.0.0/0; the ALB is internal');
+    ack(service.taskDefinition, 'AwsSolutions-ECS2',
+      'the task\'s environment holds names and addresses only (table, queue, topic, state machine, Neptune endpoint, config repo URL, directories); the one secret, KARMA_API_TOKEN, is injected from Secrets Manager');
+    ack(service.adminToken, 'AwsSolutions-SMG4',
+      'the admin bearer token is held by its callers too: rotating it means handing the new value to every caller and restarting the task, which no rotation Lambda can do; rotate by hand (docs/deploy-service.md "Tokens")');
+    const taskRole = service.taskDefinition.taskRole;
+    ack(taskRole, ssm(`${prefix}/*`), 'runtime store reads (the live graph): every component output and state lives under the configured prefix; names come from the config repo');
+    for (const p of stack.settings.readableParameterPaths) ack(taskRole, ssm(`${p.replace(/\/$/, '')}/*`), 'parameters the config repo references with ${ssm:...}, listed in settings.readableParameterPaths');
+    ack(taskRole, ssm(`${prefix}/*/state`), 'a component whose apply died without recording a result is recorded failed, as PlanWave does: only state parameters (<prefix>/<env>/<component>/state), named at run time');
+    ack(taskRole, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:neptune-db:${region}:${account}:<${logicalId(graph.cluster)}.ClusterResourceId>/*]`,
+      'the live graph syncs to Neptune: neptune-db actions are scoped to this cluster\'s resource id; the trailing /* is the only form Neptune IAM auth accepts for data access');
+    const smName = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(pipeline.stateMachine)}"}]}]}`;
+    ack(taskRole, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${smName}:*]`,
+      'a queued apply follows the execution it started: DescribeExecution on the executions of Karma\'s state machine only; execution names are made at run time');
+    ack(taskRole, 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'publishing notifications to the topic encrypted with Karma\'s own key (grantPublish: the only key in the grant)');
+    ack(service.taskDefinition.obtainExecutionRole(), 'AwsSolutions-IAM5[Resource::*]',
+      'ECS task execution role: ecr:GetAuthorizationToken does not support resource-level permissions (the image pull itself is scoped to the asset repository)');
+  }
   return done;
 }

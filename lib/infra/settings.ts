@@ -75,6 +75,77 @@ const ApiSettings = z
   .strict()
   .prefault({});
 
+/** Fargate's CPU units and the memory (MiB) each allows: min, max, step. */
+export const FARGATE_MEMORY: Readonly<Record<number, { min: number; max: number; step: number }>> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
+};
+
+/** The long-running service, `karma serve` on Fargate behind an internal ALB (lib/infra/service.ts, docs/deploy-service.md). */
+const ServiceSettings = z
+  .object({
+    /** Deploy it (ECS cluster, Fargate service, internal ALB, service table, SSM change queue). @default false */
+    enabled: z.boolean().default(false),
+    /** Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384). @default 1024 */
+    cpu: z
+      .number()
+      .refine((n) => n in FARGATE_MEMORY, 'must be a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384')
+      .default(1024),
+    /** Task memory in MiB, within what the CPU size allows. @default 2048 */
+    memory: z.number().int('must be whole MiB').default(2048),
+    /**
+     * Running tasks: 1 (or 0 to stop it and keep everything else). Not more: EventBridge's SSM change events are
+     * one SQS queue, and a message goes to ONE consumer, so a second instance's live graph would miss changes.
+     * @default 1
+     */
+    desiredCount: z
+      .number()
+      .int()
+      .min(0, 'must be 0 (stopped) or 1')
+      .max(1, 'must be 0 or 1: one instance keeps one live graph (each SSM change event reaches one consumer; docs/deploy-service.md "Scaling")')
+      .default(1),
+    /** The directory holding the Dockerfile (relative to the CDK app's directory, or absolute). @default the repository root */
+    imageDirectory: z.string().min(1).optional(),
+    /**
+     * A pre-built image in an ECR repository of the stack's account and region, instead of building the Dockerfile
+     * at deploy time (a deploy machine without Docker, an image built and scanned by CI). @default - built from imageDirectory
+     */
+    image: z
+      .object({
+        repository: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'must be an ECR repository name such as karma/service'),
+        tag: z.string().regex(/^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$/, 'must be an image tag (e.g. 1.4.0) or a digest sha256:<64 hex>'),
+      })
+      .strict()
+      .optional(),
+    /** An ACM certificate ARN: the ALB listens on HTTPS 443 with it. @default - HTTP on port 80, inside the VPC only */
+    certificateArn: z
+      .string()
+      .regex(/^arn:aws[\w-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/, 'must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)')
+      .optional(),
+    /** Days the service's log group keeps its logs. @default 90 */
+    logRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365)], { error: 'must be 30, 90, 180 or 365' }).default(90),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.image && s.imageDirectory !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['image'], message: 'give image (a pre-built image) or imageDirectory (built at deploy time), not both' });
+    }
+    const allowed = FARGATE_MEMORY[s.cpu];
+    if (allowed && (s.memory < allowed.min || s.memory > allowed.max || (s.memory - allowed.min) % allowed.step !== 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['memory'],
+        message: `with cpu ${s.cpu}, Fargate allows ${allowed.min} to ${allowed.max} MiB in steps of ${allowed.step}`,
+      });
+    }
+  })
+  .prefault({});
+
 export const KarmaSettings = z
   .object({
     /** The AWS account and region the stack deploys to (no lookups: synth stays offline). */
@@ -152,11 +223,20 @@ export const KarmaSettings = z
     snapshotRetentionDays: z.number().int().min(1).default(90),
     /** The serverless HTTP API: {"enabled","auth","throttle"}; docs/deploy.md "The HTTP API". @default IAM auth, 20 rps, burst 40 */
     api: ApiSettings,
+    /** The long-running service on Fargate: {"enabled","cpu","memory","desiredCount","imageDirectory"|"image","certificateArn","logRetentionDays"}; docs/deploy-service.md. @default off */
+    service: ServiceSettings,
   })
   .strict()
   .superRefine((s, ctx) => {
     if ('github' in s.configRepo && s.natGateways === 0) {
       ctx.addIssue({ code: 'custom', path: ['natGateways'], message: 'a GitHub config repo needs natGateways >= 1 (the Lambdas and CodeBuild reach GitHub through NAT)' });
+    }
+    if (s.service.enabled && !s.api.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service', 'enabled'],
+        message: 'the service needs api.enabled: it writes the audit table the HTTP API creates (set api.enabled to true, or service.enabled to false)',
+      });
     }
   });
 
