@@ -326,7 +326,7 @@ describe('startNotifications: webhooks', () => {
   });
 
   it('publishing never waits for a delivery, and one webhook receives its events in order', async () => {
-    const slow: Answer = (res) => setTimeout(() => res.writeHead(200).end(), 40);
+    const slow: Answer = (res) => setTimeout(() => res.writeHead(200).end(), 100);
     for (let i = 0; i < 5; i++) receiver.answers.push(slow);
     receiver.answers.splice(2, 0, status(503));
     start([{ format: 'karma' }]);
@@ -336,7 +336,7 @@ describe('startNotifications: webhooks', () => {
     const publishMs = performance.now() - began;
     await receiver.waitFor(6);
 
-    expect(publishMs).toBeLessThan(30);
+    expect(publishMs).toBeLessThan(200); // five deliveries one after another take over 500 ms
     const sent = receiver.received.map((r) => (JSON.parse(r.body) as { id: number }).id);
     expect(sent).toEqual([ids[0], ids[1], ids[2], ids[2], ids[3], ids[4]]);
   });
