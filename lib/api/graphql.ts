@@ -122,7 +122,7 @@ interface OutputRef extends OutputView {
   readonly current: Current;
 }
 
-/** Per request: the build (read once), the component budget. */
+/** Per request: the build (read once), the budget of objects. */
 interface RequestContext {
   readonly current: () => Promise<Current>;
   readonly spend: (objects: number) => void;
