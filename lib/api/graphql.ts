@@ -12,8 +12,8 @@
  *   - the static cost of graphql-armor's cost-limit rule (QUERY_TOO_COSTLY): each nesting level multiplies its
  *     fields' cost by GRAPHQL_COST.depthCostFactor, so fan-outs (components of dependencies of dependencies...)
  *     grow exponentially while wide, shallow queries stay cheap;
- *   - a budget of components per request, counted while resolving (QUERY_TOO_COSTLY): the static cost cannot see a
- *     list's length nor what `dependencies(depth: 10)` walks.
+ *   - a budget of objects per request (components, outputs, why links), counted while resolving
+ *     (QUERY_TOO_COSTLY): the static cost cannot see a list's length nor what `dependencies(depth: 10)` walks.
  *
  * Errors: a Karma error is what the REST problem says (lib/api/problem.ts), as a GraphQL error with
  * `extensions.code` (NOT_FOUND with `known`, BAD_REQUEST, CONFLICT, UNAVAILABLE); anything else says only its
@@ -68,11 +68,13 @@ export const GRAPHQL_MAX_DEPTH = 12;
  */
 export const GRAPHQL_COST = { maxCost: 10_000, objectCost: 2, scalarCost: 1, depthCostFactor: 3 } as const;
 /**
- * Components one request may resolve (each element of a list of components, and each one a `dependencies` or
- * `dependents` walk visits). Every component of the 5,000 × 3 benchmark graph with its dependencies at depth 1 is
- * 47,982 (15,000 + 32,982 DEPENDS_ON edges); the same at depth 10 is refused.
+ * Objects one request may resolve: each component of a list (and each one a `dependencies` or `dependents` walk
+ * visits), each output, each why link. On the 5,000 × 3 benchmark graph, every component with its dependencies at
+ * depth 1 is 47,982 (15,000 + 32,982 DEPENDS_ON edges): allowed. Every component with every field of its view
+ * (why, outputs and consumers, dependencies and dependents) is about 174,000, a 26 MB answer that holds the
+ * process for seconds: refused, as is every component with its dependencies at depth 10.
  */
-export const GRAPHQL_MAX_COMPONENTS = 250_000;
+export const GRAPHQL_MAX_OBJECTS = 100_000;
 /** Parsed and validated documents kept, by query text. */
 export const GRAPHQL_DOCUMENT_CACHE = 200;
 
@@ -82,8 +84,8 @@ export interface GraphqlOptions {
   readonly rollouts?: Pick<ServiceEndpoints['rollouts'], 'get' | 'list'>;
   /** Told about every unexpected error (INTERNAL): the answer says only its kind. */
   readonly onError?: (error: unknown) => void;
-  /** Components one request may resolve (default GRAPHQL_MAX_COMPONENTS). */
-  readonly maxComponents?: number;
+  /** Objects one request may resolve (default GRAPHQL_MAX_OBJECTS). */
+  readonly maxObjects?: number;
 }
 
 export interface GraphqlRequest {
@@ -120,10 +122,10 @@ interface OutputRef extends OutputView {
   readonly current: Current;
 }
 
-/** Per request: the build (read once), the component budget. */
+/** Per request: the build (read once), the budget of objects. */
 interface RequestContext {
   readonly current: () => Promise<Current>;
-  readonly spend: (components: number) => void;
+  readonly spend: (objects: number) => void;
   readonly options: GraphqlOptions;
 }
 
@@ -297,11 +299,11 @@ const resolvers: Record<string, Record<string, Resolver<never>>> = {
     reason: (ref: ComponentRef) => statusOf(ref).reason,
     own: (ref: ComponentRef) => statusEnum(statusOf(ref).own),
     ownReason: (ref: ComponentRef) => statusOf(ref).ownReason,
-    why: (ref: ComponentRef, args) => {
+    why: (ref: ComponentRef, args, ctx) => {
       const depth = depthArg(args['depth'], Infinity);
-      return viewOf(ref.current, ref.env, ref.component)
-        .why.chain.filter((step) => step.depth <= depth)
-        .map((step: WhyStep) => ('status' in step ? { ...step, status: statusEnum(step.status) } : step));
+      const chain = viewOf(ref.current, ref.env, ref.component).why.chain.filter((step) => step.depth <= depth);
+      ctx.spend(chain.length);
+      return chain.map((step: WhyStep) => ('status' in step ? { ...step, status: statusEnum(step.status) } : step));
     },
     description: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).description,
     module: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).module,
@@ -311,7 +313,11 @@ const resolvers: Record<string, Record<string, Resolver<never>>> = {
     dependents: (ref: ComponentRef, args, ctx) => walk(ctx, ref, depthArg(args['depth'], DEFAULT_DEPTH), (view) => view.dependents),
     inputs: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).inputs,
     references: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).references,
-    outputs: (ref: ComponentRef): OutputRef[] => viewOf(ref.current, ref.env, ref.component).outputs.map((o) => ({ ...o, current: ref.current })),
+    outputs: (ref: ComponentRef, _args, ctx): OutputRef[] => {
+      const outputs = viewOf(ref.current, ref.env, ref.component).outputs;
+      ctx.spend(outputs.length);
+      return outputs.map((o) => ({ ...o, current: ref.current }));
+    },
     lastApply: (ref: ComponentRef) => viewOf(ref.current, ref.env, ref.component).lastApply,
   },
   Output: {
@@ -429,7 +435,7 @@ export function createGraphql(options: GraphqlOptions): (request: GraphqlRequest
   const schema = buildGraphqlSchema();
   const rules = [...specifiedRules, ...limitRules()];
   const documents = new Lru<Prepared>(GRAPHQL_DOCUMENT_CACHE);
-  const maxComponents = options.maxComponents ?? GRAPHQL_MAX_COMPONENTS;
+  const maxObjects = options.maxObjects ?? GRAPHQL_MAX_OBJECTS;
 
   return async (request, hooks = {}) => {
     const onError = hooks.onError ?? options.onError;
@@ -447,8 +453,8 @@ export function createGraphql(options: GraphqlOptions): (request: GraphqlRequest
       current: () => (current ??= options.workspace.current()),
       spend: (n) => {
         spent += n;
-        if (spent > maxComponents) {
-          throw new GraphQLError(`the query resolves more than ${maxComponents} components; filter (components(status:, search:)), lower a depth, or ask in parts (docs/graphql.md)`, {
+        if (spent > maxObjects) {
+          throw new GraphQLError(`the query resolves more than ${maxObjects} objects (components, outputs, why links); filter (components(status:, search:)), lower a depth, or ask in parts (docs/graphql.md)`, {
             extensions: { code: TOO_COSTLY },
           });
         }

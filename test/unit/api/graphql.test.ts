@@ -348,13 +348,18 @@ describe('errors and limits', () => {
     expect(wide.body.errors).toBeUndefined();
   });
 
-  it('over the budget of components per request: refused whole, QUERY_TOO_COSTLY, 400', async () => {
-    const small = createGraphql({ workspace, maxComponents: 10 });
+  it('over the budget of objects per request: refused whole, QUERY_TOO_COSTLY, 400', async () => {
+    const small = createGraphql({ workspace, maxObjects: 10 });
     const answer = await small({ query: '{ environments { components { name dependencies(depth: 10) { name } } } }' });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ errors: [expect.objectContaining({ extensions: { code: 'QUERY_TOO_COSTLY' } })] });
-    expect(answer.body.errors![0]!.message).toContain('more than 10 components');
+    expect(answer.body.errors![0]!.message).toContain('more than 10 objects');
     expect((await small({ query: '{ component(env: "karma-dev", name: "cache") { name dependencies { name } } }' })).status).toBe(200);
+    // Outputs and why links count too: one component is 1, with its two outputs 3, with its why chain more.
+    const tiny = createGraphql({ workspace, maxObjects: 2 });
+    expect((await tiny({ query: '{ component(env: "karma-dev", name: "database") { name } }' })).status).toBe(200);
+    expect((await tiny({ query: '{ component(env: "karma-dev", name: "database") { outputs { name } } }' })).status).toBe(400);
+    expect((await tiny({ query: '{ component(env: "karma-dev", name: "serverless-site") { why { component } } }' })).status).toBe(400);
   });
 
   it('too large: refused before parsing, QUERY_TOO_LARGE', async () => {
