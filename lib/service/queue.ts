@@ -255,6 +255,12 @@ export class QueueWorker {
     return { handedBack };
   }
 
+  /** How many applies wait and run, from the store (all environments): /healthz's `queue`. */
+  async counts(): Promise<{ readonly queued: number; readonly running: number }> {
+    const open = await this.options.queue.list({ states: ['queued', 'running'] });
+    return { queued: open.filter((e) => e.state === 'queued').length, running: open.filter((e) => e.state === 'running').length };
+  }
+
   status(): QueueWorkerStatus {
     const running = Object.fromEntries([...this.running.entries()].map(([env, r]) => [env, r.item.id]));
     const state = this.state === 'new' ? 'idle' : this.state === 'started' ? (this.running.size > 0 ? 'running' : 'idle') : this.state;
