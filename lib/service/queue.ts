@@ -15,6 +15,7 @@
  *   stop()    no new work; running applies get `timeoutMs` to end; those still running after it are aborted
  *             (Terraform is interrupted cleanly) and, with `handBack`, released to the queue for the next start.
  */
+import { KarmaError } from '../core/errors.ts';
 import { systemClock, type ChangeQueue, type Clock, type EnqueueRequest, type QueuedApply } from '../ports.ts';
 import type { EventBus } from '../app/events.ts';
 
@@ -61,6 +62,11 @@ export interface QueueWorkerStatus {
 }
 
 export const DEFAULT_POLL_MS = 2000;
+
+/** The worker is stopping: nothing more is queued by this process (the API answers 503; retry after the restart). */
+export class QueueStoppingError extends KarmaError {
+  override readonly name: string = 'QueueStoppingError';
+}
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -119,7 +125,7 @@ export class QueueWorker {
 
   /** Adds an apply to the queue (ConflictError when that change is already queued or running) and wakes the loop. */
   async enqueue(request: EnqueueRequest): Promise<QueuedApply> {
-    if (this.state === 'stopping' || this.stopped) throw new Error('the change queue is stopping: no new applies');
+    if (this.state === 'stopping' || this.stopped) throw new QueueStoppingError('karma serve is stopping: no new applies are queued; ask again once it has restarted');
     const item = await this.options.queue.enqueue(request, this.now());
     try {
       await this.options.runner.queued?.(item);
@@ -247,6 +253,12 @@ export class QueueWorker {
     }
     this.state = 'stopped';
     return { handedBack };
+  }
+
+  /** How many applies wait and run, from the store (all environments): /healthz's `queue`. */
+  async counts(): Promise<{ readonly queued: number; readonly running: number }> {
+    const open = await this.options.queue.list({ states: ['queued', 'running'] });
+    return { queued: open.filter((e) => e.state === 'queued').length, running: open.filter((e) => e.state === 'running').length };
   }
 
   status(): QueueWorkerStatus {

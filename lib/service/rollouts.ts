@@ -24,7 +24,7 @@ import { systemClock, type ChangeQueue, type Clock, type EnqueueRequest, type Qu
 import type { EventBus } from '../app/events.ts';
 import type { RequestedChange } from '../app/changes.ts';
 import type { RolloutRequest, ServiceEndpoints } from '../api/service.ts';
-import type { QueueLog } from './queue.ts';
+import { QueueStoppingError, type QueueLog } from './queue.ts';
 
 export const MAX_ROLLOUT_ENVIRONMENTS = 10;
 export const DEFAULT_ROLLOUTS_LIMIT = 50;
@@ -67,6 +67,8 @@ export class RolloutEngine implements Endpoints {
   /** Background work (proposing a step, applying a finished apply's outcome): idle() waits for it. */
   private readonly background = new Set<Promise<void>>();
   private readonly unsubscribe: () => void;
+  /** close() was called: no step starts any more (resume() picks them up after the restart). */
+  private closing = false;
 
   constructor(options: RolloutEngineOptions) {
     this.options = options;
@@ -194,6 +196,7 @@ export class RolloutEngine implements Endpoints {
 
   /** Stops listening to the bus and waits for the work under way. */
   async close(): Promise<void> {
+    this.closing = true;
     this.unsubscribe();
     await this.idle();
   }
@@ -210,7 +213,8 @@ export class RolloutEngine implements Endpoints {
       input: rollout.input,
       environments: rollout.steps.map((s) => s.env),
       approval: rollout.approval,
-      ...(rollout.message !== undefined ? { message: rollout.message } : {}),
+      // The proposal's commit message names the rollout: `karma proposals` and the Git history say where it came from.
+      message: `${rollout.message ?? `change ${rollout.component} in ${step.env}`} (rollout ${rollout.id})`,
     };
     let outcome: { ok: true; change: string } | { ok: true; noChange: true } | { ok: false; reason: string };
     try {
@@ -249,6 +253,11 @@ export class RolloutEngine implements Endpoints {
         rollout: rollout.id,
       });
     } catch (error) {
+      if (error instanceof QueueStoppingError) {
+        // The step stays queued without a queue entry: resume() queues it after the restart.
+        this.options.log.info({ rollout: rollout.id, step: step.env }, 'the queue is stopping: the step is queued at the next start');
+        return undefined;
+      }
       await this.fail(rollout, index, { ...step, status: 'failed', reason: oneLine(`could not queue its apply: ${messageOf(error)}`), finishedAt: this.now() });
       return undefined;
     }
@@ -284,7 +293,8 @@ export class RolloutEngine implements Endpoints {
       return;
     }
     const next = await this.save(rollout, { status: 'running' }, { [index]: step, [index + 1]: { ...nextStep, status: 'proposing', startedAt: this.now() } });
-    this.spawn(() => this.proposeStep(next.id, index + 1));
+    // While stopping, the next step stays proposing (no change yet): resume() proposes it after the restart.
+    if (!this.closing) this.spawn(() => this.proposeStep(next.id, index + 1));
   }
 
   /** The step failed: so does the rollout (`<env>: <reason>`), and the steps after it are skipped. One update. */

@@ -94,6 +94,7 @@ describe('QueueWorker', () => {
     // Assess: dev's first and prod's run together; dev's second waits
     expect(runner.running().sort()).toEqual(['p-1', 'p-3']);
     expect((await queue.get('p-2'))?.state).toBe('queued');
+    expect(await worker.counts()).toEqual({ queued: 1, running: 2 });
     runner.end('p-3');
     runner.end('p-1');
     await runner.started(3);

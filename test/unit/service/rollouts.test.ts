@@ -21,11 +21,13 @@ type ProposeMode = 'ok' | 'plan-failed' | 'no-change' | 'destroy' | 'invalid';
 /** Proposals as requestChange returns them, by environment; each call is logged in order. */
 class FakeProposals {
   readonly calls: string[] = [];
+  readonly messages: (string | undefined)[] = [];
   readonly mode = new Map<string, ProposeMode>();
   private n = 0;
 
   propose = async (env: string, request: RolloutRequest, _actor: string): Promise<RequestedChange> => {
     this.calls.push(env);
+    this.messages.push(request.message);
     const mode = this.mode.get(env) ?? 'ok';
     if (mode === 'no-change') throw new UsageError(`no change: input holds the same inputs as environments/${env}/app.json at abcdef12; nothing to propose`);
     if (mode === 'invalid') throw new UsageError('input: size must be a number');
@@ -143,6 +145,7 @@ describe('RolloutEngine', () => {
     expect(done.status).toBe('succeeded');
     expect(statuses(done)).toEqual(['dev:succeeded', 'prod:succeeded']);
     expect(proposals.calls).toEqual(['dev', 'prod']);
+    expect(proposals.messages).toEqual(['bigger (rollout r-1)', 'bigger (rollout r-1)']);
     expect(runner.runs.map((r) => [r.id, r.env, r.rollout, r.actor, r.allowDestroy])).toEqual([
       ['p-dev-1', 'dev', 'r-1', 'alice', false],
       ['p-prod-2', 'prod', 'r-1', 'alice', false],
@@ -336,5 +339,58 @@ describe('RolloutEngine', () => {
     expect(runner.runs.map((r) => [r.id, r.rollout])).toEqual([['p-dev-0', 'r-1']]);
     await engine.close();
     await worker.stop({ handBack: true, timeoutMs: 100 });
+  });
+  it('while the service stops, no step starts: the next one stays proposing and the restart proposes it', async () => {
+    // Prepare
+    const store = new InMemoryRolloutStore();
+    const queue = new InMemoryChangeQueue();
+    const first = service({ store, queue });
+    await first.worker.start();
+    first.runner.hold.add('dev');
+    await first.engine.create(request(['dev', 'prod']), 'alice');
+    await until(first.engine, 'r-1', (r) => r.steps[0]!.status === 'applying');
+    // Act: the engine closes, then dev's apply ends (the worker lets it finish within its grace period)
+    await first.engine.close();
+    const stopping = first.worker.stop({ handBack: true, timeoutMs: 2000 });
+    first.runner.release('dev', { outcome: 'succeeded', result: 'applied and merged' });
+    await stopping;
+    await first.engine.idle();
+    const stopped = await first.engine.get('r-1');
+    const second = service({ store, queue });
+    await second.engine.resume();
+    await second.worker.start();
+    const done = await until(second.engine, 'r-1', ended);
+    // Assess
+    expect(statuses(stopped)).toEqual(['dev:succeeded', 'prod:proposing']);
+    expect(stopped.steps[1]!.change).toBeNull();
+    expect(first.proposals.calls).toEqual(['dev']);
+    expect(done.status).toBe('succeeded');
+    expect(second.proposals.calls).toEqual(['prod']);
+    await second.engine.close();
+    await second.worker.stop({ handBack: true, timeoutMs: 100 });
+  });
+
+  it('an approval while the queue is stopping leaves the step queued; the restart queues it', async () => {
+    // Prepare
+    const store = new InMemoryRolloutStore();
+    const queue = new InMemoryChangeQueue();
+    const first = service({ store, queue });
+    await first.worker.start();
+    await first.engine.create(request(['dev', 'prod'], { approval: 'manual' }), 'alice');
+    await until(first.engine, 'r-1', (r) => r.status === 'waiting-approval');
+    await first.worker.stop({ handBack: true, timeoutMs: 100 });
+    // Act
+    const approved = await first.engine.approve('r-1', 'bob');
+    const second = service({ store, queue });
+    await second.engine.resume();
+    await second.worker.start();
+    const done = await until(second.engine, 'r-1', ended);
+    // Assess
+    expect(approved.status).toBe('running');
+    expect(approved.steps[1]).toMatchObject({ status: 'queued', approvedBy: 'bob' });
+    expect(done.status).toBe('succeeded');
+    expect(second.runner.runs.map((r) => [r.env, r.actor])).toEqual([['prod', 'bob']]);
+    await second.engine.close();
+    await second.worker.stop({ handBack: true, timeoutMs: 100 });
   });
 });
