@@ -85,7 +85,7 @@ function peakRss(pid: number | undefined): number | null {
   }
 }
 
-async function startServe(dir: string, cache: number): Promise<{ child: ChildProcess; base: string; startMs: number; log: () => string }> {
+async function startServe(dir: string): Promise<{ child: ChildProcess; base: string; startMs: number; log: () => string }> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [KARMA, 'serve', '--config', dir, '--port', String(port), '--log-level', 'warn'], {
@@ -140,7 +140,7 @@ function autocannon(url: string, connections: number, seconds: number): Promise<
 
 async function measureServe(dir: string, env: string, cache: number, connections: number, duration: number): Promise<ServeRow> {
   process.stderr.write('karma serve: starting\n');
-  const { child, base, startMs, log } = await startServe(dir, cache);
+  const { child, base, startMs, log } = await startServe(dir);
   try {
     const url = `${base}/graph?env=${encodeURIComponent(env)}`;
     const t0 = performance.now();
@@ -423,7 +423,7 @@ async function main(): Promise<void> {
     const serve: ServeRow[] = [];
     serve.push(await measureServe(dir, args.env, 0, args.connections, args.duration));
     // The size of what was served, once, from a fresh server (not timed).
-    const { child, base } = await startServe(dir, 5);
+    const { child, base } = await startServe(dir);
     let vertices = 0;
     let edges = 0;
     try {

@@ -126,7 +126,7 @@ export class KarmaService implements ServiceEndpoints {
       });
       await live.start();
       const runner = new LocalApplyRunner({ context: (actor: string) => workspace.changeContext(actor) });
-      let rollouts: RolloutEngine | undefined;
+      let rollouts: RolloutEngine | undefined; // eslint-disable-line prefer-const -- assigned after the worker that calls it
       worker = new QueueWorker({
         queue: opened.queue,
         runner,
@@ -188,9 +188,10 @@ export class KarmaService implements ServiceEndpoints {
     if (this.stopping) return;
     this.stopping = true;
     const log = this.options.log;
+    // No new rollout step first, then the queue: the running apply finishes or is handed back.
+    await this.rollouts.close();
     const { handedBack } = await this.worker.stop({ handBack: true, timeoutMs: this.options.stopTimeoutMs ?? 60_000 });
     if (handedBack.length > 0) log.warn('applies interrupted at stop are back in the queue: the next start re-runs them', { changes: handedBack });
-    await this.rollouts.close();
     await this.notifications.stop().catch((error: unknown) => log.warn('notifications did not stop cleanly', { error: errorLine(error) }));
     await this.live.stop();
     await this.workspace.close();

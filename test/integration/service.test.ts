@@ -61,7 +61,7 @@ function listen(serve: ServeProcess): { events: { type: string; data: Record<str
     source.onerror = (e) => reject(new Error(`SSE: ${String((e as { message?: string }).message)}`));
   });
   for (const type of ['graph.changed', 'change.queued', 'change.started', 'change.finished', 'rollout.step', 'rollout.finished']) {
-    source.addEventListener(type, (e) => events.push({ type, data: JSON.parse((e as MessageEvent<string>).data) as Record<string, unknown> }));
+    source.addEventListener(type, (e) => events.push({ type, data: JSON.parse((e as { data: string }).data) as Record<string, unknown> }));
   }
   return { events, close: () => source.close(), open };
 }
@@ -96,7 +96,7 @@ describe('karma serve keeps a live graph', () => {
     expect(before.status).not.toBe('stale-inputs');
     // Another process (the CLI) writes a new version of the network's vpc_id in dev: the cache consumes it.
     const put = await karma('runtime', 'put', '/karma/karma-dev/network/vpc_id', 'vpc-0dev2', '--config', dir);
-    expect(put.code, put.stderr).toBe(0);
+    expect(put.code, put.stderr.join('\n')).toBe(0);
     const started = Date.now();
     const plan = await eventually(
       async () => {
@@ -157,7 +157,7 @@ describe('karma serve rolls a change out across environments', () => {
       tmp,
       `notifications:\n  webhooks:\n    - name: test-hook\n      url: http://127.0.0.1:${port}/hook\n      secret: { env: TEST_HOOK_SECRET }\n      events: [rollout.finished]\n`,
     );
-    serve = await startServe(dir, { env: { KARMA_TERRAFORM: terraform, TEST_HOOK_SECRET: 'hook-secret-for-tests', KARMA_WEBHOOK_RETRY_BASE_MS: '200' } });
+    serve = await startServe(dir, { env: { KARMA_TERRAFORM: terraform, TEST_HOOK_SECRET: 'hook-secret-for-tests' } });
   }, 120_000);
   afterAll(async () => {
     await serve?.stop();
@@ -298,7 +298,7 @@ describe('the queue survives kill -9', () => {
     expect(finished.history.filter((e) => e.action === 'change.apply-started').length).toBe(1);
     // No lock left behind.
     const locks = await karma('lock', 'list', '--config', dir, '--json');
-    expect(locks.code, locks.stderr).toBe(0);
-    expect(JSON.parse(locks.stdout)).toEqual([]);
+    expect(locks.code, locks.stderr.join('\n')).toBe(0);
+    expect(JSON.parse(locks.stdout.join('\n'))).toMatchObject({ locks: [] });
   }, 400_000);
 });
