@@ -65,31 +65,37 @@ describe('the local apply queue', () => {
     db.close();
   });
 
-  it('processes claiming from the same file at once: every entry runs exactly once, one at a time', async () => {
-    // Prepare: 40 entries; 4 processes, each claiming and finishing until nothing is queued.
+  it('processes claiming from the same file at once: every entry runs exactly once, never two of an env at a time', async () => {
+    // Prepare: 20 entries in each of two environments; 4 processes, each claiming in both and finishing, until
+    // nothing is left. After a finish a worker pauses 0-2 ms, so the others get their turn at the claim.
     const file = freshFile();
     const db = openDatabase(file, { create: true });
     const queue = new LocalChangeQueue(db);
-    for (let i = 0; i < 40; i++) await queue.enqueue(request(`p-${i}`), at(1));
+    for (let i = 0; i < 40; i++) await queue.enqueue(request(`p-${i}`, i % 2 === 0 ? 'karma-dev' : 'karma-prod'), at(1));
     const script = [
       `import { openDatabase } from ${JSON.stringify(new URL('../../../lib/adapters/local/database.ts', import.meta.url).pathname)};`,
       `import { LocalChangeQueue } from ${JSON.stringify(new URL('../../../lib/adapters/local/queue.ts', import.meta.url).pathname)};`,
       `const db = openDatabase(${JSON.stringify(file)}, { create: false });`,
       `const queue = new LocalChangeQueue(db);`,
       `const owner = process.argv[1];`,
+      `const envs = Number(owner.slice(1)) % 2 === 0 ? ['karma-dev', 'karma-prod'] : ['karma-prod', 'karma-dev'];`,
+      `const sleep = (ms) => new Promise((done) => setTimeout(done, ms));`,
       `const mine = [];`,
       // Ready, then wait for the parent's go on stdin: the four start claiming together, not one after another.
       `process.stdout.write('ready\\n');`,
       `await new Promise((go) => process.stdin.once('data', go));`,
       `process.stdin.pause();`,
-      `for (;;) {`,
-      `  const entry = await queue.claimNext('karma-dev', owner, new Date().toISOString());`,
-      `  if (entry) {`,
-      `    const running = db.prepare("SELECT count(*) AS n FROM apply_queue WHERE state = 'running'").get().n;`,
+      `while ((await queue.list({ states: ['queued', 'running'] })).length > 0) {`,
+      `  for (const env of envs) {`,
+      `    const entry = await queue.claimNext(env, owner, new Date().toISOString());`,
+      `    if (!entry) continue;`,
+      `    const running = db.prepare("SELECT count(*) AS n FROM apply_queue WHERE env = ? AND state = 'running'").get(env).n;`,
       `    mine.push(entry.id + (running === 1 ? '' : ' with ' + running + ' running'));`,
-      `    const until = Date.now() + 2; while (Date.now() < until); // the apply's work: others try to claim meanwhile`,
+      `    await sleep(2); // the apply's work: the others try to claim meanwhile`,
       `    await queue.finish(entry.id, 'succeeded', owner, new Date().toISOString());`,
-      `  } else if ((await queue.list({ states: ['queued', 'running'] })).length === 0) break;`,
+      `    await sleep(Math.floor(Math.random() * 3));`,
+      `  }`,
+      `  await sleep(1);`,
       `}`,
       `db.close();`,
       `process.stdout.write(JSON.stringify(mine) + '\\n');`,
@@ -109,7 +115,7 @@ describe('the local apply queue', () => {
 
     // Assess
     const all = claimed.flat();
-    expect(claimed.filter((c) => c.length > 0).length).toBeGreaterThan(1); // they did overlap
+    expect(claimed.filter((c) => c.length > 0).length).toBeGreaterThan(1); // they did take turns
     expect(all.filter((id) => id.includes('running'))).toEqual([]);
     expect(all.sort()).toEqual(Array.from({ length: 40 }, (_, i) => `p-${i}`).sort());
     const done = await queue.list();
