@@ -4,7 +4,7 @@
  * connection to the same file, then the parameter change feed: what the triggers log whoever writes (this
  * connection, another one, another process), pruning and `reset`, the cost of a poll, and openServiceStores.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,64 @@ describe('the local apply queue', () => {
 
     // Assess
     expect(write).toThrow(/UNIQUE constraint failed: apply_queue.env/);
+    db.close();
+  });
+
+  it('processes claiming from the same file at once: every entry runs exactly once, never two of an env at a time', async () => {
+    // Prepare: 20 entries in each of two environments; 4 processes, each claiming in both and finishing, until
+    // nothing is left. After a finish a worker pauses 0-2 ms, so the others get their turn at the claim.
+    const file = freshFile();
+    const db = openDatabase(file, { create: true });
+    const queue = new LocalChangeQueue(db);
+    for (let i = 0; i < 40; i++) await queue.enqueue(request(`p-${i}`, i % 2 === 0 ? 'karma-dev' : 'karma-prod'), at(1));
+    const script = [
+      `import { openDatabase } from ${JSON.stringify(new URL('../../../lib/adapters/local/database.ts', import.meta.url).pathname)};`,
+      `import { LocalChangeQueue } from ${JSON.stringify(new URL('../../../lib/adapters/local/queue.ts', import.meta.url).pathname)};`,
+      `const db = openDatabase(${JSON.stringify(file)}, { create: false });`,
+      `const queue = new LocalChangeQueue(db);`,
+      `const owner = process.argv[1];`,
+      `const envs = Number(owner.slice(1)) % 2 === 0 ? ['karma-dev', 'karma-prod'] : ['karma-prod', 'karma-dev'];`,
+      `const sleep = (ms) => new Promise((done) => setTimeout(done, ms));`,
+      `const mine = [];`,
+      // Ready, then wait for the parent's go on stdin: the four start claiming together, not one after another.
+      `process.stdout.write('ready\\n');`,
+      `await new Promise((go) => process.stdin.once('data', go));`,
+      `process.stdin.pause();`,
+      `while ((await queue.list({ states: ['queued', 'running'] })).length > 0) {`,
+      `  for (const env of envs) {`,
+      `    const entry = await queue.claimNext(env, owner, new Date().toISOString());`,
+      `    if (!entry) continue;`,
+      `    const running = db.prepare("SELECT count(*) AS n FROM apply_queue WHERE env = ? AND state = 'running'").get(env).n;`,
+      `    mine.push(entry.id + (running === 1 ? '' : ' with ' + running + ' running'));`,
+      `    await sleep(2); // the apply's work: the others try to claim meanwhile`,
+      `    await queue.finish(entry.id, 'succeeded', owner, new Date().toISOString());`,
+      `    await sleep(Math.floor(Math.random() * 3));`,
+      `  }`,
+      `  await sleep(1);`,
+      `}`,
+      `db.close();`,
+      `process.stdout.write(JSON.stringify(mine) + '\\n');`,
+    ].join('\n');
+    const workers = ['w1', 'w2', 'w3', 'w4'].map((owner) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, owner], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      const ready = new Promise<void>((ok) => child.stdout.on('data', (chunk: Buffer) => ((out += chunk.toString()), out.startsWith('ready\n') && ok())));
+      const done = new Promise<string[]>((ok, fail) => child.on('close', (code) => (code === 0 ? ok(JSON.parse(out.slice('ready\n'.length)) as string[]) : fail(new Error(`worker ${owner} exited ${code}`)))));
+      return { child, ready, done };
+    });
+    await Promise.all(workers.map((w) => w.ready));
+
+    // Act
+    for (const w of workers) w.child.stdin.end('go\n');
+    const claimed = await Promise.all(workers.map((w) => w.done));
+
+    // Assess
+    const all = claimed.flat();
+    expect(claimed.filter((c) => c.length > 0).length).toBeGreaterThan(1); // they did take turns
+    expect(all.filter((id) => id.includes('running'))).toEqual([]);
+    expect(all.sort()).toEqual(Array.from({ length: 40 }, (_, i) => `p-${i}`).sort());
+    const done = await queue.list();
+    expect(done.every((e) => e.state === 'done' && e.attempts === 1)).toBe(true);
     db.close();
   });
 
