@@ -92,23 +92,24 @@ describe('karma serve keeps a live graph', () => {
   it('an outside change to an output is in GET /plan within 2 s, and on the SSE feed', async () => {
     const feed = listen(serve);
     await feed.open;
-    const before = (await serve.call('GET', '/components/karma-dev/cache')).json as { status: string };
-    expect(before.status).not.toBe('stale-inputs');
-    // Another process (the CLI) writes a new version of the network's vpc_id in dev: the cache consumes it.
-    const put = await karma('runtime', 'put', '/karma/karma-dev/network/vpc_id', 'vpc-0dev2', '--config', dir);
+    const before = (await serve.call('GET', '/components/karma-prod/database')).json as { status: string };
+    expect(before.status).toBe('in-sync');
+    // Another process (the CLI) writes a new version of the network's vpc_id in prod: the database consumes it.
+    const put = await karma('runtime', 'put', '/karma/karma-prod/network/outputs/vpc_id', 'vpc-0prod2', '--config', dir);
     expect(put.code, put.stderr.join('\n')).toBe(0);
     const started = Date.now();
     const plan = await eventually(
       async () => {
-        const p = (await serve.call('GET', '/plan?env=karma-dev')).json as { waves: string[][] };
-        return p.waves.flat().includes('cache') && JSON.stringify(p).includes('stale-inputs') ? p : undefined;
+        const p = (await serve.call('GET', '/plan?env=karma-prod')).json as { waves: string[][] };
+        return p.waves.flat().includes('database') ? p : undefined;
       },
       2_000,
-      'the plan with the stale cache',
+      'the plan with the stale database',
     );
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect(plan.waves.flat()).toContain('cache');
-    const changed = await eventually(async () => feed.events.find((e) => e.type === 'graph.changed' && JSON.stringify(e.data).includes('"component":"cache"')), 2_000, 'graph.changed');
+    expect(plan.waves.flat()).toContain('database');
+    const changed = await eventually(async () => feed.events.find((e) => e.type === 'graph.changed' && JSON.stringify(e.data).includes('"component":"database"')), 2_000, 'graph.changed');
+    expect(changed.data['statusChanges']).toContainEqual(expect.objectContaining({ env: 'karma-prod', component: 'database', from: 'in-sync', to: 'stale-inputs' }));
     expect(changed.data['cause']).toBe('runtime');
     feed.close();
     // The log says how long the update took, as one JSON line.
@@ -128,9 +129,9 @@ describe('karma serve keeps a live graph', () => {
   });
 
   it('answers GraphQL over the same graph', async () => {
-    const r = await serve.call('POST', '/graphql', { query: '{ component(env: "karma-dev", name: "cache") { name status reason } }' });
+    const r = await serve.call('POST', '/graphql', { query: '{ component(env: "karma-prod", name: "database") { name status reason } }' });
     expect(r.status, r.text).toBe(200);
-    expect((r.json as { data: { component: { status: string } } }).data.component.status).toBe('stale-inputs');
+    expect((r.json as { data: { component: { status: string } } }).data.component.status).toBe('STALE_INPUTS');
   });
 });
 
