@@ -316,6 +316,31 @@ describe('live graph: incremental updates equal a full build', () => {
     expect(totals.changes).toBeGreaterThan(600);
   }, 300_000);
 
+  it('snapshots read late, in any order, after many updates nobody read (their arrays are made on first read)', () => {
+    for (let seed = 1; seed <= 15; seed++) {
+      const rng = prng(seed * 7);
+      const cfg = randomConfig(rng);
+      const world = new World(cfg, rng);
+      world.seed();
+      const start = fullBuild(cfg, world.params);
+      let state: LiveState = { build: start.build, snapshot: start.snapshot, runtime: new Map(world.params) };
+      const held: { state: LiveState; runtime: Map<string, Parameter> }[] = [];
+      for (let i = 0; i < 25; i++) {
+        const batch = new Map([world.change()]);
+        world.apply(batch);
+        state = applyRuntimeChanges(state, batch, { builtAt: AT });
+        held.push({ state, runtime: new Map(world.params) });
+      }
+      // Latest first, then the others shuffled.
+      const order = [held.length - 1, ...held.slice(0, -1).map((_, i) => i).sort(() => rng() - 0.5)];
+      for (const i of order) {
+        const expected = fullBuild(cfg, held[i]!.runtime);
+        expect(held[i]!.state.snapshot.vertices).toEqual(expected.snapshot.vertices);
+        expect(held[i]!.state.snapshot.edges).toEqual(expected.snapshot.edges);
+      }
+    }
+  });
+
   it('a generated repo (bench/generate.ts: kinds, sensitive outputs, cross-environment zones, ${ssm:} parameters, dependsOn)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'karma-live-'));
     dirs.push(dir);
