@@ -27,8 +27,8 @@
  * read ({@link nextSnapshot}).
  *
  * Build.graph (graphology) stays lazy: the new Build builds its own from its vertices and edges on first use,
- * a full O(elements) cost (~1 s at 5,000 components × 3 environments) paid by whoever asks for it first after
- * an update. Nothing in the service's hot path asks for it.
+ * a full O(elements) cost (1.8 s at 5,000 components × 3 environments on the loaded benchmark machine, see
+ * docs/service-live-graph.md) paid by whoever asks for it first after an update. Nothing in the service's hot path asks for it.
  */
 import { dagOf, type DeploymentDag } from './dag.ts';
 import {

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { DirectorySource } from '../../../lib/adapters/fs/directory-source.ts';
 import { loadConfig, readRuntime } from '../../../lib/app/build.ts';
+import type { StatusChange as EventStatusChange } from '../../../lib/app/events.ts';
 import { buildGraph, toSnapshot, type Build } from '../../../lib/core/graph.ts';
 import { applyRuntimeChanges, LayeredMap, type LiveState, type LiveUpdate, type StatusChange } from '../../../lib/core/live.ts';
 import { outputParamPath, stateParamPath, type Config, type Deployment } from '../../../lib/core/model.ts';
@@ -527,6 +528,12 @@ describe('live graph: focused cases', () => {
     await apply(cfg, store, 'dev', 'app', { url: 'https://app2' });
     const next = await step(after, cfg, store);
     expect(next.full).toBe(false);
+  });
+});
+
+describe('StatusChange', () => {
+  it('is the shape of the service event (core may not import lib/app, so it is declared twice)', () => {
+    expectTypeOf<StatusChange>().toEqualTypeOf<EventStatusChange>();
   });
 });
 
