@@ -21,13 +21,14 @@
  *
  * The result equals `toSnapshot(buildGraph(config, runtime))` (test/unit/core/live.test.ts checks it on random
  * configs and change sequences) but for meta.builtAt. The previous state is never modified: the maps of the new
- * Build are layered over the old ones ({@link LayeredMap}), the snapshot's sorted arrays are copied (pointer
- * copies) and the changed elements put in place, found by binary search over the ids (the arrays are sorted by
- * id, so no index needs to be built).
+ * Build are layered over the old ones ({@link LayeredMap}); the snapshot's sorted arrays are copied (pointers)
+ * with the changed elements, re-hashed, put in place, found by binary search over the ids (the arrays are sorted
+ * by id, so no id → position index needs to be built or kept). That copy is made when the snapshot is first
+ * read ({@link nextSnapshot}).
  *
  * Build.graph (graphology) stays lazy: the new Build builds its own from its vertices and edges on first use,
- * a full O(elements) cost (~1 s at 5,000 components × 3 environments) paid by whoever asks for it first after
- * an update. Nothing in the service's hot path asks for it.
+ * a full O(elements) cost (1.8 s at 5,000 components × 3 environments on the loaded benchmark machine, see
+ * docs/service-live-graph.md) paid by whoever asks for it first after an update. Nothing in the service's hot path asks for it.
  */
 import { dagOf, type DeploymentDag } from './dag.ts';
 import {
@@ -184,11 +185,7 @@ export function applyRuntimeChanges(
     orphans: prev.build.orphans,
     meta,
   };
-  const snapshot: GraphSnapshot = {
-    meta,
-    vertices: replaced(prev.snapshot.vertices, vertexUpdates, (id, a) => vertexElement(id, a)),
-    edges: replaced(prev.snapshot.edges, edgeUpdates, (id, a) => edgeElement(id, a)),
-  };
+  const snapshot = nextSnapshot(prev.snapshot, meta, elements(vertexUpdates, vertexElement), elements(edgeUpdates, edgeElement));
   return { build, snapshot, runtime, statusChanges, recomputed, full: false };
 }
 
@@ -206,11 +203,65 @@ function rebuild(prev: LiveState, runtime: RuntimeSnapshot, options: { builtAt: 
   return { build, snapshot: toSnapshot(build), runtime, statusChanges, recomputed: prev.build.config.deployments.length, full: true };
 }
 
-/** A copy of the sorted `elements` with those in `updates` replaced (found by binary search on the id). */
-function replaced<A>(elements: readonly GraphElement[], updates: ReadonlyMap<string, A>, element: (id: string, a: A) => GraphElement): readonly GraphElement[] {
+/** Changed elements not yet put into a snapshot's arrays: those of the updates since `base`, the last snapshot whose arrays exist. */
+interface Pending {
+  readonly base: GraphSnapshot;
+  readonly vertices: ReadonlyMap<string, GraphElement>;
+  readonly edges: ReadonlyMap<string, GraphElement>;
+}
+
+const pendingOf = new WeakMap<GraphSnapshot, Pending>();
+
+/** Past this many changed elements waiting, a new snapshot's arrays are made at once (the wait list is copied per update). */
+const MAX_PENDING = 4096;
+
+/**
+ * The snapshot after an update. Its arrays (a copy of the previous ones, pointers only, with the changed elements
+ * put in place) are made on first read: a copy of 150,000 pointers is 1.2 MB of old-generation memory per update,
+ * and updates that come faster than anyone reads the snapshot would only feed the garbage collector. Until then
+ * the snapshot keeps the changed elements (already hashed) and the last snapshot whose arrays exist.
+ */
+function nextSnapshot(prev: GraphSnapshot, meta: GraphSnapshot['meta'], vertexUpdates: ReadonlyMap<string, GraphElement>, edgeUpdates: ReadonlyMap<string, GraphElement>): GraphSnapshot {
+  const waiting = pendingOf.get(prev);
+  const base = waiting?.base ?? prev;
+  const merge = (before: ReadonlyMap<string, GraphElement> | undefined, next: ReadonlyMap<string, GraphElement>): ReadonlyMap<string, GraphElement> =>
+    before === undefined || before.size === 0 ? next : next.size === 0 ? before : new Map([...before, ...next]);
+  const pending: Pending = { base, vertices: merge(waiting?.vertices, vertexUpdates), edges: merge(waiting?.edges, edgeUpdates) };
+  if (pending.vertices.size + pending.edges.size > MAX_PENDING) {
+    return { meta, vertices: replaced(base.vertices, pending.vertices), edges: replaced(base.edges, pending.edges) };
+  }
+  let arrays: { readonly vertices: readonly GraphElement[]; readonly edges: readonly GraphElement[] } | undefined;
+  const made = (): { readonly vertices: readonly GraphElement[]; readonly edges: readonly GraphElement[] } => {
+    if (!arrays) {
+      arrays = { vertices: replaced(base.vertices, pending.vertices), edges: replaced(base.edges, pending.edges) };
+      pendingOf.delete(snapshot);
+    }
+    return arrays;
+  };
+  const snapshot: GraphSnapshot = {
+    meta,
+    get vertices(): readonly GraphElement[] {
+      return made().vertices;
+    },
+    get edges(): readonly GraphElement[] {
+      return made().edges;
+    },
+  };
+  pendingOf.set(snapshot, pending);
+  return snapshot;
+}
+
+function elements<A>(updates: ReadonlyMap<string, A>, element: (id: string, a: A) => GraphElement): Map<string, GraphElement> {
+  const out = new Map<string, GraphElement>();
+  for (const [id, a] of updates) out.set(id, element(id, a));
+  return out;
+}
+
+/** A copy of the sorted `elements` with those in `updates` in place (found by binary search on the id). */
+function replaced(elements: readonly GraphElement[], updates: ReadonlyMap<string, GraphElement>): readonly GraphElement[] {
   if (updates.size === 0) return elements;
   const copy = elements.slice();
-  for (const [id, a] of updates) {
+  for (const [id, e] of updates) {
     let lo = 0;
     let hi = copy.length - 1;
     while (lo < hi) {
@@ -219,7 +270,7 @@ function replaced<A>(elements: readonly GraphElement[], updates: ReadonlyMap<str
       else hi = mid;
     }
     if (copy[lo]?.id !== id) throw new Error(`live graph: ${id} is not in the snapshot it updates`);
-    copy[lo] = element(id, a);
+    copy[lo] = e;
   }
   return copy;
 }

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { DirectorySource } from '../../../lib/adapters/fs/directory-source.ts';
 import { loadConfig, readRuntime } from '../../../lib/app/build.ts';
+import type { StatusChange as EventStatusChange } from '../../../lib/app/events.ts';
 import { buildGraph, toSnapshot, type Build } from '../../../lib/core/graph.ts';
 import { applyRuntimeChanges, LayeredMap, type LiveState, type LiveUpdate, type StatusChange } from '../../../lib/core/live.ts';
 import { outputParamPath, stateParamPath, type Config, type Deployment } from '../../../lib/core/model.ts';
@@ -316,6 +317,31 @@ describe('live graph: incremental updates equal a full build', () => {
     expect(totals.changes).toBeGreaterThan(600);
   }, 300_000);
 
+  it('snapshots read late, in any order, after many updates nobody read (their arrays are made on first read)', () => {
+    for (let seed = 1; seed <= 15; seed++) {
+      const rng = prng(seed * 7);
+      const cfg = randomConfig(rng);
+      const world = new World(cfg, rng);
+      world.seed();
+      const start = fullBuild(cfg, world.params);
+      let state: LiveState = { build: start.build, snapshot: start.snapshot, runtime: new Map(world.params) };
+      const held: { state: LiveState; runtime: Map<string, Parameter> }[] = [];
+      for (let i = 0; i < 25; i++) {
+        const batch = new Map([world.change()]);
+        world.apply(batch);
+        state = applyRuntimeChanges(state, batch, { builtAt: AT });
+        held.push({ state, runtime: new Map(world.params) });
+      }
+      // Latest first, then the others shuffled.
+      const order = [held.length - 1, ...held.slice(0, -1).map((_, i) => i).sort(() => rng() - 0.5)];
+      for (const i of order) {
+        const expected = fullBuild(cfg, held[i]!.runtime);
+        expect(held[i]!.state.snapshot.vertices).toEqual(expected.snapshot.vertices);
+        expect(held[i]!.state.snapshot.edges).toEqual(expected.snapshot.edges);
+      }
+    }
+  });
+
   it('a generated repo (bench/generate.ts: kinds, sensitive outputs, cross-environment zones, ${ssm:} parameters, dependsOn)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'karma-live-'));
     dirs.push(dir);
@@ -502,6 +528,12 @@ describe('live graph: focused cases', () => {
     await apply(cfg, store, 'dev', 'app', { url: 'https://app2' });
     const next = await step(after, cfg, store);
     expect(next.full).toBe(false);
+  });
+});
+
+describe('StatusChange', () => {
+  it('is the shape of the service event (core may not import lib/app, so it is declared twice)', () => {
+    expectTypeOf<StatusChange>().toEqualTypeOf<EventStatusChange>();
   });
 });
 
