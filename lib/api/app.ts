@@ -171,7 +171,7 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
   if (groups.has('meta')) {
     const service = options.service?.service;
     app.openapi(routes.healthz, async (c) => send(c, { status: 'ok', version: options.version, ...(service ? { service: await service.health() } : {}) }));
-    app.openapi(routes.openapi, (c) => send(c, openApiDocument(options.version)));
+    app.openapi(routes.openapi, (c) => send(c, openApiDocument(options.version, { service: options.service !== undefined })));
   }
 
   if (groups.has('read')) {
@@ -237,10 +237,14 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
   return app;
 }
 
-/** The OpenAPI 3.1 document of every route, whichever groups an app serves (docs/openapi.json is this, committed). */
-export function openApiDocument(version: string): unknown {
+/**
+ * The OpenAPI 3.1 document of every route, whichever groups an app serves; with `service` (karma serve, and
+ * docs/openapi.json, which is this, committed) also the routes only karma serve has, tagged "karma serve".
+ */
+export function openApiDocument(version: string, options: { readonly service?: boolean } = { service: true }): unknown {
   const all = new OpenAPIHono();
-  for (const route of [...Object.values(routes), ...Object.values(serviceRoutes)]) all.openAPIRegistry.registerPath(route);
+  for (const route of Object.values(routes)) all.openAPIRegistry.registerPath(route);
+  if (options.service) for (const route of Object.values(serviceRoutes)) all.openAPIRegistry.registerPath({ ...route, tags: ['karma serve'] });
   all.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',

@@ -391,3 +391,29 @@ export const ServiceHealthBody = z
 export const Health = z
   .object({ status: z.literal('ok'), version: z.string(), service: ServiceHealthBody.optional().openapi({ description: 'karma serve: the live graph, its last sync to the graph store, the queue' }) })
   .openapi('Health');
+
+export const GraphqlQuery = z
+  .object({
+    // A URL must fit in the 16 KiB of request headers Node accepts, percent-encoded (up to 6 bytes a character):
+    // longer queries are POSTed.
+    query: z.string().min(1).max(1500).openapi({ description: 'the GraphQL document (queries only); a longer one: POST' }),
+    variables: z.string().max(500).optional().openapi({ description: 'a JSON object' }),
+    operationName: z.string().max(100).optional(),
+  })
+  .strict()
+  .openapi('GraphqlQuery');
+export const GraphqlBody = z
+  .object({
+    query: z.string().min(1).max(10 * 1024),
+    variables: z.record(z.string(), z.unknown()).nullable().optional(),
+    operationName: z.string().max(200).nullable().optional(),
+  })
+  .openapi('GraphqlRequest');
+export const GraphqlAnswer = z
+  .object({
+    data: z.record(z.string(), z.unknown()).nullable().optional(),
+    errors: z
+      .array(z.object({ message: z.string(), path: z.array(z.union([z.string(), z.number()])).optional(), extensions: z.record(z.string(), z.unknown()).optional() }).passthrough())
+      .optional(),
+  })
+  .openapi('GraphqlAnswer');

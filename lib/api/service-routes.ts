@@ -69,14 +69,22 @@ export const serviceRoutes = {
   graphqlGet: define({
     method: 'get',
     path: '/graphql',
-    request: {},
-    responses: { 200: { description: 'a GraphQL answer (?query=&variables=); docs/graphql.md, docs/schema.graphql', content: { 'application/json': { schema: { type: 'object' } } } }, ...problems(400) },
+    request: { query: S.GraphqlQuery },
+    responses: {
+      200: { description: 'a GraphQL answer (docs/graphql.md, docs/schema.graphql)', content: { 'application/json': { schema: S.GraphqlAnswer } } },
+      400: { description: 'a refused query (syntax, unknown field, a limit): GraphQL errors with a code', content: { 'application/json': { schema: S.GraphqlAnswer }, 'application/problem+json': { schema: S.Problem } } },
+    },
   }),
   graphqlPost: define({
     method: 'post',
     path: '/graphql',
-    request: {},
-    responses: { 200: { description: 'a GraphQL answer ({query, variables, operationName}); read-only: queries only', content: { 'application/json': { schema: { type: 'object' } } } }, ...problems(400, 413) },
+    request: { body: { required: true, content: { 'application/json': { schema: S.GraphqlBody } } } },
+    responses: {
+      200: { description: 'a GraphQL answer; read-only: queries only', content: { 'application/json': { schema: S.GraphqlAnswer } } },
+      400: { description: 'a refused query (syntax, unknown field, a limit, a mutation): GraphQL errors with a code', content: { 'application/json': { schema: S.GraphqlAnswer }, 'application/problem+json': { schema: S.Problem } } },
+      413: { description: 'a body over 1 MiB', content: { 'application/problem+json': { schema: S.Problem } } },
+      415: { description: 'a body that is not application/json', content: { 'application/json': { schema: S.GraphqlAnswer } } },
+    },
   }),
   gitWebhook: define({
     method: 'post',
@@ -162,8 +170,10 @@ export function mountServiceRoutes(app: OpenAPIHono<Env>, options: ServiceRouteO
 
   const graphql = options.graphql;
   const noGraphql = (c: Context): Response => problemResponse(c, problem(404, 'GraphQL is not served here'));
+  // GET is checked against its documented limits first (a problem when over); the GraphQL handler parses both
+  // (its own errors are GraphQL's, not problems).
   app.openapi(serviceRoutes.graphqlGet, async (c) => (graphql ? graphql(c) : noGraphql(c)) as never);
-  app.openapi(serviceRoutes.graphqlPost, async (c) => (graphql ? graphql(c) : noGraphql(c)) as never);
+  app.on('POST', '/graphql', async (c) => (graphql ? graphql(c) : noGraphql(c)));
 
   app.openapi(serviceRoutes.gitWebhook, async (c) => {
     const secret = options.gitWebhookSecret;

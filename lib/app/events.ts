@@ -5,17 +5,10 @@
  */
 import type { RolloutStatus, RolloutStepStatus } from '../ports.ts';
 import type { Status } from '../core/status.ts';
+import { NOTIFICATION_EVENT_TYPES } from '../core/model.ts';
 
-export const SERVICE_EVENT_TYPES = [
-  'graph.changed',
-  'change.queued',
-  'change.started',
-  'change.finished',
-  'rollout.step',
-  'rollout.finished',
-  'drift.found',
-  'deployment.orphaned',
-] as const;
+/** The event types (lib/core/model.ts keeps the list: karma.yaml's notifications name them). */
+export const SERVICE_EVENT_TYPES = NOTIFICATION_EVENT_TYPES;
 export type ServiceEventType = (typeof SERVICE_EVENT_TYPES)[number];
 
 /** A deployment whose status changed in the live graph. */

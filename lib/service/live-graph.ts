@@ -215,6 +215,8 @@ export class LiveGraph {
       if (before && (was?.status !== s.status || was?.reason !== s.reason)) statusChanges.push({ env: s.env, component: s.component, from: was?.status ?? null, to: s.status, reason: s.reason });
     }
     this.loaded = { live: { build: result.build, snapshot: result.snapshot, runtime: result.runtime }, fingerprint: configFingerprint(config), commit: config.commit ?? null, removals };
+    // The index of what each parameter reaches is built on the first update: build it now, not on the first change.
+    applyRuntimeChanges(this.loaded.live, new Map(), { builtAt: this.now().toISOString(), removals });
     if (!this.loadedAt) this.loadedAt = this.now().toISOString();
     this.publish(this.loaded.live, cause, statusChanges);
     this.options.log.info('graph loaded', {

@@ -30,6 +30,8 @@ export interface LocalApplyRunnerOptions {
   readonly progress?: (change: string, line: string) => void;
   /** Seconds the dependents' pipeline waits for a busy environment lock (default: applyChange's, 1 h). */
   readonly lockTimeout?: number;
+  /** The pipeline run an apply made for its dependents, when it ended (the service keeps it for GET /executions/{id}). */
+  readonly onPipeline?: (run: PipelineJson, startedAt: string) => void;
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -74,6 +76,10 @@ export class LocalApplyRunner implements ApplyRunner {
   }
 
   async run(item: QueuedApply, signal: AbortSignal): Promise<ApplyOutcome> {
+    const startedAt = new Date().toISOString();
+    const told = (run: PipelineJson | null | undefined): void => {
+      if (run) this.options.onPipeline?.(run, startedAt);
+    };
     try {
       const ctx = await this.options.context(item.actor);
       const progress = this.options.progress;
@@ -90,8 +96,10 @@ export class LocalApplyRunner implements ApplyRunner {
           case 'finished':
             return { outcome: resumed.status === 'succeeded' ? 'succeeded' : 'failed', result: oneLine(`finished before the restart: ${resumed.status}${resumed.reason ? `: ${resumed.reason}` : ''}`) };
           case 'pipeline':
+            told(resumed.pipeline);
             return pipelineOutcome(resumed.pipeline);
           case 'applied':
+            told(resumed.applied.pipeline);
             return appliedOutcome(resumed.applied);
           case 'failed':
             return { outcome: 'failed', result: oneLine(resumed.reason) };
@@ -99,7 +107,9 @@ export class LocalApplyRunner implements ApplyRunner {
       }
       const checked = await checkApply(ctx, item.id);
       await requireDestroyAccepted(ctx, checked, item.allowDestroy);
-      return appliedOutcome(await applyChange(ctx, item.id, { ...options, checked }));
+      const applied = await applyChange(ctx, item.id, { ...options, checked });
+      told(applied.pipeline);
+      return appliedOutcome(applied);
     } catch (error) {
       // Refusals (KarmaError, exit 2) were recorded as change.rejected by the use case; anything else is a failure.
       return { outcome: 'failed', result: oneLine(error instanceof KarmaError ? error.message : `unexpected error: ${messageOf(error)}`) };

@@ -125,7 +125,21 @@ export class KarmaService implements ServiceEndpoints {
         sync: { graph: backend.graph, store: backend.description, ...(options.syncSeconds !== undefined ? { everySeconds: options.syncSeconds } : {}) },
       });
       await live.start();
-      const runner = new LocalApplyRunner({ context: (actor: string) => workspace.changeContext(actor) });
+      const runner = new LocalApplyRunner({
+        context: (actor: string) => workspace.changeContext(actor),
+        progress: (change, line) => log.debug('apply', { change, line }),
+        // GET /executions/{id}: the dependents' pipeline runs this service made.
+        onPipeline: (run, startedAt) =>
+          workspace.executions.set(run.executionId, {
+            executionArn: run.executionId,
+            status: run.status,
+            startDate: startedAt,
+            stopDate: new Date().toISOString(),
+            error: run.error ?? null,
+            cause: run.cause ?? null,
+            summary: run.summary,
+          }),
+      });
       let rollouts: RolloutEngine | undefined; // eslint-disable-line prefer-const -- assigned after the worker that calls it
       worker = new QueueWorker({
         queue: opened.queue,

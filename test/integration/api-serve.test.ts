@@ -122,7 +122,7 @@ describe('the API over HTTP: a karma serve process', () => {
     const client: ApiClient = {
       request: (method, path, options) => overHttp(`${base}${path}`, requestInit(method, options)),
     };
-    ctx = { client, admin: ADMIN, reader: created.token, cli: cliJson(dir), proposals: true };
+    ctx = { client, admin: ADMIN, reader: created.token, cli: cliJson(dir), proposals: true, service: true };
   }, 120_000);
   afterAll(async () => {
     if (server.exitCode === null) {
@@ -166,7 +166,7 @@ describe('the API over HTTP: a karma serve process', () => {
 
   it('logs one JSON access line per request, without tokens or query values', async () => {
     await fetch(`${base}/plan?env=karma-dev`, { headers: { authorization: `Bearer ${ADMIN}` } });
-    const line = stderr.split('\n').find((l) => l.includes('"msg":"request"') && l.includes('"path":"/plan"'));
+    const line = stderr.split('\n').findLast((l) => l.includes('"msg":"request"') && l.includes('"path":"/plan"'));
     expect(JSON.parse(line!)).toMatchObject({ level: 'info', msg: 'request', method: 'GET', path: '/plan', status: 200, ms: expect.any(Number) });
     expect(stderr).not.toContain(ADMIN);
     expect(stderr).not.toContain('env=karma-dev');

@@ -6,7 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import type { z } from 'zod';
-import { API_ROUTES } from '../../lib/core/pipeline-contract.ts';
+import { API_ROUTES, SERVICE_ROUTES } from '../../lib/core/pipeline-contract.ts';
 import * as S from '../../lib/api/schemas.ts';
 
 export interface ApiResponse {
@@ -30,6 +30,8 @@ export interface SuiteContext {
   readonly cli?: (...argv: string[]) => Promise<unknown>;
   /** Whether POST /request-change can record a proposal here (a Git repository behind it). */
   readonly proposals: boolean;
+  /** karma serve: the service's own routes are served (and in its /openapi.json) too. */
+  readonly service?: boolean;
 }
 
 /** Secrets in examples/acme-platform/runtime-seed.yaml: never in a response, in any encoding. */
@@ -71,7 +73,8 @@ export function apiRouteSuite(context: () => SuiteContext): void {
     const doc = JSON.parse((await client.request('GET', '/openapi.json', { token: null })).text) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
     const listed = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(listed.sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    const served = [...API_ROUTES, ...(context().service ? SERVICE_ROUTES : [])];
+    expect(listed.sort()).toEqual(served.map((r) => `${r.method} ${r.path}`).sort());
   });
 
   it('answers 401 (problem+json) without a valid caller, on every route that needs a role', async () => {
