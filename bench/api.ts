@@ -26,13 +26,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATABASE_FILE } from '../lib/adapters/local/database.ts';
 import { freePort } from '../scripts/servers/servers.ts';
 import { envName, generateRepo } from './generate.ts';
 import { seedRuntime } from './seed.ts';
+import { machine, writeBenchmarksSection } from './report.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 const KARMA = join(REPO_ROOT, 'bin', 'karma.ts');
@@ -70,10 +71,6 @@ interface Report {
   readonly lambda: LambdaRow | null;
 }
 
-function machine(): string {
-  const c = cpus();
-  return `${c.length} cores (${c[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(2)} at start`;
-}
 
 /** The server's peak resident set (VmHWM), in MiB; null where /proc is not there. */
 function peakRss(pid: number | undefined): number | null {
@@ -244,18 +241,6 @@ function markdown(r: Report): string {
   ].join('\n');
 }
 
-function writeDocs(section: string): string {
-  const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  let text = readFileSync(file, 'utf8');
-  const start = text.indexOf(HEADING);
-  if (start < 0) text = `${text.trimEnd()}\n\n${section}`;
-  else {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
-  }
-  writeFileSync(file, `${text.trimEnd()}\n`);
-  return file;
-}
 
 /** Lambda's limit on a synchronous invocation's response (the function's returned JSON), in bytes. */
 const LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024;
@@ -436,7 +421,7 @@ async function main(): Promise<void> {
     const lambda = values['no-lambda'] ? null : await measureLambda(dir, args.env, 3, 20);
     const report: Report = { date: new Date().toISOString().slice(0, 10), machine: startMachine, args, repo: { files, bytes, vertices, edges }, serve, lambda };
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${tableText(report)}\n`);
-    if (values['write-docs']) process.stderr.write(`wrote ${writeDocs(markdown(report))}\n`);
+    if (values['write-docs']) process.stderr.write(`wrote ${writeBenchmarksSection(HEADING, markdown(report))}\n`);
   } finally {
     if (!values.dir) rmSync(dir, { recursive: true, force: true });
   }

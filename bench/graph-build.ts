@@ -33,7 +33,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATABASE_FILE, openDatabase } from '../lib/adapters/local/database.ts';
@@ -47,6 +47,7 @@ import { orderAll, planEnv } from '../lib/core/order.ts';
 import { diffSnapshots, type GraphSnapshot, type WriteStats } from '../lib/core/snapshot.ts';
 import { generateRepo } from './generate.ts';
 import { seedRuntime, type SeedStats } from './seed.ts';
+import { machine, writeBenchmarksSection } from './report.ts';
 
 const MiB = 1024 * 1024;
 const TARGET_MS = 3000;
@@ -248,10 +249,6 @@ interface Report {
   readonly checks: { name: string; ok: boolean; detail: string }[];
 }
 
-function machine(): string {
-  const c = cpus();
-  return `${c.length} cores (${c[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(2)} at start`;
-}
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -461,19 +458,6 @@ function markdown(r: Report): string {
   ].join('\n');
 }
 
-function writeDocs(section: string): string {
-  const file = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
-  const heading = '## graph build (local backend)';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures from the scripts in bench/. Re-run them and update this page when the code they measure changes.\n\n';
-  const start = text.indexOf(heading);
-  if (start < 0) text = `${text.trimEnd()}\n\n${section}`;
-  else {
-    const next = text.indexOf('\n## ', start + heading.length);
-    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
-  }
-  writeFileSync(file, `${text.trimEnd()}\n`);
-  return file;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -499,7 +483,7 @@ async function main(): Promise<void> {
   if (values.report) {
     const saved = JSON.parse(readFileSync(values.report, 'utf8')) as Report;
     process.stdout.write(`${tableText(saved)}\n`);
-    if (values['write-docs']) process.stderr.write(`wrote ${writeDocs(markdown(saved))}\n`);
+    if (values['write-docs']) process.stderr.write(`wrote ${writeBenchmarksSection('## graph build (local backend)', markdown(saved))}\n`);
     return;
   }
   const args = { components: Number(values.components), envs: Number(values.envs), seed: Number(values.seed) };
@@ -547,7 +531,7 @@ async function main(): Promise<void> {
       checks: checks(measured, m),
     };
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${tableText(report)}\n`);
-    if (values['write-docs']) process.stderr.write(`wrote ${writeDocs(markdown(report))}\n`);
+    if (values['write-docs']) process.stderr.write(`wrote ${writeBenchmarksSection('## graph build (local backend)', markdown(report))}\n`);
     const missed = report.checks.filter((c) => !c.ok);
     if (missed.length > 0) {
       process.stderr.write(`GOAL MISSED: ${missed.map((c) => c.name).join('; ')}\n`);

@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATABASE_FILE, openDatabase } from '../lib/adapters/local/database.ts';
@@ -33,6 +33,7 @@ import { outputParamPath } from '../lib/core/model.ts';
 import { freePort } from '../scripts/servers/servers.ts';
 import { envName, generateRepo } from './generate.ts';
 import { seedRuntime } from './seed.ts';
+import { machine, writeBenchmarksSection } from './report.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 const KARMA = join(REPO_ROOT, 'bin', 'karma.ts');
@@ -43,10 +44,6 @@ const HEADING = '## Service (issue 13)';
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const mib = (kb: number | null): string => (kb === null ? 'n/a' : `${(kb / 1024).toFixed(0)} MiB`);
 
-function machine(): string {
-  const c = cpus();
-  return `${c.length} cores (${c[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(2)} at start`;
-}
 
 /** VmRSS or VmHWM of a process, in kB; null without /proc. */
 function memory(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | null {
@@ -212,18 +209,6 @@ function markdown(r: Report): string {
   ].join('\n');
 }
 
-function writeDocs(section: string): string {
-  const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  let text = readFileSync(file, 'utf8');
-  const start = text.indexOf(HEADING);
-  if (start < 0) text = `${text.trimEnd()}\n\n${section}`;
-  else {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
-  }
-  writeFileSync(file, `${text.trimEnd()}\n`);
-  return file;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -316,7 +301,7 @@ async function main(): Promise<void> {
         rssEndKb: memory(serve.child.pid, 'VmRSS'),
       };
       process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${tableText(report)}\n`);
-      if (values['write-docs']) process.stderr.write(`wrote ${writeDocs(markdown(report))}\n`);
+      if (values['write-docs']) process.stderr.write(`wrote ${writeBenchmarksSection(HEADING, markdown(report))}\n`);
     } finally {
       await stopServe(serve.child);
     }

@@ -4,21 +4,15 @@
  * reaches a browser or a Slack channel cannot leak a secret.
  */
 import type { RolloutStatus, RolloutStepStatus } from '../ports.ts';
-import type { Status } from '../core/status.ts';
+import type { StatusChange } from '../core/live.ts';
 import { NOTIFICATION_EVENT_TYPES } from '../core/model.ts';
 
 /** The event types (lib/core/model.ts keeps the list: karma.yaml's notifications name them). */
 export const SERVICE_EVENT_TYPES = NOTIFICATION_EVENT_TYPES;
 export type ServiceEventType = (typeof SERVICE_EVENT_TYPES)[number];
 
-/** A deployment whose status changed in the live graph. */
-export interface StatusChange {
-  readonly env: string;
-  readonly component: string;
-  readonly from: Status | null;
-  readonly to: Status;
-  readonly reason: string;
-}
+/** A deployment whose status changed in the live graph (lib/core/live.ts computes them). */
+export type { StatusChange };
 
 export type ServiceEventBody =
   | {

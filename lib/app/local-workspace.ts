@@ -15,7 +15,7 @@ import { auditPage } from './audit.ts';
 import { applyChange, checkApply, getChange, listChanges, requestChange, requireDestroyAccepted, type Change, type ChangeContext, type RequestedChange } from './changes.ts';
 import { openGitRepository } from './open.ts';
 import { UsageError } from '../core/errors.ts';
-import { proposalRequest, type ApplyRequest, type AuditPage, type ChangeRequest, type Current, type ExecutionView, type Workspace } from './workspace.ts';
+import { executionOfRun, proposalRequest, type ApplyRequest, type AuditPage, type ChangeRequest, type Current, type ExecutionView, type Workspace } from './workspace.ts';
 
 export interface LocalWorkspaceOptions {
   /** A directory or a Git URL. */
@@ -165,18 +165,7 @@ export class LocalWorkspace implements Workspace {
     const started = new Date().toISOString();
     const run = applyChange(ctx, proposal.id, { checked, ...(request.allowDestroy ? { allowDestroy: true } : {}), ...(request.includePending ? { includePending: true } : {}) })
       .then((applied) => {
-        if (applied.pipeline) {
-          const p = applied.pipeline;
-          this.executions.set(p.executionId, {
-            executionArn: p.executionId,
-            status: p.status,
-            startDate: started,
-            stopDate: new Date().toISOString(),
-            error: p.error ?? null,
-            cause: p.cause ?? null,
-            summary: p.summary,
-          });
-        }
+        if (applied.pipeline) this.executions.set(applied.pipeline.executionId, executionOfRun(applied.pipeline, started));
       })
       .catch((error: unknown) => this.options.warn?.(`apply of ${proposal.id} ended with an error: ${(error as Error)?.message ?? String(error)}`))
       .finally(() => {

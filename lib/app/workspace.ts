@@ -8,6 +8,7 @@ import type { Build } from '../core/graph.ts';
 import type { GraphSnapshot } from '../core/snapshot.ts';
 import type { AuditEntry } from '../ports.ts';
 import type { Change, ChangeRequest as ProposalRequest, RequestedChange } from './changes.ts';
+import type { PipelineJson } from './pipeline/local-run.ts';
 
 /** One live build: statuses and the graph, computed from config + runtime. */
 export interface Current {
@@ -40,6 +41,11 @@ export interface ExecutionView {
   readonly cause: string | null;
   /** The result table (lib/app/pipeline/model.ts Summary) once it finished. */
   readonly summary: unknown;
+}
+
+/** A local pipeline run (the dependents of an apply) as GET /executions/{id} answers it, once it ended. */
+export function executionOfRun(run: PipelineJson, startDate: string, stopDate: string = new Date().toISOString()): ExecutionView {
+  return { executionArn: run.executionId, status: run.status, startDate, stopDate, error: run.error ?? null, cause: run.cause ?? null, summary: run.summary };
 }
 
 /** POST /request-change: `karma propose-change` with the inputs in the body instead of a file. */

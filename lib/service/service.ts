@@ -22,7 +22,7 @@ import { requestChange } from '../app/changes.ts';
 import { isGitUrl, openConfigSource } from '../app/open.ts';
 import { openServiceStores } from '../app/service-stores.ts';
 import type { LocalWorkspaceOptions } from '../app/local-workspace.ts';
-import { proposalRequest } from '../app/workspace.ts';
+import { executionOfRun, proposalRequest } from '../app/workspace.ts';
 import type { ServiceEndpoints, ServiceHealth } from '../api/service.ts';
 import type { FailedDelivery, ServiceStores } from '../ports.ts';
 import { LiveGraph } from './live-graph.ts';
@@ -129,16 +129,7 @@ export class KarmaService implements ServiceEndpoints {
         context: (actor: string) => workspace.changeContext(actor),
         progress: (change, line) => log.debug('apply', { change, line }),
         // GET /executions/{id}: the dependents' pipeline runs this service made.
-        onPipeline: (run, startedAt) =>
-          workspace.executions.set(run.executionId, {
-            executionArn: run.executionId,
-            status: run.status,
-            startDate: startedAt,
-            stopDate: new Date().toISOString(),
-            error: run.error ?? null,
-            cause: run.cause ?? null,
-            summary: run.summary,
-          }),
+        onPipeline: (run, startedAt) => workspace.executions.set(run.executionId, executionOfRun(run, startedAt)),
       });
       let rollouts: RolloutEngine | undefined; // eslint-disable-line prefer-const -- assigned after the worker that calls it
       worker = new QueueWorker({
