@@ -270,10 +270,10 @@ async function main(): Promise<void> {
       const updateMs = quantiles(updates.map((l) => Number(l['ms'])));
       const recomputed = quantiles(updates.map((l) => Number(l['recomputed']))).p50;
 
-      process.stderr.write('a full rebuild (?refresh is a poll; a reload is a config change): touching karma.yaml\n');
-      const project = join(dir, 'karma.yaml');
+      process.stderr.write('a full rebuild: one module file changed (its deployments\' config hash moves: a config change reloads)\n');
       const reloadsBefore = serve.logs().filter((l) => l['msg'] === 'graph loaded').length;
-      writeFileSync(project, `${readFileSync(project, 'utf8').trimEnd()}\n# bench: a config change ${Date.now()}\n`);
+      const moduleFile = join(dir, 'modules', generated[0]!.name, 'main.tf');
+      writeFileSync(moduleFile, `${readFileSync(moduleFile, 'utf8').trimEnd()}\n# bench: a module change ${Date.now()}\n`);
       const deadline = Date.now() + 600_000;
       while (serve.logs().filter((l) => l['msg'] === 'graph loaded').length === reloadsBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const fullRebuildMs = Number(serve.logs().filter((l) => l['msg'] === 'graph loaded').at(-1)?.['ms'] ?? NaN);

@@ -17,6 +17,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { sep } from 'node:path';
 import { configFingerprint } from '../core/config.ts';
+import { sha256 } from '../core/hash.ts';
+import type { Config } from '../core/model.ts';
 import { applyRuntimeChanges, type LiveState } from '../core/live.ts';
 import { deploymentKey } from '../core/model.ts';
 import type { Removal } from '../core/orphans.ts';
@@ -58,6 +60,16 @@ interface Loaded {
   readonly fingerprint: string;
   readonly commit: string | null;
   readonly removals: ReadonlyMap<string, Removal>;
+}
+
+/**
+ * What a reload would change: every deployment's config hash (inputs, component, module files) and the project's
+ * settings (environments, prefix, notifications, …). A touched file, a comment or a commit that changes neither is
+ * not a reload.
+ */
+function fingerprintOf(config: Config): string {
+  const project = JSON.stringify(config.project, (_key, value: unknown) => (value instanceof Map ? [...value.entries()] : value));
+  return `${configFingerprint(config)}:${sha256(project)}`;
 }
 
 /** Config paths that are not config: Git's, the local store's, Terraform's work copies and caches. */
@@ -139,7 +151,7 @@ export class LiveGraph {
     if (this.stopped) return;
     void this.serial(async () => {
       const config = await loadConfig(this.options.source());
-      if (this.loaded && configFingerprint(config) === this.loaded.fingerprint && (config.commit ?? null) === this.loaded.commit) return;
+      if (this.loaded && fingerprintOf(config) === this.loaded.fingerprint && (config.commit ?? null) === this.loaded.commit) return;
       this.options.log.info('config changed: reloading the graph', { why, commit: config.commit ?? null });
       await this.reload('config');
     }).catch((error: unknown) => this.options.log.warn('the changed config does not load: the graph keeps the last good one', { error: errorLine(error) }));
@@ -214,7 +226,7 @@ export class LiveGraph {
       const was = before?.get(key);
       if (before && (was?.status !== s.status || was?.reason !== s.reason)) statusChanges.push({ env: s.env, component: s.component, from: was?.status ?? null, to: s.status, reason: s.reason });
     }
-    this.loaded = { live: { build: result.build, snapshot: result.snapshot, runtime: result.runtime }, fingerprint: configFingerprint(config), commit: config.commit ?? null, removals };
+    this.loaded = { live: { build: result.build, snapshot: result.snapshot, runtime: result.runtime }, fingerprint: fingerprintOf(config), commit: config.commit ?? null, removals };
     // The index of what each parameter reaches is built on the first update: build it now, not on the first change.
     applyRuntimeChanges(this.loaded.live, new Map(), { builtAt: this.now().toISOString(), removals });
     if (!this.loadedAt) this.loadedAt = this.now().toISOString();

@@ -116,6 +116,22 @@ describe('karma serve keeps a live graph', () => {
     expect(serve.logs().some((l) => l['msg'] === 'graph updated' && typeof l['ms'] === 'number')).toBe(true);
   });
 
+  it('a changed config file reloads the graph: the edited deployment turns pending', async () => {
+    const file = join(dir, 'environments', 'karma-prod', 'cache.json');
+    const inputs = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, `${JSON.stringify({ ...inputs, node_type: 'cache.r6g.xlarge' }, null, 2)}\n`);
+    const cache = await eventually(
+      async () => {
+        const c = (await serve.call('GET', '/components/karma-prod/cache')).json as { status: string; reason: string };
+        return c.status === 'pending' ? c : undefined;
+      },
+      10_000,
+      'the edited cache pending',
+    );
+    expect(cache.reason).toContain('config changed');
+    expect(serve.logs().some((l) => l['msg'] === 'graph loaded' && l['cause'] === 'config')).toBe(true);
+  });
+
   it('writes the changed graph to the store and reports the sync in /healthz', async () => {
     const health = await eventually(
       async () => {
