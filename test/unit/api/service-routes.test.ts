@@ -32,12 +32,14 @@ const ROLLOUT: Rollout = {
   version: 1,
 };
 
-function service(overrides: Partial<ServiceEndpoints> = {}): ServiceEndpoints & { created: RolloutRequest[]; ready: boolean } {
+type TestService = ServiceEndpoints & { created: RolloutRequest[]; ready: boolean };
+
+function service(overrides: Partial<ServiceEndpoints> = {}): TestService {
   const created: RolloutRequest[] = [];
-  const s = {
+  const s: TestService = {
     created,
     ready: true,
-    readiness: () => (s.ready ? { ready: true } : { ready: false, reason: 'the graph is loading' }),
+    readiness: (): { ready: boolean; reason?: string } => (s.ready ? { ready: true } : { ready: false, reason: 'the graph is loading' }),
     health: async (): Promise<ServiceHealth> => ({
       graph: { version: 3, loadedAt: '2026-12-02T10:00:00.000Z', updatedAt: '2026-12-02T10:01:00.000Z', commit: null },
       sync: { at: null, buildId: null, written: null, error: null },
