@@ -15,7 +15,7 @@
  * re-runs it); the graph is written once more.
  */
 import { hostname } from 'node:os';
-import { KarmaError } from '../core/errors.ts';
+import { KarmaError, UsageError } from '../core/errors.ts';
 import type { Config } from '../core/model.ts';
 import { EventBus } from '../app/events.ts';
 import { openBackend, type Backend, type BackendType } from '../app/backend.ts';
@@ -80,6 +80,18 @@ export function applyMode(config: string, backend: BackendType, env: NodeJS.Proc
     return { kind: 'none', why: 'karma serve cannot apply changes here: KARMA_STATE_MACHINE_ARN is not set (the StateMachineArn output of the deployed stack); with a Git URL config and backend aws the applies run in the deployed pipeline' };
   }
   return { kind: 'aws' };
+}
+
+/**
+ * The backend: --backend, else KARMA_BACKEND (the stack sets it for the Fargate task, as for the pipeline), else
+ * karma.yaml's.
+ */
+export function serviceBackend(option: BackendType | undefined, env: NodeJS.ProcessEnv, config: Config): BackendType {
+  if (option) return option;
+  const named = env['KARMA_BACKEND'];
+  if (named === undefined || named === '') return config.project.backend.type;
+  if (named !== 'aws' && named !== 'local') throw new UsageError(`KARMA_BACKEND must be aws or local, got "${named}"`);
+  return named;
 }
 
 /** The local workspace, when its queue cannot apply (a Git URL config): proposing and applying say why. */
@@ -154,17 +166,21 @@ export class KarmaService implements ServiceEndpoints {
     let worker: QueueWorker | undefined;
     let stores: ServiceStores | undefined;
     const env = options.env ?? process.env;
-    const config: Config = await loadConfig(openConfigSource(options.config, options.ref));
-    const mode = applyMode(options.config, options.backend ?? config.project.backend.type, env);
+    // A Git URL is read at the tracked branch the stack names (KARMA_CONFIG_BRANCH) unless --ref says otherwise: the
+    // live graph reads the branch the AWS apply merges into.
+    const ref = options.ref ?? (isGitUrl(options.config) ? env['KARMA_CONFIG_BRANCH'] || undefined : undefined);
+    const config: Config = await loadConfig(openConfigSource(options.config, ref));
+    const backendType = serviceBackend(options.backend, env, config);
+    const mode = applyMode(options.config, backendType, env);
     const serviceParts = {
       live: () => live!,
       queue: () => stores!.queue,
       enqueue: (request: EnqueueRequest): Promise<QueuedApply> => worker!.enqueue(request),
     };
-    const local = { ...options, warn: (m: string) => log.warn(m), ...serviceParts };
+    const local = { ...options, ...(ref ? { ref } : {}), backend: backendType, warn: (m: string) => log.warn(m), ...serviceParts };
     const workspace =
       mode.kind === 'aws'
-        ? new AwsServiceWorkspace({ config: options.config, ...(options.ref ? { ref: options.ref } : {}), env, ...(options.executions ? { executions: options.executions } : {}), ...serviceParts })
+        ? new AwsServiceWorkspace({ config: options.config, ...(ref ? { ref } : {}), env, ...(options.executions ? { executions: options.executions } : {}), ...serviceParts })
         : mode.kind === 'none'
           ? new ReadOnlyServiceWorkspace(local, mode.why)
           : new ServiceWorkspace(local);
@@ -173,7 +189,7 @@ export class KarmaService implements ServiceEndpoints {
     const backendOptions = {
       baseDir,
       create: true,
-      ...(options.backend ? { type: options.backend } : {}),
+      type: backendType,
       ...(options.store ? { localPath: options.store } : {}),
       warn: (m: string) => log.warn(m),
     };
@@ -182,7 +198,7 @@ export class KarmaService implements ServiceEndpoints {
       const opened = await openServiceStores(config, backendOptions);
       stores = opened;
       live = new LiveGraph({
-        source: () => openConfigSource(options.config, options.ref),
+        source: () => openConfigSource(options.config, ref),
         runtime: backend.runtime,
         feed: opened.changes,
         bus: events,
@@ -235,7 +251,7 @@ export class KarmaService implements ServiceEndpoints {
         queue: opened.queue,
         enqueue: (request) => worker!.enqueue(request),
         bus: events,
-        config: () => loadConfig(openConfigSource(options.config, options.ref)),
+        config: () => loadConfig(openConfigSource(options.config, ref)),
         // Through the workspace: a local proposal (planned here), or one pushed to the remote in AWS.
         propose: (env, request, actor) => workspace.requestChange({ component: request.component, env, input: request.input, ...(request.message !== undefined ? { message: request.message } : {}) }, actor),
         log: fieldsFirst(log),

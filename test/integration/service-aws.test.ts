@@ -6,8 +6,9 @@
  * start (StartExecution's input) and the change going queued → applying; the unit tests
  * (test/unit/service/aws-runner.test.ts) end executions and check the outcomes.
  *
- * The Git server takes requests without credentials: the live graph reads a Git URL config without any today
- * (lib/app/open.ts LazyGitSource has no onAuth), so a private remote is not served to it yet.
+ * No --backend: KARMA_BACKEND=aws chooses it, as the stack sets it. The Git server takes requests without
+ * credentials: the live graph reads a Git URL config without any today (lib/app/open.ts LazyGitSource has no
+ * onAuth), so a private remote is not served to it yet.
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -89,6 +90,7 @@ beforeAll(async () => {
   env = standInEnv({
     HOME: join(tmp, 'home'),
     KARMA_CONFIG_BRANCH: 'main',
+    KARMA_BACKEND: 'aws',
     KARMA_HISTORY_DIR: join(tmp, 'history'),
     KARMA_AUDIT_TABLE: audit,
     KARMA_SERVICE_TABLE: serviceTable,
@@ -117,7 +119,7 @@ async function serve(vars: Record<string, string | undefined>): Promise<{ servic
     }
   };
   try {
-    const service = await KarmaService.start({ config: url, backend: 'aws', log: silentLog, env: { ...process.env }, pollMs: 500, syncSeconds: 0, fetchSeconds: 0, followPollMs: 200, stopTimeoutMs: 500 });
+    const service = await KarmaService.start({ config: url, log: silentLog, env: { ...process.env }, pollMs: 500, syncSeconds: 0, fetchSeconds: 0, followPollMs: 200, stopTimeoutMs: 500 });
     return { service, restore };
   } catch (error) {
     restore();

@@ -10,7 +10,10 @@
  *                             files moved: lib/app/change.ts mergeProposal) and pushed (change.apply-queued), the
  *                             proposal's branch deleted there, then the state machine started for the environment at
  *                             the merged commit (change.apply-queued with the execution): the change is `queued`.
- *                             A refused merge is change.rejected (the proposal stays open).
+ *                             A refused merge is change.rejected (the proposal stays open). Two halves:
+ *                             checkAwsApply (every refusal) and startAwsApply (merge, push, start); the Lambda runs
+ *                             them together, `karma serve` in AWS runs the check at the call and the start in its
+ *                             queue (lib/service/aws-runner.ts).
  *   GET /changes[/{id}]       listChanges / getChange (open proposals + the audit log); a change whose run was
  *                             started here takes its status from that execution: applying, succeeded or failed.
  *
