@@ -165,8 +165,13 @@ describe('the API over HTTP: a karma serve process', () => {
   }, 200_000);
 
   it('logs one JSON access line per request, without tokens or query values', async () => {
-    await fetch(`${base}/plan?env=karma-dev`, { headers: { authorization: `Bearer ${ADMIN}` } });
-    const line = stderr.split('\n').findLast((l) => l.includes('"msg":"request"') && l.includes('"path":"/plan"'));
+    const before = stderr.length;
+    await (await fetch(`${base}/plan?env=karma-dev`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    // The line is written once the answer is sent: wait for it.
+    const deadline = Date.now() + 5_000;
+    const fresh = (): string | undefined => stderr.slice(before).split('\n').find((l) => l.includes('"msg":"request"') && l.includes('"path":"/plan"'));
+    while (!fresh() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const line = fresh();
     expect(JSON.parse(line!)).toMatchObject({ level: 'info', msg: 'request', method: 'GET', path: '/plan', status: 200, ms: expect.any(Number) });
     expect(stderr).not.toContain(ADMIN);
     expect(stderr).not.toContain('env=karma-dev');

@@ -10,7 +10,10 @@
  *                             files moved: lib/app/change.ts mergeProposal) and pushed (change.apply-queued), the
  *                             proposal's branch deleted there, then the state machine started for the environment at
  *                             the merged commit (change.apply-queued with the execution): the change is `queued`.
- *                             A refused merge is change.rejected (the proposal stays open).
+ *                             A refused merge is change.rejected (the proposal stays open). Two halves:
+ *                             checkAwsApply (every refusal) and startAwsApply (merge, push, start); the Lambda runs
+ *                             them together, `karma serve` in AWS runs the check at the call and the start in its
+ *                             queue (lib/service/aws-runner.ts).
  *   GET /changes[/{id}]       listChanges / getChange (open proposals + the audit log); a change whose run was
  *                             started here takes its status from that execution: applying, succeeded or failed.
  *
@@ -29,7 +32,7 @@ import { openRemoteClone } from '../../adapters/git/repository.ts';
 import { openAwsBackend } from '../aws-backend.ts';
 import type { Backend } from '../backend.ts';
 import { loadConfig } from '../build.ts';
-import { findProposal, mergeProposal, PROPOSAL_BRANCH_PREFIX } from '../change.ts';
+import { findProposal, mergeProposal, PROPOSAL_BRANCH_PREFIX, type Proposal } from '../change.ts';
 import { getChange, listChanges, requestChange, type Change, type ChangeContext, type ChangeStatus, type RequestedChange } from '../changes.ts';
 import { startRemotePipeline } from '../pipeline/remote.ts';
 import { proposalRequest, type ApplyRequest, type ChangeRequest, type Workspace } from '../workspace.ts';
@@ -50,13 +53,145 @@ function statusOfExecution(status: string): ChangeStatus {
   return 'queued';
 }
 
+/** What the two halves of an apply need: the synced clone and its tracked branch, the settings, the audit log. */
+export interface AwsApplyDeps {
+  readonly repo: GitRepository;
+  readonly branch: string;
+  readonly settings: AwsWorkspaceSettings;
+  /** Who decided, as the audit log records it. */
+  readonly actor: string;
+  readonly now: () => Date;
+  readonly append: (entry: Omit<AuditEntry, 'id' | 'at'>) => Promise<void>;
+  /** The change with its audit history (an unknown one: NotFoundError, a 404). */
+  readonly change: (id: string) => Promise<Change>;
+  /** The executions port (tests); default Step Functions. */
+  readonly executions?: PipelineExecutions;
+}
+
+/** What the checks found: the open proposal, the state machine, and whether the branch holds it already. */
+export interface AwsApplyCheck {
+  readonly proposal: Proposal;
+  readonly stateMachineArn: string;
+  /** An earlier call merged (fast-forward) and pushed it, then failed: only what is left is done. */
+  readonly merged: boolean;
+}
+
+/** The run started for a change: the execution, and the commit it runs at. */
+export interface AwsApplyStarted {
+  readonly change: string;
+  readonly env: string;
+  readonly commit: string;
+  readonly executionArn: string;
+  /** false: an execution with the same name (same input) existed already; Step Functions handed it back. */
+  readonly started: boolean;
+}
+
+/**
+ * Every refusal of POST /changes/{id}/apply, before anything changes: an unknown change (404), a closed proposal
+ * (409), no state machine (503), a merge that would be refused (the tracked branch moved and clashes, or the result
+ * no longer validates: recorded as change.rejected, then thrown; the proposal stays open). No saved plan and no
+ * destroy gate here: the deployed pipeline plans in CodeBuild.
+ */
+export async function checkAwsApply(d: AwsApplyDeps, id: string): Promise<AwsApplyCheck> {
+  const change = await d.change(id); // unknown: 404
+  const proposal = await findProposal(d.repo, change.id);
+  if (!proposal) throw new ConflictError(`change ${change.id} is ${change.status} and its proposal is closed: there is nothing left to apply (GET /changes/${change.id} says how it went)`);
+  const stateMachineArn = requireStateMachine(d.settings);
+  const merged = await d.repo.isAncestor(proposal.commit, (await d.repo.head()).commit);
+  if (!merged) {
+    try {
+      await mergeProposal(d.repo, proposal.id, { checkOnly: true });
+    } catch (error) {
+      await rejectRefusal(d, proposal, error);
+      throw error;
+    }
+  }
+  return { proposal, stateMachineArn, merged };
+}
+
+/** A refused merge (exit 2) is recorded as change.rejected. */
+async function rejectRefusal(d: AwsApplyDeps, proposal: Proposal, error: unknown): Promise<void> {
+  if (error instanceof KarmaError && error.exitCode === EXIT_INVALID) {
+    await d.append({ actor: d.actor, change: proposal.id, component: proposal.component, env: proposal.env, action: 'change.rejected', commit: proposal.commit, result: error.message });
+  }
+}
+
+/**
+ * After checkAwsApply: the proposal merged into the tracked branch and pushed (change.apply-queued), its branch
+ * deleted on the remote, then the state machine started for the environment at the merged commit.
+ */
+export async function startAwsApply(d: AwsApplyDeps, check: AwsApplyCheck, request: ApplyRequest): Promise<AwsApplyStarted> {
+  const { proposal } = check;
+  const about = { actor: d.actor, change: proposal.id, component: proposal.component, env: proposal.env };
+  let commit: string;
+  if (check.merged) {
+    commit = (await d.repo.head()).commit;
+  } else {
+    let merged;
+    try {
+      merged = await mergeProposal(d.repo, proposal.id);
+    } catch (error) {
+      // Refused before anything changed (the branch moved since the check and clashes now).
+      await rejectRefusal(d, proposal, error);
+      throw error;
+    }
+    await d.repo.push(merged.into);
+    commit = merged.commit;
+    // Recorded once pushed: whatever fails next, the change is in the branch the pipeline reads.
+    await d.append({ ...about, action: 'change.apply-queued', commit, result: `merged into ${d.branch} (${merged.how}) at ${commit.slice(0, 8)} and pushed` });
+  }
+  await d.repo.push(proposal.branch, { delete: true });
+  return startAwsPipeline(d, about, commit, request);
+}
+
+/**
+ * The state machine started for a merged change's environment at `commit`: the change's component and what
+ * depends on it, unless the caller accepts everything pending. Recorded as change.apply-queued with the execution.
+ */
+export async function startAwsPipeline(
+  d: AwsApplyDeps,
+  about: { readonly actor: string; readonly change: string; readonly component: string; readonly env: string },
+  commit: string,
+  request: ApplyRequest,
+): Promise<AwsApplyStarted> {
+  const stateMachineArn = requireStateMachine(d.settings);
+  const config = await loadConfig(d.repo.sourceAt(commit));
+  const reach = impact(buildGraph(config, new Map(), { builtAt: d.now().toISOString() }), about.env, about.component).waves.flat();
+  const input = { env: about.env, mode: 'apply', trigger: 'manual', commit, ...(request.includePending ? {} : { components: reach }) };
+  const started = await startRemotePipeline(input, { stateMachineArn, ...remoteOptions(d.settings), ...(d.executions ? { executions: d.executions } : {}) });
+  await d.append({
+    ...about,
+    action: 'change.apply-queued',
+    commit,
+    execution: started.executionArn,
+    result: `pipeline ${started.started ? 'started' : `already ${started.status?.toLowerCase() ?? 'started'}`} for ${about.env} at ${commit.slice(0, 8)}${request.includePending ? '' : `: ${reach.join(', ')}`}`,
+  });
+  return { change: about.change, env: about.env, commit, executionArn: started.executionArn, started: started.started };
+}
+
+/** The changes part, and what the service's queue (lib/service/aws-runner.ts) uses besides the routes. */
+export type AwsChangesPart = ChangesPart & {
+  /** checkAwsApply on the synced clone. */
+  checkApply(id: string, actor: string): Promise<AwsApplyCheck>;
+  /**
+   * checkAwsApply then startAwsApply on the synced clone. `mergedAt`: a run cut short after the merge recorded
+   * that commit; when the proposal is closed and the branch holds it, the pipeline is started at it.
+   */
+  startApply(id: string, request: ApplyRequest, actor: string, resume?: { readonly mergedAt?: string }): Promise<AwsApplyStarted>;
+  /** A change's audit entries, oldest first (its status from the log alone, no execution described). */
+  history(id: string): Promise<readonly AuditEntry[]>;
+  /** Appends an audit entry (the time is set here). */
+  record(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  close(): Promise<void>;
+};
+
 export interface AwsChangesOptions {
   /** The executions port (tests); default Step Functions. */
   readonly executions?: PipelineExecutions;
   readonly now?: () => Date;
 }
 
-export function awsChanges(s: AwsWorkspaceSettings, options: AwsChangesOptions = {}): ChangesPart & { close(): Promise<void> } {
+export function awsChanges(s: AwsWorkspaceSettings, options: AwsChangesOptions = {}): AwsChangesPart {
   const now = options.now ?? (() => new Date());
   const clock = { now };
   let backend: Promise<Backend> | undefined;
@@ -117,6 +252,17 @@ export function awsChanges(s: AwsWorkspaceSettings, options: AwsChangesOptions =
     }
   };
 
+  const depsOf = (repo: GitRepository, branch: string, actor: string): AwsApplyDeps => ({
+    repo,
+    branch,
+    settings: s,
+    actor,
+    now,
+    append: (entry) => append(repo, entry),
+    change: (id) => getChange(contextOf(repo, actor), id),
+    ...(options.executions ? { executions: options.executions } : {}),
+  });
+
   return {
     requestChange: (request: ChangeRequest, actor: string) =>
       withClone(async (repo): Promise<RequestedChange> => {
@@ -149,48 +295,27 @@ export function awsChanges(s: AwsWorkspaceSettings, options: AwsChangesOptions =
 
     applyChange: (id: string, request: ApplyRequest, actor: string) =>
       withClone(async (repo, branch) => {
-        const ctx = contextOf(repo, actor);
-        const change = await getChange(ctx, id); // unknown: 404
-        const proposal = await findProposal(repo, change.id);
-        if (!proposal) throw new ConflictError(`change ${change.id} is ${change.status} and its proposal is closed: there is nothing left to apply (GET /changes/${change.id} says how it went)`);
-        const stateMachineArn = requireStateMachine(s);
-        const about = { actor, change: proposal.id, component: proposal.component, env: proposal.env };
-        const head = (await repo.head()).commit;
-        let commit: string;
-        if (await repo.isAncestor(proposal.commit, head)) {
-          // Merged (a fast-forward) and pushed by an earlier call that failed after: only what is left to do.
-          commit = head;
-        } else {
-          let merged;
-          try {
-            merged = await mergeProposal(repo, proposal.id);
-          } catch (error) {
-            // Refused before anything changed (the branch moved and clashes, the result no longer validates).
-            if (error instanceof KarmaError && error.exitCode === EXIT_INVALID) {
-              await append(repo, { ...about, action: 'change.rejected', commit: proposal.commit, result: error.message });
-            }
-            throw error;
-          }
-          await repo.push(merged.into);
-          commit = merged.commit;
-          // Recorded once pushed: whatever fails next, the change is in the branch the pipeline reads.
-          await append(repo, { ...about, action: 'change.apply-queued', commit, result: `merged into ${branch} (${merged.how}) at ${commit.slice(0, 8)} and pushed` });
-        }
-        await repo.push(proposal.branch, { delete: true });
-        // The run: the proposal's component and what depends on it, unless the caller accepts everything pending.
-        const config = await loadConfig(repo.sourceAt(commit));
-        const reach = impact(buildGraph(config, new Map(), { builtAt: now().toISOString() }), proposal.env, proposal.component).waves.flat();
-        const input = { env: proposal.env, mode: 'apply', trigger: 'manual', commit, ...(request.includePending ? {} : { components: reach }) };
-        const started = await startRemotePipeline(input, { stateMachineArn, ...remoteOptions(s), ...(options.executions ? { executions: options.executions } : {}) });
-        await append(repo, {
-          ...about,
-          action: 'change.apply-queued',
-          commit,
-          execution: started.executionArn,
-          result: `pipeline ${started.started ? 'started' : `already ${started.status?.toLowerCase() ?? 'started'}`} for ${proposal.env} at ${commit.slice(0, 8)}${request.includePending ? '' : `: ${reach.join(', ')}`}`,
-        });
-        return { change: await getChange(ctx, proposal.id), execution: started.executionArn };
+        const d = depsOf(repo, branch, actor);
+        const started = await startAwsApply(d, await checkAwsApply(d, id), request);
+        return { change: await getChange(contextOf(repo, actor), started.change), execution: started.executionArn };
       }),
+
+    checkApply: (id: string, actor: string) => withClone((repo, branch) => checkAwsApply(depsOf(repo, branch, actor), id)),
+
+    startApply: (id: string, request: ApplyRequest, actor: string, resume: { readonly mergedAt?: string } = {}) =>
+      withClone(async (repo, branch) => {
+        const d = depsOf(repo, branch, actor);
+        if (resume.mergedAt && !(await findProposal(repo, id)) && (await repo.isAncestor(resume.mergedAt, (await repo.head()).commit))) {
+          // Merged, pushed and closed by a run cut short before the state machine started: start it now.
+          const change = await getChange(contextOf(repo, actor), id);
+          return startAwsPipeline(d, { actor, change: change.id, component: change.component, env: change.env }, resume.mergedAt, request);
+        }
+        return startAwsApply(d, await checkAwsApply(d, id), request);
+      }),
+
+    history: (id: string) => withClone(async (repo) => (await getChange(contextOf(repo, 'reader'), id)).history),
+
+    record: (entry: Omit<AuditEntry, 'id' | 'at'>) => withClone((repo) => append(repo, entry)),
 
     close: async () => {
       const b = backend;
