@@ -35,7 +35,11 @@ class LazyGitSource implements ConfigSource {
     this.description = `${location}@${ref}`;
   }
   private git(): Promise<ConfigSource> {
-    this.source ??= import('../adapters/git/git-source.ts').then(({ GitSource }) => new GitSource(this.location, this.ref));
+    this.source ??= Promise.all([import('../adapters/git/git-source.ts'), import('../adapters/git/auth.ts')]).then(([{ GitSource }, { gitOnAuthFromEnv }]) =>
+      // A URL gets the pipeline's credentials: CodeCommit signed with the AWS ones, another host the token in
+      // KARMA_GIT_TOKEN_SECRET when set (the deployed service reads a private repo so); a local repo needs none.
+      isGitUrl(this.location) ? new GitSource(this.location, this.ref, { onAuth: gitOnAuthFromEnv(process.env) }) : new GitSource(this.location, this.ref),
+    );
     return this.source;
   }
   async load(): ReturnType<ConfigSource['load']> {
