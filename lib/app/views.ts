@@ -175,12 +175,20 @@ export interface ComponentView {
 
 const text = (v: PropValue | undefined): string | null => (v === undefined ? null : String(v));
 
+/** The config's deployments by `env/component`, made once per config (a view asked per component stays O(1)). */
+const byKey = new WeakMap<Build['config'], ReadonlyMap<string, Build['config']['deployments'][number]>>();
+function deploymentsByKey(config: Build['config']): ReadonlyMap<string, Build['config']['deployments'][number]> {
+  let index = byKey.get(config);
+  if (!index) byKey.set(config, (index = new Map(config.deployments.map((d) => [deploymentKey(d.env, d.component), d]))));
+  return index;
+}
+
 export function componentView(build: Build, snapshot: GraphSnapshot, env: string, component: string): ComponentView {
   const { config } = build;
   requireEnvironment(config, env);
   requireDeployed(build, env, component);
   const status = build.statuses.get(deploymentKey(env, component))!;
-  const deployment = config.deployments.find((d) => d.env === env && d.component === component);
+  const deployment = deploymentsByKey(config).get(deploymentKey(env, component));
   const def = config.components.get(component);
   const id = componentId(env, component);
   const vertices = new Map(snapshot.vertices.map((v) => [v.id, v]));
