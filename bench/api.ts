@@ -33,11 +33,10 @@ import { DATABASE_FILE } from '../lib/adapters/local/database.ts';
 import { freePort } from '../scripts/servers/servers.ts';
 import { envName, generateRepo } from './generate.ts';
 import { seedRuntime } from './seed.ts';
-import { machine, writeBenchmarksSection } from './report.ts';
+import { autocannon, machine, writeBenchmarksSection } from './report.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 const KARMA = join(REPO_ROOT, 'bin', 'karma.ts');
-const AUTOCANNON = join(REPO_ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 const TOKEN = 'karma_bench-api-token-0123456789';
 const HEADING = '## HTTP API (issue 12)';
 
@@ -110,31 +109,6 @@ async function stopServe(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-interface AutocannonResult {
-  latency: { p50: number; p90: number; p99: number; max: number; mean: number };
-  requests: { average: number; total: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-/** autocannon in its own process (so the load generator does not share this process's event loop), JSON out. */
-function autocannon(url: string, connections: number, seconds: number): Promise<AutocannonResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-t', '120', '-j', '-H', `authorization=Bearer ${TOKEN}`, url], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
-      resolve(JSON.parse(out) as AutocannonResult);
-    });
-  });
-}
-
 async function measureServe(dir: string, env: string, cache: number, connections: number, duration: number): Promise<ServeRow> {
   process.stderr.write('karma serve: starting\n');
   const { child, base, startMs, log } = await startServe(dir);
@@ -154,7 +128,7 @@ async function measureServe(dir: string, env: string, cache: number, connections
     }
     const aloneMs = Math.min(...warm);
     process.stderr.write(`  first GET /graph: ${Math.round(firstMs)} ms, ${(body.length / 1024 / 1024).toFixed(1)} MiB; alone ${Math.round(aloneMs)} ms; then ${duration} s × ${connections} clients\n`);
-    const r = await autocannon(url, connections, duration);
+    const r = await autocannon(url, { connections, seconds: duration, token: TOKEN });
     return {
       cache,
       startMs,

@@ -1,4 +1,5 @@
-/** What the benchmark scripts share: the machine line, and replacing their section of docs/benchmarks.md. */
+/** What the benchmark scripts share: the machine line, replacing their section of docs/benchmarks.md, autocannon. */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -22,4 +23,36 @@ export function writeBenchmarksSection(heading: string, section: string): string
   }
   writeFileSync(BENCHMARKS_FILE, `${text.trimEnd()}\n`);
   return BENCHMARKS_FILE;
+}
+
+/** What autocannon's `-j` prints, the parts the benchmarks read. */
+export interface AutocannonResult {
+  latency: { p50: number; p90: number; p99: number; max: number; mean: number };
+  requests: { average: number; total: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+const AUTOCANNON = join(import.meta.dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
+
+/**
+ * autocannon in its own process (so the load generator does not share this process's event loop), JSON out:
+ * `connections` keep-alive clients for `seconds`, a bearer `token`; `post`: a JSON body sent with POST.
+ */
+export function autocannon(url: string, options: { connections: number; seconds: number; token: string; post?: string }): Promise<AutocannonResult> {
+  const args = [AUTOCANNON, '-c', String(options.connections), '-d', String(options.seconds), '-t', '120', '-j', '-H', `authorization=Bearer ${options.token}`];
+  if (options.post !== undefined) args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', options.post);
+  args.push(url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
+      resolve(JSON.parse(out) as AutocannonResult);
+    });
+  });
 }

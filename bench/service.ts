@@ -33,11 +33,10 @@ import { outputParamPath } from '../lib/core/model.ts';
 import { freePort } from '../scripts/servers/servers.ts';
 import { envName, generateRepo } from './generate.ts';
 import { seedRuntime } from './seed.ts';
-import { machine, writeBenchmarksSection } from './report.ts';
+import { autocannon, machine, writeBenchmarksSection } from './report.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 const KARMA = join(REPO_ROOT, 'bin', 'karma.ts');
-const AUTOCANNON = join(REPO_ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 const TOKEN = 'karma_bench-service-token-0123456789';
 const HEADING = '## Service (issue 13)';
 
@@ -135,22 +134,9 @@ interface LoadRow {
   readonly errors: number;
 }
 
-function autocannon(label: string, url: string, connections: number, seconds: number, post?: string): Promise<LoadRow> {
-  const args = [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-t', '120', '-j', '-H', `authorization=Bearer ${TOKEN}`];
-  if (post !== undefined) args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', post);
-  args.push(url);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
-      const r = JSON.parse(out) as { latency: { p50: number; p99: number; max: number }; requests: { average: number; total: number }; non2xx: number; errors: number };
-      resolve({ what: label, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, rps: r.requests.average, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors });
-    });
-  });
+async function load(label: string, url: string, connections: number, seconds: number, post?: string): Promise<LoadRow> {
+  const r = await autocannon(url, { connections, seconds, token: TOKEN, ...(post !== undefined ? { post } : {}) });
+  return { what: label, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, rps: r.requests.average, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors };
 }
 
 interface Report {
@@ -279,13 +265,13 @@ async function main(): Promise<void> {
       const fullRebuildMs = Number(serve.logs().filter((l) => l['msg'] === 'graph loaded').at(-1)?.['ms'] ?? NaN);
 
       process.stderr.write(`GET /graph?env=${env}: ${args.connections} clients × ${args.duration} s\n`);
-      const load: LoadRow[] = [];
-      load.push(await autocannon(`GET /graph?env=${env}`, `${serve.base}/graph?env=${env}`, args.connections, args.duration));
+      const rows: LoadRow[] = [];
+      rows.push(await load(`GET /graph?env=${env}`, `${serve.base}/graph?env=${env}`, args.connections, args.duration));
       const query = JSON.stringify({ query: `{ environment(name: "${env}") { components { name status reason dependencies(depth: 1) { name status } } } }` });
       const probe = await fetch(`${serve.base}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: query });
       if (probe.status !== 200) throw new Error(`the GraphQL query answered ${probe.status}: ${(await probe.text()).slice(0, 500)}`);
       process.stderr.write(`POST /graphql: ${args.connections} clients × ${args.duration} s\n`);
-      load.push(await autocannon('POST /graphql (components of E with status and dependencies)', `${serve.base}/graphql`, args.connections, args.duration, query));
+      rows.push(await load('POST /graphql (components of E with status and dependencies)', `${serve.base}/graphql`, args.connections, args.duration, query));
       const report: Report = {
         date: new Date().toISOString().slice(0, 10),
         machine: startMachine,
@@ -296,7 +282,7 @@ async function main(): Promise<void> {
         update: { ...updateMs, recomputed },
         visible: quantiles(visible),
         fullRebuildMs,
-        load,
+        load: rows,
         peakRssKb: memory(serve.child.pid, 'VmHWM'),
         rssEndKb: memory(serve.child.pid, 'VmRSS'),
       };

@@ -5,6 +5,7 @@
  * runtime in SSM on moto, the graph in Gremlin Server, the audit log in DynamoDB on moto, the state machine on moto.
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { auditTableDefinition } from '../../lib/adapters/dynamodb/audit-log.ts';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -135,29 +136,7 @@ beforeAll(async () => {
   const table = `karma-audit-${randomUUID().slice(0, 8)}`;
   const ddb = new DynamoDBClient(motoClientConfig());
   await ddb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'log', AttributeType: 'S' },
-        { AttributeName: 'id', AttributeType: 'S' },
-        { AttributeName: 'change', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'log', KeyType: 'HASH' },
-        { AttributeName: 'id', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byChange',
-          KeySchema: [
-            { AttributeName: 'change', KeyType: 'HASH' },
-            { AttributeName: 'id', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
+    new CreateTableCommand(auditTableDefinition(table)),
   );
   ddb.destroy();
   const sfn = new SFNClient(motoClientConfig());

@@ -15,7 +15,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_BY_CHANGE_INDEX, DynamoAuditLog } from '../../lib/adapters/dynamodb/audit-log.ts';
+import { auditTableDefinition, DynamoAuditLog } from '../../lib/adapters/dynamodb/audit-log.ts';
 import { openBackend } from '../../lib/app/backend.ts';
 import { auditPage } from '../../lib/app/audit.ts';
 import { StoreError } from '../../lib/core/errors.ts';
@@ -38,29 +38,7 @@ afterAll(() => {
 async function freshTable(): Promise<string> {
   const table = `karma-audit-${randomUUID().slice(0, 8)}`;
   await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'log', AttributeType: 'S' },
-        { AttributeName: 'id', AttributeType: 'S' },
-        { AttributeName: 'change', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'log', KeyType: 'HASH' },
-        { AttributeName: 'id', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: AUDIT_BY_CHANGE_INDEX,
-          KeySchema: [
-            { AttributeName: 'change', KeyType: 'HASH' },
-            { AttributeName: 'id', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
+    new CreateTableCommand(auditTableDefinition(table)),
   );
   return table;
 }

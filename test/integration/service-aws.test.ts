@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SsmRuntimeStore } from '../../lib/adapters/ssm/runtime-store.ts';
 import { DirectorySource } from '../../lib/adapters/fs/directory-source.ts';
+import { auditTableDefinition } from '../../lib/adapters/dynamodb/audit-log.ts';
 import { serviceTableDefinition } from '../../lib/adapters/dynamodb/service-table.ts';
 import { loadConfig } from '../../lib/app/build.ts';
 import { recordApply } from '../../lib/app/record.ts';
@@ -61,20 +62,7 @@ beforeAll(async () => {
   const ddb = new DynamoDBClient(motoClientConfig());
   const audit = `karma-audit-${randomUUID().slice(0, 8)}`;
   await ddb.send(
-    new CreateTableCommand({
-      TableName: audit,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'log', AttributeType: 'S' },
-        { AttributeName: 'id', AttributeType: 'S' },
-        { AttributeName: 'change', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'log', KeyType: 'HASH' },
-        { AttributeName: 'id', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [{ IndexName: 'byChange', KeySchema: [{ AttributeName: 'change', KeyType: 'HASH' }, { AttributeName: 'id', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
-    }),
+    new CreateTableCommand(auditTableDefinition(audit)),
   );
   const serviceTable = `karma-service-${randomUUID().slice(0, 8)}`;
   await ddb.send(new CreateTableCommand(serviceTableDefinition(serviceTable)));

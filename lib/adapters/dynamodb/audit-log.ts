@@ -25,6 +25,7 @@ import {
   PutItemCommand,
   QueryCommand,
   type AttributeValue,
+  type CreateTableCommandInput,
   type DynamoDBClientConfig,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -36,6 +37,36 @@ import { AuditEntryExistsError, checkAuditCursor, checkAuditEntry, checkAuditLim
 export const AUDIT_PARTITION = 'audit';
 /** The index that finds one change's entries. */
 export const AUDIT_BY_CHANGE_INDEX = 'byChange';
+
+/**
+ * The table as this adapter reads and writes it (the key design above): what the tests create on moto.
+ * lib/infra/api.ts declares the same keys and index in CDK (the CDK code may not import adapters).
+ */
+export function auditTableDefinition(table: string): CreateTableCommandInput {
+  return {
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'log', AttributeType: 'S' },
+      { AttributeName: 'id', AttributeType: 'S' },
+      { AttributeName: 'change', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'log', KeyType: 'HASH' },
+      { AttributeName: 'id', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: AUDIT_BY_CHANGE_INDEX,
+        KeySchema: [
+          { AttributeName: 'change', KeyType: 'HASH' },
+          { AttributeName: 'id', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
 
 export interface DynamoAuditLogOptions {
   readonly table: string;
