@@ -33,6 +33,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { durableTable } from './tables.ts';
 import { join } from 'node:path';
 import { API_FUNCTION_ENTRIES, API_GROUPS, API_ROLES, API_ROUTES, type ApiGroup, type ApiRole, type ApiRoute } from '../core/pipeline-contract.ts';
 import type { NeptuneCluster } from './graph.ts';
@@ -146,16 +147,7 @@ export class KarmaApi extends Construct {
     const throttle = props.throttle ?? DEFAULT_API_THROTTLE;
 
     // --- audit table: append-only entries (who, when, what, diff, result), one partition per log
-    this.auditTable = new dynamodb.Table(this, 'AuditTable', {
-      partitionKey: { name: AUDIT_TABLE_KEYS.partition, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: AUDIT_TABLE_KEYS.sort, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.key,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.auditTable = durableTable(this, 'AuditTable', AUDIT_TABLE_KEYS, props.key);
     this.auditTable.addGlobalSecondaryIndex({
       indexName: AUDIT_BY_CHANGE_INDEX.name,
       partitionKey: { name: AUDIT_BY_CHANGE_INDEX.partition, type: dynamodb.AttributeType.STRING },

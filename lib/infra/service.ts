@@ -43,6 +43,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { durableTable } from './tables.ts';
 import type { EventPatternJson } from '../core/pipeline-contract.ts';
 import { AUDIT_BY_CHANGE_INDEX } from './api.ts';
 import { NEPTUNE_PORT, type NeptuneCluster } from './graph.ts';
@@ -157,16 +158,7 @@ export class KarmaService extends Construct {
     const { vpc, subnets } = props.network;
 
     // --- the service table: queue, rollouts, failed deliveries (one table, keys chosen by the store)
-    this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: SERVICE_TABLE_KEYS.partition, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: SERVICE_TABLE_KEYS.sort, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.key,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.table = durableTable(this, 'Table', SERVICE_TABLE_KEYS, props.key);
 
     // --- the SSM change feed: EventBridge → SQS (SSE-SQS: EventBridge needs no grant on a customer key)
     this.ssmEventsDeadLetters = new sqs.Queue(this, 'SsmEventsDeadLetters', {
