@@ -7,13 +7,13 @@
  * every error is a problem (lib/api/problem.ts); every response says which build and commit it reflects
  * (headers Karma-Built-At, Karma-Commit, Karma-Build).
  */
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
 import { API_MAX_BODY_BYTES, API_ROUTES, SERVICE_ROUTES, type ApiGroup } from '../core/pipeline-contract.ts';
-import { componentView, graphText, graphView, impactView, planView, reflects } from '../app/views.ts';
-import { toDot, toMermaid } from '../core/graph-text.ts';
+import { componentView, environmentsView, graphPicture, graphText, graphView, impactView, planView, reflects } from '../app/views.ts';
+import { picture, toDot, toMermaid } from '../core/graph-text.ts';
 import type { Current, Workspace } from '../app/workspace.ts';
 import type { Authenticate, Principal } from './auth.ts';
 import { problem, problemOf, problemResponse } from './problem.ts';
@@ -42,14 +42,20 @@ const reads = problems(400, 404, 503);
 export const routes = {
   healthz: define({ method: 'get', path: '/healthz', request: { query: S.EmptyQuery }, responses: { 200: json(S.Health, 'the server is up'), ...problems(400) } }),
   openapi: define({ method: 'get', path: '/openapi.json', request: { query: S.EmptyQuery }, responses: { 200: { description: 'this document (OpenAPI 3.1)' }, ...problems(400) } }),
+  environments: define({
+    method: 'get',
+    path: '/environments',
+    request: { query: S.RefreshQuery },
+    responses: { 200: json(S.Environments, 'the environments, each with its deployments counted by status'), ...reads },
+  }),
   graph: define({
     method: 'get',
     path: '/graph',
     request: { query: S.GraphQuery },
     responses: {
       200: {
-        description: 'the graph (karma graph show --format json), or its picture',
-        content: { 'application/json': { schema: S.Graph }, 'text/plain': { schema: { type: 'string' } } },
+        description: 'the graph (karma graph show --format json), or its picture (text, or JSON with format=picture)',
+        content: { 'application/json': { schema: z.union([S.Graph, S.Picture]) }, 'text/plain': { schema: { type: 'string' } } },
       },
       ...reads,
     },
@@ -181,6 +187,7 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
       if (q.refresh !== 'true' && q.component === undefined && q.depth === undefined && ws.storedGraph) {
         const stored = await ws.storedGraph(q.env !== undefined ? { env: q.env } : {});
         if (stored) {
+          if (q.format === 'picture') return send(c, picture(stored.snapshot, q.env), 200, reflectsHeaders(stored));
           if (q.format === 'dot' || q.format === 'mermaid') {
             const text = q.format === 'dot' ? toDot(stored.snapshot, q.env) : toMermaid(stored.snapshot, q.env);
             return c.body(text, 200, { 'content-type': 'text/plain; charset=utf-8', ...reflectsHeaders(stored) }) as never;
@@ -190,10 +197,15 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
       }
       const current = await ws.current({ refresh: q.refresh === 'true' });
       const query = { ...(q.env !== undefined ? { env: q.env } : {}), ...(q.component !== undefined ? { component: q.component } : {}), ...(q.depth !== undefined ? { depth: q.depth } : {}) };
+      if (q.format === 'picture') return send(c, graphPicture(current.build, current.snapshot, query), 200, reflectsHeaders(current));
       if (q.format === 'dot' || q.format === 'mermaid') {
         return c.body(graphText(current.build, current.snapshot, query, q.format), 200, { 'content-type': 'text/plain; charset=utf-8', ...reflectsHeaders(current) }) as never;
       }
       return jsonText(c, graphJson(current.build, JSON.stringify(query), () => graphView(current.build, current.snapshot, query)), reflectsHeaders(current));
+    });
+    app.openapi(routes.environments, async (c) => {
+      const current = await ws.current({ refresh: c.req.valid('query').refresh === 'true' });
+      return send(c, environmentsView(current.build), 200, reflectsHeaders(current));
     });
     app.openapi(routes.plan, async (c) => {
       const q = c.req.valid('query');

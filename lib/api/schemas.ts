@@ -26,7 +26,10 @@ export const GraphQuery = z
       .optional()
       // A coerced number has no JSON Schema of its own: the bounds are restated for the document.
       .openapi({ type: 'integer', minimum: 0, maximum: MAX_DEPTH, description: `with component: dependency hops up and down (default 1, at most ${MAX_DEPTH})` }),
-    format: z.enum(['json', 'dot', 'mermaid']).optional().openapi({ description: 'json (default), or the picture as Graphviz DOT or Mermaid text' }),
+    format: z
+      .enum(['json', 'dot', 'mermaid', 'picture'])
+      .optional()
+      .openapi({ description: 'json (default); the picture as Graphviz DOT or Mermaid text; or that picture as JSON (picture: what the web UI draws)' }),
     refresh,
   })
   .strict()
@@ -127,6 +130,35 @@ export const Graph = z
   })
   .openapi('Graph');
 
+const Statuses = z.object(Object.fromEntries(STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof STATUSES)[number], z.ZodNumber>);
+
+export const Environments = z
+  .object({
+    project: z.string(),
+    environments: z.array(z.object({ name: z.string(), deployments: z.number().int(), statuses: Statuses.openapi({ description: 'how many deployments have each status' }) })),
+  })
+  .openapi('Environments');
+
+export const Picture = z
+  .object({
+    envs: z.array(
+      z.object({
+        env: z.string(),
+        nodes: z.array(z.object({ id: z.string(), env: z.string(), name: z.string(), status: z.string(), otherEnv: z.boolean().openapi({ description: 'in another environment than the one asked for' }) })),
+      }),
+    ),
+    params: z.array(z.object({ id: z.string(), path: z.string(), present: z.boolean() })),
+    edges: z.array(
+      z.object({
+        from: z.string().openapi({ description: 'upstream: a component or parameter id' }),
+        to: z.string().openapi({ description: 'the dependent component' }),
+        outputs: z.array(z.string()).openapi({ description: 'the outputs of from that to consumes' }),
+        orderingOnly: z.boolean().openapi({ description: 'dependsOn without any output consumed' }),
+      }),
+    ),
+  })
+  .openapi('Picture');
+
 export const EnvironmentOrder = z
   .object({ env: z.string(), waves: Waves, skipped: z.array(Skipped).optional(), orphaned: z.array(Skipped) })
   .openapi('EnvironmentOrder');
@@ -167,6 +199,7 @@ export const Component = z
     dependsOn: z.array(z.string()),
     dependents: z.array(z.string()),
     inputs: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'as written in the config repo: a secret is a ${ssm:...} reference, never its value' }),
+    inputsSchema: z.record(z.string(), z.unknown()).nullable().openapi({ description: "the component's inputs JSON Schema (component.yaml); null without one" }),
     references: z.array(z.object({ at: z.string(), text: z.string() })),
     outputs: z.array(
       z.object({

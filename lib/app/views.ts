@@ -10,18 +10,18 @@
 import { requireEnvironment } from '../core/config.ts';
 import { notDeployed, UsageError } from '../core/errors.ts';
 import { componentId, type Build } from '../core/graph.ts';
-import { toDot, toMermaid } from '../core/graph-text.ts';
+import { picture, toDot, toMermaid, type Picture } from '../core/graph-text.ts';
 import { deploymentKey, outputParamPath } from '../core/model.ts';
 import { impact, type Impact } from '../core/order.ts';
 import { filterEnv, type GraphElement, type GraphSnapshot, type PropValue } from '../core/snapshot.ts';
-import type { Status } from '../core/status.ts';
+import { STATUSES, type Status } from '../core/status.ts';
 import { environmentOrderOf, whyOf, type EnvironmentOrder, type OrderMode, type Why } from './queries.ts';
 
 /** The largest neighbourhood depth a caller may ask for (GET /graph?depth=, karma graph show --depth). */
 export const MAX_DEPTH = 10;
 export const DEFAULT_DEPTH = 1;
 
-export type GraphFormat = 'json' | 'dot' | 'mermaid';
+export type GraphFormat = 'json' | 'dot' | 'mermaid' | 'picture';
 
 export interface GraphQuery {
   readonly env?: string;
@@ -111,10 +111,43 @@ function neighbourhood(build: Build, snapshot: GraphSnapshot, start: string, dep
 }
 
 /** The graph as text (`?format=dot|mermaid`); the picture keeps the edges to other environments. */
-export function graphText(build: Build, snapshot: GraphSnapshot, query: GraphQuery, format: Exclude<GraphFormat, 'json'>): string {
+export function graphText(build: Build, snapshot: GraphSnapshot, query: GraphQuery, format: 'dot' | 'mermaid'): string {
   const view = query.component === undefined ? snapshot : graphView(build, snapshot, query);
   if (query.env !== undefined) requireEnvironment(build.config, query.env);
   return format === 'dot' ? toDot(view, query.env) : toMermaid(view, query.env);
+}
+
+/**
+ * The picture DOT and Mermaid are drawn from, as data (`karma graph show --format picture`, GET
+ * /graph?format=picture): components with their status, the external parameters they read, one edge per
+ * dependency pointing the way outputs flow, labelled with the outputs consumed. The web UI draws this.
+ */
+export function graphPicture(build: Build, snapshot: GraphSnapshot, query: GraphQuery): Picture {
+  const view = query.component === undefined ? snapshot : graphView(build, snapshot, query);
+  if (query.env !== undefined) requireEnvironment(build.config, query.env);
+  return picture(view, query.env);
+}
+
+/** One environment in `karma env list --json` and GET /environments: how many deployments, by status. */
+export interface EnvironmentSummary {
+  readonly name: string;
+  readonly deployments: number;
+  /** Every status, with how many of the environment's deployments have it (orphans included). */
+  readonly statuses: Readonly<Record<Status, number>>;
+}
+
+/** The environments of the project (karma.yaml's order), each with its deployments counted by status. */
+export function environmentsView(build: Build): { readonly project: string; readonly environments: readonly EnvironmentSummary[] } {
+  const counts = new Map<string, Record<Status, number>>();
+  for (const env of build.config.project.environments.keys()) counts.set(env, Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>);
+  for (const status of build.statuses.values()) {
+    const c = counts.get(status.env);
+    if (c) c[status.status] += 1;
+  }
+  return {
+    project: build.config.project.project,
+    environments: [...counts].map(([name, statuses]) => ({ name, deployments: Object.values(statuses).reduce((a, b) => a + b, 0), statuses })),
+  };
 }
 
 /** `karma graph order --env E --json`, GET /plan?env=E. */
@@ -168,6 +201,8 @@ export interface ComponentView {
   readonly dependents: readonly string[];
   /** As written in the config repo: a secret is a `${ssm:...}` reference, never a value. */
   readonly inputs: Readonly<Record<string, unknown>> | null;
+  /** The component's `inputs` JSON Schema (component.yaml), null without one: what a form to change it is made from. */
+  readonly inputsSchema: Readonly<Record<string, unknown>> | null;
   readonly references: readonly { readonly at: string; readonly text: string }[];
   readonly outputs: readonly OutputView[];
   readonly lastApply: LastApply | null;
@@ -246,6 +281,7 @@ export function componentView(build: Build, snapshot: GraphSnapshot, env: string
     dependsOn: [...dependsOn].sort(),
     dependents: [...dependents].sort(),
     inputs: deployment?.inputs ?? null,
+    inputsSchema: def?.inputsSchema ?? null,
     references: (deployment?.references ?? []).map((r) => ({ at: r.at, text: r.text })),
     outputs,
     lastApply: state

@@ -116,7 +116,7 @@ function optionalArg(p: Parsed, i: number): string | undefined {
 const BACKENDS = ['local', 'aws'] as const;
 const TRIGGERS = ['manual', 'ssm-change', 'git-push', 'schedule'] as const;
 const MODES = ['apply', 'plan', 'drift'] as const;
-const FORMATS = ['table', 'json', 'dot', 'mermaid'] as const;
+const FORMATS = ['table', 'json', 'dot', 'mermaid', 'picture'] as const;
 const PARAMETER_TYPES = ['String', 'StringList', 'SecureString'] as const;
 
 function common(p: Parsed): CommonOptions {

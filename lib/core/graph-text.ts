@@ -3,7 +3,7 @@
  * status. Pure: the CLI (`karma graph show --format dot|mermaid`) and the API (`GET /graph?format=`) print the
  * same text.
  */
-import { STATUSES, type Status } from './status.ts';
+import { STATUS_COLOURS, STATUSES, type Status } from './status-names.ts';
 import type { GraphSnapshot } from './snapshot.ts';
 
 /**
@@ -115,17 +115,7 @@ export function edgeLabel(outputs: readonly string[]): string {
   return `${shown.join(', ')} +${outputs.length - shown.length} more`;
 }
 
-/** Fill and border colours per status, shared by DOT and Mermaid (docs/graph.md lists them). */
-export const STATUS_COLOURS: Readonly<Record<Status, { readonly fill: string; readonly stroke: string }>> = {
-  'never-applied': { fill: '#eeeeee', stroke: '#757575' },
-  'in-sync': { fill: '#d4edda', stroke: '#2e7d32' },
-  pending: { fill: '#fff3cd', stroke: '#b8860b' },
-  'stale-inputs': { fill: '#ffe0b2', stroke: '#e65100' },
-  blocked: { fill: '#e1bee7', stroke: '#7b1fa2' },
-  failed: { fill: '#f8d7da', stroke: '#c62828' },
-  drifted: { fill: '#fce4ec', stroke: '#ad1457' },
-  orphaned: { fill: '#ffffff', stroke: '#424242' },
-};
+export { STATUS_COLOURS };
 const MISSING_PARAMETER = { fill: '#ffffff', stroke: '#c62828' };
 const colours = (status: string): { fill: string; stroke: string } => STATUS_COLOURS[status as Status] ?? { fill: '#ffffff', stroke: '#000000' };
 

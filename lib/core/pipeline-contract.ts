@@ -195,6 +195,7 @@ export interface ApiRoute {
 export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/healthz', group: 'meta', role: null },
   { method: 'GET', path: '/openapi.json', group: 'meta', role: null },
+  { method: 'GET', path: '/environments', group: 'read', role: 'read' },
   { method: 'GET', path: '/graph', group: 'read', role: 'read' },
   { method: 'GET', path: '/plan', group: 'read', role: 'read' },
   { method: 'GET', path: '/impact', group: 'read', role: 'read' },

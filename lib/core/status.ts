@@ -23,8 +23,9 @@ import { deploymentKey, outputParamPath, stateParamPath } from './model.ts';
 import { parseState, type ComponentState, type RuntimeSnapshot } from './runtime.ts';
 import { dagOf, type DeploymentDag } from './dag.ts';
 
-export const STATUSES = ['never-applied', 'in-sync', 'pending', 'stale-inputs', 'blocked', 'failed', 'drifted', 'orphaned'] as const;
-export type Status = (typeof STATUSES)[number];
+import { STATUSES, type Status } from './status-names.ts';
+
+export { STATUSES, type Status };
 
 export type Blocker =
   | { readonly kind: 'upstream'; readonly env: string; readonly component: string; readonly status: Status }

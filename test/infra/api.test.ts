@@ -335,7 +335,7 @@ describe('role policies', () => {
       expect(arns.some((a) => a.includes('healthz') || a.includes('openapi'))).toBe(false);
     }
     // The cumulative sets, spelled out once.
-    expect(expected('read')).toEqual(['/*/GET/audit', '/*/GET/changes', '/*/GET/changes/*', '/*/GET/components/*/*', '/*/GET/executions/*', '/*/GET/graph', '/*/GET/impact', '/*/GET/plan']);
+    expect(expected('read')).toEqual(['/*/GET/audit', '/*/GET/changes', '/*/GET/changes/*', '/*/GET/components/*/*', '/*/GET/environments', '/*/GET/executions/*', '/*/GET/graph', '/*/GET/impact', '/*/GET/plan']);
     expect(expected('propose')).toEqual([...expected('read'), '/*/POST/request-change'].sort());
     expect(expected('apply')).toEqual([...expected('propose'), '/*/POST/changes/*/apply'].sort());
   });

@@ -132,6 +132,36 @@ export function apiRouteSuite(context: () => SuiteContext): void {
     expect(dot.text.startsWith('digraph karma {')).toBe(true);
   });
 
+  it('GET /environments: every environment of karma.yaml, its deployments counted by status', async () => {
+    const { client } = context();
+    const envs = parsed(S.Environments, await client.request('GET', '/environments', auth()));
+    expect(envs.project).toBe('acme-platform');
+    expect(envs.environments.map((e) => e.name).sort()).toEqual(['karma-dev', 'karma-prod', 'karma-shared']);
+    const dev = envs.environments.find((e) => e.name === 'karma-dev')!;
+    expect(dev.deployments).toBe(9);
+    expect(Object.values(dev.statuses).reduce((a, b) => a + b, 0)).toBe(9);
+    expect(dev.statuses.failed).toBe(1); // cache
+    expectProblem(await client.request('GET', '/environments?x=1', auth()), 400);
+  });
+
+  it('GET /graph?format=picture: the drawing as JSON, the same picture with or without a neighbourhood', async () => {
+    const { client, cli } = context();
+    const picture = parsed(S.Picture, await client.request('GET', '/graph?env=karma-dev&format=picture', auth()));
+    const dev = picture.envs.find((g) => g.env === 'karma-dev')!;
+    expect(dev.nodes).toHaveLength(9);
+    expect(dev.nodes.find((n) => n.name === 'cache')).toMatchObject({ status: 'failed', otherEnv: false });
+    // The shared DNS zone of another environment is drawn, marked as such.
+    expect(picture.envs.find((g) => g.env === 'karma-shared')?.nodes[0]).toMatchObject({ name: 'dns-zone', otherEnv: true });
+    const edge = picture.edges.find((e) => e.from === 'component:karma-dev:network' && e.to === 'component:karma-dev:database');
+    expect(edge?.outputs).toEqual(['private_subnet_ids', 'vpc_id']);
+    expect(picture.edges.some((e) => e.orderingOnly)).toBe(true);
+    if (cli) expect(picture).toEqual(await cli('graph', 'show', '--env', 'karma-dev', '--format', 'picture'));
+    const near = parsed(S.Picture, await client.request('GET', '/graph?env=karma-dev&component=network&depth=1&format=picture', auth()));
+    const nearDev = near.envs.find((g) => g.env === 'karma-dev')!.nodes.map((n) => n.name);
+    expect(nearDev).toContain('network');
+    expect(nearDev.length).toBeLessThan(9);
+  });
+
   it('GET /impact and GET /components/{env}/{name}: sensitive outputs hidden, secrets as references', async () => {
     const { client, cli } = context();
     const im = parsed(S.Impact, await client.request('GET', '/impact?env=karma-dev&component=network', auth()));
@@ -142,6 +172,8 @@ export function apiRouteSuite(context: () => SuiteContext): void {
     const password = db.outputs.find((o) => o.name === 'master_password');
     expect(password).toMatchObject({ sensitive: true, value: null, present: true });
     expect(db.lastApply?.result).toBe('success');
+    // The inputs schema of component.yaml, for a form that edits them.
+    expect(db.inputsSchema).toMatchObject({ type: 'object', required: ['vpc_id', 'subnet_ids', 'kms_key_arn', 'instance_class'] });
     if (cli) expect(db).toEqual(await cli('component', 'show', 'database', 'karma-dev', '--json'));
     const missing = expectProblem(await client.request('GET', '/components/karma-dev/vpn', auth()), 404);
     expect(missing.known).toContain('database');

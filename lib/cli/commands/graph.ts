@@ -9,7 +9,7 @@ import { deploymentKey } from '../../core/model.ts';
 import { planEnv, type EnvOrder, type Impact } from '../../core/order.ts';
 import { allEnvironmentsOrder, environmentOrderOf, whyOf, type EnvironmentOrder, type OrderMode } from '../../app/queries.ts';
 import { diffSnapshots, type GraphSnapshot } from '../../core/snapshot.ts';
-import { componentView, graphText, graphView, impactView, type ComponentView } from '../../app/views.ts';
+import { componentView, graphPicture, graphText, graphView, impactView, type ComponentView } from '../../app/views.ts';
 import { ORPHAN_ADVICE, STATUSES, type Status } from '../../core/status.ts';
 import { buildFromConfig, storeBuild } from '../../app/build.ts';
 import { findDeployment } from '../../app/record.ts';
@@ -170,7 +170,7 @@ export async function graphWhy(options: CommonOptions & { component: string; env
   return 0;
 }
 
-export type ShowFormat = 'table' | 'json' | 'dot' | 'mermaid';
+export type ShowFormat = 'table' | 'json' | 'dot' | 'mermaid' | 'picture';
 
 export async function graphShow(options: CommonOptions & { env?: string; component?: string; depth?: number; format?: ShowFormat }, io: IO): Promise<number> {
   const format = options.format ?? (options.json ? 'json' : 'table');
@@ -187,6 +187,10 @@ export async function graphShow(options: CommonOptions & { env?: string; compone
     case 'mermaid':
       io.out(graphText(result.build, result.snapshot, query, format));
       return 0;
+    // The picture as JSON: what the web UI draws.
+    case 'picture':
+      io.out(JSON.stringify(graphPicture(result.build, result.snapshot, query)));
+      return 0;
     case 'table': {
       const shown = options.component === undefined ? undefined : new Set(view.vertices.filter((v) => v.label === 'Component').map((v) => v.id));
       const rows = statusRows(result.build, options.env).filter((r) => !shown || shown.has(componentId(r.env, r.component))).map((r) => {
@@ -200,7 +204,7 @@ export async function graphShow(options: CommonOptions & { env?: string; compone
       return 0;
     }
     default:
-      throw new UsageError(`--format ${String(format)}: use table, json, dot or mermaid`);
+      throw new UsageError(`--format ${String(format)}: use table, json, dot, mermaid or picture`);
   }
 }
 

@@ -43,7 +43,7 @@ export async function remoteGraphOrder(api: ApiClient, options: Json & { env?: s
 export async function remoteGraphShow(api: ApiClient, options: Json & { env?: string | undefined; component?: string | undefined; depth?: number | undefined; format?: ShowFormat | undefined }, io: IO): Promise<number> {
   const format = options.format ?? (options.json ? 'json' : 'table');
   const query = { env: options.env, component: options.component, depth: options.depth };
-  if (format === 'json' || format === 'dot' || format === 'mermaid') {
+  if (format === 'json' || format === 'dot' || format === 'mermaid' || format === 'picture') {
     const answer = await api.get('/graph', { ...query, ...(format !== 'json' ? { format } : {}) });
     io.out(answer.text);
     return 0;

@@ -66,7 +66,7 @@ describe('karma completion bash', () => {
     );
     expect(graph.stdout.trim()).toBe('build validate order impact show diff history why help --help');
     expect(env.stdout.trim()).toBe('--env');
-    expect(format.stdout.trim()).toBe('table json dot mermaid');
+    expect(format.stdout.trim()).toBe('table json dot mermaid picture');
     expect(shells.stdout.trim()).toBe('bash zsh fish --help');
   });
 

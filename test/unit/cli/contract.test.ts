@@ -48,7 +48,7 @@ describe('usage errors: exit 2, one line', () => {
     ['a mistyped subcommand (with its suggestion on the same line)', ['graph', 'buidl'], "karma: unknown command 'buidl' (did you mean build?)"],
     ['an unknown flag', ['graph', 'build', '--frob'], "karma: unknown option '--frob'"],
     ['graph why without arguments', ['graph', 'why'], "karma: missing required argument 'component'"],
-    ['a format that does not exist', ['graph', 'show', '--format', 'png'], "karma: option '-f, --format <format>' argument 'png' is invalid. Allowed choices are table, json, dot, mermaid."],
+    ['a format that does not exist', ['graph', 'show', '--format', 'png'], "karma: option '-f, --format <format>' argument 'png' is invalid. Allowed choices are table, json, dot, mermaid, picture."],
   ])('%s', async (_name, argv, line) => {
     // Act
     const run = await karma(...argv);
