@@ -185,8 +185,13 @@ export function createApi(options: ApiOptions): OpenAPIHono<Env> {
       const q = c.req.valid('query');
       // The whole graph or one environment's, without refresh: as the store holds it, when it holds it (Neptune).
       if (q.refresh !== 'true' && q.component === undefined && q.depth === undefined && ws.storedGraph) {
-        const stored = await ws.storedGraph(q.env !== undefined ? { env: q.env } : {});
-        if (stored) {
+        // A picture keeps its edges to and from other environments (as `karma graph show` draws it): it is drawn
+        // from the whole stored graph; the JSON of one environment is only that environment's part.
+        const drawn = q.format === 'picture' || q.format === 'dot' || q.format === 'mermaid';
+        const stored = await ws.storedGraph(q.env !== undefined && !drawn ? { env: q.env } : {});
+        // An environment the stored graph does not have: the live build below answers (404 with the known names).
+        const known = !drawn || q.env === undefined || stored?.snapshot.vertices.some((v) => v.id === `env:${q.env}`);
+        if (stored && known) {
           if (q.format === 'picture') return send(c, picture(stored.snapshot, q.env), 200, reflectsHeaders(stored));
           if (q.format === 'dot' || q.format === 'mermaid') {
             const text = q.format === 'dot' ? toDot(stored.snapshot, q.env) : toMermaid(stored.snapshot, q.env);
