@@ -13,6 +13,8 @@
  *   import.meta.url)`) are rewritten to the same file relative to dist/, so the bundle finds them in the package.
  *   `bin/karma.ts` (the CLI re-running itself for a component apply) becomes dist/karma.js.
  *
+ * Then the web UI into dist/web (scripts/build-web.ts), which `karma serve` serves.
+ *
  * `--metafile` also writes dist/meta.json (what each chunk holds: esbuild's analyzer reads it).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,4 +99,7 @@ export async function buildCli(options: { metafile?: boolean; outdir?: string } 
 
 if (import.meta.main) {
   await buildCli({ metafile: process.argv.includes('--metafile') });
+  // The web UI, into dist/web (buildCli empties dist/ first).
+  const { buildWeb } = await import('./build-web.ts');
+  await buildWeb();
 }

@@ -386,7 +386,7 @@ describe('cdk-nag and the image asset', () => {
     const assets = readdirSync(manifest).filter((f) => f.startsWith('asset.'));
     const staged = assets.map((a) => join(manifest, a)).find((dir) => existsSync(join(dir, 'Dockerfile')) && !existsSync(join(dir, 'docs')))!;
     expect(staged).toBeDefined();
-    expect(readdirSync(staged).sort()).toEqual(['.dockerignore', 'Dockerfile', 'bin', 'lib', 'package-lock.json', 'package.json', 'scripts', 'statemachines']);
+    expect(readdirSync(staged).sort()).toEqual(['.dockerignore', 'Dockerfile', 'bin', 'lib', 'package-lock.json', 'package.json', 'scripts', 'statemachines', 'web']);
     expect(existsSync(join(staged, 'node_modules'))).toBe(false);
   });
 });

@@ -23,6 +23,7 @@ import { newToken, readTokensFile, tokenAuth, type TokensFile } from '../../api/
 import { graphqlHandler } from '../../api/graphql.ts';
 import { jsonLog, errorLine, type LogLevel } from '../../service/log.ts';
 import { KarmaService } from '../../service/service.ts';
+import { mountWeb } from '../../service/web.ts';
 import { configLocation, type CommonOptions } from '../context.ts';
 import type { IO } from '../io.ts';
 
@@ -82,6 +83,8 @@ export async function serveCommand(options: ServeOptions, io: IO): Promise<numbe
       onGitPush: () => service.configChanged('a signed push'),
     },
   });
+  // The web UI (web/, built into dist/web) at `/`, beside the API.
+  const web = mountWeb(app);
   // The access log: one JSON line per request (no query values, no bodies, no tokens).
   const logged = async (request: Request): Promise<Response> => {
     const started = performance.now();
@@ -105,6 +108,7 @@ export async function serveCommand(options: ServeOptions, io: IO): Promise<numbe
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   io.err(`karma serve: listening on ${url} (${service.workspace.description}); GET ${url}/openapi.json describes the API`);
+  io.err(web.built ? `karma serve: the web UI is at ${url}/ (sign in with an API token)` : 'karma serve: the web UI is not built in this checkout (npm run build)');
   log.info('listening', { url });
 
   return new Promise<number>((resolve) => {
