@@ -19,6 +19,10 @@ export default defineConfig({
           globalSetup: ['test/integration/setup/servers.ts'],
         },
       },
+      {
+        // The web UI in Debian's Chromium (Playwright) against a real karma serve with real Terraform.
+        test: { name: 'ui', include: ['test/ui/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000, globalSetup: ['test/ui/setup.ts'] },
+      },
     ],
   },
 });

@@ -11,6 +11,7 @@ import { href } from './router.ts';
 import { WorkBadge } from './status.tsx';
 import { utc, when } from './time.ts';
 import { useFetch } from './use-fetch.ts';
+import { Alert } from './alert.tsx';
 
 const isChangeEvent = (e: ServiceEvent): boolean => e.type === 'change.queued' || e.type === 'change.started' || e.type === 'change.finished';
 
@@ -31,11 +32,7 @@ export function ChangesView({ params }: { readonly params: Readonly<Record<strin
       </section>
       <section aria-labelledby="all-title" class="card">
         <h2 id="all-title">Recent changes</h2>
-        {changes.error ? (
-          <p class="alert" role="alert">
-            {changes.error}
-          </p>
-        ) : null}
+        <Alert message={changes.error} />
         {changes.data && list.length === 0 ? <p class="muted">No changes yet: propose one from a component's details.</p> : <ChangeTable changes={list} />}
       </section>
     </div>
@@ -147,11 +144,7 @@ export function ChangeCard({ id, proposed }: { readonly id: string; readonly pro
       <h2 id={`change-${id}`}>
         Change <code>{id}</code>
       </h2>
-      {change.error ? (
-        <p class="alert" role="alert">
-          {change.error}
-        </p>
-      ) : null}
+      <Alert message={change.error} />
       {!c ? (
         <p class="loading">Loading…</p>
       ) : (
@@ -187,11 +180,7 @@ export function ChangeCard({ id, proposed }: { readonly id: string; readonly pro
               <p class="hint">Applying queues the change: one apply per environment at a time, exactly this plan.</p>
             </div>
           ) : null}
-          {error ? (
-            <p class="alert" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <Alert message={error} />
           {c.reason ? <p class="alert">{c.reason}</p> : null}
           <details>
             <summary>History ({c.history.length})</summary>

@@ -11,6 +11,7 @@ import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
 import { Waves } from './plan.tsx';
 import { when } from './time.ts';
+import { Alert } from './alert.tsx';
 
 export function Details({ env, component, version, onClose }: { readonly env: string; readonly component: string; readonly version: number; readonly onClose: () => void }) {
   const details = useFetch((signal) => get<ComponentDetails>(`/components/${encodeURIComponent(env)}/${encodeURIComponent(component)}`, {}, signal), [env, component, version]);
@@ -30,11 +31,7 @@ export function Details({ env, component, version, onClose }: { readonly env: st
           ✕
         </button>
       </div>
-      {details.error ? (
-        <p class="alert" role="alert">
-          {details.error}
-        </p>
-      ) : null}
+      <Alert message={details.error} />
       {!d ? (
         <p class="loading">Loading…</p>
       ) : (

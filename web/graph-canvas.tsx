@@ -125,7 +125,11 @@ export function GraphCanvas(props: GraphCanvasProps) {
   const direction = (core: Core): 'LR' | 'TB' => (core.width() >= core.height() * 0.9 ? 'LR' : 'TB');
   const layout = (core: Core): void => {
     laidOut.current = direction(core);
+    const started = performance.now();
     core.layout({ name: 'dagre', rankDir: laidOut.current, nodeSep: 24, rankSep: laidOut.current === 'LR' ? 90 : 60, edgeSep: 12, fit: true, padding: 24 } as cytoscape.LayoutOptions).run();
+    // What is drawn, for tests and bench/ui.ts: the number of nodes and how long the layout took.
+    container.current?.setAttribute('data-nodes', String(core.nodes().length));
+    container.current?.setAttribute('data-layout-ms', String(Math.round(performance.now() - started)));
   };
   const onSelect = useRef(props.onSelect);
   onSelect.current = props.onSelect;

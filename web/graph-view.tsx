@@ -7,11 +7,16 @@ import type { Picture } from '../lib/api/types.ts';
 import { get } from './api.ts';
 import { Details } from './details.tsx';
 import { GraphCanvas } from './graph-canvas.tsx';
+import { MAX_DRAWN } from './limits.ts';
 import { navigate } from './router.ts';
 import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
+import { Alert } from './alert.tsx';
 
 const DEPTHS = [1, 2, 3, 4, 5];
+
+
+const nodesOf = (p: Picture): number => p.envs.reduce((n, g) => n + g.nodes.length, 0) + p.params.length;
 
 export function GraphView({ env, params, version }: { readonly env: string; readonly params: Readonly<Record<string, string>>; readonly version: number }) {
   const selected = params['component'];
@@ -32,7 +37,10 @@ export function GraphView({ env, params, version }: { readonly env: string; read
   const visible = useMemo(() => new Set(listed.map((n) => n.name)), [listed.map((n) => n.name).join('\n')]);
   const list = useRef<HTMLUListElement>(null);
 
-  const select = (name: string): void => set({ component: name });
+  // Too large to draw whole: picking a component draws its neighbourhood.
+  const tooLarge = whole.data !== undefined && nodesOf(whole.data) > MAX_DRAWN;
+  const select = (name: string): void => set(tooLarge && !focus ? { component: name, focus: name } : { component: name });
+  const drawable = picture !== undefined && nodesOf(picture) <= MAX_DRAWN;
   const onListKey = (e: KeyboardEvent): void => {
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
     const buttons = [...(list.current?.querySelectorAll('button') ?? [])];
@@ -95,12 +103,17 @@ export function GraphView({ env, params, version }: { readonly env: string; read
         {whole.data && listed.length === 0 ? <p class="muted">No component matches “{search}”.</p> : null}
       </section>
       <section class="canvas-area" aria-label="Dependency graph">
-        {error ? (
-          <p class="alert" role="alert">
-            {error}
-          </p>
-        ) : null}
-        {picture ? (
+        <Alert message={error} />
+        {picture && !drawable ? (
+          <div class="too-large" role="status">
+            <p>
+              {focus
+                ? `${nodesOf(picture)} components and parameters are within ${depth} ${depth === 1 ? 'hop' : 'hops'} of ${focus}: too many to lay out readably here.`
+                : `${env} has ${all.length} components: too many to lay out readably here.`}
+            </p>
+            <p class="muted">{focus ? 'Choose a smaller depth under Neighbourhood.' : 'Pick one in the list, or under Neighbourhood, to draw it with what is around it. The list and the plan show every component.'}</p>
+          </div>
+        ) : picture ? (
           <GraphCanvas
             picture={picture}
             selected={selected}

@@ -8,6 +8,7 @@ import { get } from './api.ts';
 import { ImpactSummary } from './details.tsx';
 import { href, navigate } from './router.ts';
 import { useFetch } from './use-fetch.ts';
+import { Alert } from './alert.tsx';
 
 export function Waves({ env, waves }: { readonly env: string; readonly waves: readonly (readonly string[])[] }) {
   return (
@@ -53,11 +54,7 @@ export function PlanView({ env, params, version }: { readonly env: string; reado
           ))}
         </select>
       </div>
-      {plan.error ? (
-        <p class="alert" role="alert">
-          {plan.error}
-        </p>
-      ) : null}
+      <Alert message={plan.error} />
       {!p ? (
         <p class="loading">Loading…</p>
       ) : (
@@ -126,11 +123,7 @@ export function ImpactView({ env, params, version }: { readonly env: string; rea
           ))}
         </select>
       </div>
-      {impact.error ? (
-        <p class="alert" role="alert">
-          {impact.error}
-        </p>
-      ) : null}
+      <Alert message={impact.error} />
       {!component ? null : !i ? (
         <p class="loading">Loading…</p>
       ) : (

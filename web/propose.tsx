@@ -14,6 +14,7 @@ import { ImpactSummary } from './details.tsx';
 import { href } from './router.ts';
 import { fieldOfProblem, fieldsOf, parseField, textOf } from './form.ts';
 import { useFetch } from './use-fetch.ts';
+import { Alert } from './alert.tsx';
 
 export function ProposeView({ env, component }: { readonly env: string; readonly component: string }) {
   const details = useFetch((signal) => get<ComponentDetails>(`/components/${encodeURIComponent(env)}/${encodeURIComponent(component)}`, {}, signal), [env, component]);
@@ -26,11 +27,7 @@ export function ProposeView({ env, component }: { readonly env: string; readonly
       <h1>
         Propose a change to {component} <span class="muted">in {env}</span>
       </h1>
-      {details.error ? (
-        <p class="alert" role="alert">
-          {details.error}
-        </p>
-      ) : null}
+      <Alert message={details.error} />
       {!d ? details.error ? null : <p class="loading">Loading…</p> : <ProposeForm key={`${env}/${component}`} details={d} />}
     </div>
   );
@@ -211,11 +208,7 @@ function ProposeForm({ details }: { readonly details: ComponentDetails }) {
         <p id="form-status" class={`form-status ${check.state}`} role="status" aria-live="polite">
           {proposed ? '' : status}
         </p>
-        {submitError ? (
-          <p class="alert" role="alert">
-            {submitError}
-          </p>
-        ) : null}
+        <Alert message={submitError} />
         {proposed ? null : (
           <button type="submit" class="primary" disabled={!canSubmit} aria-disabled={!canSubmit}>
             {submitting ? 'Proposing and planning…' : 'Propose change'}

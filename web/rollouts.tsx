@@ -10,6 +10,7 @@ import { href } from './router.ts';
 import { WorkBadge } from './status.tsx';
 import { when } from './time.ts';
 import { useFetch } from './use-fetch.ts';
+import { Alert } from './alert.tsx';
 
 export function RolloutsView() {
   const version = useEventVersion((e) => e.type === 'rollout.step' || e.type === 'rollout.finished');
@@ -20,11 +21,7 @@ export function RolloutsView() {
       <p class="muted">
         A rollout applies one change to environments in order, each after the one before succeeded. Start one with <code>karma rollout COMPONENT --env E1 --env E2 --input FILE --api URL</code> or POST /rollouts.
       </p>
-      {rollouts.error ? (
-        <p class="alert" role="alert">
-          {rollouts.error}
-        </p>
-      ) : null}
+      <Alert message={rollouts.error} />
       {!rollouts.data ? <p class="loading">Loading…</p> : rollouts.data.rollouts.length === 0 ? <p class="muted">No rollouts yet.</p> : rollouts.data.rollouts.map((r) => <RolloutCard key={r.id} rollout={r} />)}
     </div>
   );
@@ -78,11 +75,7 @@ function RolloutCard({ rollout }: { readonly rollout: Rollout }) {
           </button>
         </p>
       ) : null}
-      {error ? (
-        <p class="alert" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Alert message={error} />
     </section>
   );
 }
