@@ -9,13 +9,14 @@ import { get } from './api.ts';
 import { href } from './router.ts';
 import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
-import { Waves } from './plan.tsx';
+import { useStatuses, Waves } from './plan.tsx';
 import { when } from './time.ts';
 import { Alert } from './alert.tsx';
 
 export function Details({ env, component, version, onClose }: { readonly env: string; readonly component: string; readonly version: number; readonly onClose: () => void }) {
   const details = useFetch((signal) => get<ComponentDetails>(`/components/${encodeURIComponent(env)}/${encodeURIComponent(component)}`, {}, signal), [env, component, version]);
   const impact = useFetch((signal) => get<Impact>('/impact', { env, component }, signal), [env, component, version]);
+  const statuses = useStatuses(env, version);
   const heading = useRef<HTMLHeadingElement>(null);
   // Keyboard and screen-reader users land on what they opened.
   useEffect(() => heading.current?.focus(), [env, component]);
@@ -161,20 +162,20 @@ export function Details({ env, component, version, onClose }: { readonly env: st
           )}
 
           <h3>Applying it would also apply</h3>
-          {impact.error ? <p class="alert">{impact.error}</p> : !impact.data ? <p class="loading">Loading…</p> : <ImpactSummary impact={impact.data} />}
+          {impact.error ? <p class="alert">{impact.error}</p> : !impact.data ? <p class="loading">Loading…</p> : <ImpactSummary impact={impact.data} statuses={statuses} />}
         </>
       )}
     </aside>
   );
 }
 
-export function ImpactSummary({ impact }: { readonly impact: Impact }) {
+export function ImpactSummary({ impact, statuses }: { readonly impact: Impact; readonly statuses?: ReadonlyMap<string, string> }) {
   const others = impact.otherEnvironments.filter((o) => o.waves.length > 0);
   const here = impact.waves.flat().filter((c) => c !== impact.component);
   if (here.length === 0 && others.length === 0) return <p class="muted">Nothing else: no component consumes it.</p>;
   return (
     <>
-      <Waves env={impact.env} waves={impact.waves} />
+      <Waves env={impact.env} waves={impact.waves} {...(statuses ? { statuses } : {})} />
       {others.map((o) => (
         <div key={o.env}>
           <p class="muted">In {o.env}:</p>

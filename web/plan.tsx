@@ -7,10 +7,17 @@ import type { ComponentDetails, EnvironmentOrder, Impact, Picture } from '../lib
 import { get } from './api.ts';
 import { ImpactSummary } from './details.tsx';
 import { href, navigate } from './router.ts';
+import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
 import { Alert } from './alert.tsx';
 
-export function Waves({ env, waves }: { readonly env: string; readonly waves: readonly (readonly string[])[] }) {
+/** The status of each component of an environment (from its picture), to show beside its name in the waves. */
+export function useStatuses(env: string, version: number): ReadonlyMap<string, string> {
+  const picture = useFetch((signal) => get<Picture>('/graph', { env, format: 'picture' }, signal), [env, version]);
+  return new Map((picture.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => [n.name, n.status]));
+}
+
+export function Waves({ env, waves, statuses }: { readonly env: string; readonly waves: readonly (readonly string[])[]; readonly statuses?: ReadonlyMap<string, string> }) {
   return (
     <ol class="waves">
       {waves.map((wave, i) => (
@@ -19,7 +26,15 @@ export function Waves({ env, waves }: { readonly env: string; readonly waves: re
           <ul class="wave-items">
             {wave.map((c) => (
               <li key={c}>
-                <a href={href('graph', { env, component: c })}>{c}</a>
+                <a href={href('graph', { env, component: c })}>
+                  {c}
+                  {statuses?.get(c) ? (
+                    <>
+                      {' '}
+                      <StatusBadge status={statuses.get(c)!} />
+                    </>
+                  ) : null}
+                </a>
               </li>
             ))}
           </ul>
@@ -38,6 +53,7 @@ const MODES = [
 export function PlanView({ env, params, version }: { readonly env: string; readonly params: Readonly<Record<string, string>>; readonly version: number }) {
   const mode = params['mode'] ?? 'apply';
   const plan = useFetch((signal) => get<EnvironmentOrder>('/plan', { env, mode }, signal), [env, mode, version]);
+  const statuses = useStatuses(env, version);
   const p = plan.data?.env === env ? plan.data : undefined;
   const count = p?.waves.reduce((n, w) => n + w.length, 0) ?? 0;
   return (
@@ -60,7 +76,7 @@ export function PlanView({ env, params, version }: { readonly env: string; reado
       ) : (
         <section aria-label="Waves">
           <p role="status">{count === 0 ? (mode === 'apply' ? `Nothing to apply: every component of ${env} is in sync or waiting on something listed below.` : 'No components.') : `${count} component${count === 1 ? '' : 's'} in ${p.waves.length} wave${p.waves.length === 1 ? '' : 's'}.`}</p>
-          <Waves env={env} waves={p.waves} />
+          <Waves env={env} waves={p.waves} statuses={statuses} />
           {p.skipped && p.skipped.length > 0 ? (
             <>
               <h2>Not applied now</h2>
@@ -94,11 +110,12 @@ export function PlanView({ env, params, version }: { readonly env: string; reado
 export function ImpactView({ env, params, version }: { readonly env: string; readonly params: Readonly<Record<string, string>>; readonly version: number }) {
   const component = params['component'] ?? '';
   const output = params['output'] ?? '';
-  const picture = useFetch((signal) => get<Picture>('/graph', { env, format: 'picture' }, signal), [env]);
+  const picture = useFetch((signal) => get<Picture>('/graph', { env, format: 'picture' }, signal), [env, version]);
   const names = (picture.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => n.name);
   const details = useFetch(component ? (signal) => get<ComponentDetails>(`/components/${encodeURIComponent(env)}/${encodeURIComponent(component)}`, {}, signal) : undefined, [env, component]);
   const impact = useFetch(component ? (signal) => get<Impact>('/impact', { env, component, output: output || undefined }, signal) : undefined, [env, component, output, version]);
   const i = impact.data?.env === env && impact.data.component === component ? impact.data : undefined;
+  const statuses = new Map((picture.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => [n.name, n.status]));
   return (
     <div class="page narrow">
       <h1>Impact in {env}</h1>
@@ -131,7 +148,7 @@ export function ImpactView({ env, params, version }: { readonly env: string; rea
           <h2>
             {output ? `${component}.${output}` : component} reaches
           </h2>
-          <ImpactSummary impact={i} />
+          <ImpactSummary impact={i} statuses={statuses} />
         </section>
       )}
     </div>

@@ -128,7 +128,7 @@ export function graphPicture(build: Build, snapshot: GraphSnapshot, query: Graph
   return picture(view, query.env);
 }
 
-/** One environment in `karma env list --json` and GET /environments: how many deployments, by status. */
+/** One environment in GET /environments: how many deployments, by status. */
 export interface EnvironmentSummary {
   readonly name: string;
   readonly deployments: number;
