@@ -9,14 +9,26 @@ import { get } from './api.ts';
 import { href } from './router.ts';
 import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
-import { useStatuses, Waves } from './plan.tsx';
+import { Waves } from './plan.tsx';
 import { when } from './time.ts';
 import { Alert } from './alert.tsx';
 
-export function Details({ env, component, version, onClose }: { readonly env: string; readonly component: string; readonly version: number; readonly onClose: () => void }) {
+export function Details({
+  env,
+  component,
+  version,
+  statuses,
+  onClose,
+}: {
+  readonly env: string;
+  readonly component: string;
+  readonly version: number;
+  /** The environment's statuses, from the graph view's picture: shown beside each name in the impact. */
+  readonly statuses: ReadonlyMap<string, string>;
+  readonly onClose: () => void;
+}) {
   const details = useFetch((signal) => get<ComponentDetails>(`/components/${encodeURIComponent(env)}/${encodeURIComponent(component)}`, {}, signal), [env, component, version]);
   const impact = useFetch((signal) => get<Impact>('/impact', { env, component }, signal), [env, component, version]);
-  const statuses = useStatuses(env, version);
   const heading = useRef<HTMLHeadingElement>(null);
   // Keyboard and screen-reader users land on what they opened.
   useEffect(() => heading.current?.focus(), [env, component]);

@@ -12,14 +12,10 @@
 import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
 import dagre from 'cytoscape-dagre';
 import { useEffect, useRef } from 'preact/hooks';
-import type { Picture } from '../lib/api/types.ts';
+import { edgeLabel, type Picture } from '../lib/api/types.ts';
 import { INK, statusColours } from './status.tsx';
 
 cytoscape.use(dagre);
-
-const MAX_EDGE_OUTPUTS = 3;
-const edgeLabel = (outputs: readonly string[]): string =>
-  outputs.length <= MAX_EDGE_OUTPUTS ? outputs.join(', ') : `${outputs.slice(0, MAX_EDGE_OUTPUTS - 1).join(', ')} +${outputs.length - MAX_EDGE_OUTPUTS + 1} more`;
 
 export interface GraphCanvasProps {
   readonly picture: Picture;

@@ -8,6 +8,7 @@ import { get } from './api.ts';
 import { Details } from './details.tsx';
 import { GraphCanvas } from './graph-canvas.tsx';
 import { MAX_DRAWN } from './limits.ts';
+import { componentsIn, nodesOf, statusesIn } from './picture.ts';
 import { navigate } from './router.ts';
 import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
@@ -16,7 +17,6 @@ import { Alert } from './alert.tsx';
 const DEPTHS = [1, 2, 3, 4, 5];
 
 
-const nodesOf = (p: Picture): number => p.envs.reduce((n, g) => n + g.nodes.length, 0) + p.params.length;
 
 export function GraphView({ env, params, version }: { readonly env: string; readonly params: Readonly<Record<string, string>>; readonly version: number }) {
   const selected = params['component'];
@@ -29,8 +29,9 @@ export function GraphView({ env, params, version }: { readonly env: string; read
   const whole = useFetch((signal) => get<Picture>('/graph', { env, format: 'picture' }, signal), [env, version]);
   const focused = useFetch(focus ? (signal) => get<Picture>('/graph', { env, format: 'picture', component: focus, depth }, signal) : undefined, [env, focus, depth, version]);
   const picture = focus ? focused.data : whole.data;
-  const all = useMemo(() => (whole.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv), [whole.data, env]);
-  const inPicture = useMemo(() => new Set((picture?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => n.name)), [picture, env]);
+  const all = useMemo(() => componentsIn(whole.data, env), [whole.data, env]);
+  const statuses = useMemo(() => statusesIn(whole.data, env), [whole.data, env]);
+  const inPicture = useMemo(() => new Set(componentsIn(picture, env).map((n) => n.name)), [picture, env]);
   const needle = search.trim().toLowerCase();
   const matches = (name: string, status: string): boolean => !needle || name.toLowerCase().includes(needle) || status.includes(needle);
   const listed = all.filter((n) => inPicture.has(n.name) && matches(n.name, n.status));
@@ -126,7 +127,7 @@ export function GraphView({ env, params, version }: { readonly env: string; read
         )}
         <Legend />
       </section>
-      {selected ? <Details env={env} component={selected} version={version} onClose={() => set({ component: undefined })} /> : null}
+      {selected ? <Details env={env} component={selected} version={version} statuses={statuses} onClose={() => set({ component: undefined })} /> : null}
     </div>
   );
 }

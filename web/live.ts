@@ -6,7 +6,7 @@
  */
 import { EventSource } from 'eventsource';
 import { useEffect, useState } from 'preact/hooks';
-import type { ServiceEvent } from '../lib/api/types.ts';
+import { SERVICE_EVENT_TYPES, type ServiceEvent } from '../lib/api/types.ts';
 import { authorised, session } from './api.ts';
 
 export type FeedState = 'connecting' | 'live' | 'offline';
@@ -46,7 +46,7 @@ export function connectFeed(): () => void {
     }
     for (const l of listeners) l(event);
   };
-  for (const type of ['graph.changed', 'change.queued', 'change.started', 'change.finished', 'rollout.step', 'rollout.finished', 'drift.found', 'deployment.orphaned', 'message']) {
+  for (const type of SERVICE_EVENT_TYPES) {
     es.addEventListener(type, deliver as (e: Event) => void);
   }
   return () => {

@@ -6,15 +6,16 @@
 import type { ComponentDetails, EnvironmentOrder, Impact, Picture } from '../lib/api/types.ts';
 import { get } from './api.ts';
 import { ImpactSummary } from './details.tsx';
+import { componentsIn, statusesIn } from './picture.ts';
 import { href, navigate } from './router.ts';
 import { StatusBadge } from './status.tsx';
 import { useFetch } from './use-fetch.ts';
 import { Alert } from './alert.tsx';
 
 /** The status of each component of an environment (from its picture), to show beside its name in the waves. */
-export function useStatuses(env: string, version: number): ReadonlyMap<string, string> {
+function useStatuses(env: string, version: number): ReadonlyMap<string, string> {
   const picture = useFetch((signal) => get<Picture>('/graph', { env, format: 'picture' }, signal), [env, version]);
-  return new Map((picture.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => [n.name, n.status]));
+  return statusesIn(picture.data, env);
 }
 
 export function Waves({ env, waves, statuses }: { readonly env: string; readonly waves: readonly (readonly string[])[]; readonly statuses?: ReadonlyMap<string, string> }) {
@@ -111,11 +112,11 @@ export function ImpactView({ env, params, version }: { readonly env: string; rea
   const component = params['component'] ?? '';
   const output = params['output'] ?? '';
   const picture = useFetch((signal) => get<Picture>('/graph', { env, format: 'picture' }, signal), [env, version]);
-  const names = (picture.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => n.name);
+  const names = componentsIn(picture.data, env).map((n) => n.name);
   const details = useFetch(component ? (signal) => get<ComponentDetails>(`/components/${encodeURIComponent(env)}/${encodeURIComponent(component)}`, {}, signal) : undefined, [env, component]);
   const impact = useFetch(component ? (signal) => get<Impact>('/impact', { env, component, output: output || undefined }, signal) : undefined, [env, component, output, version]);
   const i = impact.data?.env === env && impact.data.component === component ? impact.data : undefined;
-  const statuses = new Map((picture.data?.envs.find((g) => g.env === env)?.nodes ?? []).filter((n) => !n.otherEnv).map((n) => [n.name, n.status]));
+  const statuses = statusesIn(picture.data, env);
   return (
     <div class="page narrow">
       <h1>Impact in {env}</h1>

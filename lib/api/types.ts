@@ -1,14 +1,15 @@
 /**
  * What a client of the HTTP API sees, as TypeScript types: the answers of each route (inferred from the zod
  * schemas the routes validate against, so they cannot drift from the server) and the events of GET /events. The
- * web UI (web/) imports only this file — types, plus the status names and colours every picture of the graph uses
- * (DOT, Mermaid and the UI draw the same colours).
+ * web UI (web/) imports only this file — types, plus what every picture of the graph shares (DOT, Mermaid and
+ * the UI): the status names and colours, and an edge's label.
  */
 import type { z } from '@hono/zod-openapi';
 import type * as S from './schemas.ts';
 
-export type { ServiceEvent, ServiceEventType } from '../app/events.ts';
+export { SERVICE_EVENT_TYPES, type ServiceEvent, type ServiceEventType } from '../app/events.ts';
 export { STATUS_COLOURS, STATUSES, type Status } from '../core/status-names.ts';
+export { edgeLabel } from '../core/graph-text.ts';
 
 export type Environments = z.infer<typeof S.Environments>;
 export type Picture = z.infer<typeof S.Picture>;
